@@ -1,0 +1,90 @@
+"""Database engine and the session of the current request.
+
+Each request gets one session and therefore one transaction. Requests that may
+write (anything but GET/HEAD/OPTIONS) start that transaction as a writer:
+``BEGIN IMMEDIATE`` on SQLite, which ignores ``SELECT ... FOR UPDATE``; on
+PostgreSQL, portal.roles locks the organization row instead. Loading, authorizing
+and changing therefore happen in one transaction that no concurrent change can
+slip into, which is what keeps "every organization has an owner" true under races.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Execution option that marks a session whose transaction will write.
+_WRITER = {"portal_writer": True}
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for url; SQLite gets foreign keys, WAL and writer transactions."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+        # Stop pysqlite from issuing its own BEGIN so that ours (below) is used;
+        # SQLAlchemy's documented recipe for SQLite transaction control.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # A writer takes the write lock up front, so two writers never both read
+        # the old state and then both write (SQLite has no row locks).
+        writer = conn.get_execution_options().get("portal_writer", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's engine and close the request session after each request."""
+    app.extensions["portal.engine"] = make_engine(app.config["DATABASE_URL"])
+    app.teardown_appcontext(_close_session)
+
+
+def engine() -> Engine:
+    """The current app's engine."""
+    return current_app.extensions["portal.engine"]
+
+
+def get_session() -> Session:
+    """The session of the current request (or app context), created on first use."""
+    if "db_session" not in g:
+        writer = has_request_context() and request.method not in SAFE_METHODS
+        g.db_session = Session(
+            engine(), execution_options=_WRITER if writer else {}
+        )
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    """Roll back whatever the request did not commit, and release the connection."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+@contextmanager
+def writer_session(bind: Engine | None = None) -> Iterator[Session]:
+    """A session outside any request (CLI, seeding) whose transaction writes.
+
+    Commits when the block ends normally, rolls back when it raises.
+    """
+    with Session(bind or engine(), execution_options=_WRITER) as session:
+        with session.begin():
+            yield session

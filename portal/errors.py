@@ -1,0 +1,37 @@
+"""Error pages in the site's layout, each with a way back."""
+
+from __future__ import annotations
+
+from flask import Flask, g, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+# Pages with their own template; every other HTTP error uses errors/error.html.
+_OWN_TEMPLATE = {403, 404, 500}
+
+
+def init_app(app: Flask) -> None:
+    """Render HTTP errors, CSRF failures and crashes with the site's templates."""
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _server_error)
+
+
+def _http_error(error: HTTPException) -> tuple[str, int]:
+    """Any HTTP error, in the layout."""
+    code = error.code or 500
+    template = f"errors/{code}.html" if code in _OWN_TEMPLATE else "errors/error.html"
+    return render_template(template, error=error), code
+
+
+def _csrf_error(error: CSRFError) -> tuple[str, int]:
+    """A POST without a valid CSRF token: say what to do about it."""
+    return render_template("errors/csrf.html", error=error), 400
+
+
+def _server_error(error: InternalServerError) -> tuple[str, int]:
+    """A crash: undo the request's unfinished work, then say sorry."""
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+    return render_template("errors/500.html", error=error), 500

@@ -1,0 +1,151 @@
+"""Database models: users, organizations (tenants), repositories and roles."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: The organization roles, strongest first. The policy grants permissions to these
+#: names; the database refuses any other (check constraint below), and
+#: tests/test_policy.py fails if the policy and this tuple disagree.
+ROLE_NAMES: tuple[str, ...] = ("OWNER", "MEMBER", "BILLING")
+
+
+def new_session_token() -> str:
+    """A random token that identifies one login generation of a user."""
+    return secrets.token_urlsafe(32)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, as a callable default."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    # Named constraints make migrations (Alembic) and error messages predictable.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class User(Base):
+    """A person who can log in."""
+
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Flask-Login stores this token, not the id, in the session cookie; rotating it
+    # (logout, password change) kills every copy of an old cookie.
+    session_token: Mapped[str] = mapped_column(
+        String(64), unique=True, default=new_session_token
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    roles: Mapped[list[OrganizationRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    # Flask-Login's user protocol, written out rather than inherited from UserMixin
+    # so that get_id() cannot silently fall back to the numeric id.
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        """The value Flask-Login keeps in the session cookie."""
+        return self.session_token
+
+    def rotate_session_token(self) -> None:
+        """Invalidate every session cookie issued so far for this user."""
+        self.session_token = new_session_token()
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class Organization(Base):
+    """A tenant: owns repositories and hands out roles to users."""
+
+    __tablename__ = "organization"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    billing_address: Mapped[str] = mapped_column(String(500), default="")
+
+    repositories: Mapped[list[Repository]] = relationship(
+        back_populates="organization",
+        cascade="all, delete-orphan",
+        order_by="Repository.name",
+    )
+    roles: Mapped[list[OrganizationRole]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.id} {self.name!r}>"
+
+
+class Repository(Base):
+    """A repository that belongs to one organization."""
+
+    __tablename__ = "repository"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+
+    organization: Mapped[Organization] = relationship(back_populates="repositories")
+
+    def __repr__(self) -> str:
+        return f"<Repository {self.id} {self.name!r} org={self.organization_id}>"
+
+
+class OrganizationRole(Base):
+    """The one role a user holds in an organization."""
+
+    __tablename__ = "organization_role"
+    __table_args__ = (
+        # One role per user per organization; also the index behind every
+        # "what is my role here" lookup.
+        UniqueConstraint("user_id", "organization_id"),
+        CheckConstraint(
+            "name IN (" + ", ".join(f"'{n}'" for n in ROLE_NAMES) + ")",
+            name="role_name",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+
+    user: Mapped[User] = relationship(back_populates="roles")
+    organization: Mapped[Organization] = relationship(back_populates="roles")
+
+    def __repr__(self) -> str:
+        return (
+            f"<OrganizationRole {self.name} user={self.user_id}"
+            f" org={self.organization_id}>"
+        )

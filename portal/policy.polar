@@ -1,0 +1,81 @@
+# Portal's whole permission model. Python code asks Oso; it never restates a rule.
+#
+# Permissions per organization (OWNER inherits everything MEMBER and BILLING can do):
+#
+#   permission         OWNER  MEMBER  BILLING
+#   READ                 x      x       x
+#   LIST_REPOS           x      x
+#   LIST_ROLES           x      x
+#   READ_BILLING         x              x
+#   CREATE_ROLE          x
+#   UPDATE_ROLE          x
+#   DELETE_ROLE          x
+#   READ_AUDIT           x
+
+allow(actor, action, resource) if has_permission(actor, action, resource);
+
+# Two actor types state the same fact, "this person holds this role here", in two
+# forms (see has_role at the end of this file). The resource blocks below are
+# written once and serve both.
+actor Viewer {}
+actor User {}
+
+resource Organization {
+  roles = ["OWNER", "MEMBER", "BILLING"];
+  permissions = [
+    "READ",
+    "LIST_REPOS",
+    "LIST_ROLES",
+    "READ_BILLING",
+    "CREATE_ROLE",
+    "UPDATE_ROLE",
+    "DELETE_ROLE",
+    "READ_AUDIT"
+  ];
+
+  # Every role may see that the organization exists and open its overview.
+  "READ" if "MEMBER";
+  "READ" if "BILLING";
+
+  # Members work with the code and see who else is here.
+  "LIST_REPOS" if "MEMBER";
+  "LIST_ROLES" if "MEMBER";
+
+  # Billing contacts see the billing details and nothing of the code.
+  "READ_BILLING" if "BILLING";
+
+  # Only owners hand out, change and take away roles, and see their history.
+  "CREATE_ROLE" if "OWNER";
+  "UPDATE_ROLE" if "OWNER";
+  "DELETE_ROLE" if "OWNER";
+  "READ_AUDIT" if "OWNER";
+
+  # The hierarchy: an owner is also a member and a billing contact.
+  "MEMBER" if "OWNER";
+  "BILLING" if "OWNER";
+}
+
+resource Repository {
+  permissions = ["READ"];
+  relations = { parent: Organization };
+
+  # A repository is readable by whoever may list its organization's repositories.
+  "READ" if "LIST_REPOS" on "parent";
+}
+
+has_relation(organization: Organization, "parent", repository: Repository) if
+  organization = repository.organization;
+
+# Decisions (one resource, the current request): the Viewer looks up its single role
+# in this organization with one indexed query and remembers it for the request, so
+# the cost does not grow with the number of organizations a user belongs to.
+has_role(viewer: Viewer, name: String, organization: Organization) if
+  name = viewer.role_in(organization);
+
+# Lists ("organizations I can read"): the same fact walked from the organization's
+# role rows, which data filtering turns into one SQL join. Only plain field access
+# here: a method call would receive an unbound variable during data filtering.
+has_role(user: User, name: String, organization: Organization) if
+  role in organization.roles and
+  role.user_id = user.id and
+  role.name = name;

@@ -1,0 +1,128 @@
+"""Organization pages and role management.
+
+Every view follows the same order on consecutive lines: load the resource (404 if
+it does not exist), authorize, act, render. Templates ask ``can()`` to show or hide
+controls; both answers come from one memoized Oso query per organization.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from portal import db, roles
+from portal.auth import public
+from portal.authz import authorize, authorized
+from portal.forms import RoleForm
+from portal.models import Organization, OrganizationRole, Repository, User
+
+bp = Blueprint("orgs", __name__)
+
+# RoleError -> HTTP status of the page that shows it: the request was well-formed
+# but names something that does not fit (422), or conflicts with the current
+# members (409).
+_ROLE_ERROR_STATUS: dict[type[roles.RoleError], int] = {
+    roles.UnknownRoleName: 422,
+    roles.NoSuchUser: 422,
+    roles.AlreadyHasRole: 409,
+    roles.NotAMember: 409,
+    roles.LastOwner: 409,
+}
+
+
+def load_organization(org_id: int) -> Organization | None:
+    """The organization, locked for the transaction when the request writes."""
+    if request.method in db.SAFE_METHODS:
+        return db.get_session().get(Organization, org_id)
+    return roles.lock_organization(db.get_session(), org_id)
+
+
+@bp.route("/")
+@public
+def index() -> Response:
+    """Send people to their organizations (anonymous users then go to login)."""
+    return redirect(url_for("orgs.organization_list"))
+
+
+@bp.route("/orgs")
+def organization_list() -> str:
+    """The organizations the user can READ."""
+    organizations = (
+        authorized("READ", Organization).order_by(Organization.name).all()
+    )
+    return render_template("orgs/list.html", organizations=organizations)
+
+
+@bp.route("/orgs/<int:org_id>")
+def organization_show(org_id: int) -> str:
+    """An organization's overview, with links to what the user may open."""
+    organization = load_organization(org_id)
+    authorize("READ", organization)
+    return render_template("orgs/show.html", organization=organization)
+
+
+@bp.route("/orgs/<int:org_id>/repos")
+def repository_list(org_id: int) -> str:
+    """The organization's repositories the user can read."""
+    organization = load_organization(org_id)
+    authorize("LIST_REPOS", organization)
+    repositories = (
+        authorized("READ", Repository)
+        .filter(Repository.organization_id == organization.id)
+        .order_by(Repository.name)
+        .all()
+    )
+    return render_template(
+        "orgs/repos.html", organization=organization, repositories=repositories
+    )
+
+
+@bp.route("/orgs/<int:org_id>/billing")
+def billing_show(org_id: int) -> str:
+    """The organization's billing details."""
+    organization = load_organization(org_id)
+    authorize("READ_BILLING", organization)
+    return render_template("orgs/billing.html", organization=organization)
+
+
+@bp.route("/orgs/<int:org_id>/roles")
+def role_list(org_id: int) -> str:
+    """The members and their roles; owners also get the form to assign roles."""
+    organization = load_organization(org_id)
+    authorize("LIST_ROLES", organization)
+    return _render_roles(organization, RoleForm())
+
+
+@bp.route("/orgs/<int:org_id>/roles", methods=["POST"])
+def role_create(org_id: int) -> Response | tuple[str, int]:
+    """Assign a role to a user by email, or change the one they have."""
+    organization = load_organization(org_id)
+    authorize("CREATE_ROLE", organization)
+    form = RoleForm()
+    if not form.validate():
+        return _render_roles(organization, form), 422
+    session = db.get_session()
+    try:
+        user = roles.find_user(session, form.user_email.data)
+        if roles.user_role(session, organization, user) is not None:
+            authorize("UPDATE_ROLE", organization)
+        change = roles.assign_role(session, organization, user.email, form.name.data)
+    except roles.RoleError as error:
+        form.user_email.errors.append(str(error))
+        return _render_roles(organization, form), _ROLE_ERROR_STATUS[type(error)]
+    flash(str(change), "success")
+    return redirect(url_for("orgs.role_list", org_id=organization.id))
+
+
+def _render_roles(organization: Organization, form: RoleForm) -> str:
+    """The role page: members by email, and the form (shown only to owners)."""
+    members = db.get_session().execute(
+        select(User.email, OrganizationRole.name)
+        .join(OrganizationRole, OrganizationRole.user_id == User.id)
+        .where(OrganizationRole.organization_id == organization.id)
+        .order_by(User.email)
+    ).all()
+    return render_template(
+        "orgs/roles.html", organization=organization, members=members, form=form
+    )

@@ -1,0 +1,87 @@
+"""Demo data from Oso's "Add Roles with SQLAlchemy" guide. Idempotent.
+
+Run with ``flask --app portal seed`` (or ``python seed.py``). Tests import the
+constants below instead of repeating names and addresses.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import create_app
+from portal.cli import create_schema
+from portal.db import writer_session
+from portal.models import Organization, OrganizationRole, Repository, User
+from portal.passwords import hash_password
+
+PASSWORD = "portal-demo"
+
+JOHN = "john@beatles.com"
+PAUL = "paul@beatles.com"
+RINGO = "ringo@beatles.com"
+GEORGE = "george@beatles.com"
+MIKE = "mike@monsters.com"
+SULLY = "sully@monsters.com"
+RANDALL = "randall@monsters.com"
+ADMIN = "admin@admin.com"
+USERS = (JOHN, PAUL, RINGO, GEORGE, MIKE, SULLY, RANDALL, ADMIN)
+
+BEATLES_ID = 1
+MONSTERS_ID = 2
+ORGANIZATIONS = {
+    BEATLES_ID: ("The Beatles", "64 Penny Ln Liverpool, UK", ["Abbey Road"]),
+    MONSTERS_ID: ("Monsters Inc.", "123 Scarers Rd Monstropolis, USA", ["Paperwork"]),
+}
+
+ROLES = {
+    BEATLES_ID: {JOHN: "OWNER", PAUL: "MEMBER", RINGO: "MEMBER", GEORGE: "BILLING"},
+    MONSTERS_ID: {MIKE: "OWNER", SULLY: "MEMBER", RANDALL: "MEMBER"},
+}
+
+
+def seed_database(session: Session) -> int:
+    """Add whatever part of the demo data is missing; return how many rows."""
+    created = 0
+    users = {}
+    for email in USERS:
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = User(email=email, password_hash=hash_password(PASSWORD))
+            session.add(user)
+            created += 1
+        users[email] = user
+    for org_id, (name, billing, repo_names) in ORGANIZATIONS.items():
+        organization = session.get(Organization, org_id)
+        if organization is None:
+            organization = Organization(id=org_id, name=name, billing_address=billing)
+            session.add(organization)
+            created += 1
+        existing = {repo.name for repo in organization.repositories}
+        for repo_name in repo_names:
+            if repo_name not in existing:
+                organization.repositories.append(Repository(name=repo_name))
+                created += 1
+        session.flush()
+        for email, role_name in ROLES[org_id].items():
+            user = users[email]
+            has_role = session.scalar(
+                select(OrganizationRole).where(
+                    OrganizationRole.organization_id == org_id,
+                    OrganizationRole.user_id == user.id,
+                )
+            )
+            if has_role is None:
+                session.add(
+                    OrganizationRole(organization=organization, user=user, name=role_name)
+                )
+                created += 1
+    session.flush()
+    return created
+
+
+if __name__ == "__main__":
+    with create_app().app_context():
+        create_schema()
+        with writer_session() as db_session:
+            print(f"Seeded {seed_database(db_session)} new rows.")
