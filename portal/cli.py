@@ -6,7 +6,9 @@ import click
 from flask import Flask
 
 from portal import db
-from portal.models import Base
+from sqlalchemy import func, select
+
+from portal.models import Base, User
 
 
 def init_app(app: Flask) -> None:
@@ -28,13 +30,21 @@ def init_db_command() -> None:
 
 
 @click.command("seed")
-def seed_command() -> None:
-    """Create the tables and the demo data (safe to run again)."""
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Only seed a database that has no users yet (make run uses this).",
+)
+def seed_command(if_empty: bool) -> None:
+    """Create the tables and add the demo data that is missing (safe to repeat)."""
     # seed.py lives at the project root (the product's layout); flask puts the
     # working directory on sys.path, and this import runs only for this command.
     from seed import seed_database
 
     create_schema()
     with db.writer_session() as session:
+        if if_empty and session.scalar(select(func.count()).select_from(User)):
+            click.echo("Database has data: not seeding.")
+            return
         created = seed_database(session)
     click.echo(f"Seeded: {created} new rows." if created else "Already seeded.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, render_template
+from flask import Flask, current_app, g, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -17,8 +17,17 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(InternalServerError, _server_error)
 
 
+def _refused() -> None:
+    """Tell FlaskOso's tripwire that this request was decided: it was refused.
+
+    (The tripwire only catches views that return a page without any check.)
+    """
+    current_app.extensions["portal.flask_oso"].skip_authorization()
+
+
 def _http_error(error: HTTPException) -> tuple[str, int]:
     """Any HTTP error, in the layout."""
+    _refused()
     code = error.code or 500
     template = f"errors/{code}.html" if code in _OWN_TEMPLATE else "errors/error.html"
     return render_template(template, error=error), code
@@ -26,11 +35,13 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:
     """A POST without a valid CSRF token: say what to do about it."""
+    _refused()
     return render_template("errors/csrf.html", error=error), 400
 
 
 def _server_error(error: InternalServerError) -> tuple[str, int]:
     """A crash: undo the request's unfinished work, then say sorry."""
+    _refused()
     session = g.get("db_session")
     if session is not None:
         session.rollback()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.models import ROLE_NAMES
@@ -37,7 +38,7 @@ class RoleForm(FlaskForm):
     )
     name = SelectField(
         "Role",
-        choices=[(name, name) for name in ROLE_NAMES],
+        choices=[SelectChoice(name) for name in ROLE_NAMES],
         validate_choice=False,  # checked below, with a message that lists the roles
     )
     submit = SubmitField("Assign role")

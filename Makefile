@@ -1,0 +1,44 @@
+# Portal: `make run` serves the demo, `make test` runs every test (browser included).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 5000
+
+.PHONY: run test lint browser bench clean
+
+# Runtime dependencies. flask-oso and sqlalchemy-oso go in with --no-deps: their
+# stale pins conflict with patched Flask and pytest (see requirements-nodeps.txt).
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+# A random secret key per checkout; never committed (instance/ is ignored).
+instance/config.py:
+	mkdir -p instance
+	$(PY) -c 'import secrets; print(f"SECRET_KEY = {secrets.token_hex(32)!r}")' > $@
+
+run: $(VENV)/.installed instance/config.py
+	$(VENV)/bin/flask --app portal seed --if-empty
+	$(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
+
+browser: $(VENV)/.installed-test
+	VENV=$(VENV) scripts/ensure-chromium.sh
+
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: $(VENV)/.installed-test browser lint
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) bench/pages.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

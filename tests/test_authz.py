@@ -1,0 +1,65 @@
+"""Oso calls per page: what a page costs must not grow with its rows."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+import seed
+from portal.models import Organization, OrganizationRole, Repository
+from tests.conftest import AuthActions, csrf_token
+
+
+def _oso_queries(app: Flask, client: FlaskClient, path: str, **kw) -> int:
+    oso = app.extensions["portal.oso"]
+    before = oso.queries
+    response = client.open(path, **kw)
+    assert response.status_code < 500
+    return oso.queries - before
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/orgs", 1),
+        ("/orgs/1", 1),
+        ("/orgs/1/repos", 2),
+        ("/orgs/1/billing", 1),
+        ("/orgs/1/roles", 1),
+    ],
+)
+def test_authz_oso_queries_per_page(
+    app: Flask, client: FlaskClient, auth: AuthActions, path: str, expected: int
+) -> None:
+    auth.login(seed.JOHN)
+    assert _oso_queries(app, client, path) == expected
+
+
+def test_authz_oso_queries_do_not_grow_with_rows(
+    app: Flask, client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    org = db.get(Organization, 1)
+    org.repositories.extend(Repository(name=f"repo {i:03}") for i in range(200))
+    for i in range(50):
+        extra = Organization(name=f"Extra {i}")
+        db.add(extra)
+        db.add(OrganizationRole(organization=extra, user_id=1, name="MEMBER"))
+    db.commit()
+    auth.login(seed.JOHN)
+    assert _oso_queries(app, client, "/orgs/1/repos") == 2
+    assert _oso_queries(app, client, "/orgs") == 1
+    page = client.get("/orgs/1/repos").text
+    assert "repo 199" in page and "Abbey Road" in page
+
+
+def test_authz_role_post_costs_one_query(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    auth.login(seed.JOHN)
+    data = {"csrf_token": csrf_token(client, "/orgs"), "user_email": seed.RINGO, "name": "BILLING"}
+    assert _oso_queries(app, client, "/orgs/1/roles", method="POST", data=data) == 1
+
+
+def test_authz_forbidden_page_costs_one_query(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+    auth.login(seed.PAUL)
+    assert _oso_queries(app, client, "/orgs/1/billing") == 1

@@ -1,0 +1,187 @@
+"""portal.roles: the role API, its errors and the last-owner rule."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import seed
+from portal import roles
+from portal.db import make_engine
+from portal.models import OrganizationRole, User
+from tests.conftest import organization, role_of, roles_snapshot
+
+
+def _user(session: Session, email: str) -> User:
+    return session.scalar(select(User).where(User.email == email))
+
+
+def test_add_user_role_gives_a_role(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    change = roles.add_user_role(db, org, _user(db, seed.ADMIN), "BILLING")
+    assert role_of(db, seed.ADMIN, seed.BEATLES_ID) == "BILLING"
+    assert str(change) == "admin@admin.com is now BILLING."
+
+
+def test_add_user_role_refuses_a_second_role(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    with pytest.raises(roles.AlreadyHasRole, match="paul@beatles.com is already MEMBER"):
+        roles.add_user_role(db, org, _user(db, seed.PAUL), "BILLING")
+    assert role_of(db, seed.PAUL, seed.BEATLES_ID) == "MEMBER"
+
+
+def test_reassign_user_role_changes_the_role(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    change = roles.reassign_user_role(db, org, _user(db, seed.RINGO), "BILLING")
+    assert role_of(db, seed.RINGO, seed.BEATLES_ID) == "BILLING"
+    assert str(change) == "ringo@beatles.com is now BILLING (was MEMBER)."
+
+
+def test_reassign_user_role_refuses_the_same_role(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    with pytest.raises(roles.AlreadyHasRole):
+        roles.reassign_user_role(db, org, _user(db, seed.RINGO), "MEMBER")
+
+
+def test_reassign_user_role_refuses_a_non_member(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    with pytest.raises(roles.NotAMember, match="admin@admin.com has no role"):
+        roles.reassign_user_role(db, org, _user(db, seed.ADMIN), "MEMBER")
+
+
+def test_delete_user_role_removes_the_role(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    change = roles.delete_user_role(db, org, _user(db, seed.RINGO))
+    assert role_of(db, seed.RINGO, seed.BEATLES_ID) is None
+    assert str(change) == "ringo@beatles.com no longer has a role (was MEMBER)."
+
+
+def test_delete_user_role_refuses_a_non_member(db: Session) -> None:
+    org = organization(db, seed.MONSTERS_ID)
+    with pytest.raises(roles.NotAMember):
+        roles.delete_user_role(db, org, _user(db, seed.JOHN))
+
+
+@pytest.mark.parametrize("name", ["ADMIN", "owner", "OWNER ", "", "OWNER\x00", "X" * 10_000])
+def test_unknown_role_names_are_refused(db: Session, name: str) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    before = roles_snapshot(db)
+    with pytest.raises(roles.UnknownRoleName, match="Choose one of OWNER, MEMBER, BILLING"):
+        roles.assign_role(db, org, seed.ADMIN, name)
+    with pytest.raises(roles.UnknownRoleName):
+        roles.add_user_role(db, org, _user(db, seed.ADMIN), name)
+    with pytest.raises(roles.UnknownRoleName):
+        roles.reassign_user_role(db, org, _user(db, seed.PAUL), name)
+    assert roles_snapshot(db) == before
+
+
+def test_unknown_role_message_is_short_for_huge_input(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    with pytest.raises(roles.UnknownRoleName) as excinfo:
+        roles.assign_role(db, org, seed.ADMIN, "X" * 10_000)
+    assert len(str(excinfo.value)) < 200
+
+
+def test_assign_role_unknown_email(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    with pytest.raises(roles.NoSuchUser, match="nobody@example.com"):
+        roles.assign_role(db, org, "nobody@example.com", "MEMBER")
+
+
+def test_assign_role_adds_or_reassigns(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    assert str(roles.assign_role(db, org, seed.SULLY, "MEMBER")) == (
+        "sully@monsters.com is now MEMBER."
+    )
+    assert str(roles.assign_role(db, org, seed.SULLY, "OWNER")) == (
+        "sully@monsters.com is now OWNER (was MEMBER)."
+    )
+    assert role_of(db, seed.SULLY, seed.BEATLES_ID) == "OWNER"
+
+
+def test_assign_role_matches_email_case_insensitively(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    roles.assign_role(db, org, "  Admin@Admin.COM ", "BILLING")
+    assert role_of(db, seed.ADMIN, seed.BEATLES_ID) == "BILLING"
+
+
+def test_last_owner_cannot_be_demoted(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    with pytest.raises(roles.LastOwner, match="john@beatles.com is the last owner"):
+        roles.reassign_user_role(db, org, _user(db, seed.JOHN), "MEMBER")
+    assert role_of(db, seed.JOHN, seed.BEATLES_ID) == "OWNER"
+
+
+def test_last_owner_cannot_be_removed(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    with pytest.raises(roles.LastOwner):
+        roles.delete_user_role(db, org, _user(db, seed.JOHN))
+    assert role_of(db, seed.JOHN, seed.BEATLES_ID) == "OWNER"
+
+
+def test_an_owner_can_step_down_when_another_owner_exists(db: Session) -> None:
+    org = organization(db, seed.BEATLES_ID)
+    roles.assign_role(db, org, seed.PAUL, "OWNER")
+    roles.reassign_user_role(db, org, _user(db, seed.JOHN), "MEMBER")
+    assert role_of(db, seed.JOHN, seed.BEATLES_ID) == "MEMBER"
+    assert roles.count_owners(db, org) == 1
+
+
+def test_database_refuses_a_second_role_row(db: Session) -> None:
+    # why: the unique constraint is the last line of defence if code bypasses roles.py
+    db.add(OrganizationRole(organization_id=1, user_id=_user(db, seed.PAUL).id, name="BILLING"))
+    with pytest.raises(IntegrityError):
+        db.commit()
+
+
+def test_database_refuses_an_unknown_role_name(db: Session) -> None:
+    db.add(OrganizationRole(organization_id=2, user_id=_user(db, seed.PAUL).id, name="ADMIN"))
+    with pytest.raises(IntegrityError):
+        db.commit()
+
+
+def test_two_owners_demoting_each_other_leave_one_owner(db_url: str) -> None:
+    # why: without the writer transaction (BEGIN IMMEDIATE) both read "2 owners"
+    # and both demote, leaving the organization with none.
+    engine = make_engine(db_url)
+    with Session(engine) as setup:
+        roles.assign_role(setup, organization(setup, 1), seed.PAUL, "OWNER")
+    for _ in range(30):
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def demote(target: str) -> None:
+            with Session(engine, execution_options={"portal_writer": True}) as s:
+                barrier.wait()
+                try:
+                    org = roles.lock_organization(s, 1)
+                    roles.reassign_user_role(s, org, _user(s, target), "MEMBER")
+                except roles.LastOwner as error:
+                    errors.append(error)
+
+        threads = [
+            threading.Thread(target=demote, args=(email,))
+            for email in (seed.JOHN, seed.PAUL)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with Session(engine) as check:
+            org = organization(check, 1)
+            assert roles.count_owners(check, org) == 1
+            assert len(errors) == 1
+            # Restore two owners for the next round.
+            owner = check.scalar(
+                select(User).join(OrganizationRole).where(
+                    OrganizationRole.organization_id == 1,
+                    OrganizationRole.name == "OWNER",
+                )
+            )
+            other = seed.PAUL if owner.email == seed.JOHN else seed.JOHN
+            roles.assign_role(check, org, other, "OWNER")
+    engine.dispose()
