@@ -73,7 +73,9 @@ def seed_database(session: Session) -> int:
             )
             if has_role is None:
                 session.add(
-                    OrganizationRole(organization=organization, user=user, name=role_name)
+                    OrganizationRole(
+                        organization=organization, user=user, name=role_name
+                    )
                 )
                 created += 1
     session.flush()

@@ -128,9 +128,7 @@ def build_oso(policy_path: Path) -> PortalOso:
     )
     # Classes with fields and relations, for data filtering. Registered before
     # the policy loads, as Oso requires.
-    oso.register_class(
-        User, fields={"id": int, "email": str}
-    )
+    oso.register_class(User, fields={"id": int, "email": str})
     oso.register_class(
         Organization,
         fields={

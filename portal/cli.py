@@ -1,13 +1,12 @@
-"""Flask CLI commands: ``flask --app portal init-db`` and ``flask --app portal seed``."""
+"""Flask CLI commands: ``flask --app portal init-db`` and ``... seed``."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask
-
-from portal import db
 from sqlalchemy import func, select
 
+from portal import db
 from portal.models import Base, User
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Execution option that marks a session whose transaction will write.
-_WRITER = {"portal_writer": True}
+WRITER = {"portal_writer": True}
 
 
 def make_engine(url: str) -> Engine:
@@ -66,9 +66,7 @@ def get_session() -> Session:
     """The session of the current request (or app context), created on first use."""
     if "db_session" not in g:
         writer = has_request_context() and request.method not in SAFE_METHODS
-        g.db_session = Session(
-            engine(), execution_options=_WRITER if writer else {}
-        )
+        g.db_session = Session(engine(), execution_options=WRITER if writer else {})
     return g.db_session
 
 
@@ -85,6 +83,6 @@ def writer_session(bind: Engine | None = None) -> Iterator[Session]:
 
     Commits when the block ends normally, rolls back when it raises.
     """
-    with Session(bind or engine(), execution_options=_WRITER) as session:
+    with Session(bind or engine(), execution_options=WRITER) as session:
         with session.begin():
             yield session

@@ -39,6 +39,7 @@ class RoleForm(FlaskForm):
     name = SelectField(
         "Role",
         choices=[SelectChoice(name) for name in ROLE_NAMES],
+        default="MEMBER",  # the least powerful role that works with the code
         validate_choice=False,  # checked below, with a message that lists the roles
     )
     submit = SubmitField("Assign role")

@@ -57,7 +57,9 @@ class User(Base):
     session_token: Mapped[str] = mapped_column(
         String(64), unique=True, default=new_session_token
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow
+    )
 
     roles: Mapped[list[OrganizationRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

@@ -48,9 +48,7 @@ def index() -> Response:
 @bp.route("/orgs")
 def organization_list() -> str:
     """The organizations the user can READ."""
-    organizations = (
-        authorized("READ", Organization).order_by(Organization.name).all()
-    )
+    organizations = authorized("READ", Organization).order_by(Organization.name).all()
     return render_template("orgs/list.html", organizations=organizations)
 
 
@@ -117,12 +115,16 @@ def role_create(org_id: int) -> Response | tuple[str, int]:
 
 def _render_roles(organization: Organization, form: RoleForm) -> str:
     """The role page: members by email, and the form (shown only to owners)."""
-    members = db.get_session().execute(
-        select(User.email, OrganizationRole.name)
-        .join(OrganizationRole, OrganizationRole.user_id == User.id)
-        .where(OrganizationRole.organization_id == organization.id)
-        .order_by(User.email)
-    ).all()
+    members = (
+        db.get_session()
+        .execute(
+            select(User.email, OrganizationRole.name)
+            .join(OrganizationRole, OrganizationRole.user_id == User.id)
+            .where(OrganizationRole.organization_id == organization.id)
+            .order_by(User.email)
+        )
+        .all()
+    )
     return render_template(
         "orgs/roles.html", organization=organization, members=members, form=form
     )

@@ -48,7 +48,11 @@ def test_login_bad_credentials_get_one_generic_message(
 
 @pytest.mark.parametrize("missing", ["email", "password"])
 def test_login_empty_field_gets_a_message(client: FlaskClient, missing: str) -> None:
-    data = {"email": seed.PAUL, "password": seed.PASSWORD, "csrf_token": csrf_token(client)}
+    data = {
+        "email": seed.PAUL,
+        "password": seed.PASSWORD,
+        "csrf_token": csrf_token(client),
+    }
     data[missing] = ""
     response = client.post("/login", data=data)
     assert response.status_code == 422
@@ -56,7 +60,9 @@ def test_login_empty_field_gets_a_message(client: FlaskClient, missing: str) -> 
 
 
 def test_login_without_csrf_token_is_refused(client: FlaskClient) -> None:
-    response = client.post("/login", data={"email": seed.PAUL, "password": seed.PASSWORD})
+    response = client.post(
+        "/login", data={"email": seed.PAUL, "password": seed.PASSWORD}
+    )
     assert response.status_code == 400
     assert client.get("/orgs").status_code == 302
 
@@ -76,7 +82,9 @@ def test_root_redirects_to_organizations(client: FlaskClient) -> None:
     assert response.status_code == 302 and response.location == "/orgs"
 
 
-def test_login_clears_the_session_before_logging_in(client: FlaskClient, auth: AuthActions) -> None:
+def test_login_clears_the_session_before_logging_in(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     # why: a value planted in the session before login (fixation) must not survive
     with client.session_transaction() as session:
         session["planted"] = "attacker"

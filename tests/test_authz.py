@@ -54,12 +54,20 @@ def test_authz_oso_queries_do_not_grow_with_rows(
     assert "repo 199" in page and "Abbey Road" in page
 
 
-def test_authz_role_post_costs_one_query(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+def test_authz_role_post_costs_one_query(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
     auth.login(seed.JOHN)
-    data = {"csrf_token": csrf_token(client, "/orgs"), "user_email": seed.RINGO, "name": "BILLING"}
+    data = {
+        "csrf_token": csrf_token(client, "/orgs"),
+        "user_email": seed.RINGO,
+        "name": "BILLING",
+    }
     assert _oso_queries(app, client, "/orgs/1/roles", method="POST", data=data) == 1
 
 
-def test_authz_forbidden_page_costs_one_query(app: Flask, client: FlaskClient, auth: AuthActions) -> None:
+def test_authz_forbidden_page_costs_one_query(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
     auth.login(seed.PAUL)
     assert _oso_queries(app, client, "/orgs/1/billing") == 1

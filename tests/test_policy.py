@@ -68,9 +68,7 @@ def test_policy_organization_matrix(
 ) -> None:
     user = _user(USER_FOR_ROLE[role])
     org = _org(seed.BEATLES_ID if own else seed.MONSTERS_ID)
-    actor = (
-        Viewer(portal_db.get_session(), user.id) if actor_kind == "viewer" else user
-    )
+    actor = Viewer(portal_db.get_session(), user.id) if actor_kind == "viewer" else user
     expected = own and action in EXPECTED[role]
     assert get_oso().is_allowed(actor, action, org) is expected
 
@@ -87,7 +85,9 @@ def test_policy_repository_read_follows_list_repos(
     )
     viewer = Viewer(portal_db.get_session(), user.id)
     expected = own and "LIST_REPOS" in EXPECTED[role]
-    assert get_oso().authorized_actions(viewer, repo) == ({"READ"} if expected else set())
+    assert get_oso().authorized_actions(viewer, repo) == (
+        {"READ"} if expected else set()
+    )
 
 
 def test_policy_anonymous_viewer_gets_nothing(ctx: None) -> None:

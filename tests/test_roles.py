@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import seed
 from portal import roles
-from portal.db import make_engine
+from portal.db import WRITER, make_engine
 from portal.models import OrganizationRole, User
 from tests.conftest import organization, role_of, roles_snapshot
 
@@ -29,7 +29,9 @@ def test_add_user_role_gives_a_role(db: Session) -> None:
 
 def test_add_user_role_refuses_a_second_role(db: Session) -> None:
     org = organization(db, seed.BEATLES_ID)
-    with pytest.raises(roles.AlreadyHasRole, match="paul@beatles.com is already MEMBER"):
+    with pytest.raises(
+        roles.AlreadyHasRole, match="paul@beatles.com is already MEMBER"
+    ):
         roles.add_user_role(db, org, _user(db, seed.PAUL), "BILLING")
     assert role_of(db, seed.PAUL, seed.BEATLES_ID) == "MEMBER"
 
@@ -66,11 +68,15 @@ def test_delete_user_role_refuses_a_non_member(db: Session) -> None:
         roles.delete_user_role(db, org, _user(db, seed.JOHN))
 
 
-@pytest.mark.parametrize("name", ["ADMIN", "owner", "OWNER ", "", "OWNER\x00", "X" * 10_000])
+@pytest.mark.parametrize(
+    "name", ["ADMIN", "owner", "OWNER ", "", "OWNER\x00", "X" * 10_000]
+)
 def test_unknown_role_names_are_refused(db: Session, name: str) -> None:
     org = organization(db, seed.BEATLES_ID)
     before = roles_snapshot(db)
-    with pytest.raises(roles.UnknownRoleName, match="Choose one of OWNER, MEMBER, BILLING"):
+    with pytest.raises(
+        roles.UnknownRoleName, match="Choose one of OWNER, MEMBER, BILLING"
+    ):
         roles.assign_role(db, org, seed.ADMIN, name)
     with pytest.raises(roles.UnknownRoleName):
         roles.add_user_role(db, org, _user(db, seed.ADMIN), name)
@@ -133,55 +139,61 @@ def test_an_owner_can_step_down_when_another_owner_exists(db: Session) -> None:
 
 def test_database_refuses_a_second_role_row(db: Session) -> None:
     # why: the unique constraint is the last line of defence if code bypasses roles.py
-    db.add(OrganizationRole(organization_id=1, user_id=_user(db, seed.PAUL).id, name="BILLING"))
+    db.add(
+        OrganizationRole(
+            organization_id=1, user_id=_user(db, seed.PAUL).id, name="BILLING"
+        )
+    )
     with pytest.raises(IntegrityError):
         db.commit()
 
 
 def test_database_refuses_an_unknown_role_name(db: Session) -> None:
-    db.add(OrganizationRole(organization_id=2, user_id=_user(db, seed.PAUL).id, name="ADMIN"))
+    db.add(
+        OrganizationRole(
+            organization_id=2, user_id=_user(db, seed.PAUL).id, name="ADMIN"
+        )
+    )
     with pytest.raises(IntegrityError):
         db.commit()
 
 
+def _demote(
+    engine: Engine, target: str, barrier: threading.Barrier, refused: list[str]
+) -> None:
+    """Demote target to MEMBER in a writer session, as a POST request would."""
+    with Session(engine, execution_options=WRITER) as session:
+        barrier.wait()
+        try:
+            org = roles.lock_organization(session, seed.BEATLES_ID)
+            roles.reassign_user_role(session, org, _user(session, target), "MEMBER")
+        except roles.LastOwner:
+            refused.append(target)
+
+
 def test_two_owners_demoting_each_other_leave_one_owner(db_url: str) -> None:
     # why: without the writer transaction (BEGIN IMMEDIATE) both read "2 owners"
-    # and both demote, leaving the organization with none.
+    # and both demote, leaving the organization with none (checked: it fails).
     engine = make_engine(db_url)
     with Session(engine) as setup:
         roles.assign_role(setup, organization(setup, 1), seed.PAUL, "OWNER")
     for _ in range(30):
         barrier = threading.Barrier(2)
-        errors: list[BaseException] = []
-
-        def demote(target: str) -> None:
-            with Session(engine, execution_options={"portal_writer": True}) as s:
-                barrier.wait()
-                try:
-                    org = roles.lock_organization(s, 1)
-                    roles.reassign_user_role(s, org, _user(s, target), "MEMBER")
-                except roles.LastOwner as error:
-                    errors.append(error)
-
+        refused: list[str] = []
         threads = [
-            threading.Thread(target=demote, args=(email,))
+            threading.Thread(target=_demote, args=(engine, email, barrier, refused))
             for email in (seed.JOHN, seed.PAUL)
         ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(refused) == 1
         with Session(engine) as check:
-            org = organization(check, 1)
+            org = organization(check, seed.BEATLES_ID)
             assert roles.count_owners(check, org) == 1
-            assert len(errors) == 1
-            # Restore two owners for the next round.
-            owner = check.scalar(
-                select(User).join(OrganizationRole).where(
-                    OrganizationRole.organization_id == 1,
-                    OrganizationRole.name == "OWNER",
-                )
-            )
-            other = seed.PAUL if owner.email == seed.JOHN else seed.JOHN
-            roles.assign_role(check, org, other, "OWNER")
+            # Restore two owners for the next round: the demotion of refused[0]
+            # was refused, so the other one is now MEMBER.
+            demoted = seed.PAUL if refused[0] == seed.JOHN else seed.JOHN
+            roles.assign_role(check, org, demoted, "OWNER")
     engine.dispose()

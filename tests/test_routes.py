@@ -46,7 +46,11 @@ def test_routes_every_route_is_public_or_protected(app: Flask) -> None:
 
 
 def test_routes_public_marking_matches_the_list(app: Flask) -> None:
-    marked = {rule.endpoint for rule in app.url_map.iter_rules() if is_public(app, rule.endpoint)}
+    marked = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if is_public(app, rule.endpoint)
+    }
     assert marked == PUBLIC
 
 
@@ -67,8 +71,14 @@ def test_routes_protected_refuse_a_user_without_a_role(
 ) -> None:
     client = app.test_client()
     AuthActions(client).login(seed.ADMIN)
-    data = {"csrf_token": csrf_token(client, "/orgs"), "user_email": seed.ADMIN, "name": "OWNER"}
-    response = client.open(path, method=route[1], data=data if route[1] == "POST" else None)
+    data = {
+        "csrf_token": csrf_token(client, "/orgs"),
+        "user_email": seed.ADMIN,
+        "name": "OWNER",
+    }
+    response = client.open(
+        path, method=route[1], data=data if route[1] == "POST" else None
+    )
     if route in ORG_SCOPED:
         assert response.status_code == 404
     else:
@@ -84,8 +94,14 @@ def test_routes_protected_authorize_for_an_owner(
     # answered did not authorize.
     client = app.test_client()
     AuthActions(client).login(seed.JOHN)
-    data = {"csrf_token": csrf_token(client, "/orgs"), "user_email": seed.ADMIN, "name": "MEMBER"}
-    response = client.open(path, method=route[1], data=data if route[1] == "POST" else None)
+    data = {
+        "csrf_token": csrf_token(client, "/orgs"),
+        "user_email": seed.ADMIN,
+        "name": "MEMBER",
+    }
+    response = client.open(
+        path, method=route[1], data=data if route[1] == "POST" else None
+    )
     assert response.status_code in (200, 302)
 
 

@@ -13,7 +13,11 @@ from tests.conftest import AuthActions, csrf_token, role_of, roles_snapshot
 
 def assign(client: FlaskClient, org_id: int, email: str, name: str, **extra: str):
     """POST the role form of org_id as the logged-in user."""
-    data = {"user_email": email, "name": name, "csrf_token": csrf_token(client, "/orgs")}
+    data = {
+        "user_email": email,
+        "name": name,
+        "csrf_token": csrf_token(client, "/orgs"),
+    }
     data.update(extra)
     return client.post(f"/orgs/{org_id}/roles", data=data)
 
@@ -34,7 +38,9 @@ def test_organization_list_is_empty_for_a_user_without_roles(
     assert "You do not belong to any organization yet." in page
 
 
-def test_member_sees_repositories_but_not_billing(client: FlaskClient, auth: AuthActions) -> None:
+def test_member_sees_repositories_but_not_billing(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     auth.login(seed.PAUL)
     repos = client.get("/orgs/1/repos")
     assert repos.status_code == 200 and "Abbey Road" in repos.text
@@ -44,7 +50,9 @@ def test_member_sees_repositories_but_not_billing(client: FlaskClient, auth: Aut
     assert "64 Penny Ln" not in billing.text
 
 
-def test_overview_links_follow_the_policy(client: FlaskClient, auth: AuthActions) -> None:
+def test_overview_links_follow_the_policy(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     auth.login(seed.PAUL)
     page = client.get("/orgs/1").text
     assert 'href="/orgs/1/repos"' in page and 'href="/orgs/1/roles"' in page
@@ -61,14 +69,18 @@ def test_billing_user_sees_billing_only(client: FlaskClient, auth: AuthActions) 
     assert client.get("/orgs/1/roles").status_code == 403
 
 
-def test_member_sees_roles_without_the_form(client: FlaskClient, auth: AuthActions) -> None:
+def test_member_sees_roles_without_the_form(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     auth.login(seed.PAUL)
     page = client.get("/orgs/1/roles").text
     assert seed.GEORGE in page and "BILLING" in page
     assert 'name="user_email"' not in page
 
 
-def test_owner_sees_billing_and_the_role_form(client: FlaskClient, auth: AuthActions) -> None:
+def test_owner_sees_billing_and_the_role_form(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     auth.login(seed.JOHN)
     assert "64 Penny Ln Liverpool, UK" in client.get("/orgs/1/billing").text
     page = client.get("/orgs/1/roles").text
@@ -90,7 +102,9 @@ def test_walkthrough_john_makes_ringo_billing(
     assert ringo.get("/orgs/1/repos").status_code == 403
 
 
-def test_owner_adds_a_user_without_a_role(client: FlaskClient, auth: AuthActions, db: Session) -> None:
+def test_owner_adds_a_user_without_a_role(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
     auth.login(seed.JOHN)
     assign(client, 1, seed.ADMIN, "MEMBER")
     assert "admin@admin.com is now MEMBER." in client.get("/orgs/1/roles").text
@@ -98,9 +112,7 @@ def test_owner_adds_a_user_without_a_role(client: FlaskClient, auth: AuthActions
 
 
 @pytest.mark.parametrize("email", [seed.RINGO, seed.PAUL, seed.GEORGE])
-def test_non_owners_cannot_assign_roles(
-    app: Flask, db: Session, email: str
-) -> None:
+def test_non_owners_cannot_assign_roles(app: Flask, db: Session, email: str) -> None:
     client = app.test_client()
     AuthActions(client).login(email)
     before = roles_snapshot(db)
@@ -110,7 +122,8 @@ def test_non_owners_cannot_assign_roles(
 
 
 @pytest.mark.parametrize(
-    "path", ["/orgs/2", "/orgs/2/repos", "/orgs/2/billing", "/orgs/2/roles", "/orgs/999"]
+    "path",
+    ["/orgs/2", "/orgs/2/repos", "/orgs/2/billing", "/orgs/2/roles", "/orgs/999"],
 )
 def test_other_tenants_pages_are_not_found(
     client: FlaskClient, auth: AuthActions, path: str
@@ -135,7 +148,9 @@ def test_role_post_without_csrf_token_is_refused(
 ) -> None:
     auth.login(seed.JOHN)
     before = roles_snapshot(db)
-    response = client.post("/orgs/1/roles", data={"user_email": seed.RINGO, "name": "OWNER"})
+    response = client.post(
+        "/orgs/1/roles", data={"user_email": seed.RINGO, "name": "OWNER"}
+    )
     assert response.status_code == 400
     assert "This form has expired" in response.text
     assert roles_snapshot(db) == before
@@ -178,8 +193,16 @@ def test_role_form_keeps_what_was_typed(client: FlaskClient, auth: AuthActions) 
     assert '<option selected value="BILLING">' in response.text
 
 
-def test_pages_render_in_the_layout_with_logout(client: FlaskClient, auth: AuthActions) -> None:
+def test_pages_render_in_the_layout_with_logout(
+    client: FlaskClient, auth: AuthActions
+) -> None:
     auth.login(seed.PAUL)
-    for path in ["/orgs", "/orgs/1", "/orgs/1/repos", "/orgs/1/roles", "/orgs/1/billing"]:
+    for path in [
+        "/orgs",
+        "/orgs/1",
+        "/orgs/1/repos",
+        "/orgs/1/roles",
+        "/orgs/1/billing",
+    ]:
         page = client.get(path).text
         assert seed.PAUL in page and ">Log out</button>" in page, path

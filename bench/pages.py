@@ -1,0 +1,86 @@
+"""Benchmark: time per page and Oso queries per page, through the Flask test client.
+
+    make bench                     # or: .venv/bin/python bench/pages.py [--requests N]
+
+Builds a throwaway SQLite database in a temporary folder with the demo data plus
+--repos extra repositories in The Beatles, logs in as its owner, and requests each
+page N times. Prints the median and p95 time per request and the Oso queries each
+page made. Numbers are for comparison between commits on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+import seed  # noqa: E402
+from portal import create_app  # noqa: E402
+from portal.models import Base, Organization, Repository  # noqa: E402
+
+PAGES = ["/orgs", "/orgs/1", "/orgs/1/repos", "/orgs/1/billing", "/orgs/1/roles"]
+
+
+def build_database(path: Path, extra_repos: int) -> str:
+    url = f"sqlite:///{path}"
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        seed.seed_database(session)
+        org = session.get(Organization, seed.BEATLES_ID)
+        org.repositories.extend(
+            Repository(name=f"bench repo {i:05}") for i in range(extra_repos)
+        )
+        session.commit()
+    engine.dispose()
+    return url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--repos", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = build_database(Path(tmp) / "bench.sqlite", args.repos)
+        app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": url})
+        client = app.test_client()
+        page = client.get("/login").text
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        client.post(
+            "/login",
+            data={"email": seed.JOHN, "password": seed.PASSWORD, "csrf_token": token},
+        )
+        oso = app.extensions["portal.oso"]
+        print(f"{args.requests} requests per page, {args.repos + 1} repositories")
+        print(f"{'page':<18}{'median ms':>10}{'p95 ms':>9}{'req/s':>8}{'oso q':>7}")
+        for path in PAGES:
+            for _ in range(20):  # warm up
+                client.get(path)
+            before = oso.queries
+            assert client.get(path).status_code == 200, path
+            queries = oso.queries - before
+            times = []
+            for _ in range(args.requests):
+                start = time.perf_counter()
+                client.get(path)
+                times.append(time.perf_counter() - start)
+            median = statistics.median(times) * 1000
+            p95 = statistics.quantiles(times, n=20)[18] * 1000
+            print(
+                f"{path:<18}{median:>10.2f}{p95:>9.2f}{1000 / median:>8.0f}{queries:>7}"
+            )
+        app.extensions["portal.engine"].dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Playwright fixtures: a live Portal server per test and the Chromium to drive it.
+
+Each test gets its own server on its own copy of the seeded database, so tests
+never depend on each other. Screenshots go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+import seed
+from portal import create_app
+
+DEBIAN_CHROMIUM = "/usr/lib/chromium/chromium"  # /usr/bin/chromium is a wrapper
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(
+    browser_type_launch_args: dict[str, Any],
+) -> dict[str, Any]:
+    """Launch $PORTAL_CHROMIUM, else Debian's Chromium, else Playwright's own."""
+    path = os.environ.get("PORTAL_CHROMIUM") or (
+        DEBIAN_CHROMIUM if os.path.exists(DEBIAN_CHROMIUM) else None
+    )
+    if path is None:
+        return browser_type_launch_args
+    return {**browser_type_launch_args, "executable_path": path}
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Flask
+
+
+@pytest.fixture
+def live_server(db_url: str) -> Iterator[LiveServer]:
+    """Portal served on a free localhost port by a threaded server."""
+    app = create_app({"SECRET_KEY": "e2e-secret-key", "DATABASE_URL": db_url})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
+    server.shutdown()
+    thread.join(timeout=5)
+    app.extensions["portal.engine"].dispose()
+
+
+def login(
+    page: Page, server: LiveServer, email: str, password: str = seed.PASSWORD
+) -> None:
+    """Log in through the form, as a person would."""
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot for a person to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

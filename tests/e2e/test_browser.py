@@ -1,0 +1,124 @@
+"""Portal in headless Chromium: what people see and do, through the real UI."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session
+
+import seed
+from portal.models import User
+from portal.passwords import hash_password
+from tests.e2e.conftest import LiveServer, login, screenshot
+
+pytestmark = pytest.mark.e2e
+
+
+def test_e2e_login_form_leads_to_my_organizations(
+    page: Page, live_server: LiveServer
+) -> None:
+    page.goto(live_server.url)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    screenshot(page, "login")
+    login(page, live_server, seed.PAUL)
+    expect(page.get_by_role("heading", name="Your organizations")).to_be_visible()
+    expect(page.get_by_role("link", name="The Beatles")).to_be_visible()
+    expect(page.get_by_role("link", name="Monsters Inc.")).to_have_count(0)
+    screenshot(page, "organizations")
+
+
+def test_e2e_wrong_password_shows_one_generic_message(
+    page: Page, live_server: LiveServer
+) -> None:
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Email").fill(seed.PAUL)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+    screenshot(page, "login-error")
+
+
+def test_e2e_member_sees_repositories_but_not_billing_or_role_form(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, seed.PAUL)
+    page.get_by_role("link", name="The Beatles").click()
+    expect(page.get_by_role("heading", name="The Beatles", exact=True)).to_be_visible()
+    screenshot(page, "overview-member")
+    tabs = page.get_by_role("navigation", name="The Beatles sections")
+    expect(tabs.get_by_role("link", name="Billing")).to_have_count(0)
+    expect(page.get_by_role("link", name="Billing")).to_have_count(0)
+    tabs.get_by_role("link", name="Repositories").click()
+    expect(page.get_by_role("cell", name="Abbey Road")).to_be_visible()
+    screenshot(page, "repositories")
+    tabs.get_by_role("link", name="Roles").click()
+    expect(page.get_by_role("cell", name=seed.JOHN)).to_be_visible()
+    expect(page.get_by_label("User email")).to_have_count(0)
+    expect(page.get_by_role("button", name="Assign role")).to_have_count(0)
+    screenshot(page, "roles-member")
+
+
+def test_e2e_owner_assigns_a_role_with_the_form(
+    page: Page, live_server: LiveServer
+) -> None:
+    email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
+    with Session(live_server.app.extensions["portal.engine"]) as session:
+        session.add(User(email=email, password_hash=hash_password("unused-pass")))
+        session.commit()
+    login(page, live_server, seed.JOHN)
+    page.goto(f"{live_server.url}/orgs/{seed.BEATLES_ID}/roles")
+    page.get_by_label("User email").fill(email)
+    page.get_by_label("Role", exact=True).select_option("BILLING")
+    page.get_by_role("button", name="Assign role").click()
+    expect(page.get_by_role("status")).to_have_text(f"{email} is now BILLING.")
+    row = page.get_by_role("row").filter(has_text=email)
+    expect(row.get_by_role("cell").nth(1)).to_have_text("BILLING")
+    screenshot(page, "roles-owner-assigned")
+
+
+def test_e2e_owner_sees_a_clear_error_for_an_unknown_email(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, seed.JOHN)
+    page.goto(f"{live_server.url}/orgs/{seed.BEATLES_ID}/roles")
+    page.get_by_label("User email").fill("nobody@example.com")
+    page.get_by_role("button", name="Assign role").click()
+    expect(
+        page.get_by_text("There is no user with the email 'nobody@example.com'.")
+    ).to_be_visible()
+    expect(page.get_by_label("User email")).to_have_value("nobody@example.com")
+    screenshot(page, "roles-owner-error")
+
+
+def test_e2e_forbidden_page_renders_in_the_layout(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, seed.PAUL)
+    response = page.goto(f"{live_server.url}/orgs/{seed.BEATLES_ID}/billing")
+    assert response is not None and response.status == 403
+    expect(
+        page.get_by_role("heading", name="You don't have access to this page")
+    ).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.get_by_role("link", name="Back to your organizations").click()
+    expect(page.get_by_role("heading", name="Your organizations")).to_be_visible()
+
+
+def test_e2e_forbidden_screenshot(page: Page, live_server: LiveServer) -> None:
+    login(page, live_server, seed.PAUL)
+    page.goto(f"{live_server.url}/orgs/{seed.BEATLES_ID}/billing")
+    screenshot(page, "forbidden")
+    page.goto(f"{live_server.url}/orgs/{seed.MONSTERS_ID}")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    screenshot(page, "not-found")
+
+
+def test_e2e_logout_returns_to_login(page: Page, live_server: LiveServer) -> None:
+    login(page, live_server, seed.GEORGE)
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("status")).to_have_text("You are logged out.")
+    page.goto(f"{live_server.url}/orgs")
+    expect(page).to_have_url(re.compile(r"/login\?next=/orgs$"))
