@@ -25,7 +25,7 @@ instance/config.py:
 
 run: $(VENV)/.installed instance/config.py
 	$(VENV)/bin/flask --app portal seed --if-empty
-	$(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
+	PORTAL_HTTPS=0 $(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
 
 browser: $(VENV)/.installed-test
 	VENV=$(VENV) scripts/ensure-chromium.sh

@@ -7,12 +7,14 @@ import time.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
-from portal import auth, authz, cli, db, errors, views
+from portal import account, auth, authz, cli, db, errors, security, views
 from portal.extensions import csrf
 
 __all__ = ["create_app"]
@@ -22,12 +24,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then instance/config.py and the environment, then
     test_config."""
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["id"] = IdConverter
     load_config(app, test_config)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """A database id in a URL: 1 to 2**31 - 1, else the URL does not match (404).
+
+    Without the bounds, /orgs/99999999999999999999 reaches the database and fails
+    there (SQLite: integer overflow; PostgreSQL: out of range for INTEGER).
+    """
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        super().__init__(url_map, min=1, max=2**31 - 1)
 
 
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
@@ -37,15 +51,36 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'portal.sqlite'}",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Requests larger than this get 413; our largest form is well under 1 kB.
         MAX_CONTENT_LENGTH=64 * 1024,
         WTF_CSRF_TIME_LIMIT=3600,
+        SESSION_IDLE_TIMEOUT=timedelta(minutes=30),
+        SESSION_MAX_AGE=timedelta(hours=12),
+        # Served over HTTPS: Secure, __Host- prefixed session cookie and HSTS. On
+        # unless switched off (make run serves plain HTTP on localhost).
+        HTTPS=True,
     )
     app.config.from_pyfile("config.py", silent=True)
     for name in ("SECRET_KEY", "DATABASE_URL"):
         if name in os.environ:
             app.config[name] = os.environ[name]
+    if "PORTAL_HTTPS" in os.environ:
+        app.config["HTTPS"] = os.environ["PORTAL_HTTPS"].lower() not in {
+            "0",
+            "false",
+            "no",
+        }
     if test_config is not None:
         app.config.from_mapping(test_config)
+    if app.config["HTTPS"]:
+        app.config.update(
+            SESSION_COOKIE_SECURE=True,
+            # __Host-: the browser accepts it only if Secure, Path=/ and no Domain,
+            # so a sibling subdomain cannot plant or overwrite it.
+            SESSION_COOKIE_NAME="__Host-session",
+            SESSION_COOKIE_PATH="/",
+            PREFERRED_URL_SCHEME="https",
+        )
     if not app.config.get("SECRET_KEY"):
         # No default: a guessable key would let anyone forge session cookies.
         raise RuntimeError(
@@ -57,6 +92,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
 def register_extensions(app: Flask) -> None:
     """Database, CSRF, Oso (+ FlaskOso) and Flask-Login."""
     db.init_app(app)
+    security.init_app(app)
     csrf.init_app(app)
     authz.init_app(app)
     auth.init_app(app)
@@ -65,8 +101,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The organization pages (auth registers its own blueprint with its hooks)."""
+    """The pages (auth registers its own blueprint along with its hooks)."""
     app.register_blueprint(views.bp)
+    app.register_blueprint(account.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from math import ceil
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -21,7 +23,7 @@ from flask_login import AnonymousUserMixin, current_user, login_user, logout_use
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from portal import db
+from portal import clock, db, throttle
 from portal.extensions import login_manager
 from portal.forms import LoginForm
 from portal.models import User
@@ -32,6 +34,11 @@ bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 BAD_CREDENTIALS = "Wrong email or password."
+SESSION_EXPIRED = "Your session has expired. Please log in again."
+
+# Re-stamp "last seen" at most this often, so that an active user's cookie is not
+# rewritten on every request.
+_SEEN_RESOLUTION = 60.0
 
 
 class Guest(AnonymousUserMixin):
@@ -76,6 +83,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.anonymous_user = Guest
     login_manager.session_protection = "basic"
+    app.before_request(_expire_old_sessions)
     app.before_request(_require_login)
     app.register_blueprint(bp)
 
@@ -84,6 +92,40 @@ def init_app(app: Flask) -> None:
 def load_user(token: str) -> User | None:
     """The user whose current session token is in the cookie (None if rotated)."""
     return db.get_session().scalar(select(User).where(User.session_token == token))
+
+
+def normalize_email(email: str) -> str:
+    """The form in which emails are stored and compared."""
+    return email.strip().lower()
+
+
+def start_session(user: User) -> None:
+    """Log user in on a fresh session (nothing from before survives: no fixation)."""
+    session.clear()
+    login_user(user)
+    stamp = clock.now().timestamp()
+    session["login_at"] = stamp
+    session["seen_at"] = stamp
+
+
+def _expire_old_sessions() -> None:
+    """Log out sessions idle for too long or older than the absolute lifetime."""
+    if "_user_id" not in session:
+        return
+    stamp = clock.now().timestamp()
+    config = current_app.config
+    login_at = session.get("login_at", 0.0)
+    seen_at = session.get("seen_at", 0.0)
+    if (
+        stamp - seen_at > config["SESSION_IDLE_TIMEOUT"].total_seconds()
+        or stamp - login_at > config["SESSION_MAX_AGE"].total_seconds()
+    ):
+        logout_user()
+        session.clear()
+        flash(SESSION_EXPIRED, "info")
+        return
+    if stamp - seen_at >= _SEEN_RESOLUTION:
+        session["seen_at"] = stamp
 
 
 def _require_login() -> Response | None:
@@ -102,7 +144,7 @@ def _require_login() -> Response | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """Show the login form; log the user in when the credentials match."""
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
@@ -111,19 +153,39 @@ def login() -> Response | str | tuple[str, int]:
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render_template("auth/login.html", form=form), status
-    email = form.email.data.strip().lower()
+    email = normalize_email(form.email.data)
     dbs = db.get_session()
+    now = clock.now()
+    wait = throttle.retry_after(dbs, email, now)
+    if wait is not None:
+        form.form_errors.append(too_many_failures(wait))
+        headers = {"Retry-After": str(ceil(wait.total_seconds()))}
+        return render_template("auth/login.html", form=form), 429, headers
     user = dbs.scalar(select(User).where(User.email == email))
+    password_hash = user.password_hash if user else None
+    # Release the write lock (SQLite) while the deliberately slow hash runs.
+    dbs.rollback()
     # Same hash work whether or not the account exists (see portal.passwords).
-    if not verify_password(user.password_hash if user else None, form.password.data):
+    if not verify_password(password_hash, form.password.data):
+        throttle.record_failure(dbs, email, now)
         form.form_errors.append(BAD_CREDENTIALS)
         return render_template("auth/login.html", form=form), 422
+    throttle.clear_failures(dbs, email)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(form.password.data)
-        dbs.commit()
-    session.clear()  # no session fixation: nothing from before the login survives
-    login_user(user)
+    dbs.commit()
+    start_session(user)
     return redirect(next_url or url_for("orgs.organization_list"))
+
+
+def too_many_failures(wait: timedelta) -> str:
+    """The message for a throttled account."""
+    minutes = max(1, ceil(wait.total_seconds() / 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    return (
+        "Too many failed logins for this account. For its protection, logging in"
+        f" is paused: try again in {minutes} {unit}."
+    )
 
 
 @bp.route("/logout", methods=["POST"])

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from portal.models import ROLE_NAMES
+
+
+def no_control_characters(form: FlaskForm, field: Any) -> None:
+    """Refuse NUL and other control characters (PostgreSQL cannot even store NUL)."""
+    if field.data and any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in field.data):
+        raise ValidationError("Remove the control characters from this field.")
 
 
 class LoginForm(FlaskForm):
@@ -15,7 +23,11 @@ class LoginForm(FlaskForm):
 
     email = EmailField(
         "Email",
-        validators=[DataRequired("Enter your email."), Length(max=254)],
+        validators=[
+            DataRequired("Enter your email."),
+            Length(max=254, message="That is too long to be an email address."),
+            no_control_characters,
+        ],
         render_kw={"autocomplete": "username"},
     )
     password = PasswordField(
@@ -34,6 +46,7 @@ class RoleForm(FlaskForm):
         validators=[
             DataRequired("Enter the email of the person."),
             Length(max=254, message="That is too long to be an email address."),
+            no_control_characters,
         ],
     )
     name = SelectField(
@@ -48,6 +61,30 @@ class RoleForm(FlaskForm):
         """Accept only the organization roles, with a message that names them."""
         if field.data not in ROLE_NAMES:
             raise ValidationError(f"Choose one of {', '.join(ROLE_NAMES)}.")
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password (OWASP ASVS: at least 12 characters)."""
+
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Enter a new password."),
+            Length(min=12, max=128, message="Use between 12 and 128 characters."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[EqualTo("new_password", "The two new passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Change password")
 
 
 class ConfirmForm(FlaskForm):

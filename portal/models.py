@@ -151,3 +151,20 @@ class OrganizationRole(Base):
             f"<OrganizationRole {self.name} user={self.user_id}"
             f" org={self.organization_id}>"
         )
+
+
+class LoginFailure(Base):
+    """One failed login for an email (known or not), for throttling.
+
+    Kept in the database, not in process memory, so that the limit holds across
+    every worker process and server.
+    """
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    def __repr__(self) -> str:
+        return f"<LoginFailure {self.email} at={self.at:%Y-%m-%d %H:%M:%S}>"

@@ -63,6 +63,16 @@ resource Repository {
   "READ" if "LIST_REPOS" on "parent";
 }
 
+# A user's own account: only they may see it and change its password.
+resource User {
+  permissions = ["READ", "CHANGE_PASSWORD"];
+}
+
+has_permission(viewer: Viewer, "READ", user: User) if
+  viewer.user_id = user.id;
+has_permission(viewer: Viewer, "CHANGE_PASSWORD", user: User) if
+  viewer.user_id = user.id;
+
 has_relation(organization: Organization, "parent", repository: Repository) if
   organization = repository.organization;
 

@@ -52,7 +52,7 @@ def organization_list() -> str:
     return render_template("orgs/list.html", organizations=organizations)
 
 
-@bp.route("/orgs/<int:org_id>")
+@bp.route("/orgs/<id:org_id>")
 def organization_show(org_id: int) -> str:
     """An organization's overview, with links to what the user may open."""
     organization = load_organization(org_id)
@@ -60,7 +60,7 @@ def organization_show(org_id: int) -> str:
     return render_template("orgs/show.html", organization=organization)
 
 
-@bp.route("/orgs/<int:org_id>/repos")
+@bp.route("/orgs/<id:org_id>/repos")
 def repository_list(org_id: int) -> str:
     """The organization's repositories the user can read."""
     organization = load_organization(org_id)
@@ -76,7 +76,7 @@ def repository_list(org_id: int) -> str:
     )
 
 
-@bp.route("/orgs/<int:org_id>/billing")
+@bp.route("/orgs/<id:org_id>/billing")
 def billing_show(org_id: int) -> str:
     """The organization's billing details."""
     organization = load_organization(org_id)
@@ -84,7 +84,7 @@ def billing_show(org_id: int) -> str:
     return render_template("orgs/billing.html", organization=organization)
 
 
-@bp.route("/orgs/<int:org_id>/roles")
+@bp.route("/orgs/<id:org_id>/roles")
 def role_list(org_id: int) -> str:
     """The members and their roles; owners also get the form to assign roles."""
     organization = load_organization(org_id)
@@ -92,7 +92,7 @@ def role_list(org_id: int) -> str:
     return _render_roles(organization, RoleForm())
 
 
-@bp.route("/orgs/<int:org_id>/roles", methods=["POST"])
+@bp.route("/orgs/<id:org_id>/roles", methods=["POST"])
 def role_create(org_id: int) -> Response | tuple[str, int]:
     """Assign a role to a user by email, or change the one they have."""
     organization = load_organization(org_id)

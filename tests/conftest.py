@@ -53,6 +53,7 @@ def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
             "TESTING": True,
             "SECRET_KEY": "test-secret-key",
             "DATABASE_URL": db_url,
+            "HTTPS": False,  # the test client speaks plain HTTP
         }
     )
     yield app

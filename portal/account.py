@@ -1,0 +1,49 @@
+"""The signed-in user's own account: changing the password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal import clock, db, throttle
+from portal.auth import start_session, too_many_failures
+from portal.authz import authorize
+from portal.forms import PasswordForm
+from portal.models import User
+from portal.passwords import hash_password, verify_password
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+def load_current_user() -> User | None:
+    """The signed-in user, from this request's session."""
+    return db.get_session().get(User, current_user.id)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password_change() -> Response | str | tuple[str, int]:
+    """Change one's password; every other session of the account is logged out."""
+    user = load_current_user()
+    authorize("CHANGE_PASSWORD", user)
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return render_template("account/password.html", form=form), (
+            422 if form.is_submitted() else 200
+        )
+    session = db.get_session()
+    now = clock.now()
+    wait = throttle.retry_after(session, user.email, now)
+    if wait is not None:
+        form.form_errors.append(too_many_failures(wait))
+        return render_template("account/password.html", form=form), 429
+    if not verify_password(user.password_hash, form.current_password.data):
+        throttle.record_failure(session, user.email, now)
+        form.current_password.errors.append("That is not your current password.")
+        return render_template("account/password.html", form=form), 422
+    user.password_hash = hash_password(form.new_password.data)
+    user.rotate_session_token()  # every copy of every older cookie stops working
+    session.commit()
+    start_session(user)  # this browser stays logged in, on the new token
+    flash("Your password was changed. Any other sessions were logged out.", "success")
+    return redirect(url_for("orgs.organization_list"))

@@ -1,0 +1,384 @@
+"""Sessions, passwords, login throttling, CSRF, headers and dependency versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
+
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask
+from flask.testing import FlaskClient
+from itsdangerous import TimestampSigner
+from packaging.version import Version
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import seed
+from portal import create_app, passwords
+from portal.auth import SESSION_EXPIRED
+from portal.models import LoginFailure, User
+from tests.conftest import AuthActions, csrf_token, roles_snapshot
+
+
+class Clock:
+    """A controllable clock for app.config["CLOCK"]."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(app: Flask) -> Clock:
+    clock = Clock()
+    app.config["CLOCK"] = clock
+    return clock
+
+
+# --- sessions ---------------------------------------------------------------
+
+
+def test_session_idle_timeout_logs_out_after_30_minutes(
+    client: FlaskClient, auth: AuthActions, clock: Clock
+) -> None:
+    auth.login(seed.PAUL)
+    clock.advance(minutes=29)
+    assert client.get("/orgs").status_code == 200
+    clock.advance(minutes=29)  # active 29 minutes ago: still fine
+    assert client.get("/orgs").status_code == 200
+    clock.advance(minutes=31)
+    response = client.get("/orgs")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    assert SESSION_EXPIRED in client.get(response.location).text
+
+
+def test_session_absolute_lifetime_is_12_hours(
+    client: FlaskClient, auth: AuthActions, clock: Clock
+) -> None:
+    auth.login(seed.PAUL)
+    for _ in range(12 * 3):  # busy all day, never idle for long
+        clock.advance(minutes=20)
+        assert client.get("/orgs").status_code == 200
+    clock.advance(minutes=1)
+    assert client.get("/orgs").status_code == 302
+
+
+def test_session_cookie_is_httponly_and_lax(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    response = auth.login(seed.PAUL)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_session_cookie_is_secure_with_host_prefix_over_https(db_url: str) -> None:
+    app = create_app({"SECRET_KEY": "k", "DATABASE_URL": db_url})  # HTTPS by default
+    page = app.test_client().get("/login", base_url="https://localhost")
+    cookie = page.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-session=")
+    assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+    assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+    app.extensions["portal.engine"].dispose()
+
+
+def test_password_change_kills_copied_cookies_but_keeps_this_one(
+    app: Flask, client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(seed.PAUL)
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    assert thief.get("/orgs").status_code == 200
+    new = "correct horse battery staple"
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(client, "/account/password"),
+            "current_password": seed.PASSWORD,
+            "new_password": new,
+            "confirm": new,
+        },
+    )
+    assert response.status_code == 302
+    assert thief.get("/orgs").status_code == 302
+    assert client.get("/orgs").status_code == 200
+    other = app.test_client()
+    assert AuthActions(other).login(seed.PAUL, new).status_code == 302
+    assert AuthActions(app.test_client()).login(seed.PAUL).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "confirm", "message"),
+    [
+        ("wrong password", "long enough password", "long enough password", "not your"),
+        (seed.PASSWORD, "short", "short", "between 12 and 128"),
+        (seed.PASSWORD, "long enough password", "different password!", "differ"),
+        (seed.PASSWORD, "x" * 129, "x" * 129, "between 12 and 128"),
+    ],
+)
+def test_password_change_refuses_bad_input(
+    client: FlaskClient,
+    auth: AuthActions,
+    db: Session,
+    current: str,
+    new: str,
+    confirm: str,
+    message: str,
+) -> None:
+    auth.login(seed.PAUL)
+    before = db.scalar(select(User.password_hash).where(User.email == seed.PAUL))
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(client, "/account/password"),
+            "current_password": current,
+            "new_password": new,
+            "confirm": confirm,
+        },
+    )
+    assert response.status_code == 422
+    assert message in response.text
+    db.expire_all()
+    after = db.scalar(select(User.password_hash).where(User.email == seed.PAUL))
+    assert after == before
+
+
+# --- passwords and throttling -----------------------------------------------
+
+
+def test_passwords_are_argon2id_at_asvs_parameters(db: Session) -> None:
+    stored = db.scalar(select(User.password_hash).where(User.email == seed.JOHN))
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert passwords.verify_password(stored, seed.PASSWORD)
+    assert not passwords.verify_password(stored, seed.PASSWORD + "x")
+
+
+def test_unknown_email_costs_the_same_hash_work(
+    auth: AuthActions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real_verify = PasswordHasher.verify
+
+    def counting_verify(self: PasswordHasher, hash: str, password: str) -> bool:
+        calls.append(hash[:31])
+        return real_verify(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    auth.login("nobody@example.com", "whatever")
+    auth.login(seed.PAUL, "whatever")
+    # One full argon2id verification each, at the same parameters.
+    assert calls == ["$argon2id$v=19$m=19456,t=2,p=1$"] * 2
+
+
+def _failures(db: Session, email: str) -> int:
+    db.expire_all()
+    return db.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.email == email)
+    )
+
+
+def test_login_throttle_after_10_failures_in_15_minutes(
+    client: FlaskClient, auth: AuthActions, clock: Clock, db: Session
+) -> None:
+    for _ in range(10):
+        assert auth.login(seed.PAUL, "wrong").status_code == 422
+        clock.advance(seconds=30)
+    assert _failures(db, seed.PAUL) == 10
+    response = auth.login(seed.PAUL)  # even the right password waits
+    assert response.status_code == 429
+    assert "Too many failed logins for this account" in response.text
+    assert "try again in 10 minutes" in response.text
+    assert int(response.headers["Retry-After"]) > 0
+    assert client.get("/orgs").status_code == 302
+
+
+def test_login_throttle_ends_by_itself(
+    client: FlaskClient, auth: AuthActions, clock: Clock, db: Session
+) -> None:
+    for _ in range(10):
+        auth.login(seed.PAUL, "wrong")
+    assert auth.login(seed.PAUL).status_code == 429
+    clock.advance(minutes=15, seconds=1)
+    assert auth.login(seed.PAUL).status_code == 302
+    assert _failures(db, seed.PAUL) == 0  # a success forgets the failures
+
+
+def test_login_throttle_is_per_account(auth: AuthActions, clock: Clock) -> None:
+    for _ in range(10):
+        auth.login(seed.PAUL, "wrong")
+    assert auth.login(seed.RINGO).status_code == 302
+
+
+def test_login_throttle_counts_unknown_emails_alike(
+    auth: AuthActions, clock: Clock
+) -> None:
+    # why: a different answer for unknown emails would reveal which accounts exist
+    for _ in range(10):
+        auth.login("nobody@example.com", "wrong")
+    assert auth.login("nobody@example.com", "wrong").status_code == 429
+
+
+def test_login_throttle_holds_across_app_instances(
+    app: Flask, db_url: str, clock: Clock
+) -> None:
+    # why: two server processes share only the database
+    for _ in range(10):
+        AuthActions(app.test_client()).login(seed.PAUL, "wrong")
+    other = create_app({"SECRET_KEY": "k", "DATABASE_URL": db_url, "HTTPS": False})
+    other.config["CLOCK"] = clock
+    assert AuthActions(other.test_client()).login(seed.PAUL).status_code == 429
+    other.extensions["portal.engine"].dispose()
+
+
+def test_login_failures_outside_the_window_do_not_count(
+    auth: AuthActions, clock: Clock
+) -> None:
+    for _ in range(9):
+        auth.login(seed.PAUL, "wrong")
+    clock.advance(minutes=16)
+    auth.login(seed.PAUL, "wrong")
+    assert auth.login(seed.PAUL).status_code == 302
+
+
+# --- CSRF and methods ---------------------------------------------------------
+
+
+def _role_post(client: FlaskClient, token: str | None) -> int:
+    data = {"user_email": seed.RINGO, "name": "OWNER"}
+    if token is not None:
+        data["csrf_token"] = token
+    return client.post("/orgs/1/roles", data=data).status_code
+
+
+def _two_hours_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make signed values (CSRF tokens, the session) look two hours older."""
+    real = TimestampSigner.get_timestamp
+    monkeypatch.setattr(
+        TimestampSigner, "get_timestamp", lambda self: real(self) + 7200
+    )
+
+
+@pytest.mark.parametrize("kind", ["missing", "garbage", "other_session", "expired"])
+def test_csrf_bad_tokens_are_refused(
+    app: Flask,
+    client: FlaskClient,
+    auth: AuthActions,
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    auth.login(seed.JOHN)
+    if kind == "missing":
+        token = None
+    elif kind == "garbage":
+        token = "garbage." + "A" * 60
+    elif kind == "other_session":
+        other = app.test_client()
+        AuthActions(other).login(seed.JOHN)
+        token = csrf_token(other, "/orgs/1/roles")
+    else:
+        token = csrf_token(client, "/orgs/1/roles")
+        _two_hours_later(monkeypatch)  # tokens live 1 hour; the session 12
+    before = roles_snapshot(db)
+    assert _role_post(client, token) == 400
+    assert roles_snapshot(db) == before
+    assert _role_post(client, csrf_token(client, "/orgs/1/roles")) == 302  # control
+
+
+@pytest.mark.parametrize("path", ["/logout", "/orgs/1/roles", "/account/password"])
+@pytest.mark.parametrize("kind", ["missing", "garbage"])
+def test_csrf_every_post_route_checks_the_token(
+    client: FlaskClient, auth: AuthActions, path: str, kind: str
+) -> None:
+    auth.login(seed.JOHN)
+    data = {} if kind == "missing" else {"csrf_token": "garbage"}
+    assert client.post(path, data=data).status_code == 400
+    assert client.get("/orgs").status_code == 200  # still logged in
+
+
+def test_csrf_login_form_checks_the_token(client: FlaskClient) -> None:
+    data = {"email": seed.PAUL, "password": seed.PASSWORD, "csrf_token": "x"}
+    assert client.post("/login", data=data).status_code == 400
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("path", ["/orgs/1/roles", "/orgs/1", "/logout"])
+def test_methods_other_than_get_and_post_are_not_allowed(
+    client: FlaskClient, auth: AuthActions, method: str, path: str
+) -> None:
+    auth.login(seed.JOHN)
+    assert client.open(path, method=method).status_code in (400, 405)
+
+
+# --- headers and limits -------------------------------------------------------
+
+CSP_REQUIRED = [
+    "default-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+]
+
+
+@pytest.mark.parametrize(
+    "path", ["/login", "/orgs", "/orgs/1", "/orgs/1/billing", "/orgs/2", "/nope"]
+)
+def test_headers_on_every_page(
+    client: FlaskClient, auth: AuthActions, path: str
+) -> None:
+    auth.login(seed.PAUL)
+    response = client.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert all(part in csp for part in CSP_REQUIRED)
+    assert "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_headers_on_static_files(client: FlaskClient) -> None:
+    response = client.get("/static/portal.css")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" in response.headers
+    response.close()
+
+
+def test_templates_have_no_inline_script_or_style(app: Flask) -> None:
+    # why: the CSP forbids them; the browser would silently drop them
+    for name in app.jinja_env.list_templates():
+        source = app.jinja_env.loader.get_source(app.jinja_env, name)[0]
+        assert "<script" not in source and "<style" not in source, name
+        assert "style=" not in source and " on" + "click" not in source, name
+
+
+def test_oversized_request_body_gets_413(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(seed.JOHN)
+    before = roles_snapshot(db)
+    data = {
+        "csrf_token": csrf_token(client, "/orgs/1/roles"),
+        "user_email": "a" * 100_000,
+        "name": "OWNER",
+    }
+    response = client.post("/orgs/1/roles", data=data)
+    assert response.status_code == 413
+    assert roles_snapshot(db) == before
+
+
+# --- dependencies -----------------------------------------------------------
+
+MINIMUM_SAFE = {"flask": "3.1.3", "werkzeug": "3.1.6", "jinja2": "3.1.6"}
+
+
+@pytest.mark.parametrize(("package", "minimum"), sorted(MINIMUM_SAFE.items()))
+def test_dependencies_meet_minimum_safe_versions(package: str, minimum: str) -> None:
+    assert Version(version(package)) >= Version(minimum)
