@@ -33,6 +33,7 @@ browser: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m bandit --quiet --recursive --severity-level medium portal seed.py bench
 
 test: $(VENV)/.installed-test browser lint
 	$(PY) -m pytest

@@ -52,10 +52,16 @@ def seed_database(session: Session) -> int:
             created += 1
         users[email] = user
     for org_id, (name, billing, repo_names) in ORGANIZATIONS.items():
-        organization = session.get(Organization, org_id)
+        # Found by name and inserted without an explicit id: an explicit id would
+        # leave PostgreSQL's id sequence behind, breaking the next insert. On a new
+        # database the ids come out as BEATLES_ID and MONSTERS_ID.
+        organization = session.scalar(
+            select(Organization).where(Organization.name == name)
+        )
         if organization is None:
-            organization = Organization(id=org_id, name=name, billing_address=billing)
+            organization = Organization(name=name, billing_address=billing)
             session.add(organization)
+            session.flush()
             created += 1
         existing = {repo.name for repo in organization.repositories}
         for repo_name in repo_names:
@@ -67,7 +73,7 @@ def seed_database(session: Session) -> int:
             user = users[email]
             has_role = session.scalar(
                 select(OrganizationRole).where(
-                    OrganizationRole.organization_id == org_id,
+                    OrganizationRole.organization_id == organization.id,
                     OrganizationRole.user_id == user.id,
                 )
             )

@@ -34,11 +34,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 class IdConverter(IntegerConverter):
-    """A database id in a URL: 1 to 2**31 - 1, else the URL does not match (404).
+    """A database id in a URL: ASCII digits, 1 to 2**31 - 1, else no match (404).
 
     Without the bounds, /orgs/99999999999999999999 reaches the database and fails
-    there (SQLite: integer overflow; PostgreSQL: out of range for INTEGER).
+    there (SQLite: integer overflow; PostgreSQL: out of range for INTEGER). The
+    regex also refuses aliases such as /orgs/01 and /orgs/\uff11 (a full-width 1).
     """
+
+    regex = r"[1-9][0-9]{0,9}"
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         super().__init__(url_map, min=1, max=2**31 - 1)

@@ -130,6 +130,10 @@ def _expire_old_sessions() -> None:
 
 def _require_login() -> Response | None:
     """Send anonymous users to the login page, except on public routes."""
+    if request.method == "OPTIONS":
+        # Flask answers OPTIONS itself (the Allow header) without running a view.
+        current_app.extensions["portal.flask_oso"].skip_authorization()
+        return None
     if current_user.is_authenticated and not is_public(current_app, request.endpoint):
         return None  # the view authorizes
     # Public, or refused here: either way no view-level check is due.

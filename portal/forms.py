@@ -4,12 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    ValidationError,
+)
 
 from portal.models import ROLE_NAMES
+
+CHOOSE_A_ROLE = f"Choose one of {', '.join(ROLE_NAMES)}."
+
+_SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class Form(FlaskForm):
+    """Base of our forms: fields come from the urlencoded/multipart form only.
+
+    Flask-WTF would also read uploaded files and JSON bodies into the fields; a
+    file or a number where a string belongs then crashes validators (500). None
+    of our forms takes either.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        submitted = request.method in _SUBMIT_METHODS
+        super().__init__(formdata=request.form if submitted else None, **kwargs)
 
 
 def no_control_characters(form: FlaskForm, field: Any) -> None:
@@ -18,7 +42,7 @@ def no_control_characters(form: FlaskForm, field: Any) -> None:
         raise ValidationError("Remove the control characters from this field.")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """Email and password."""
 
     email = EmailField(
@@ -38,7 +62,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Log in")
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     """Give a user (by email) a role in an organization, or change the one they have."""
 
     user_email = EmailField(
@@ -52,7 +76,10 @@ class RoleForm(FlaskForm):
     name = SelectField(
         "Role",
         choices=[SelectChoice(name) for name in ROLE_NAMES],
-        default="MEMBER",  # the least powerful role that works with the code
+        # Preselected on the empty form only: a POST without the field is an
+        # error (InputRequired), never a silent MEMBER.
+        default="MEMBER",
+        validators=[InputRequired(CHOOSE_A_ROLE)],
         validate_choice=False,  # checked below, with a message that lists the roles
     )
     submit = SubmitField("Assign role")
@@ -60,10 +87,10 @@ class RoleForm(FlaskForm):
     def validate_name(self, field: SelectField) -> None:
         """Accept only the organization roles, with a message that names them."""
         if field.data not in ROLE_NAMES:
-            raise ValidationError(f"Choose one of {', '.join(ROLE_NAMES)}.")
+            raise ValidationError(CHOOSE_A_ROLE)
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     """Change one's own password (OWASP ASVS: at least 12 characters)."""
 
     current_password = PasswordField(
@@ -87,5 +114,5 @@ class PasswordForm(FlaskForm):
     submit = SubmitField("Change password")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A form with only a CSRF token, for POST buttons (logout, remove)."""

@@ -110,7 +110,9 @@ def role_create(org_id: int) -> Response | tuple[str, int]:
         form.user_email.errors.append(str(error))
         return _render_roles(organization, form), _ROLE_ERROR_STATUS[type(error)]
     flash(str(change), "success")
-    return redirect(url_for("orgs.role_list", org_id=organization.id))
+    # org_id, not organization.id: the commit expired the object, and reloading
+    # it would start another (writer) transaction just to build a URL.
+    return redirect(url_for("orgs.role_list", org_id=org_id))
 
 
 def _render_roles(organization: Organization, form: RoleForm) -> str:

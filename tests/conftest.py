@@ -33,6 +33,9 @@ def seeded_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Session(engine) as session:
         seed.seed_database(session)
         session.commit()
+        ids = dict(session.execute(select(Organization.name, Organization.id)).all())
+    # Tests use the constants; seeding a new database must produce them.
+    assert ids == {name: org_id for org_id, (name, _, _) in seed.ORGANIZATIONS.items()}
     engine.dispose()
     return path
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import seed
 from portal import roles
-from portal.db import WRITER, make_engine
+from portal.db import make_engine
 from portal.models import OrganizationRole, User
 from tests.conftest import organization, role_of, roles_snapshot
+from tests.races import race_owners_demoting_each_other
 
 
 def _user(session: Session, email: str) -> User:
@@ -158,42 +157,9 @@ def test_database_refuses_an_unknown_role_name(db: Session) -> None:
         db.commit()
 
 
-def _demote(
-    engine: Engine, target: str, barrier: threading.Barrier, refused: list[str]
-) -> None:
-    """Demote target to MEMBER in a writer session, as a POST request would."""
-    with Session(engine, execution_options=WRITER) as session:
-        barrier.wait()
-        try:
-            org = roles.lock_organization(session, seed.BEATLES_ID)
-            roles.reassign_user_role(session, org, _user(session, target), "MEMBER")
-        except roles.LastOwner:
-            refused.append(target)
-
-
 def test_two_owners_demoting_each_other_leave_one_owner(db_url: str) -> None:
     # why: without the writer transaction (BEGIN IMMEDIATE) both read "2 owners"
     # and both demote, leaving the organization with none (checked: it fails).
     engine = make_engine(db_url)
-    with Session(engine) as setup:
-        roles.assign_role(setup, organization(setup, 1), seed.PAUL, "OWNER")
-    for _ in range(30):
-        barrier = threading.Barrier(2)
-        refused: list[str] = []
-        threads = [
-            threading.Thread(target=_demote, args=(engine, email, barrier, refused))
-            for email in (seed.JOHN, seed.PAUL)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert len(refused) == 1
-        with Session(engine) as check:
-            org = organization(check, seed.BEATLES_ID)
-            assert roles.count_owners(check, org) == 1
-            # Restore two owners for the next round: the demotion of refused[0]
-            # was refused, so the other one is now MEMBER.
-            demoted = seed.PAUL if refused[0] == seed.JOHN else seed.JOHN
-            roles.assign_role(check, org, demoted, "OWNER")
+    race_owners_demoting_each_other(engine, rounds=100)
     engine.dispose()

@@ -189,6 +189,20 @@ def test_routes_get_requests_change_nothing(app: Flask, actor: str) -> None:
     assert dump(app) == before
 
 
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+@pytest.mark.parametrize("actor", ACTORS)
+def test_routes_head_and_options_are_answered_cleanly(
+    app: Flask, actor: str, method: str
+) -> None:
+    client = client_for(app, actor)
+    for spec in MATRIX.values():
+        response = client.open(spec.path, method=method)
+        response.close()
+        assert response.status_code < 500, (method, spec.path)
+        if method == "HEAD" and actor == "anonymous" and spec.expected[actor] == LOGIN:
+            assert response.status_code == 302
+
+
 def test_routes_tripwire_catches_a_view_without_a_check(app: Flask) -> None:
     @app.route("/forgotten")
     def forgotten() -> str:

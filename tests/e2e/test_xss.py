@@ -1,0 +1,95 @@
+"""Hostile names rendered in Chromium under the real CSP: nothing runs, all is text."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
+from sqlalchemy.orm import Session
+
+import seed
+from portal.models import Organization, OrganizationRole, Repository, User
+from tests.e2e.conftest import LiveServer, login, screenshot
+
+pytestmark = pytest.mark.e2e
+
+# Each sets window.__xss (and alerts) if the browser ever runs it.
+PAYLOADS = [
+    "<script>window.__xss=1;alert(1)</script>",
+    '"><img src=x onerror="window.__xss=1;alert(2)">',
+    "' autofocus onfocus='window.__xss=1;alert(3)",
+    "x onmouseover=window.__xss=1 autofocus onfocus=alert(4)",
+    "</title><svg onload=alert(5)>",
+    "javascript:alert(6)",
+]
+PAGES = ["/orgs", "/orgs/1", "/orgs/1/repos", "/orgs/1/billing", "/orgs/1/roles"]
+
+
+def _plant(server: LiveServer) -> None:
+    with Session(server.app.extensions["portal.engine"]) as session:
+        org = session.get(Organization, seed.BEATLES_ID)
+        org.name = PAYLOADS[0]
+        org.billing_address = PAYLOADS[1]
+        org.repositories.extend(Repository(name=p) for p in PAYLOADS)
+        for i, payload in enumerate(PAYLOADS):
+            user = User(email=f"{payload}{i}", password_hash="x")
+            session.add(OrganizationRole(organization=org, user=user, name="MEMBER"))
+        session.commit()
+
+
+def test_e2e_xss_payloads_stay_text(page: Page, live_server: LiveServer) -> None:
+    _plant(live_server)
+    dialogs: list[str] = []
+    violations: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    page.on("dialog", on_dialog)
+    page.on("console", on_console)
+    login(page, live_server, seed.JOHN)
+    for path in PAGES:
+        page.goto(f"{live_server.url}{path}")
+        page.mouse.move(200, 300)
+        page.mouse.move(400, 420)
+        assert page.evaluate("typeof window.__xss") == "undefined", path
+    page.goto(f"{live_server.url}/orgs/1/roles")
+    for i, payload in enumerate(PAYLOADS):
+        expect(
+            page.get_by_role("cell", name=f"{payload}{i}", exact=True)
+        ).to_be_visible()
+    expect(page.get_by_role("heading", name=PAYLOADS[0], exact=True)).to_be_visible()
+    screenshot(page, "xss-roles")
+    page.goto(f"{live_server.url}/orgs/1/repos")
+    for payload in PAYLOADS:
+        expect(page.get_by_role("cell", name=payload, exact=True)).to_be_visible()
+    assert dialogs == []
+    assert violations == []  # not even a blocked attempt reached the DOM
+
+
+def test_e2e_pages_load_without_csp_violations(
+    page: Page, live_server: LiveServer
+) -> None:
+    # why: a CSP that blocks our own stylesheet or a form would break the UI
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            violations.append(m.text) if "Content Security Policy" in m.text else None
+        ),
+    )
+    page.goto(f"{live_server.url}/login")
+    login(page, live_server, seed.JOHN)
+    for path in [*PAGES, "/account/password", "/orgs/2"]:
+        page.goto(f"{live_server.url}{path}")
+        color = page.evaluate(
+            "getComputedStyle(document.querySelector('.topbar')).backgroundColor"
+        )
+        assert color == "rgb(29, 35, 51)", path  # portal.css applied
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("status")).to_have_text("You are logged out.")
+    assert violations == []

@@ -1,0 +1,57 @@
+"""Two owners demoting each other at the same moment, on any database."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+import seed
+from portal import roles
+from portal.db import WRITER
+from portal.models import User
+
+
+def _demote(
+    engine: Engine, target: str, barrier: threading.Barrier, refused: list[str]
+) -> None:
+    """Demote target to MEMBER the way a POST request does: writer session, lock."""
+    with Session(engine, execution_options=WRITER) as session:
+        barrier.wait()
+        try:
+            org = roles.lock_organization(session, seed.BEATLES_ID)
+            user = session.scalar(select(User).where(User.email == target))
+            roles.reassign_user_role(session, org, user, "MEMBER")
+        except roles.LastOwner:
+            refused.append(target)
+
+
+def race_owners_demoting_each_other(engine: Engine, rounds: int) -> None:
+    """Make John and Paul owners, then race them demoting each other, rounds times.
+
+    Asserts after every round that exactly one demotion was refused and one owner
+    is left.
+    """
+    with Session(engine) as setup:
+        org = roles.lock_organization(setup, seed.BEATLES_ID)
+        roles.assign_role(setup, org, seed.PAUL, "OWNER")
+    for round_ in range(rounds):
+        barrier = threading.Barrier(2)
+        refused: list[str] = []
+        threads = [
+            threading.Thread(target=_demote, args=(engine, email, barrier, refused))
+            for email in (seed.JOHN, seed.PAUL)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with Session(engine) as check:
+            org = roles.lock_organization(check, seed.BEATLES_ID)
+            assert roles.count_owners(check, org) == 1, f"round {round_}"
+            assert len(refused) == 1, f"round {round_}: refused {refused}"
+            # The demotion of refused[0] was refused, so the other is now MEMBER:
+            # make them OWNER again for the next round.
+            demoted = seed.PAUL if refused[0] == seed.JOHN else seed.JOHN
+            roles.assign_role(check, org, demoted, "OWNER")

@@ -1,0 +1,97 @@
+"""The same app on a real PostgreSQL server: races, sequences, bad input.
+
+SQLite ignores SELECT ... FOR UPDATE, so the organization row lock in
+portal.roles is only exercised here. Uses $PORTAL_TEST_POSTGRES_URL (default: the
+local server's `test` database); each test works in a schema of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+import seed
+from portal import create_app
+from portal.db import make_engine
+from portal.models import Base, Organization
+from tests.conftest import AuthActions, csrf_token
+from tests.races import race_owners_demoting_each_other
+
+SERVER = os.environ.get(
+    "PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A seeded schema of its own on the PostgreSQL server, dropped afterwards."""
+    schema = f"portal_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{SERVER}?options=-csearch_path%3D{schema}"
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        seed.seed_database(session)
+        session.commit()
+    engine.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_app(pg_url: str) -> Iterator[Flask]:
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "k", "DATABASE_URL": pg_url, "HTTPS": False}
+    )
+    yield app
+    app.extensions["portal.engine"].dispose()
+
+
+def test_postgres_owners_demoting_each_other_leave_one_owner(pg_url: str) -> None:
+    # why: without the row lock, this left zero owners in 8 of 20 rounds
+    engine = make_engine(pg_url)
+    race_owners_demoting_each_other(engine, rounds=100)
+    engine.dispose()
+
+
+def test_postgres_seeded_ids_and_sequence(pg_url: str) -> None:
+    # why: seeding with explicit ids once left the sequence at 1, so the next
+    # organization collided with The Beatles' primary key
+    engine = create_engine(pg_url)
+    with Session(engine) as session:
+        assert session.get(Organization, seed.BEATLES_ID).name == "The Beatles"
+        session.add(Organization(name="New"))
+        session.commit()
+    engine.dispose()
+
+
+def test_postgres_walkthrough_and_hostile_input(pg_app: Flask) -> None:
+    client = pg_app.test_client()
+    auth = AuthActions(client)
+    assert auth.login("a\x00b@example.com").status_code == 422
+    assert auth.login(seed.JOHN).status_code == 302
+    assert client.get("/orgs/2147483648").status_code == 404
+    assert client.get("/orgs/2").status_code == 404
+    token = csrf_token(client, "/orgs/1/roles")
+    for email, name, status in [
+        ("john\x00@beatles.com", "MEMBER", 422),
+        (seed.RINGO, "ADMIN", 422),
+        (seed.JOHN, "MEMBER", 409),
+        (seed.RINGO, "BILLING", 302),
+    ]:
+        data = {"csrf_token": token, "user_email": email, "name": name}
+        assert client.post("/orgs/1/roles", data=data).status_code == status
+    assert (
+        "ringo@beatles.com is now BILLING (was MEMBER)."
+        in client.get("/orgs/1/roles").text
+    )
