@@ -100,7 +100,7 @@ def register_extensions(app: Flask) -> None:
     authz.init_app(app)
     auth.init_app(app)
     # A global, not a context processor, so that imported macros see it too.
-    app.jinja_env.globals["can"] = authz.can
+    app.jinja_env.globals.update(can=authz.can, my_role=authz.my_role)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -216,6 +216,12 @@ def authorize(action: str, resource: Any) -> None:
     flask_oso.authorize(resource, action=action)  # 403 unless allowed
 
 
+def my_role(organization: Organization) -> str | None:
+    """The signed-in user's role in organization, for display (no extra query
+    once authorize() has looked at the organization)."""
+    return current_viewer().role_in(organization)
+
+
 def can(action: str, resource: Any) -> bool:
     """Whether the current user may take action on resource (for templates)."""
     return action in get_oso().authorized_actions(current_viewer(), resource)

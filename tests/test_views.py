@@ -206,3 +206,17 @@ def test_pages_render_in_the_layout_with_logout(
     ]:
         page = client.get(path).text
         assert seed.PAUL in page and ">Log out</button>" in page, path
+
+
+@pytest.mark.parametrize(
+    ("email", "role"),
+    [(seed.JOHN, "OWNER"), (seed.PAUL, "MEMBER"), (seed.GEORGE, "BILLING")],
+)
+def test_overview_shows_my_role(
+    client: FlaskClient, auth: AuthActions, email: str, role: str
+) -> None:
+    auth.login(email)
+    assert (
+        f'Your role here: <span class="badge badge-{role.lower()}">{role}</span>'
+        in (client.get("/orgs/1").text)
+    )

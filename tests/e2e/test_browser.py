@@ -122,3 +122,37 @@ def test_e2e_logout_returns_to_login(page: Page, live_server: LiveServer) -> Non
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     page.goto(f"{live_server.url}/orgs")
     expect(page).to_have_url(re.compile(r"/login\?next=/orgs$"))
+
+
+def test_e2e_password_change_from_the_account_link(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, seed.RINGO)
+    page.get_by_role("link", name=seed.RINGO).click()
+    expect(page.get_by_role("heading", name="Change password")).to_be_visible()
+    page.get_by_label("Current password").fill(seed.PASSWORD)
+    page.get_by_label("New password", exact=True).fill("short")
+    page.get_by_label("Repeat the new password").fill("short")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_text("Use between 12 and 128 characters.")).to_be_visible()
+    screenshot(page, "password-error")
+    page.get_by_label("Current password").fill(seed.PASSWORD)
+    page.get_by_label("New password", exact=True).fill("yellow submarine 1969")
+    page.get_by_label("Repeat the new password").fill("yellow submarine 1969")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Your password was changed. Any other sessions were logged out."
+    )
+    page.get_by_role("button", name="Log out").click()
+    login(page, live_server, seed.RINGO, "yellow submarine 1969")
+
+
+def test_e2e_phone_width_roles_page(page: Page, live_server: LiveServer) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, live_server, seed.JOHN)
+    page.goto(f"{live_server.url}/orgs/{seed.BEATLES_ID}/roles")
+    expect(page.get_by_role("button", name="Assign role")).to_be_visible()
+    # Nothing wider than the screen: no sideways scrolling on a phone.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390
+    screenshot(page, "roles-phone")
