@@ -45,14 +45,14 @@ def build_database(path: Path, extra_repos: int) -> str:
     return url
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--repos", type=int, default=50)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         url = build_database(Path(tmp) / "bench.sqlite", args.repos)
-        app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": url})
+        app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": url, "HTTPS": False})
         client = app.test_client()
         page = client.get("/login").text
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)

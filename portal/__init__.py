@@ -67,6 +67,10 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     for name in ("SECRET_KEY", "DATABASE_URL"):
         if name in os.environ:
             app.config[name] = os.environ[name]
+    if "PORTAL_TRUSTED_HOSTS" in os.environ:
+        # Host names the app answers to (Flask refuses others with 400), so that
+        # a forged Host header never ends up in a redirect URL.
+        app.config["TRUSTED_HOSTS"] = os.environ["PORTAL_TRUSTED_HOSTS"].split(",")
     if "PORTAL_HTTPS" in os.environ:
         app.config["HTTPS"] = os.environ["PORTAL_HTTPS"].lower() not in {
             "0",

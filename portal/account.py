@@ -7,7 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal import clock, db, throttle
-from portal.auth import start_session, too_many_failures
+from portal.auth import start_session, throttled, too_many_failures
 from portal.authz import authorize
 from portal.forms import PasswordForm
 from portal.models import User
@@ -22,7 +22,7 @@ def load_current_user() -> User | None:
 
 
 @bp.route("/password", methods=["GET", "POST"])
-def password_change() -> Response | str | tuple[str, int]:
+def password_change() -> Response | str | tuple[str, int] | tuple[str, int, dict]:
     """Change one's password; every other session of the account is logged out."""
     user = load_current_user()
     authorize("CHANGE_PASSWORD", user)
@@ -32,15 +32,14 @@ def password_change() -> Response | str | tuple[str, int]:
             422 if form.is_submitted() else 200
         )
     session = db.get_session()
-    now = clock.now()
-    wait = throttle.retry_after(session, user.email, now)
+    wait = throttle.start_attempt(session, user.email, clock.now())
     if wait is not None:
         form.form_errors.append(too_many_failures(wait))
-        return render_template("account/password.html", form=form), 429
+        return throttled(render_template("account/password.html", form=form), wait)
     if not verify_password(user.password_hash, form.current_password.data):
-        throttle.record_failure(session, user.email, now)
         form.current_password.errors.append("That is not your current password.")
         return render_template("account/password.html", form=form), 422
+    throttle.succeeded(session, user.email)
     user.password_hash = hash_password(form.new_password.data)
     user.rotate_session_token()  # every copy of every older cookie stops working
     session.commit()

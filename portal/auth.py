@@ -110,7 +110,9 @@ def start_session(user: User) -> None:
 
 def _expire_old_sessions() -> None:
     """Log out sessions idle for too long or older than the absolute lifetime."""
-    if "_user_id" not in session:
+    if "_user_id" not in session or request.endpoint == "auth.logout":
+        # Logout must still see the user, to rotate the token: a copy of this
+        # cookie that a thief keeps active would otherwise outlive the logout.
         return
     stamp = clock.now().timestamp()
     config = current_app.config
@@ -159,27 +161,28 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
         return render_template("auth/login.html", form=form), status
     email = normalize_email(form.email.data)
     dbs = db.get_session()
-    now = clock.now()
-    wait = throttle.retry_after(dbs, email, now)
+    wait = throttle.start_attempt(dbs, email, clock.now())  # commits: lock released
     if wait is not None:
         form.form_errors.append(too_many_failures(wait))
-        headers = {"Retry-After": str(ceil(wait.total_seconds()))}
-        return render_template("auth/login.html", form=form), 429, headers
+        return throttled(render_template("auth/login.html", form=form), wait)
     user = dbs.scalar(select(User).where(User.email == email))
     password_hash = user.password_hash if user else None
-    # Release the write lock (SQLite) while the deliberately slow hash runs.
-    dbs.rollback()
+    dbs.rollback()  # no lock held while the deliberately slow hash runs
     # Same hash work whether or not the account exists (see portal.passwords).
     if not verify_password(password_hash, form.password.data):
-        throttle.record_failure(dbs, email, now)
         form.form_errors.append(BAD_CREDENTIALS)
         return render_template("auth/login.html", form=form), 422
-    throttle.clear_failures(dbs, email)
+    throttle.succeeded(dbs, email)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(form.password.data)
     dbs.commit()
     start_session(user)
     return redirect(next_url or url_for("orgs.organization_list"))
+
+
+def throttled(page: str, wait: timedelta) -> tuple[str, int, dict[str, str]]:
+    """A 429 response for a throttled account, with Retry-After."""
+    return page, 429, {"Retry-After": str(ceil(wait.total_seconds()))}
 
 
 def too_many_failures(wait: timedelta) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, g, render_template
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response
 
 # Pages with their own template; every other HTTP error uses errors/error.html.
 _OWN_TEMPLATE = {403, 404, 500}
@@ -25,9 +27,13 @@ def _refused() -> None:
     current_app.extensions["portal.flask_oso"].skip_authorization()
 
 
-def _http_error(error: HTTPException) -> tuple[str, int]:
+def _http_error(error: HTTPException) -> tuple[str, int] | Response:
     """Any HTTP error, in the layout."""
     _refused()
+    if request_ctx.url_adapter is None:
+        # The request was refused before routing (an untrusted Host header):
+        # the layout's links cannot be built, so answer with Werkzeug's page.
+        return error.get_response()
     code = error.code or 500
     template = f"errors/{code}.html" if code in _OWN_TEMPLATE else "errors/error.html"
     return render_template(template, error=error), code

@@ -103,6 +103,7 @@ class PasswordForm(Form):
         validators=[
             DataRequired("Enter a new password."),
             Length(min=12, max=128, message="Use between 12 and 128 characters."),
+            no_control_characters,
         ],
         render_kw={"autocomplete": "new-password"},
     )

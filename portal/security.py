@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, abort, current_app, request
 from werkzeug.wrappers import Response
 
 # Only our own scripts, styles and images; no plugins, no <base>, no framing, and
@@ -15,7 +15,16 @@ CONTENT_SECURITY_POLICY = (
 
 def init_app(app: Flask) -> None:
     """Add the headers to every response of app."""
+    app.before_request(_refuse_oversized_bodies)
     app.after_request(_add_headers)
+
+
+def _refuse_oversized_bodies() -> None:
+    """413 for a declared body over MAX_CONTENT_LENGTH, whether or not a view
+    would read it (Werkzeug only enforces the limit when the body is read)."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        abort(413)
 
 
 def _add_headers(response: Response) -> Response:

@@ -5,6 +5,11 @@ throttle itself does not reveal which emails have accounts. The pause ends by
 itself when the oldest failure in the window ages out: no permanent lock-out that
 an attacker could use to keep a user out for good.
 
+An attempt is recorded as a failure *before* the slow password check and taken
+back if the password was right. Counting and recording happen under a lock on the
+email (SQLite: the writer transaction; PostgreSQL: an advisory lock), so a burst
+of parallel guesses cannot all pass the count before any of them is recorded.
+
 A small table rather than Flask-Limiter: the `limits` storages are memory, Redis,
 Memcached, MongoDB and etcd, and the counters must live in our own database to
 hold across processes without new infrastructure.
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from portal.models import LoginFailure
@@ -23,30 +28,39 @@ MAX_FAILURES = 10
 WINDOW = timedelta(minutes=15)
 
 
-def retry_after(session: Session, email: str, now: datetime) -> timedelta | None:
-    """How long until email may try again, or None if it may try now."""
-    since = now - WINDOW
+def start_attempt(session: Session, email: str, now: datetime) -> timedelta | None:
+    """Count an attempt for email, or say how long it must wait (and count nothing).
+
+    Commits. Call succeeded() if the password turns out to be right.
+    """
+    email = email[:254]
+    _lock(session, email)
+    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - WINDOW))
     count, oldest = session.execute(
         select(func.count(), func.min(LoginFailure.at)).where(
-            LoginFailure.email == email, LoginFailure.at > since
+            LoginFailure.email == email, LoginFailure.at > now - WINDOW
         )
     ).one()
-    if count < MAX_FAILURES:
-        return None
-    oldest = _aware(oldest, now)
-    return max(oldest + WINDOW - now, timedelta(seconds=1))
-
-
-def record_failure(session: Session, email: str, now: datetime) -> None:
-    """Count one failed login for email, and forget failures older than the window."""
-    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - WINDOW))
-    session.add(LoginFailure(email=email[:254], at=now))
+    if count >= MAX_FAILURES:
+        session.commit()
+        return max(_aware(oldest, now) + WINDOW - now, timedelta(seconds=1))
+    session.add(LoginFailure(email=email, at=now))
     session.commit()
+    return None
 
 
-def clear_failures(session: Session, email: str) -> None:
-    """Forget email's failures after a successful login."""
-    session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+def succeeded(session: Session, email: str) -> None:
+    """Forget email's failures, the attempt just made included (caller commits)."""
+    session.execute(delete(LoginFailure).where(LoginFailure.email == email[:254]))
+
+
+def _lock(session: Session, email: str) -> None:
+    # SQLite: the request's writer transaction (BEGIN IMMEDIATE) already holds the
+    # database's write lock. PostgreSQL: serialize attempts on this email only.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:email))"), {"email": email}
+        )
 
 
 def _aware(value: datetime, like: datetime) -> datetime:

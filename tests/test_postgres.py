@@ -22,6 +22,7 @@ from portal.db import make_engine
 from portal.models import Base, Organization
 from tests.conftest import AuthActions, csrf_token
 from tests.races import race_owners_demoting_each_other
+from tests.test_security import parallel_wrong_logins
 
 SERVER = os.environ.get(
     "PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -73,6 +74,12 @@ def test_postgres_seeded_ids_and_sequence(pg_url: str) -> None:
         session.add(Organization(name="New"))
         session.commit()
     engine.dispose()
+
+
+def test_postgres_login_throttle_holds_under_a_burst(pg_app: Flask) -> None:
+    # why: PostgreSQL has no database-wide write lock; the advisory lock per
+    # email is what keeps parallel guesses from all passing the count
+    assert parallel_wrong_logins(pg_app, seed.PAUL, 24) == [422] * 10 + [429] * 14
 
 
 def test_postgres_walkthrough_and_hostile_input(pg_app: Flask) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 
@@ -85,6 +86,31 @@ def test_session_cookie_is_secure_with_host_prefix_over_https(db_url: str) -> No
     assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
     assert page.headers["Strict-Transport-Security"].startswith("max-age=")
     app.extensions["portal.engine"].dispose()
+
+
+def test_session_without_timestamps_is_logged_out(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login(seed.PAUL)
+    with client.session_transaction() as session:
+        del session["login_at"], session["seen_at"]
+    assert client.get("/orgs").status_code == 302
+
+
+def test_logout_after_idle_expiry_still_kills_copied_cookies(
+    app: Flask, client: FlaskClient, auth: AuthActions, clock: Clock
+) -> None:
+    # why: the thief keeps their copy active; the owner comes back after the idle
+    # timeout and logs out. The logout must still rotate the token.
+    auth.login(seed.PAUL)
+    token = csrf_token(client, "/orgs")  # the Log out button on an open page
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    for _ in range(3):
+        clock.advance(minutes=15)
+        assert thief.get("/orgs").status_code == 200
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert thief.get("/orgs").status_code == 302
 
 
 def test_password_change_kills_copied_cookies_but_keeps_this_one(
@@ -210,6 +236,52 @@ def test_login_throttle_ends_by_itself(
     assert _failures(db, seed.PAUL) == 0  # a success forgets the failures
 
 
+def parallel_wrong_logins(app: Flask, email: str, count: int) -> list[int]:
+    """POST count wrong passwords for email at the same moment; the statuses."""
+    clients = [app.test_client() for _ in range(count)]
+    tokens = [csrf_token(c) for c in clients]
+    barrier = threading.Barrier(count)
+    statuses: list[int] = []
+
+    def guess(client: FlaskClient, token: str) -> None:
+        data = {"email": email, "password": "wrong", "csrf_token": token}
+        barrier.wait()
+        statuses.append(client.post("/login", data=data).status_code)
+
+    threads = [
+        threading.Thread(target=guess, args=pair)
+        for pair in zip(clients, tokens, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(statuses)
+
+
+def test_login_throttle_holds_under_a_burst_of_parallel_guesses(
+    app: Flask, clock: Clock, db: Session
+) -> None:
+    # why: count-then-hash-then-record let every parallel guess pass the count
+    assert parallel_wrong_logins(app, seed.PAUL, 24) == [422] * 10 + [429] * 14
+    assert _failures(db, seed.PAUL) == 10
+
+
+def test_password_change_is_throttled_too(
+    client: FlaskClient, auth: AuthActions, clock: Clock
+) -> None:
+    auth.login(seed.PAUL)
+    data = {"new_password": "a long new password", "confirm": "a long new password"}
+    statuses = []
+    for _ in range(11):
+        data["csrf_token"] = csrf_token(client, "/account/password")
+        data["current_password"] = "wrong guess"
+        response = client.post("/account/password", data=data)
+        statuses.append(response.status_code)
+    assert statuses == [422] * 10 + [429]
+    assert int(response.headers["Retry-After"]) > 0
+
+
 def test_login_throttle_is_per_account(auth: AuthActions, clock: Clock) -> None:
     for _ in range(10):
         auth.login(seed.PAUL, "wrong")
@@ -309,12 +381,16 @@ def test_csrf_login_form_checks_the_token(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
-@pytest.mark.parametrize("path", ["/orgs/1/roles", "/orgs/1", "/logout"])
+@pytest.mark.parametrize(
+    "path", ["/orgs/1/roles", "/orgs/1", "/logout", "/login", "/account/password"]
+)
 def test_methods_other_than_get_and_post_are_not_allowed(
     client: FlaskClient, auth: AuthActions, method: str, path: str
 ) -> None:
     auth.login(seed.JOHN)
-    assert client.open(path, method=method).status_code in (400, 405)
+    # A valid token, so that only the method can be the reason for refusing.
+    headers = {"X-CSRFToken": csrf_token(client, "/orgs/1/roles")}
+    assert client.open(path, method=method, headers=headers).status_code == 405
 
 
 # --- headers and limits -------------------------------------------------------
@@ -342,6 +418,59 @@ def test_headers_on_every_page(
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_headers_on_error_responses(
+    app: Flask, client: FlaskClient, auth: AuthActions, clock: Clock
+) -> None:
+    responses = {400: client.post("/login", data={})}
+    auth.login(seed.PAUL)
+    responses[405] = client.get("/logout")
+    responses[413] = client.post("/orgs", data={"x": "y" * 70_000})
+    responses[403] = client.get("/orgs/1/billing")
+    stranger = AuthActions(app.test_client())
+    for _ in range(10):
+        stranger.login("x@example.com", "wrong")
+    responses[429] = stranger.login("x@example.com", "wrong")
+    for status, response in responses.items():
+        assert response.status_code == status
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_headers_on_a_server_error(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    @app.route("/boom")
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    auth.login(seed.PAUL)
+    app.testing = False  # render the 500 page instead of raising into the test
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.text
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_oversized_body_refused_even_where_nothing_reads_it(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login(seed.PAUL)
+    assert client.get("/orgs", data="x" * 100_000).status_code == 413
+
+
+def test_forged_host_header_refused_with_trusted_hosts(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORTAL_TRUSTED_HOSTS", "portal.example.com")
+    app = create_app({"SECRET_KEY": "k", "DATABASE_URL": db_url, "HTTPS": False})
+    client = app.test_client()
+    assert client.get("/orgs//1", headers={"Host": "evil.example"}).status_code == 400
+    ok = client.get("/login", headers={"Host": "portal.example.com"})
+    assert ok.status_code == 200
+    app.extensions["portal.engine"].dispose()
 
 
 def test_headers_on_static_files(client: FlaskClient) -> None:
