@@ -16,15 +16,10 @@ from portal.passwords import hash_password, verify_password
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 
-def load_current_user() -> User | None:
-    """The signed-in user, from this request's session."""
-    return db.get_session().get(User, current_user.id)
-
-
 @bp.route("/password", methods=["GET", "POST"])
 def password_change() -> Response | str | tuple[str, int] | tuple[str, int, dict]:
     """Change one's password; every other session of the account is logged out."""
-    user = load_current_user()
+    user: User = current_user._get_current_object()  # loaded by this session
     authorize("CHANGE_PASSWORD", user)
     form = PasswordForm()
     if not form.validate_on_submit():
@@ -32,11 +27,13 @@ def password_change() -> Response | str | tuple[str, int] | tuple[str, int, dict
             422 if form.is_submitted() else 200
         )
     session = db.get_session()
+    password_hash = user.password_hash
+    # Commits, so no lock is held while the deliberately slow hash runs.
     wait = throttle.start_attempt(session, user.email, clock.now())
     if wait is not None:
         form.form_errors.append(too_many_failures(wait))
         return throttled(render_template("account/password.html", form=form), wait)
-    if not verify_password(user.password_hash, form.current_password.data):
+    if not verify_password(password_hash, form.current_password.data):
         form.current_password.errors.append("That is not your current password.")
         return render_template("account/password.html", form=form), 422
     throttle.succeeded(session, user.email)

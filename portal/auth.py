@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 from portal import clock, db, throttle
 from portal.extensions import login_manager
 from portal.forms import LoginForm
-from portal.models import User
+from portal.models import User, normalize_email
 from portal.passwords import hash_password, needs_rehash, verify_password
 
 bp = Blueprint("auth", __name__)
@@ -94,11 +94,6 @@ def load_user(token: str) -> User | None:
     return db.get_session().scalar(select(User).where(User.session_token == token))
 
 
-def normalize_email(email: str) -> str:
-    """The form in which emails are stored and compared."""
-    return email.strip().lower()
-
-
 def start_session(user: User) -> None:
     """Log user in on a fresh session (nothing from before survives: no fixation)."""
     session.clear()
@@ -161,13 +156,13 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
         return render_template("auth/login.html", form=form), status
     email = normalize_email(form.email.data)
     dbs = db.get_session()
-    wait = throttle.start_attempt(dbs, email, clock.now())  # commits: lock released
+    user = dbs.scalar(select(User).where(User.email == email))
+    password_hash = user.password_hash if user else None
+    # Commits, so no lock is held while the deliberately slow hash runs.
+    wait = throttle.start_attempt(dbs, email, clock.now())
     if wait is not None:
         form.form_errors.append(too_many_failures(wait))
         return throttled(render_template("auth/login.html", form=form), wait)
-    user = dbs.scalar(select(User).where(User.email == email))
-    password_hash = user.password_hash if user else None
-    dbs.rollback()  # no lock held while the deliberately slow hash runs
     # Same hash work whether or not the account exists (see portal.passwords).
     if not verify_password(password_hash, form.password.data):
         form.form_errors.append(BAD_CREDENTIALS)

@@ -113,7 +113,3 @@ class PasswordForm(Form):
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField("Change password")
-
-
-class ConfirmForm(Form):
-    """A form with only a CSRF token, for POST buttons (logout, remove)."""

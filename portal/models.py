@@ -26,6 +26,11 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def normalize_email(email: str) -> str:
+    """The form in which emails are stored and compared."""
+    return email.strip().lower()
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware, as a callable default."""
     return datetime.now(UTC)

@@ -63,14 +63,16 @@ resource Repository {
   "READ" if "LIST_REPOS" on "parent";
 }
 
-# A user's own account: only they may see it and change its password.
+# A user's own account: only they ("SELF") may see it and change its password.
 resource User {
+  roles = ["SELF"];
   permissions = ["READ", "CHANGE_PASSWORD"];
+
+  "READ" if "SELF";
+  "CHANGE_PASSWORD" if "SELF";
 }
 
-has_permission(viewer: Viewer, "READ", user: User) if
-  viewer.user_id = user.id;
-has_permission(viewer: Viewer, "CHANGE_PASSWORD", user: User) if
+has_role(viewer: Viewer, "SELF", user: User) if
   viewer.user_id = user.id;
 
 has_relation(organization: Organization, "parent", repository: Repository) if

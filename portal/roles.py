@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.models import ROLE_NAMES, Organization, OrganizationRole, User
+from portal.models import (
+    ROLE_NAMES,
+    Organization,
+    OrganizationRole,
+    User,
+    normalize_email,
+)
 
 OWNER = "OWNER"
 
@@ -96,8 +102,7 @@ def lock_organization(session: Session, organization_id: int) -> Organization | 
 
 def find_user(session: Session, email: str) -> User:
     """The user with this email (case-insensitive), or NoSuchUser."""
-    normalized = email.strip().lower()
-    user = session.scalar(select(User).where(User.email == normalized))
+    user = session.scalar(select(User).where(User.email == normalize_email(email)))
     if user is None:
         raise NoSuchUser(email)
     return user
@@ -124,8 +129,7 @@ def add_user_role(
     existing = user_role(session, organization, user)
     if existing is not None:
         raise AlreadyHasRole(user, existing)
-    session.add(OrganizationRole(organization=organization, user=user, name=name))
-    return _commit(session, RoleChange(user.email, organization.name, None, name))
+    return _add(session, organization, user, name)
 
 
 def reassign_user_role(
@@ -137,13 +141,7 @@ def reassign_user_role(
     role = user_role(session, organization, user)
     if role is None:
         raise NotAMember(user)
-    if role.name == name:
-        raise AlreadyHasRole(user, role)
-    if role.name == OWNER:
-        _keep_an_owner(session, organization, user)
-    change = RoleChange(user.email, organization.name, role.name, name)
-    role.name = name
-    return _commit(session, change)
+    return _reassign(session, organization, user, role, name)
 
 
 def delete_user_role(
@@ -162,15 +160,16 @@ def delete_user_role(
 
 
 def assign_role(
-    session: Session, organization: Organization, email: str, name: str
+    session: Session, organization: Organization, user: User, name: str
 ) -> RoleChange:
-    """Give the user with email the role name: add it, or reassign an existing one."""
+    """Give user the role name: add it, or reassign the one they have (the guide's
+    endpoint). Find the user by email with find_user()."""
     _check_name(name)
-    user = find_user(session, email)
     _lock(session, organization)
-    if user_role(session, organization, user) is None:
-        return add_user_role(session, organization, user, name)
-    return reassign_user_role(session, organization, user, name)
+    role = user_role(session, organization, user)
+    if role is None:
+        return _add(session, organization, user, name)
+    return _reassign(session, organization, user, role, name)
 
 
 def count_owners(session: Session, organization: Organization) -> int:
@@ -190,6 +189,31 @@ def _check_name(name: str) -> None:
 
 def _lock(session: Session, organization: Organization) -> None:
     lock_organization(session, organization.id)
+
+
+def _add(
+    session: Session, organization: Organization, user: User, name: str
+) -> RoleChange:
+    """Add the role row (lock held, name checked, user has no role here)."""
+    session.add(OrganizationRole(organization=organization, user=user, name=name))
+    return _commit(session, RoleChange(user.email, organization.name, None, name))
+
+
+def _reassign(
+    session: Session,
+    organization: Organization,
+    user: User,
+    role: OrganizationRole,
+    name: str,
+) -> RoleChange:
+    """Change role to name (lock held, name checked), keeping an owner."""
+    if role.name == name:
+        raise AlreadyHasRole(user, role)
+    if role.name == OWNER:
+        _keep_an_owner(session, organization, user)
+    change = RoleChange(user.email, organization.name, role.name, name)
+    role.name = name
+    return _commit(session, change)
 
 
 def _keep_an_owner(session: Session, organization: Organization, user: User) -> None:

@@ -105,7 +105,7 @@ def role_create(org_id: int) -> Response | tuple[str, int]:
         user = roles.find_user(session, form.user_email.data)
         if roles.user_role(session, organization, user) is not None:
             authorize("UPDATE_ROLE", organization)
-        change = roles.assign_role(session, organization, user.email, form.name.data)
+        change = roles.assign_role(session, organization, user, form.name.data)
     except roles.RoleError as error:
         form.user_email.errors.append(str(error))
         return _render_roles(organization, form), _ROLE_ERROR_STATUS[type(error)]

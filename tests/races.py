@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 import seed
 from portal import roles
 from portal.db import WRITER
-from portal.models import User
 
 
 def _demote(
@@ -21,7 +20,7 @@ def _demote(
         barrier.wait()
         try:
             org = roles.lock_organization(session, seed.BEATLES_ID)
-            user = session.scalar(select(User).where(User.email == target))
+            user = roles.find_user(session, target)
             roles.reassign_user_role(session, org, user, "MEMBER")
         except roles.LastOwner:
             refused.append(target)
@@ -35,7 +34,7 @@ def race_owners_demoting_each_other(engine: Engine, rounds: int) -> None:
     """
     with Session(engine) as setup:
         org = roles.lock_organization(setup, seed.BEATLES_ID)
-        roles.assign_role(setup, org, seed.PAUL, "OWNER")
+        roles.assign_role(setup, org, roles.find_user(setup, seed.PAUL), "OWNER")
     for round_ in range(rounds):
         barrier = threading.Barrier(2)
         refused: list[str] = []
@@ -54,4 +53,4 @@ def race_owners_demoting_each_other(engine: Engine, rounds: int) -> None:
             # The demotion of refused[0] was refused, so the other is now MEMBER:
             # make them OWNER again for the next round.
             demoted = seed.PAUL if refused[0] == seed.JOHN else seed.JOHN
-            roles.assign_role(check, org, demoted, "OWNER")
+            roles.assign_role(check, org, roles.find_user(check, demoted), "OWNER")

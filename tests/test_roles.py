@@ -76,7 +76,7 @@ def test_unknown_role_names_are_refused(db: Session, name: str) -> None:
     with pytest.raises(
         roles.UnknownRoleName, match="Choose one of OWNER, MEMBER, BILLING"
     ):
-        roles.assign_role(db, org, seed.ADMIN, name)
+        roles.assign_role(db, org, _user(db, seed.ADMIN), name)
     with pytest.raises(roles.UnknownRoleName):
         roles.add_user_role(db, org, _user(db, seed.ADMIN), name)
     with pytest.raises(roles.UnknownRoleName):
@@ -87,22 +87,22 @@ def test_unknown_role_names_are_refused(db: Session, name: str) -> None:
 def test_unknown_role_message_is_short_for_huge_input(db: Session) -> None:
     org = organization(db, seed.BEATLES_ID)
     with pytest.raises(roles.UnknownRoleName) as excinfo:
-        roles.assign_role(db, org, seed.ADMIN, "X" * 10_000)
+        roles.assign_role(db, org, _user(db, seed.ADMIN), "X" * 10_000)
     assert len(str(excinfo.value)) < 200
 
 
 def test_assign_role_unknown_email(db: Session) -> None:
     org = organization(db, seed.BEATLES_ID)
     with pytest.raises(roles.NoSuchUser, match="nobody@example.com"):
-        roles.assign_role(db, org, "nobody@example.com", "MEMBER")
+        roles.assign_role(db, org, roles.find_user(db, "nobody@example.com"), "MEMBER")
 
 
 def test_assign_role_adds_or_reassigns(db: Session) -> None:
     org = organization(db, seed.BEATLES_ID)
-    assert str(roles.assign_role(db, org, seed.SULLY, "MEMBER")) == (
+    assert str(roles.assign_role(db, org, _user(db, seed.SULLY), "MEMBER")) == (
         "sully@monsters.com is now MEMBER."
     )
-    assert str(roles.assign_role(db, org, seed.SULLY, "OWNER")) == (
+    assert str(roles.assign_role(db, org, _user(db, seed.SULLY), "OWNER")) == (
         "sully@monsters.com is now OWNER (was MEMBER)."
     )
     assert role_of(db, seed.SULLY, seed.BEATLES_ID) == "OWNER"
@@ -110,7 +110,7 @@ def test_assign_role_adds_or_reassigns(db: Session) -> None:
 
 def test_assign_role_matches_email_case_insensitively(db: Session) -> None:
     org = organization(db, seed.BEATLES_ID)
-    roles.assign_role(db, org, "  Admin@Admin.COM ", "BILLING")
+    roles.assign_role(db, org, roles.find_user(db, "  Admin@Admin.COM "), "BILLING")
     assert role_of(db, seed.ADMIN, seed.BEATLES_ID) == "BILLING"
 
 
@@ -130,7 +130,7 @@ def test_last_owner_cannot_be_removed(db: Session) -> None:
 
 def test_an_owner_can_step_down_when_another_owner_exists(db: Session) -> None:
     org = organization(db, seed.BEATLES_ID)
-    roles.assign_role(db, org, seed.PAUL, "OWNER")
+    roles.assign_role(db, org, _user(db, seed.PAUL), "OWNER")
     roles.reassign_user_role(db, org, _user(db, seed.JOHN), "MEMBER")
     assert role_of(db, seed.JOHN, seed.BEATLES_ID) == "MEMBER"
     assert roles.count_owners(db, org) == 1
