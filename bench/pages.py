@@ -23,8 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-import seed  # noqa: E402
-from portal import create_app  # noqa: E402
+from portal import (
+    create_app,  # noqa: E402
+    demo,  # noqa: E402
+)
 from portal.models import Base, Organization, Repository  # noqa: E402
 
 PAGES = ["/orgs", "/orgs/1", "/orgs/1/repos", "/orgs/1/billing", "/orgs/1/roles"]
@@ -35,8 +37,8 @@ def build_database(path: Path, extra_repos: int) -> str:
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     with Session(engine) as session:
-        seed.seed_database(session)
-        org = session.get(Organization, seed.BEATLES_ID)
+        demo.seed_database(session)
+        org = session.get(Organization, demo.BEATLES_ID)
         org.repositories.extend(
             Repository(name=f"bench repo {i:05}") for i in range(extra_repos)
         )
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
         client.post(
             "/login",
-            data={"email": seed.JOHN, "password": seed.PASSWORD, "csrf_token": token},
+            data={"email": demo.JOHN, "password": demo.PASSWORD, "csrf_token": token},
         )
         oso = app.extensions["portal.oso"]
         print(f"{args.requests} requests per page, {args.repos + 1} repositories")

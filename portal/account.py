@@ -7,11 +7,11 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal import clock, db, throttle
-from portal.auth import start_session, throttled, too_many_failures
 from portal.authz import authorize
 from portal.forms import PasswordForm
 from portal.models import User
 from portal.passwords import hash_password, verify_password
+from portal.sessions import start_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -31,8 +31,10 @@ def password_change() -> Response | str | tuple[str, int] | tuple[str, int, dict
     # Commits, so no lock is held while the deliberately slow hash runs.
     wait = throttle.start_attempt(session, user.email, clock.now())
     if wait is not None:
-        form.form_errors.append(too_many_failures(wait))
-        return throttled(render_template("account/password.html", form=form), wait)
+        form.form_errors.append(throttle.too_many_failures(wait))
+        return throttle.throttled(
+            render_template("account/password.html", form=form), wait
+        )
     if not verify_password(password_hash, form.current_password.data):
         form.current_password.errors.append("That is not your current password.")
         return render_template("account/password.html", form=form), 422

@@ -7,7 +7,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from portal import db
-from portal.models import Base, User
+from portal.demo import seed_database
+from portal.models import User
 
 
 def init_app(app: Flask) -> None:
@@ -16,15 +17,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_command)
 
 
-def create_schema() -> None:
-    """Create any missing tables of the current app's database."""
-    Base.metadata.create_all(db.engine())
-
-
 @click.command("init-db")
 def init_db_command() -> None:
     """Create the database tables that do not exist yet."""
-    create_schema()
+    db.create_schema()
     click.echo("Database ready.")
 
 
@@ -36,11 +32,7 @@ def init_db_command() -> None:
 )
 def seed_command(if_empty: bool) -> None:
     """Create the tables and add the demo data that is missing (safe to repeat)."""
-    # seed.py lives at the project root (the product's layout); flask puts the
-    # working directory on sys.path, and this import runs only for this command.
-    from seed import seed_database
-
-    create_schema()
+    db.create_schema()
     with db.writer_session() as session:
         if if_empty and session.scalar(select(func.count()).select_from(User)):
             click.echo("Database has data: not seeding.")

@@ -18,6 +18,7 @@ hold across processes without new infrastructure.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from math import ceil
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
@@ -68,3 +69,18 @@ def _aware(value: datetime, like: datetime) -> datetime:
     if value.tzinfo is None and like.tzinfo is not None:
         return value.replace(tzinfo=like.tzinfo)
     return value
+
+
+def throttled(page: str, wait: timedelta) -> tuple[str, int, dict[str, str]]:
+    """A 429 response for a throttled account, with Retry-After."""
+    return page, 429, {"Retry-After": str(ceil(wait.total_seconds()))}
+
+
+def too_many_failures(wait: timedelta) -> str:
+    """The message for a throttled account."""
+    minutes = max(1, ceil(wait.total_seconds() / 60))
+    unit = "minute" if minutes == 1 else "minutes"
+    return (
+        "Too many failed logins for this account. For its protection, logging in"
+        f" is paused: try again in {minutes} {unit}."
+    )

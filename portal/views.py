@@ -1,4 +1,4 @@
-"""Organization pages and role management.
+"""Organization pages: the list, the overview, repositories and billing.
 
 Every view follows the same order on consecutive lines: load the resource (404 if
 it does not exist), authorize, act, render. Templates ask ``can()`` to show or hide
@@ -7,28 +7,15 @@ controls; both answers come from one memoized Oso query per organization.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from portal import db, roles
-from portal.auth import public
 from portal.authz import authorize, authorized
-from portal.forms import RoleForm
-from portal.models import Organization, OrganizationRole, Repository, User
+from portal.guards import public
+from portal.models import Organization, Repository
 
 bp = Blueprint("orgs", __name__)
-
-# RoleError -> HTTP status of the page that shows it: the request was well-formed
-# but names something that does not fit (422), or conflicts with the current
-# members (409).
-_ROLE_ERROR_STATUS: dict[type[roles.RoleError], int] = {
-    roles.UnknownRoleName: 422,
-    roles.NoSuchUser: 422,
-    roles.AlreadyHasRole: 409,
-    roles.NotAMember: 409,
-    roles.LastOwner: 409,
-}
 
 
 def load_organization(org_id: int) -> Organization | None:
@@ -82,51 +69,3 @@ def billing_show(org_id: int) -> str:
     organization = load_organization(org_id)
     authorize("READ_BILLING", organization)
     return render_template("orgs/billing.html", organization=organization)
-
-
-@bp.route("/orgs/<id:org_id>/roles")
-def role_list(org_id: int) -> str:
-    """The members and their roles; owners also get the form to assign roles."""
-    organization = load_organization(org_id)
-    authorize("LIST_ROLES", organization)
-    return _render_roles(organization, RoleForm())
-
-
-@bp.route("/orgs/<id:org_id>/roles", methods=["POST"])
-def role_create(org_id: int) -> Response | tuple[str, int]:
-    """Assign a role to a user by email, or change the one they have."""
-    organization = load_organization(org_id)
-    authorize("CREATE_ROLE", organization)
-    form = RoleForm()
-    if not form.validate():
-        return _render_roles(organization, form), 422
-    session = db.get_session()
-    try:
-        user = roles.find_user(session, form.user_email.data)
-        if roles.user_role(session, organization, user) is not None:
-            authorize("UPDATE_ROLE", organization)
-        change = roles.assign_role(session, organization, user, form.name.data)
-    except roles.RoleError as error:
-        form.user_email.errors.append(str(error))
-        return _render_roles(organization, form), _ROLE_ERROR_STATUS[type(error)]
-    flash(str(change), "success")
-    # org_id, not organization.id: the commit expired the object, and reloading
-    # it would start another (writer) transaction just to build a URL.
-    return redirect(url_for("orgs.role_list", org_id=org_id))
-
-
-def _render_roles(organization: Organization, form: RoleForm) -> str:
-    """The role page: members by email, and the form (shown only to owners)."""
-    members = (
-        db.get_session()
-        .execute(
-            select(User.email, OrganizationRole.name)
-            .join(OrganizationRole, OrganizationRole.user_id == User.id)
-            .where(OrganizationRole.organization_id == organization.id)
-            .order_by(User.email)
-        )
-        .all()
-    )
-    return render_template(
-        "orgs/roles.html", organization=organization, members=members, form=form
-    )

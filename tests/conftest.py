@@ -14,8 +14,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-import seed
-from portal import create_app
+from portal import create_app, demo
 from portal.models import Base, Organization, OrganizationRole, User
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -31,11 +30,11 @@ def seeded_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = create_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
-        seed.seed_database(session)
+        demo.seed_database(session)
         session.commit()
         ids = dict(session.execute(select(Organization.name, Organization.id)).all())
     # Tests use the constants; seeding a new database must produce them.
-    assert ids == {name: org_id for org_id, (name, _, _) in seed.ORGANIZATIONS.items()}
+    assert ids == {name: org_id for org_id, (name, _, _) in demo.ORGANIZATIONS.items()}
     engine.dispose()
     return path
 
@@ -95,7 +94,7 @@ class AuthActions:
         self._client = client
 
     def login(
-        self, email: str = seed.JOHN, password: str = seed.PASSWORD, next: str = ""
+        self, email: str = demo.JOHN, password: str = demo.PASSWORD, next: str = ""
     ) -> TestResponse:
         token = csrf_token(self._client)
         url = f"/login?next={next}" if next else "/login"

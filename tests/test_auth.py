@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import seed
+from portal import demo
 from portal.auth import BAD_CREDENTIALS, safe_next
 from portal.models import User
 from tests.conftest import AuthActions, csrf_token
@@ -20,21 +20,21 @@ def test_login_page_renders_the_form(client: FlaskClient) -> None:
 
 
 def test_login_redirects_to_organizations(auth: AuthActions) -> None:
-    response = auth.login(seed.PAUL)
+    response = auth.login(demo.PAUL)
     assert response.status_code == 302
     assert response.location == "/orgs"
 
 
 def test_login_follows_a_safe_next(auth: AuthActions) -> None:
-    assert auth.login(seed.PAUL, next="/orgs/1/repos").location == "/orgs/1/repos"
+    assert auth.login(demo.PAUL, next="/orgs/1/repos").location == "/orgs/1/repos"
 
 
 @pytest.mark.parametrize(
     ("email", "password"),
     [
-        (seed.PAUL, "wrong"),
-        ("nobody@example.com", seed.PASSWORD),
-        (seed.PAUL.upper() + "x", seed.PASSWORD),
+        (demo.PAUL, "wrong"),
+        ("nobody@example.com", demo.PASSWORD),
+        (demo.PAUL.upper() + "x", demo.PASSWORD),
     ],
 )
 def test_login_bad_credentials_get_one_generic_message(
@@ -49,8 +49,8 @@ def test_login_bad_credentials_get_one_generic_message(
 @pytest.mark.parametrize("missing", ["email", "password"])
 def test_login_empty_field_gets_a_message(client: FlaskClient, missing: str) -> None:
     data = {
-        "email": seed.PAUL,
-        "password": seed.PASSWORD,
+        "email": demo.PAUL,
+        "password": demo.PASSWORD,
         "csrf_token": csrf_token(client),
     }
     data[missing] = ""
@@ -61,7 +61,7 @@ def test_login_empty_field_gets_a_message(client: FlaskClient, missing: str) -> 
 
 def test_login_without_csrf_token_is_refused(client: FlaskClient) -> None:
     response = client.post(
-        "/login", data={"email": seed.PAUL, "password": seed.PASSWORD}
+        "/login", data={"email": demo.PAUL, "password": demo.PASSWORD}
     )
     assert response.status_code == 400
     assert client.get("/orgs").status_code == 302
@@ -88,7 +88,7 @@ def test_login_clears_the_session_before_logging_in(
     # why: a value planted in the session before login (fixation) must not survive
     with client.session_transaction() as session:
         session["planted"] = "attacker"
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     with client.session_transaction() as session:
         assert "planted" not in session
         assert "_user_id" in session
@@ -97,20 +97,20 @@ def test_login_clears_the_session_before_logging_in(
 def test_session_cookie_holds_the_token_not_the_user_id(
     client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    auth.login(seed.PAUL)
-    paul = db.scalar(select(User).where(User.email == seed.PAUL))
+    auth.login(demo.PAUL)
+    paul = db.scalar(select(User).where(User.email == demo.PAUL))
     with client.session_transaction() as session:
         assert session["_user_id"] == paul.session_token != str(paul.id)
 
 
 def test_logout_requires_post(client: FlaskClient, auth: AuthActions) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     assert client.get("/logout").status_code == 405
     assert client.get("/orgs").status_code == 200
 
 
 def test_logout_without_csrf_is_refused(client: FlaskClient, auth: AuthActions) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     assert client.post("/logout").status_code == 400
     assert client.get("/orgs").status_code == 200
 
@@ -118,7 +118,7 @@ def test_logout_without_csrf_is_refused(client: FlaskClient, auth: AuthActions) 
 def test_logout_kills_a_copied_session_cookie(
     app, client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     cookie = client.get_cookie("session")
     assert cookie is not None
     thief = app.test_client()
@@ -158,4 +158,4 @@ def test_safe_next_keeps_local_paths(target: str) -> None:
 
 
 def test_login_ignores_an_offsite_next(auth: AuthActions) -> None:
-    assert auth.login(seed.PAUL, next="//evil.com").location == "/orgs"
+    assert auth.login(demo.PAUL, next="//evil.com").location == "/orgs"

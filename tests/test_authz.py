@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-import seed
+from portal import demo
 from portal.models import Organization, OrganizationRole, Repository
 from tests.conftest import AuthActions, csrf_token
 
@@ -33,7 +33,7 @@ def _oso_queries(app: Flask, client: FlaskClient, path: str, **kw) -> int:
 def test_authz_oso_queries_per_page(
     app: Flask, client: FlaskClient, auth: AuthActions, path: str, expected: int
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     assert _oso_queries(app, client, path) == expected
 
 
@@ -47,7 +47,7 @@ def test_authz_oso_queries_do_not_grow_with_rows(
         db.add(extra)
         db.add(OrganizationRole(organization=extra, user_id=1, name="MEMBER"))
     db.commit()
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     assert _oso_queries(app, client, "/orgs/1/repos") == 2
     assert _oso_queries(app, client, "/orgs") == 1
     page = client.get("/orgs/1/repos").text
@@ -57,10 +57,10 @@ def test_authz_oso_queries_do_not_grow_with_rows(
 def test_authz_role_post_costs_one_query(
     app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     data = {
         "csrf_token": csrf_token(client, "/orgs"),
-        "user_email": seed.RINGO,
+        "user_email": demo.RINGO,
         "name": "BILLING",
     }
     assert _oso_queries(app, client, "/orgs/1/roles", method="POST", data=data) == 1
@@ -69,5 +69,5 @@ def test_authz_role_post_costs_one_query(
 def test_authz_forbidden_page_costs_one_query(
     app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     assert _oso_queries(app, client, "/orgs/1/billing") == 1

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
-import seed
+from portal import demo
 from portal.models import Organization, Repository, User
 from tests.conftest import AuthActions, csrf_token, roles_snapshot
 
@@ -123,14 +123,14 @@ def _assign(client: FlaskClient, email: str, name: str, org_id: int | str = 1):
 
 @pytest.fixture
 def owner(client: FlaskClient, auth: AuthActions) -> FlaskClient:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     return client
 
 
 @pytest.mark.parametrize("name", ROLE_NAMES_HOSTILE)
 def test_hostile_role_names(owner: FlaskClient, db: Session, name: str) -> None:
     before = roles_snapshot(db)
-    response = _assign(owner, seed.RINGO, name)
+    response = _assign(owner, demo.RINGO, name)
     assert response.status_code == 422
     assert "Choose one of OWNER, MEMBER, BILLING." in response.text
     assert roles_snapshot(db) == before
@@ -150,9 +150,9 @@ def test_hostile_email_of_another_tenants_user_grants_only_here(
 ) -> None:
     # Users are global: an owner may add Mike to The Beatles. That must not give
     # John anything in Monsters Inc.
-    assert _assign(owner, seed.MIKE, "MEMBER").status_code == 302
+    assert _assign(owner, demo.MIKE, "MEMBER").status_code == 302
     assert owner.get("/orgs/2").status_code == 404
-    assert _assign(owner, seed.JOHN, "OWNER", org_id=2).status_code == 404
+    assert _assign(owner, demo.JOHN, "OWNER", org_id=2).status_code == 404
 
 
 @pytest.mark.parametrize("suffix", ORG_PATHS)
@@ -169,7 +169,7 @@ def test_hostile_ids_in_role_posts(
     before = roles_snapshot(db)
     # 405 where the id has the shape of one but is out of range: Werkzeug matched
     # the path of the GET route before the converter refused the value.
-    assert _assign(owner, seed.RINGO, "OWNER", org_id=org_id).status_code in (404, 405)
+    assert _assign(owner, demo.RINGO, "OWNER", org_id=org_id).status_code in (404, 405)
     assert roles_snapshot(db) == before
 
 
@@ -177,7 +177,7 @@ def test_hostile_ids_in_role_posts(
 def test_hostile_next_never_leaves_the_site(
     client: FlaskClient, auth: AuthActions, target: str
 ) -> None:
-    response = auth.login(seed.PAUL, next=quote(target, safe=""))
+    response = auth.login(demo.PAUL, next=quote(target, safe=""))
     assert response.status_code == 302
     assert response.location == "/orgs"
 
@@ -186,7 +186,7 @@ def test_hostile_next_never_leaves_the_site(
 def test_hostile_next_for_a_logged_in_user(
     client: FlaskClient, auth: AuthActions, target: str
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     response = client.get(f"/login?next={quote(target, safe='')}")
     assert response.location == "/orgs"
 
@@ -199,7 +199,7 @@ def test_hostile_next_for_a_logged_in_user(
     "value", ["\x00", "a" * 5000, "' OR '1'='1", "ü" * 100, "<script>x</script>"]
 )
 def test_hostile_login_fields(client: FlaskClient, field: str, value: str) -> None:
-    data = {"email": seed.PAUL, "password": seed.PASSWORD}
+    data = {"email": demo.PAUL, "password": demo.PASSWORD}
     data[field] = value
     data["csrf_token"] = csrf_token(client)
     response = client.post("/login", data=data)
@@ -244,7 +244,7 @@ def test_hostile_names_are_escaped_in_html(
     org.repositories.append(Repository(name=payload))
     db.add(User(email=payload.lower(), password_hash="x"))
     db.commit()
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     client.post(
         "/orgs/1/roles",
         data={
@@ -268,7 +268,7 @@ def test_hostile_file_upload_in_a_text_field(client: FlaskClient) -> None:
     data = {
         "csrf_token": csrf_token(client),
         "email": (io.BytesIO(b"x"), "email.txt"),
-        "password": seed.PASSWORD,
+        "password": demo.PASSWORD,
     }
     response = client.post("/login", data=data, content_type="multipart/form-data")
     assert response.status_code == 422
@@ -291,7 +291,7 @@ def test_hostile_role_post_without_the_role_field(
 ) -> None:
     # why: a SelectField falls back to its default; that must not demote anyone
     before = roles_snapshot(db)
-    data = {"csrf_token": csrf_token(owner, "/orgs/1/roles"), "user_email": seed.PAUL}
+    data = {"csrf_token": csrf_token(owner, "/orgs/1/roles"), "user_email": demo.PAUL}
     response = owner.post("/orgs/1/roles", data=data)
     assert response.status_code == 422
     assert "Choose one of OWNER, MEMBER, BILLING." in response.text

@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-import seed
 from portal import db as portal_db
+from portal import demo
 from portal.authz import PortalOso, Viewer, get_oso
 from portal.models import ROLE_NAMES, Organization, OrganizationRole, Repository, User
 
@@ -34,8 +34,8 @@ EXPECTED: dict[str | None, set[str]] = {
 }
 
 # A seeded user for each role in The Beatles; admin has no role anywhere.
-USER_FOR_ROLE = {"OWNER": seed.JOHN, "MEMBER": seed.PAUL, "BILLING": seed.GEORGE}
-USER_FOR_ROLE[None] = seed.ADMIN  # type: ignore[index]
+USER_FOR_ROLE = {"OWNER": demo.JOHN, "MEMBER": demo.PAUL, "BILLING": demo.GEORGE}
+USER_FOR_ROLE[None] = demo.ADMIN  # type: ignore[index]
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_policy_organization_matrix(
     ctx: None, role: str | None, action: str, own: bool, actor_kind: str
 ) -> None:
     user = _user(USER_FOR_ROLE[role])
-    org = _org(seed.BEATLES_ID if own else seed.MONSTERS_ID)
+    org = _org(demo.BEATLES_ID if own else demo.MONSTERS_ID)
     actor = Viewer(portal_db.get_session(), user.id) if actor_kind == "viewer" else user
     expected = own and action in EXPECTED[role]
     assert get_oso().is_allowed(actor, action, org) is expected
@@ -79,7 +79,7 @@ def test_policy_repository_read_follows_list_repos(
     ctx: None, role: str | None, own: bool
 ) -> None:
     user = _user(USER_FOR_ROLE[role])
-    org_id = seed.BEATLES_ID if own else seed.MONSTERS_ID
+    org_id = demo.BEATLES_ID if own else demo.MONSTERS_ID
     repo = portal_db.get_session().scalar(
         select(Repository).where(Repository.organization_id == org_id)
     )
@@ -92,7 +92,7 @@ def test_policy_repository_read_follows_list_repos(
 
 def test_policy_anonymous_viewer_gets_nothing(ctx: None) -> None:
     viewer = Viewer(portal_db.get_session(), None)
-    assert get_oso().authorized_actions(viewer, _org(seed.BEATLES_ID)) == set()
+    assert get_oso().authorized_actions(viewer, _org(demo.BEATLES_ID)) == set()
 
 
 class _FixedRoleViewer(Viewer):

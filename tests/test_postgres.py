@@ -16,8 +16,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-import seed
-from portal import create_app
+from portal import create_app, demo
 from portal.db import make_engine
 from portal.models import Base, Organization
 from tests.conftest import AuthActions, csrf_token
@@ -40,7 +39,7 @@ def pg_url() -> Iterator[str]:
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     with Session(engine) as session:
-        seed.seed_database(session)
+        demo.seed_database(session)
         session.commit()
     engine.dispose()
     yield url
@@ -70,7 +69,7 @@ def test_postgres_seeded_ids_and_sequence(pg_url: str) -> None:
     # organization collided with The Beatles' primary key
     engine = create_engine(pg_url)
     with Session(engine) as session:
-        assert session.get(Organization, seed.BEATLES_ID).name == "The Beatles"
+        assert session.get(Organization, demo.BEATLES_ID).name == "The Beatles"
         session.add(Organization(name="New"))
         session.commit()
     engine.dispose()
@@ -79,22 +78,22 @@ def test_postgres_seeded_ids_and_sequence(pg_url: str) -> None:
 def test_postgres_login_throttle_holds_under_a_burst(pg_app: Flask) -> None:
     # why: PostgreSQL has no database-wide write lock; the advisory lock per
     # email is what keeps parallel guesses from all passing the count
-    assert parallel_wrong_logins(pg_app, seed.PAUL, 24) == [422] * 10 + [429] * 14
+    assert parallel_wrong_logins(pg_app, demo.PAUL, 24) == [422] * 10 + [429] * 14
 
 
 def test_postgres_walkthrough_and_hostile_input(pg_app: Flask) -> None:
     client = pg_app.test_client()
     auth = AuthActions(client)
     assert auth.login("a\x00b@example.com").status_code == 422
-    assert auth.login(seed.JOHN).status_code == 302
+    assert auth.login(demo.JOHN).status_code == 302
     assert client.get("/orgs/2147483648").status_code == 404
     assert client.get("/orgs/2").status_code == 404
     token = csrf_token(client, "/orgs/1/roles")
     for email, name, status in [
         ("john\x00@beatles.com", "MEMBER", 422),
-        (seed.RINGO, "ADMIN", 422),
-        (seed.JOHN, "MEMBER", 409),
-        (seed.RINGO, "BILLING", 302),
+        (demo.RINGO, "ADMIN", 422),
+        (demo.JOHN, "MEMBER", 409),
+        (demo.RINGO, "BILLING", 302),
     ]:
         data = {"csrf_token": token, "user_email": email, "name": name}
         assert client.post("/orgs/1/roles", data=data).status_code == status

@@ -16,19 +16,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 from polar.exceptions import OsoError
 
-import seed
-from portal.auth import is_public
+from portal import demo
+from portal.guards import is_public
 from tests.conftest import AuthActions, csrf_token
 
 # Who asks: anonymous, a user with no role anywhere, each role in The Beatles, and
 # the owner of the other organization.
 ACTORS: dict[str, str | None] = {
     "anonymous": None,
-    "no_role": seed.ADMIN,
-    "billing": seed.GEORGE,
-    "member": seed.PAUL,
-    "owner": seed.JOHN,
-    "other_owner": seed.MIKE,
+    "no_role": demo.ADMIN,
+    "billing": demo.GEORGE,
+    "member": demo.PAUL,
+    "owner": demo.JOHN,
+    "other_owner": demo.MIKE,
 }
 
 LOGIN = "login"  # 302 to the login page
@@ -41,16 +41,16 @@ FormData = Callable[[str | None], dict[str, str]]
 
 
 def _role_form(email: str | None) -> dict[str, str]:
-    return {"user_email": seed.ADMIN, "name": "MEMBER"}
+    return {"user_email": demo.ADMIN, "name": "MEMBER"}
 
 
 def _password_form(email: str | None) -> dict[str, str]:
     new = "a brand new passphrase"
-    return {"current_password": seed.PASSWORD, "new_password": new, "confirm": new}
+    return {"current_password": demo.PASSWORD, "new_password": new, "confirm": new}
 
 
 def _login_form(email: str | None) -> dict[str, str]:
-    return {"email": seed.RINGO, "password": seed.PASSWORD}
+    return {"email": demo.RINGO, "password": demo.PASSWORD}
 
 
 @dataclass
@@ -92,8 +92,8 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("orgs.organization_show", "GET"): Route("/orgs/1", _org(OK, OK, OK)),
     ("orgs.repository_list", "GET"): Route("/orgs/1/repos", _org(NO, OK, OK)),
     ("orgs.billing_show", "GET"): Route("/orgs/1/billing", _org(OK, NO, OK)),
-    ("orgs.role_list", "GET"): Route("/orgs/1/roles", _org(NO, OK, OK)),
-    ("orgs.role_create", "POST"): Route(
+    ("members.role_list", "GET"): Route("/orgs/1/roles", _org(NO, OK, OK)),
+    ("members.role_create", "POST"): Route(
         "/orgs/1/roles", _org(NO, NO, MOVED), _role_form, writes={"owner"}
     ),
     ("account.password_change", "GET"): Route("/account/password", _everyone(OK)),
@@ -209,6 +209,6 @@ def test_routes_tripwire_catches_a_view_without_a_check(app: Flask) -> None:
         return "secret"
 
     client = app.test_client()
-    AuthActions(client).login(seed.JOHN)
+    AuthActions(client).login(demo.JOHN)
     with pytest.raises(OsoError, match="Authorize not called"):
         client.get("/forgotten")

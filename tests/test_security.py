@@ -15,10 +15,9 @@ from packaging.version import Version
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import seed
-from portal import create_app, passwords
-from portal.auth import SESSION_EXPIRED
+from portal import create_app, demo, passwords
 from portal.models import LoginFailure, User
+from portal.sessions import SESSION_EXPIRED
 from tests.conftest import AuthActions, csrf_token, roles_snapshot
 
 
@@ -48,7 +47,7 @@ def clock(app: Flask) -> Clock:
 def test_session_idle_timeout_logs_out_after_30_minutes(
     client: FlaskClient, auth: AuthActions, clock: Clock
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     clock.advance(minutes=29)
     assert client.get("/orgs").status_code == 200
     clock.advance(minutes=29)  # active 29 minutes ago: still fine
@@ -62,7 +61,7 @@ def test_session_idle_timeout_logs_out_after_30_minutes(
 def test_session_absolute_lifetime_is_12_hours(
     client: FlaskClient, auth: AuthActions, clock: Clock
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     for _ in range(12 * 3):  # busy all day, never idle for long
         clock.advance(minutes=20)
         assert client.get("/orgs").status_code == 200
@@ -73,7 +72,7 @@ def test_session_absolute_lifetime_is_12_hours(
 def test_session_cookie_is_httponly_and_lax(
     client: FlaskClient, auth: AuthActions
 ) -> None:
-    response = auth.login(seed.PAUL)
+    response = auth.login(demo.PAUL)
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
@@ -91,7 +90,7 @@ def test_session_cookie_is_secure_with_host_prefix_over_https(db_url: str) -> No
 def test_session_without_timestamps_is_logged_out(
     client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     with client.session_transaction() as session:
         del session["login_at"], session["seen_at"]
     assert client.get("/orgs").status_code == 302
@@ -102,7 +101,7 @@ def test_logout_after_idle_expiry_still_kills_copied_cookies(
 ) -> None:
     # why: the thief keeps their copy active; the owner comes back after the idle
     # timeout and logs out. The logout must still rotate the token.
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     token = csrf_token(client, "/orgs")  # the Log out button on an open page
     thief = app.test_client()
     thief.set_cookie("session", client.get_cookie("session").value)
@@ -116,7 +115,7 @@ def test_logout_after_idle_expiry_still_kills_copied_cookies(
 def test_password_change_kills_copied_cookies_but_keeps_this_one(
     app: Flask, client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     thief = app.test_client()
     thief.set_cookie("session", client.get_cookie("session").value)
     assert thief.get("/orgs").status_code == 200
@@ -125,7 +124,7 @@ def test_password_change_kills_copied_cookies_but_keeps_this_one(
         "/account/password",
         data={
             "csrf_token": csrf_token(client, "/account/password"),
-            "current_password": seed.PASSWORD,
+            "current_password": demo.PASSWORD,
             "new_password": new,
             "confirm": new,
         },
@@ -134,17 +133,17 @@ def test_password_change_kills_copied_cookies_but_keeps_this_one(
     assert thief.get("/orgs").status_code == 302
     assert client.get("/orgs").status_code == 200
     other = app.test_client()
-    assert AuthActions(other).login(seed.PAUL, new).status_code == 302
-    assert AuthActions(app.test_client()).login(seed.PAUL).status_code == 422
+    assert AuthActions(other).login(demo.PAUL, new).status_code == 302
+    assert AuthActions(app.test_client()).login(demo.PAUL).status_code == 422
 
 
 @pytest.mark.parametrize(
     ("current", "new", "confirm", "message"),
     [
         ("wrong password", "long enough password", "long enough password", "not your"),
-        (seed.PASSWORD, "short", "short", "between 12 and 128"),
-        (seed.PASSWORD, "long enough password", "different password!", "differ"),
-        (seed.PASSWORD, "x" * 129, "x" * 129, "between 12 and 128"),
+        (demo.PASSWORD, "short", "short", "between 12 and 128"),
+        (demo.PASSWORD, "long enough password", "different password!", "differ"),
+        (demo.PASSWORD, "x" * 129, "x" * 129, "between 12 and 128"),
     ],
 )
 def test_password_change_refuses_bad_input(
@@ -156,8 +155,8 @@ def test_password_change_refuses_bad_input(
     confirm: str,
     message: str,
 ) -> None:
-    auth.login(seed.PAUL)
-    before = db.scalar(select(User.password_hash).where(User.email == seed.PAUL))
+    auth.login(demo.PAUL)
+    before = db.scalar(select(User.password_hash).where(User.email == demo.PAUL))
     response = client.post(
         "/account/password",
         data={
@@ -170,7 +169,7 @@ def test_password_change_refuses_bad_input(
     assert response.status_code == 422
     assert message in response.text
     db.expire_all()
-    after = db.scalar(select(User.password_hash).where(User.email == seed.PAUL))
+    after = db.scalar(select(User.password_hash).where(User.email == demo.PAUL))
     assert after == before
 
 
@@ -178,10 +177,10 @@ def test_password_change_refuses_bad_input(
 
 
 def test_passwords_are_argon2id_at_asvs_parameters(db: Session) -> None:
-    stored = db.scalar(select(User.password_hash).where(User.email == seed.JOHN))
+    stored = db.scalar(select(User.password_hash).where(User.email == demo.JOHN))
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
-    assert passwords.verify_password(stored, seed.PASSWORD)
-    assert not passwords.verify_password(stored, seed.PASSWORD + "x")
+    assert passwords.verify_password(stored, demo.PASSWORD)
+    assert not passwords.verify_password(stored, demo.PASSWORD + "x")
 
 
 def test_unknown_email_costs_the_same_hash_work(
@@ -196,7 +195,7 @@ def test_unknown_email_costs_the_same_hash_work(
 
     monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
     auth.login("nobody@example.com", "whatever")
-    auth.login(seed.PAUL, "whatever")
+    auth.login(demo.PAUL, "whatever")
     # One full argon2id verification each, at the same parameters.
     assert calls == ["$argon2id$v=19$m=19456,t=2,p=1$"] * 2
 
@@ -214,10 +213,10 @@ def test_login_throttle_after_10_failures_in_15_minutes(
     client: FlaskClient, auth: AuthActions, clock: Clock, db: Session
 ) -> None:
     for _ in range(10):
-        assert auth.login(seed.PAUL, "wrong").status_code == 422
+        assert auth.login(demo.PAUL, "wrong").status_code == 422
         clock.advance(seconds=30)
-    assert _failures(db, seed.PAUL) == 10
-    response = auth.login(seed.PAUL)  # even the right password waits
+    assert _failures(db, demo.PAUL) == 10
+    response = auth.login(demo.PAUL)  # even the right password waits
     assert response.status_code == 429
     assert "Too many failed logins for this account" in response.text
     assert "try again in 10 minutes" in response.text
@@ -229,11 +228,11 @@ def test_login_throttle_ends_by_itself(
     client: FlaskClient, auth: AuthActions, clock: Clock, db: Session
 ) -> None:
     for _ in range(10):
-        auth.login(seed.PAUL, "wrong")
-    assert auth.login(seed.PAUL).status_code == 429
+        auth.login(demo.PAUL, "wrong")
+    assert auth.login(demo.PAUL).status_code == 429
     clock.advance(minutes=15, seconds=1)
-    assert auth.login(seed.PAUL).status_code == 302
-    assert _failures(db, seed.PAUL) == 0  # a success forgets the failures
+    assert auth.login(demo.PAUL).status_code == 302
+    assert _failures(db, demo.PAUL) == 0  # a success forgets the failures
 
 
 def parallel_wrong_logins(app: Flask, email: str, count: int) -> list[int]:
@@ -263,14 +262,14 @@ def test_login_throttle_holds_under_a_burst_of_parallel_guesses(
     app: Flask, clock: Clock, db: Session
 ) -> None:
     # why: count-then-hash-then-record let every parallel guess pass the count
-    assert parallel_wrong_logins(app, seed.PAUL, 24) == [422] * 10 + [429] * 14
-    assert _failures(db, seed.PAUL) == 10
+    assert parallel_wrong_logins(app, demo.PAUL, 24) == [422] * 10 + [429] * 14
+    assert _failures(db, demo.PAUL) == 10
 
 
 def test_password_change_is_throttled_too(
     client: FlaskClient, auth: AuthActions, clock: Clock
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     data = {"new_password": "a long new password", "confirm": "a long new password"}
     statuses = []
     for _ in range(11):
@@ -284,8 +283,8 @@ def test_password_change_is_throttled_too(
 
 def test_login_throttle_is_per_account(auth: AuthActions, clock: Clock) -> None:
     for _ in range(10):
-        auth.login(seed.PAUL, "wrong")
-    assert auth.login(seed.RINGO).status_code == 302
+        auth.login(demo.PAUL, "wrong")
+    assert auth.login(demo.RINGO).status_code == 302
 
 
 def test_login_throttle_counts_unknown_emails_alike(
@@ -302,10 +301,10 @@ def test_login_throttle_holds_across_app_instances(
 ) -> None:
     # why: two server processes share only the database
     for _ in range(10):
-        AuthActions(app.test_client()).login(seed.PAUL, "wrong")
+        AuthActions(app.test_client()).login(demo.PAUL, "wrong")
     other = create_app({"SECRET_KEY": "k", "DATABASE_URL": db_url, "HTTPS": False})
     other.config["CLOCK"] = clock
-    assert AuthActions(other.test_client()).login(seed.PAUL).status_code == 429
+    assert AuthActions(other.test_client()).login(demo.PAUL).status_code == 429
     other.extensions["portal.engine"].dispose()
 
 
@@ -313,17 +312,17 @@ def test_login_failures_outside_the_window_do_not_count(
     auth: AuthActions, clock: Clock
 ) -> None:
     for _ in range(9):
-        auth.login(seed.PAUL, "wrong")
+        auth.login(demo.PAUL, "wrong")
     clock.advance(minutes=16)
-    auth.login(seed.PAUL, "wrong")
-    assert auth.login(seed.PAUL).status_code == 302
+    auth.login(demo.PAUL, "wrong")
+    assert auth.login(demo.PAUL).status_code == 302
 
 
 # --- CSRF and methods ---------------------------------------------------------
 
 
 def _role_post(client: FlaskClient, token: str | None) -> int:
-    data = {"user_email": seed.RINGO, "name": "OWNER"}
+    data = {"user_email": demo.RINGO, "name": "OWNER"}
     if token is not None:
         data["csrf_token"] = token
     return client.post("/orgs/1/roles", data=data).status_code
@@ -346,14 +345,14 @@ def test_csrf_bad_tokens_are_refused(
     monkeypatch: pytest.MonkeyPatch,
     kind: str,
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     if kind == "missing":
         token = None
     elif kind == "garbage":
         token = "garbage." + "A" * 60
     elif kind == "other_session":
         other = app.test_client()
-        AuthActions(other).login(seed.JOHN)
+        AuthActions(other).login(demo.JOHN)
         token = csrf_token(other, "/orgs/1/roles")
     else:
         token = csrf_token(client, "/orgs/1/roles")
@@ -369,14 +368,14 @@ def test_csrf_bad_tokens_are_refused(
 def test_csrf_every_post_route_checks_the_token(
     client: FlaskClient, auth: AuthActions, path: str, kind: str
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     data = {} if kind == "missing" else {"csrf_token": "garbage"}
     assert client.post(path, data=data).status_code == 400
     assert client.get("/orgs").status_code == 200  # still logged in
 
 
 def test_csrf_login_form_checks_the_token(client: FlaskClient) -> None:
-    data = {"email": seed.PAUL, "password": seed.PASSWORD, "csrf_token": "x"}
+    data = {"email": demo.PAUL, "password": demo.PASSWORD, "csrf_token": "x"}
     assert client.post("/login", data=data).status_code == 400
 
 
@@ -387,7 +386,7 @@ def test_csrf_login_form_checks_the_token(client: FlaskClient) -> None:
 def test_methods_other_than_get_and_post_are_not_allowed(
     client: FlaskClient, auth: AuthActions, method: str, path: str
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     # A valid token, so that only the method can be the reason for refusing.
     headers = {"X-CSRFToken": csrf_token(client, "/orgs/1/roles")}
     assert client.open(path, method=method, headers=headers).status_code == 405
@@ -410,7 +409,7 @@ CSP_REQUIRED = [
 def test_headers_on_every_page(
     client: FlaskClient, auth: AuthActions, path: str
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     response = client.get(path)
     csp = response.headers["Content-Security-Policy"]
     assert all(part in csp for part in CSP_REQUIRED)
@@ -424,7 +423,7 @@ def test_headers_on_error_responses(
     app: Flask, client: FlaskClient, auth: AuthActions, clock: Clock
 ) -> None:
     responses = {400: client.post("/login", data={})}
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     responses[405] = client.get("/logout")
     responses[413] = client.post("/orgs", data={"x": "y" * 70_000})
     responses[403] = client.get("/orgs/1/billing")
@@ -446,7 +445,7 @@ def test_headers_on_a_server_error(
     def boom() -> str:
         raise RuntimeError("boom")
 
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     app.testing = False  # render the 500 page instead of raising into the test
     response = client.get("/boom")
     assert response.status_code == 500
@@ -457,7 +456,7 @@ def test_headers_on_a_server_error(
 def test_oversized_body_refused_even_where_nothing_reads_it(
     client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     assert client.get("/orgs", data="x" * 100_000).status_code == 413
 
 
@@ -491,7 +490,7 @@ def test_templates_have_no_inline_script_or_style(app: Flask) -> None:
 def test_oversized_request_body_gets_413(
     client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     before = roles_snapshot(db)
     data = {
         "csrf_token": csrf_token(client, "/orgs/1/roles"),

@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-import seed
+from portal import demo
 from tests.conftest import AuthActions, csrf_token, role_of, roles_snapshot
 
 
@@ -25,7 +25,7 @@ def assign(client: FlaskClient, org_id: int, email: str, name: str, **extra: str
 def test_organization_list_shows_only_my_organizations(
     client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     page = client.get("/orgs").text
     assert "The Beatles" in page and "Monsters Inc." not in page
 
@@ -33,7 +33,7 @@ def test_organization_list_shows_only_my_organizations(
 def test_organization_list_is_empty_for_a_user_without_roles(
     client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.ADMIN)
+    auth.login(demo.ADMIN)
     page = client.get("/orgs").text
     assert "You do not belong to any organization yet." in page
 
@@ -41,7 +41,7 @@ def test_organization_list_is_empty_for_a_user_without_roles(
 def test_member_sees_repositories_but_not_billing(
     client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     repos = client.get("/orgs/1/repos")
     assert repos.status_code == 200 and "Abbey Road" in repos.text
     billing = client.get("/orgs/1/billing")
@@ -53,14 +53,14 @@ def test_member_sees_repositories_but_not_billing(
 def test_overview_links_follow_the_policy(
     client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     page = client.get("/orgs/1").text
     assert 'href="/orgs/1/repos"' in page and 'href="/orgs/1/roles"' in page
     assert 'href="/orgs/1/billing"' not in page
 
 
 def test_billing_user_sees_billing_only(client: FlaskClient, auth: AuthActions) -> None:
-    auth.login(seed.GEORGE)
+    auth.login(demo.GEORGE)
     page = client.get("/orgs/1").text
     assert 'href="/orgs/1/billing"' in page
     assert 'href="/orgs/1/repos"' not in page and 'href="/orgs/1/roles"' not in page
@@ -72,16 +72,16 @@ def test_billing_user_sees_billing_only(client: FlaskClient, auth: AuthActions) 
 def test_member_sees_roles_without_the_form(
     client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     page = client.get("/orgs/1/roles").text
-    assert seed.GEORGE in page and "BILLING" in page
+    assert demo.GEORGE in page and "BILLING" in page
     assert 'name="user_email"' not in page
 
 
 def test_owner_sees_billing_and_the_role_form(
     client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     assert "64 Penny Ln Liverpool, UK" in client.get("/orgs/1/billing").text
     page = client.get("/orgs/1/roles").text
     assert 'name="user_email"' in page and '<option value="BILLING">' in page
@@ -90,14 +90,14 @@ def test_owner_sees_billing_and_the_role_form(
 def test_walkthrough_john_makes_ringo_billing(
     app: Flask, client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    auth.login(seed.JOHN)
-    response = assign(client, 1, seed.RINGO, "BILLING")
+    auth.login(demo.JOHN)
+    response = assign(client, 1, demo.RINGO, "BILLING")
     assert response.status_code == 302 and response.location == "/orgs/1/roles"
     page = client.get("/orgs/1/roles").text
     assert "ringo@beatles.com is now BILLING (was MEMBER)." in page
-    assert role_of(db, seed.RINGO, 1) == "BILLING"
+    assert role_of(db, demo.RINGO, 1) == "BILLING"
     ringo = app.test_client()
-    AuthActions(ringo).login(seed.RINGO)
+    AuthActions(ringo).login(demo.RINGO)
     assert ringo.get("/orgs/1/billing").status_code == 200
     assert ringo.get("/orgs/1/repos").status_code == 403
 
@@ -105,13 +105,13 @@ def test_walkthrough_john_makes_ringo_billing(
 def test_owner_adds_a_user_without_a_role(
     client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    auth.login(seed.JOHN)
-    assign(client, 1, seed.ADMIN, "MEMBER")
+    auth.login(demo.JOHN)
+    assign(client, 1, demo.ADMIN, "MEMBER")
     assert "admin@admin.com is now MEMBER." in client.get("/orgs/1/roles").text
-    assert role_of(db, seed.ADMIN, 1) == "MEMBER"
+    assert role_of(db, demo.ADMIN, 1) == "MEMBER"
 
 
-@pytest.mark.parametrize("email", [seed.RINGO, seed.PAUL, seed.GEORGE])
+@pytest.mark.parametrize("email", [demo.RINGO, demo.PAUL, demo.GEORGE])
 def test_non_owners_cannot_assign_roles(app: Flask, db: Session, email: str) -> None:
     client = app.test_client()
     AuthActions(client).login(email)
@@ -128,7 +128,7 @@ def test_non_owners_cannot_assign_roles(app: Flask, db: Session, email: str) -> 
 def test_other_tenants_pages_are_not_found(
     client: FlaskClient, auth: AuthActions, path: str
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     response = client.get(path)
     assert response.status_code == 404
     assert "Page not found" in response.text
@@ -137,19 +137,19 @@ def test_other_tenants_pages_are_not_found(
 def test_other_tenants_role_form_is_not_found(
     client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     before = roles_snapshot(db)
-    assert assign(client, 2, seed.JOHN, "OWNER").status_code == 404
+    assert assign(client, 2, demo.JOHN, "OWNER").status_code == 404
     assert roles_snapshot(db) == before
 
 
 def test_role_post_without_csrf_token_is_refused(
     client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     before = roles_snapshot(db)
     response = client.post(
-        "/orgs/1/roles", data={"user_email": seed.RINGO, "name": "OWNER"}
+        "/orgs/1/roles", data={"user_email": demo.RINGO, "name": "OWNER"}
     )
     assert response.status_code == 400
     assert "This form has expired" in response.text
@@ -159,13 +159,13 @@ def test_role_post_without_csrf_token_is_refused(
 @pytest.mark.parametrize(
     ("email", "name", "status", "message"),
     [
-        (seed.RINGO, "ADMIN", 422, "Choose one of OWNER, MEMBER, BILLING."),
-        (seed.RINGO, "owner", 422, "Choose one of OWNER, MEMBER, BILLING."),
-        (seed.RINGO, "", 422, "Choose one of OWNER, MEMBER, BILLING."),
+        (demo.RINGO, "ADMIN", 422, "Choose one of OWNER, MEMBER, BILLING."),
+        (demo.RINGO, "owner", 422, "Choose one of OWNER, MEMBER, BILLING."),
+        (demo.RINGO, "", 422, "Choose one of OWNER, MEMBER, BILLING."),
         ("nobody@example.com", "MEMBER", 422, "There is no user with the email"),
         ("", "MEMBER", 422, "Enter the email of the person."),
-        (seed.PAUL, "MEMBER", 409, "paul@beatles.com is already MEMBER here."),
-        (seed.JOHN, "MEMBER", 409, "john@beatles.com is the last owner."),
+        (demo.PAUL, "MEMBER", 409, "paul@beatles.com is already MEMBER here."),
+        (demo.JOHN, "MEMBER", 409, "john@beatles.com is the last owner."),
     ],
 )
 def test_bad_role_input_gets_a_form_error_and_changes_nothing(
@@ -177,7 +177,7 @@ def test_bad_role_input_gets_a_form_error_and_changes_nothing(
     status: int,
     message: str,
 ) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     before = roles_snapshot(db)
     response = assign(client, 1, email, name)
     assert response.status_code == status
@@ -187,7 +187,7 @@ def test_bad_role_input_gets_a_form_error_and_changes_nothing(
 
 
 def test_role_form_keeps_what_was_typed(client: FlaskClient, auth: AuthActions) -> None:
-    auth.login(seed.JOHN)
+    auth.login(demo.JOHN)
     response = assign(client, 1, "nobody@example.com", "BILLING")
     assert 'value="nobody@example.com"' in response.text
     assert '<option selected value="BILLING">' in response.text
@@ -196,7 +196,7 @@ def test_role_form_keeps_what_was_typed(client: FlaskClient, auth: AuthActions) 
 def test_pages_render_in_the_layout_with_logout(
     client: FlaskClient, auth: AuthActions
 ) -> None:
-    auth.login(seed.PAUL)
+    auth.login(demo.PAUL)
     for path in [
         "/orgs",
         "/orgs/1",
@@ -205,12 +205,12 @@ def test_pages_render_in_the_layout_with_logout(
         "/orgs/1/billing",
     ]:
         page = client.get(path).text
-        assert seed.PAUL in page and ">Log out</button>" in page, path
+        assert demo.PAUL in page and ">Log out</button>" in page, path
 
 
 @pytest.mark.parametrize(
     ("email", "role"),
-    [(seed.JOHN, "OWNER"), (seed.PAUL, "MEMBER"), (seed.GEORGE, "BILLING")],
+    [(demo.JOHN, "OWNER"), (demo.PAUL, "MEMBER"), (demo.GEORGE, "BILLING")],
 )
 def test_overview_shows_my_role(
     client: FlaskClient, auth: AuthActions, email: str, role: str

@@ -18,8 +18,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-import seed
-from portal import create_app
+from portal import create_app, demo
 
 DEBIAN_CHROMIUM = "/usr/lib/chromium/chromium"  # /usr/bin/chromium is a wrapper
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -58,7 +57,7 @@ def live_server(db_url: str) -> Iterator[LiveServer]:
 
 
 def login(
-    page: Page, server: LiveServer, email: str, password: str = seed.PASSWORD
+    page: Page, server: LiveServer, email: str, password: str = demo.PASSWORD
 ) -> None:
     """Log in through the form, as a person would."""
     page.goto(f"{server.url}/login")

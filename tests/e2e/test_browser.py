@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
-import seed
+from portal import demo
 from portal.models import User
 from portal.passwords import hash_password
 from tests.e2e.conftest import LiveServer, login, screenshot
@@ -23,7 +23,7 @@ def test_e2e_login_form_leads_to_my_organizations(
     page.goto(live_server.url)
     expect(page).to_have_url(re.compile(r"/login\?next="))
     screenshot(page, "login")
-    login(page, live_server, seed.PAUL)
+    login(page, live_server, demo.PAUL)
     expect(page.get_by_role("heading", name="Your organizations")).to_be_visible()
     expect(page.get_by_role("link", name="The Beatles")).to_be_visible()
     expect(page.get_by_role("link", name="Monsters Inc.")).to_have_count(0)
@@ -34,7 +34,7 @@ def test_e2e_wrong_password_shows_one_generic_message(
     page: Page, live_server: LiveServer
 ) -> None:
     page.goto(f"{live_server.url}/login")
-    page.get_by_label("Email").fill(seed.PAUL)
+    page.get_by_label("Email").fill(demo.PAUL)
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
@@ -44,7 +44,7 @@ def test_e2e_wrong_password_shows_one_generic_message(
 def test_e2e_member_sees_repositories_but_not_billing_or_role_form(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, seed.PAUL)
+    login(page, live_server, demo.PAUL)
     page.get_by_role("link", name="The Beatles").click()
     expect(page.get_by_role("heading", name="The Beatles", exact=True)).to_be_visible()
     screenshot(page, "overview-member")
@@ -55,7 +55,7 @@ def test_e2e_member_sees_repositories_but_not_billing_or_role_form(
     expect(page.get_by_role("cell", name="Abbey Road")).to_be_visible()
     screenshot(page, "repositories")
     tabs.get_by_role("link", name="Roles").click()
-    expect(page.get_by_role("cell", name=seed.JOHN)).to_be_visible()
+    expect(page.get_by_role("cell", name=demo.JOHN)).to_be_visible()
     expect(page.get_by_label("User email")).to_have_count(0)
     expect(page.get_by_role("button", name="Assign role")).to_have_count(0)
     screenshot(page, "roles-member")
@@ -68,8 +68,8 @@ def test_e2e_owner_assigns_a_role_with_the_form(
     with Session(live_server.app.extensions["portal.engine"]) as session:
         session.add(User(email=email, password_hash=hash_password("unused-pass")))
         session.commit()
-    login(page, live_server, seed.JOHN)
-    page.goto(f"{live_server.url}/orgs/{seed.BEATLES_ID}/roles")
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     page.get_by_label("User email").fill(email)
     page.get_by_label("Role", exact=True).select_option("BILLING")
     page.get_by_role("button", name="Assign role").click()
@@ -82,8 +82,8 @@ def test_e2e_owner_assigns_a_role_with_the_form(
 def test_e2e_owner_sees_a_clear_error_for_an_unknown_email(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, seed.JOHN)
-    page.goto(f"{live_server.url}/orgs/{seed.BEATLES_ID}/roles")
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     page.get_by_label("User email").fill("nobody@example.com")
     page.get_by_role("button", name="Assign role").click()
     expect(
@@ -96,8 +96,8 @@ def test_e2e_owner_sees_a_clear_error_for_an_unknown_email(
 def test_e2e_forbidden_page_renders_in_the_layout(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, seed.PAUL)
-    response = page.goto(f"{live_server.url}/orgs/{seed.BEATLES_ID}/billing")
+    login(page, live_server, demo.PAUL)
+    response = page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/billing")
     assert response is not None and response.status == 403
     expect(
         page.get_by_role("heading", name="You don't have access to this page")
@@ -108,16 +108,16 @@ def test_e2e_forbidden_page_renders_in_the_layout(
 
 
 def test_e2e_forbidden_screenshot(page: Page, live_server: LiveServer) -> None:
-    login(page, live_server, seed.PAUL)
-    page.goto(f"{live_server.url}/orgs/{seed.BEATLES_ID}/billing")
+    login(page, live_server, demo.PAUL)
+    page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/billing")
     screenshot(page, "forbidden")
-    page.goto(f"{live_server.url}/orgs/{seed.MONSTERS_ID}")
+    page.goto(f"{live_server.url}/orgs/{demo.MONSTERS_ID}")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     screenshot(page, "not-found")
 
 
 def test_e2e_logout_returns_to_login(page: Page, live_server: LiveServer) -> None:
-    login(page, live_server, seed.GEORGE)
+    login(page, live_server, demo.GEORGE)
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     page.goto(f"{live_server.url}/orgs")
@@ -127,16 +127,16 @@ def test_e2e_logout_returns_to_login(page: Page, live_server: LiveServer) -> Non
 def test_e2e_password_change_from_the_account_link(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, seed.RINGO)
-    page.get_by_role("link", name=seed.RINGO).click()
+    login(page, live_server, demo.RINGO)
+    page.get_by_role("link", name=demo.RINGO).click()
     expect(page.get_by_role("heading", name="Change password")).to_be_visible()
-    page.get_by_label("Current password").fill(seed.PASSWORD)
+    page.get_by_label("Current password").fill(demo.PASSWORD)
     page.get_by_label("New password", exact=True).fill("short")
     page.get_by_label("Repeat the new password").fill("short")
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_text("Use between 12 and 128 characters.")).to_be_visible()
     screenshot(page, "password-error")
-    page.get_by_label("Current password").fill(seed.PASSWORD)
+    page.get_by_label("Current password").fill(demo.PASSWORD)
     page.get_by_label("New password", exact=True).fill("yellow submarine 1969")
     page.get_by_label("Repeat the new password").fill("yellow submarine 1969")
     page.get_by_role("button", name="Change password").click()
@@ -144,13 +144,13 @@ def test_e2e_password_change_from_the_account_link(
         "Your password was changed. Any other sessions were logged out."
     )
     page.get_by_role("button", name="Log out").click()
-    login(page, live_server, seed.RINGO, "yellow submarine 1969")
+    login(page, live_server, demo.RINGO, "yellow submarine 1969")
 
 
 def test_e2e_phone_width_roles_page(page: Page, live_server: LiveServer) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
-    login(page, live_server, seed.JOHN)
-    page.goto(f"{live_server.url}/orgs/{seed.BEATLES_ID}/roles")
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     expect(page.get_by_role("button", name="Assign role")).to_be_visible()
     # Nothing wider than the screen: no sideways scrolling on a phone.
     width = page.evaluate("document.documentElement.scrollWidth")

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
 from sqlalchemy.orm import Session
 
-import seed
+from portal import demo
 from portal.models import Organization, OrganizationRole, Repository, User
 from tests.e2e.conftest import LiveServer, login, screenshot
 
@@ -26,7 +26,7 @@ PAGES = ["/orgs", "/orgs/1", "/orgs/1/repos", "/orgs/1/billing", "/orgs/1/roles"
 
 def _plant(server: LiveServer) -> None:
     with Session(server.app.extensions["portal.engine"]) as session:
-        org = session.get(Organization, seed.BEATLES_ID)
+        org = session.get(Organization, demo.BEATLES_ID)
         org.name = PAYLOADS[0]
         org.billing_address = PAYLOADS[1]
         org.repositories.extend(Repository(name=p) for p in PAYLOADS)
@@ -51,7 +51,7 @@ def test_e2e_xss_payloads_stay_text(page: Page, live_server: LiveServer) -> None
 
     page.on("dialog", on_dialog)
     page.on("console", on_console)
-    login(page, live_server, seed.JOHN)
+    login(page, live_server, demo.JOHN)
     for path in PAGES:
         page.goto(f"{live_server.url}{path}")
         page.mouse.move(200, 300)
@@ -83,7 +83,7 @@ def test_e2e_pages_load_without_csp_violations(
         ),
     )
     page.goto(f"{live_server.url}/login")
-    login(page, live_server, seed.JOHN)
+    login(page, live_server, demo.JOHN)
     for path in [*PAGES, "/account/password", "/orgs/2"]:
         page.goto(f"{live_server.url}{path}")
         color = page.evaluate(

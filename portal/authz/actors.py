@@ -1,0 +1,37 @@
+"""The actor Oso decides about: one user (or nobody) seen through one session."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Organization, OrganizationRole
+
+
+class Viewer:
+    """The actor for decisions: one user (or nobody) seen through one session.
+
+    ``role_in`` costs one indexed query per organization and is remembered, so the
+    cost of a decision does not depend on how many organizations the user is in.
+    """
+
+    def __init__(self, session: Session, user_id: int | None) -> None:
+        self.session = session
+        self.user_id = user_id
+        self._roles: dict[int, str | None] = {}
+
+    def role_in(self, organization: Organization) -> str | None:
+        """The name of this user's role in organization, or None."""
+        if self.user_id is None:
+            return None
+        if organization.id not in self._roles:
+            self._roles[organization.id] = self.session.scalar(
+                select(OrganizationRole.name).where(
+                    OrganizationRole.user_id == self.user_id,
+                    OrganizationRole.organization_id == organization.id,
+                )
+            )
+        return self._roles[organization.id]
+
+    def __repr__(self) -> str:
+        return f"<Viewer user={self.user_id}>"

@@ -1,0 +1,60 @@
+"""Configuration: defaults, then instance/config.py, then the environment, then
+the test overrides."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Defaults < instance/config.py < environment < test_config."""
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'portal.sqlite'}",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Requests larger than this get 413; our largest form is well under 1 kB.
+        MAX_CONTENT_LENGTH=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=3600,
+        SESSION_IDLE_TIMEOUT=timedelta(minutes=30),
+        SESSION_MAX_AGE=timedelta(hours=12),
+        # Served over HTTPS: Secure, __Host- prefixed session cookie and HSTS. On
+        # unless switched off (make run serves plain HTTP on localhost).
+        HTTPS=True,
+    )
+    app.config.from_pyfile("config.py", silent=True)
+    for name in ("SECRET_KEY", "DATABASE_URL"):
+        if name in os.environ:
+            app.config[name] = os.environ[name]
+    if "PORTAL_TRUSTED_HOSTS" in os.environ:
+        # Host names the app answers to (Flask refuses others with 400), so that
+        # a forged Host header never ends up in a redirect URL.
+        app.config["TRUSTED_HOSTS"] = os.environ["PORTAL_TRUSTED_HOSTS"].split(",")
+    if "PORTAL_HTTPS" in os.environ:
+        app.config["HTTPS"] = os.environ["PORTAL_HTTPS"].lower() not in {
+            "0",
+            "false",
+            "no",
+        }
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if app.config["HTTPS"]:
+        app.config.update(
+            SESSION_COOKIE_SECURE=True,
+            # __Host-: the browser accepts it only if Secure, Path=/ and no Domain,
+            # so a sibling subdomain cannot plant or overwrite it.
+            SESSION_COOKIE_NAME="__Host-session",
+            SESSION_COOKIE_PATH="/",
+            PREFERRED_URL_SCHEME="https",
+        )
+    if not app.config.get("SECRET_KEY"):
+        # No default: a guessable key would let anyone forge session cookies.
+        raise RuntimeError(
+            "SECRET_KEY is not set: put it in instance/config.py or the environment"
+            " (make run creates one)."
+        )

@@ -1,0 +1,85 @@
+"""Demo data from Oso's "Add Roles with SQLAlchemy" guide. Idempotent.
+
+Loaded by ``flask --app portal seed`` (or ``python seed.py``). Tests import the
+constants below instead of repeating names and addresses.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Organization, OrganizationRole, Repository, User
+from portal.passwords import hash_password
+
+PASSWORD = "portal-demo"
+
+JOHN = "john@beatles.com"
+PAUL = "paul@beatles.com"
+RINGO = "ringo@beatles.com"
+GEORGE = "george@beatles.com"
+MIKE = "mike@monsters.com"
+SULLY = "sully@monsters.com"
+RANDALL = "randall@monsters.com"
+ADMIN = "admin@admin.com"
+USERS = (JOHN, PAUL, RINGO, GEORGE, MIKE, SULLY, RANDALL, ADMIN)
+
+BEATLES_ID = 1
+MONSTERS_ID = 2
+ORGANIZATIONS = {
+    BEATLES_ID: ("The Beatles", "64 Penny Ln Liverpool, UK", ["Abbey Road"]),
+    MONSTERS_ID: ("Monsters Inc.", "123 Scarers Rd Monstropolis, USA", ["Paperwork"]),
+}
+
+ROLES = {
+    BEATLES_ID: {JOHN: "OWNER", PAUL: "MEMBER", RINGO: "MEMBER", GEORGE: "BILLING"},
+    MONSTERS_ID: {MIKE: "OWNER", SULLY: "MEMBER", RANDALL: "MEMBER"},
+}
+
+
+def seed_database(session: Session) -> int:
+    """Add whatever part of the demo data is missing; return how many rows."""
+    created = 0
+    users = {}
+    for email in USERS:
+        user = session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = User(email=email, password_hash=hash_password(PASSWORD))
+            session.add(user)
+            created += 1
+        users[email] = user
+    for org_id, (name, billing, repo_names) in ORGANIZATIONS.items():
+        # Found by name and inserted without an explicit id: an explicit id would
+        # leave PostgreSQL's id sequence behind, breaking the next insert. On a new
+        # database the ids come out as BEATLES_ID and MONSTERS_ID.
+        organization = session.scalar(
+            select(Organization).where(Organization.name == name)
+        )
+        if organization is None:
+            organization = Organization(name=name, billing_address=billing)
+            session.add(organization)
+            session.flush()
+            created += 1
+        existing = {repo.name for repo in organization.repositories}
+        for repo_name in repo_names:
+            if repo_name not in existing:
+                organization.repositories.append(Repository(name=repo_name))
+                created += 1
+        session.flush()
+        for email, role_name in ROLES[org_id].items():
+            user = users[email]
+            has_role = session.scalar(
+                select(OrganizationRole).where(
+                    OrganizationRole.organization_id == organization.id,
+                    OrganizationRole.user_id == user.id,
+                )
+            )
+            if has_role is None:
+                session.add(
+                    OrganizationRole(
+                        organization=organization, user=user, name=role_name
+                    )
+                )
+                created += 1
+    session.flush()
+    return created
