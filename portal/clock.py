@@ -1,13 +1,24 @@
-"""The current time, from one place that tests can control (app.config["CLOCK"])."""
+"""The one clock: every time Portal reads or stores comes from ``now()``.
+
+Session expiry, login throttling and the times stored with rows (``created_at``,
+later audit entries and invitation expiry) all follow it, so a test that sets
+``app.config["CLOCK"]`` moves all of them together.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 
 def now() -> datetime:
-    """The current UTC time: the app's CLOCK if it has one, else the system's."""
-    clock = current_app.config.get("CLOCK")
-    return clock() if clock is not None else datetime.now(UTC)
+    """The current UTC time: the app's CLOCK if it has one, else the system's.
+
+    Outside an app context (a bare script working on a session) the system's.
+    """
+    if has_app_context():
+        clock = current_app.config.get("CLOCK")
+        if clock is not None:
+            return clock()
+    return datetime.now(UTC)

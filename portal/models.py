@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
@@ -14,6 +14,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from portal import clock
 
 #: The organization roles, strongest first. The policy grants permissions to these
 #: names; the database refuses any other (check constraint below), and
@@ -29,11 +31,6 @@ def new_session_token() -> str:
 def normalize_email(email: str) -> str:
     """The form in which emails are stored and compared."""
     return email.strip().lower()
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware, as a callable default."""
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -63,7 +60,7 @@ class User(Base):
         String(64), unique=True, default=new_session_token
     )
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow
+        DateTime(timezone=True), default=clock.now
     )
 
     roles: Mapped[list[OrganizationRole]] = relationship(
