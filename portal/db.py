@@ -85,6 +85,22 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 @contextmanager
+def transaction(session: Session) -> Iterator[Session]:
+    """Commit session's work when the block ends normally; roll it back if it raises.
+
+    The one way request code commits a change made through a domain module
+    (portal.roles and its siblings never commit), so a change and everything
+    recorded with it land together or not at all.
+    """
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
+@contextmanager
 def writer_session(bind: Engine | None = None) -> Iterator[Session]:
     """A session outside any request (CLI, seeding) whose transaction writes.
 

@@ -1,37 +1,32 @@
 """Role management: the members of an organization and the form to assign roles.
 
 Every view follows the same order on consecutive lines: load the resource (404 if
-it does not exist), authorize, act, render.
+it does not exist), authorize, act, render. Changes go through portal.roles inside
+``db.transaction``; a refused change (RoleError) comes back as a form error with
+the status the error carries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from sqlalchemy import select
-from werkzeug.wrappers import Response
 
 from portal import db, roles
 from portal.authz import authorize
 from portal.forms import RoleForm
+from portal.loaders import load_organization
 from portal.models import Organization, OrganizationRole, User
-from portal.views import load_organization
 
 bp = Blueprint("members", __name__)
 
-# RoleError -> HTTP status of the page that shows it: the request was well-formed
-# but names something that does not fit (422), or conflicts with the current
-# members (409).
-_ROLE_ERROR_STATUS: dict[type[roles.RoleError], int] = {
-    roles.UnknownRoleName: 422,
-    roles.NoSuchUser: 422,
-    roles.AlreadyHasRole: 409,
-    roles.NotAMember: 409,
-    roles.LastOwner: 409,
-}
-
 
 @bp.route("/orgs/<id:org_id>/roles")
-def role_list(org_id: int) -> str:
+def role_list(org_id: int) -> ResponseReturnValue:
     """The members and their roles; owners also get the form to assign roles."""
     organization = load_organization(org_id)
     authorize("LIST_ROLES", organization)
@@ -39,8 +34,9 @@ def role_list(org_id: int) -> str:
 
 
 @bp.route("/orgs/<id:org_id>/roles", methods=["POST"])
-def role_create(org_id: int) -> Response | tuple[str, int]:
-    """Assign a role to a user by email, or change the one they have."""
+def role_create(org_id: int) -> ResponseReturnValue:
+    """Assign a role to a user by email, or change the one they have (the guide's
+    add-or-reassign)."""
     organization = load_organization(org_id)
     authorize("CREATE_ROLE", organization)
     form = RoleForm()
@@ -49,30 +45,68 @@ def role_create(org_id: int) -> Response | tuple[str, int]:
     session = db.get_session()
     try:
         user = roles.find_user(session, form.user_email.data)
-        if roles.user_role(session, organization, user) is not None:
-            authorize("UPDATE_ROLE", organization)
-        change = roles.assign_role(session, organization, user, form.name.data)
     except roles.RoleError as error:
-        form.user_email.errors.append(str(error))
-        return _render_roles(organization, form), _ROLE_ERROR_STATUS[type(error)]
-    flash(str(change), "success")
-    # org_id, not organization.id: the commit expired the object, and reloading
-    # it would start another (writer) transaction just to build a URL.
+        return _refused(organization, form, error)
+    if roles.user_role(session, organization, user) is not None:
+        return _change_role(organization, user, form)
+    add = partial(roles.add_user_role, session, organization, user, form.name.data)
+    return _apply(organization, form, partial(add, actor=_actor()))
+
+
+def _change_role(
+    organization: Organization, user: User, form: RoleForm
+) -> ResponseReturnValue:
+    """Change the role user holds: an UPDATE_ROLE, whichever form asked for it.
+
+    The organization is loaded and locked; user holds a role in it.
+    """
+    authorize("UPDATE_ROLE", organization)
+    session = db.get_session()
+    change = partial(
+        roles.reassign_user_role, session, organization, user, form.name.data
+    )
+    return _apply(organization, form, partial(change, actor=_actor()))
+
+
+def _apply(
+    organization: Organization,
+    form: RoleForm,
+    change: Callable[[], roles.RoleChange],
+) -> ResponseReturnValue:
+    """Run change in one transaction; flash it, or show why it was refused."""
+    # Read before the commit expires the object: building the URL afterwards
+    # would start another (writer) transaction just to reload it.
+    org_id = organization.id
+    try:
+        with db.transaction(db.get_session()):
+            done = change()
+    except roles.RoleError as error:
+        return _refused(organization, form, error)
+    flash(str(done), "success")
     return redirect(url_for("members.role_list", org_id=org_id))
+
+
+def _actor() -> User:
+    """The signed-in user, who acts in a role change."""
+    return current_user._get_current_object()  # type: ignore[no-any-return]
+
+
+def _refused(
+    organization: Organization, form: RoleForm, error: roles.RoleError
+) -> ResponseReturnValue:
+    """The role page again, with the reason next to the email field."""
+    form.user_email.errors = [*form.user_email.errors, str(error)]
+    return _render_roles(organization, form), error.status
 
 
 def _render_roles(organization: Organization, form: RoleForm) -> str:
     """The role page: members by email, and the form (shown only to owners)."""
-    members = (
-        db.get_session()
-        .execute(
-            select(User.email, OrganizationRole.name)
-            .join(OrganizationRole, OrganizationRole.user_id == User.id)
-            .where(OrganizationRole.organization_id == organization.id)
-            .order_by(User.email)
-        )
-        .all()
+    members = db.get_session().execute(
+        select(User.email, OrganizationRole.name)
+        .join(OrganizationRole, OrganizationRole.user_id == User.id)
+        .where(OrganizationRole.organization_id == organization.id)
+        .order_by(User.email)
     )
     return render_template(
-        "orgs/roles.html", organization=organization, members=members, form=form
+        "orgs/roles.html", organization=organization, members=members.all(), form=form
     )

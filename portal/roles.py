@@ -1,27 +1,36 @@
 """Role management: the only code that changes who holds which role.
 
 The guide's API (add_user_role, reassign_user_role, delete_user_role) plus
-assign_role, which adds or reassigns as the role form does. Each operation:
+assign_role, which adds or reassigns as the role form does. Every operation:
 
+- takes the acting user (``actor``; None for the command line) and returns a
+  RoleChange with ids and the old and new role names;
 - locks the organization row first (PostgreSQL; on SQLite the writer transaction
   from portal.db already holds the database's write lock), so two concurrent
   changes to one organization run one after the other;
-- checks its invariants and raises a RoleError subclass, changing nothing, when one
-  would break: one role per user per organization, role names from ROLE_NAMES only,
-  and every organization keeps at least one OWNER;
-- commits on success, so each operation is one transaction.
+- checks its invariants with the same ``check_*`` function a page can call to show
+  a control disabled with its reason: one role per user per organization, role
+  names from ROLE_NAMES only, and every organization keeps at least one OWNER. A
+  refused change raises a RoleError subclass and changes nothing;
+- records the change in ``_record``, the one place every change passes through
+  (the audit trail adds its row there, in the same transaction);
+- leaves the commit to its caller: ``with db.transaction(session): ...`` in a
+  request, ``db.writer_session()`` outside one. Nothing commits half a change.
 
 Who may call these is the policy's business (the views authorize first); this
-module keeps the data consistent whoever calls it.
+module keeps the data consistent whoever calls it. It never imports Flask's
+request, so the command line uses it unchanged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import clock
 from portal.models import (
     ROLE_NAMES,
     Organization,
@@ -34,10 +43,20 @@ OWNER = "OWNER"
 
 
 class RoleError(Exception):
-    """A role change that was refused; the message is meant for the user."""
+    """A role change that was refused; the message is meant for the user.
+
+    ``status`` is the HTTP status of a request refused with it: by default 409,
+    the request conflicts with the organization's current members.
+    """
+
+    status = 409
 
 
 class UnknownRoleName(RoleError):
+    """The role name is not one of the policy's roles."""
+
+    status = 422  # the request names something that does not exist
+
     def __init__(self, name: str) -> None:
         shown = name if len(name) <= 40 else name[:40] + "…"
         super().__init__(
@@ -46,22 +65,32 @@ class UnknownRoleName(RoleError):
 
 
 class NoSuchUser(RoleError):
+    """No account has this email."""
+
+    status = 422
+
     def __init__(self, email: str) -> None:
         shown = email if len(email) <= 80 else email[:80] + "…"
         super().__init__(f"There is no user with the email {shown!r}.")
 
 
 class AlreadyHasRole(RoleError):
+    """The user already holds a role here (or exactly this role)."""
+
     def __init__(self, user: User, role: OrganizationRole) -> None:
         super().__init__(f"{user.email} is already {role.name} here.")
 
 
 class NotAMember(RoleError):
+    """The user holds no role here."""
+
     def __init__(self, user: User) -> None:
         super().__init__(f"{user.email} has no role in this organization.")
 
 
 class LastOwner(RoleError):
+    """The change would leave the organization without an owner."""
+
     def __init__(self, user: User) -> None:
         super().__init__(
             f"{user.email} is the last owner. Make someone else an owner first:"
@@ -71,19 +100,26 @@ class LastOwner(RoleError):
 
 @dataclass(frozen=True)
 class RoleChange:
-    """What an operation did, for messages and (later) the audit trail."""
+    """What one operation did: who did it to whom, where, from which role to which.
 
-    email: str
-    organization: str
-    old: str | None
-    new: str | None
+    ``user_email`` is the person's email at the time of the change, kept because
+    the audit trail must name people as they were even after their account goes.
+    """
+
+    organization_id: int
+    user_id: int
+    user_email: str
+    actor_id: int | None  # None: the command line
+    old: str | None  # None: the person had no role (an addition)
+    new: str | None  # None: the role was taken away (a removal)
+    at: datetime
 
     def __str__(self) -> str:
         if self.old is None:
-            return f"{self.email} is now {self.new}."
+            return f"{self.user_email} is now {self.new}."
         if self.new is None:
-            return f"{self.email} no longer has a role (was {self.old})."
-        return f"{self.email} is now {self.new} (was {self.old})."
+            return f"{self.user_email} no longer has a role (was {self.old})."
+        return f"{self.user_email} is now {self.new} (was {self.old})."
 
 
 def lock_organization(session: Session, organization_id: int) -> Organization | None:
@@ -120,66 +156,126 @@ def user_role(
     )
 
 
-def add_user_role(
+def count_owners(session: Session, organization: Organization) -> int:
+    """How many owners organization has."""
+    return (
+        session.scalar(
+            select(func.count()).where(
+                OrganizationRole.organization_id == organization.id,
+                OrganizationRole.name == OWNER,
+            )
+        )
+        or 0
+    )
+
+
+# --- dry runs: raise exactly the error the change would, change nothing --------
+
+
+def check_add(
     session: Session, organization: Organization, user: User, name: str
-) -> RoleChange:
-    """Give user the role name in organization; they must not have one yet."""
+) -> None:
+    """Raise the RoleError that add_user_role would raise, or nothing."""
     _check_name(name)
-    _lock(session, organization)
     existing = user_role(session, organization, user)
     if existing is not None:
         raise AlreadyHasRole(user, existing)
-    return _add(session, organization, user, name)
 
 
-def reassign_user_role(
+def check_change(
     session: Session, organization: Organization, user: User, name: str
-) -> RoleChange:
-    """Change user's role in organization to name."""
+) -> OrganizationRole:
+    """Raise the RoleError that reassign_user_role would raise; else the role row."""
     _check_name(name)
-    _lock(session, organization)
     role = user_role(session, organization, user)
     if role is None:
         raise NotAMember(user)
-    return _reassign(session, organization, user, role, name)
+    if role.name == name:
+        raise AlreadyHasRole(user, role)
+    if role.name == OWNER:
+        _keep_an_owner(session, organization, user)
+    return role
 
 
-def delete_user_role(
+def check_removal(
     session: Session, organization: Organization, user: User
-) -> RoleChange:
-    """Take user's role in organization away."""
-    _lock(session, organization)
+) -> OrganizationRole:
+    """Raise the RoleError that delete_user_role would raise; else the role row."""
     role = user_role(session, organization, user)
     if role is None:
         raise NotAMember(user)
     if role.name == OWNER:
         _keep_an_owner(session, organization, user)
-    change = RoleChange(user.email, organization.name, role.name, None)
+    return role
+
+
+def check_assign(
+    session: Session, organization: Organization, user: User, name: str
+) -> OrganizationRole | None:
+    """Raise the RoleError that assign_role would raise; else the current role row
+    (None: assigning adds one)."""
+    _check_name(name)
+    if user_role(session, organization, user) is None:
+        return None
+    return check_change(session, organization, user, name)
+
+
+# --- changes: lock, check, change, record; the caller commits -----------------
+
+
+def add_user_role(
+    session: Session,
+    organization: Organization,
+    user: User,
+    name: str,
+    *,
+    actor: User | None,
+) -> RoleChange:
+    """Give user the role name in organization; they must not have one yet."""
+    _lock(session, organization)
+    check_add(session, organization, user, name)
+    return _add(session, organization, user, name, actor)
+
+
+def reassign_user_role(
+    session: Session,
+    organization: Organization,
+    user: User,
+    name: str,
+    *,
+    actor: User | None,
+) -> RoleChange:
+    """Change user's role in organization to name."""
+    _lock(session, organization)
+    role = check_change(session, organization, user, name)
+    return _reassign(session, organization, user, role, name, actor)
+
+
+def delete_user_role(
+    session: Session, organization: Organization, user: User, *, actor: User | None
+) -> RoleChange:
+    """Take user's role in organization away."""
+    _lock(session, organization)
+    role = check_removal(session, organization, user)
     session.delete(role)
-    return _commit(session, change)
+    return _record(session, organization, user, actor, role.name, None)
 
 
 def assign_role(
-    session: Session, organization: Organization, user: User, name: str
+    session: Session,
+    organization: Organization,
+    user: User,
+    name: str,
+    *,
+    actor: User | None,
 ) -> RoleChange:
     """Give user the role name: add it, or reassign the one they have (the guide's
     endpoint). Find the user by email with find_user()."""
-    _check_name(name)
     _lock(session, organization)
-    role = user_role(session, organization, user)
+    role = check_assign(session, organization, user, name)
     if role is None:
-        return _add(session, organization, user, name)
-    return _reassign(session, organization, user, role, name)
-
-
-def count_owners(session: Session, organization: Organization) -> int:
-    """How many owners organization has."""
-    return session.scalar(
-        select(func.count()).where(
-            OrganizationRole.organization_id == organization.id,
-            OrganizationRole.name == OWNER,
-        )
-    )
+        return _add(session, organization, user, name, actor)
+    return _reassign(session, organization, user, role, name, actor)
 
 
 def _check_name(name: str) -> None:
@@ -192,11 +288,15 @@ def _lock(session: Session, organization: Organization) -> None:
 
 
 def _add(
-    session: Session, organization: Organization, user: User, name: str
+    session: Session,
+    organization: Organization,
+    user: User,
+    name: str,
+    actor: User | None,
 ) -> RoleChange:
-    """Add the role row (lock held, name checked, user has no role here)."""
+    """Add the role row (lock held, checks passed)."""
     session.add(OrganizationRole(organization=organization, user=user, name=name))
-    return _commit(session, RoleChange(user.email, organization.name, None, name))
+    return _record(session, organization, user, actor, None, name)
 
 
 def _reassign(
@@ -205,15 +305,11 @@ def _reassign(
     user: User,
     role: OrganizationRole,
     name: str,
+    actor: User | None,
 ) -> RoleChange:
-    """Change role to name (lock held, name checked), keeping an owner."""
-    if role.name == name:
-        raise AlreadyHasRole(user, role)
-    if role.name == OWNER:
-        _keep_an_owner(session, organization, user)
-    change = RoleChange(user.email, organization.name, role.name, name)
-    role.name = name
-    return _commit(session, change)
+    """Change the role row to name (lock held, checks passed)."""
+    old, role.name = role.name, name
+    return _record(session, organization, user, actor, old, name)
 
 
 def _keep_an_owner(session: Session, organization: Organization, user: User) -> None:
@@ -222,6 +318,27 @@ def _keep_an_owner(session: Session, organization: Organization, user: User) -> 
         raise LastOwner(user)
 
 
-def _commit(session: Session, change: RoleChange) -> RoleChange:
-    session.commit()
+def _record(
+    session: Session,
+    organization: Organization,
+    user: User,
+    actor: User | None,
+    old: str | None,
+    new: str | None,
+) -> RoleChange:
+    """The one place every change passes through, inside the caller's transaction.
+
+    Flushes, so that a constraint the database enforces fails here, inside the
+    operation, rather than at the caller's commit.
+    """
+    change = RoleChange(
+        organization_id=organization.id,
+        user_id=user.id,
+        user_email=user.email,
+        actor_id=actor.id if actor is not None else None,
+        old=old,
+        new=new,
+        at=clock.now(),
+    )
+    session.flush()
     return change

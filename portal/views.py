@@ -7,40 +7,33 @@ controls; both answers come from one memoized Oso query per organization.
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response
+from flask import Blueprint, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 
-from portal import db, roles
 from portal.authz import authorize, authorized
 from portal.guards import public
+from portal.loaders import load_organization
 from portal.models import Organization, Repository
 
 bp = Blueprint("orgs", __name__)
 
 
-def load_organization(org_id: int) -> Organization | None:
-    """The organization, locked for the transaction when the request writes."""
-    if request.method in db.SAFE_METHODS:
-        return db.get_session().get(Organization, org_id)
-    return roles.lock_organization(db.get_session(), org_id)
-
-
 @bp.route("/")
 @public
-def index() -> Response:
+def index() -> ResponseReturnValue:
     """Send people to their organizations (anonymous users then go to login)."""
     return redirect(url_for("orgs.organization_list"))
 
 
 @bp.route("/orgs")
-def organization_list() -> str:
+def organization_list() -> ResponseReturnValue:
     """The organizations the user can READ."""
     organizations = authorized("READ", Organization).order_by(Organization.name).all()
     return render_template("orgs/list.html", organizations=organizations)
 
 
 @bp.route("/orgs/<id:org_id>")
-def organization_show(org_id: int) -> str:
+def organization_show(org_id: int) -> ResponseReturnValue:
     """An organization's overview, with links to what the user may open."""
     organization = load_organization(org_id)
     authorize("READ", organization)
@@ -48,7 +41,7 @@ def organization_show(org_id: int) -> str:
 
 
 @bp.route("/orgs/<id:org_id>/repos")
-def repository_list(org_id: int) -> str:
+def repository_list(org_id: int) -> ResponseReturnValue:
     """The organization's repositories the user can read."""
     organization = load_organization(org_id)
     authorize("LIST_REPOS", organization)
@@ -64,7 +57,7 @@ def repository_list(org_id: int) -> str:
 
 
 @bp.route("/orgs/<id:org_id>/billing")
-def billing_show(org_id: int) -> str:
+def billing_show(org_id: int) -> ResponseReturnValue:
     """The organization's billing details."""
     organization = load_organization(org_id)
     authorize("READ_BILLING", organization)

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from portal import demo, roles
-from portal.db import WRITER
+from portal.db import WRITER, transaction
 
 
 def _demote(
@@ -18,9 +18,13 @@ def _demote(
     with Session(engine, execution_options=WRITER) as session:
         barrier.wait()
         try:
-            org = roles.lock_organization(session, demo.BEATLES_ID)
-            user = roles.find_user(session, target)
-            roles.reassign_user_role(session, org, user, "MEMBER")
+            with transaction(session):
+                org = roles.lock_organization(session, demo.BEATLES_ID)
+                assert org is not None
+                user = roles.find_user(session, target)
+                other = demo.PAUL if target == demo.JOHN else demo.JOHN
+                actor = roles.find_user(session, other)
+                roles.reassign_user_role(session, org, user, "MEMBER", actor=actor)
         except roles.LastOwner:
             refused.append(target)
 
@@ -31,9 +35,11 @@ def race_owners_demoting_each_other(engine: Engine, rounds: int) -> None:
     Asserts after every round that exactly one demotion was refused and one owner
     is left.
     """
-    with Session(engine) as setup:
+    with Session(engine) as setup, transaction(setup):
         org = roles.lock_organization(setup, demo.BEATLES_ID)
-        roles.assign_role(setup, org, roles.find_user(setup, demo.PAUL), "OWNER")
+        assert org is not None
+        paul = roles.find_user(setup, demo.PAUL)
+        roles.assign_role(setup, org, paul, "OWNER", actor=None)
     for round_ in range(rounds):
         barrier = threading.Barrier(2)
         refused: list[str] = []
@@ -45,11 +51,13 @@ def race_owners_demoting_each_other(engine: Engine, rounds: int) -> None:
             thread.start()
         for thread in threads:
             thread.join()
-        with Session(engine) as check:
+        with Session(engine) as check, transaction(check):
             org = roles.lock_organization(check, demo.BEATLES_ID)
+            assert org is not None
             assert roles.count_owners(check, org) == 1, f"round {round_}"
             assert len(refused) == 1, f"round {round_}: refused {refused}"
             # The demotion of refused[0] was refused, so the other is now MEMBER:
             # make them OWNER again for the next round.
             demoted = demo.PAUL if refused[0] == demo.JOHN else demo.JOHN
-            roles.assign_role(check, org, roles.find_user(check, demoted), "OWNER")
+            again = roles.find_user(check, demoted)
+            roles.assign_role(check, org, again, "OWNER", actor=None)

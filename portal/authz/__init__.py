@@ -71,16 +71,15 @@ def current_viewer() -> Viewer:
     return g.viewer
 
 
-def authorize(action: str, resource: Any) -> None:
+def authorize(action: str, resource: object) -> None:
     """Let the request go on only if the current user may take action on resource.
 
-    404 if they may not even READ it (its existence is not revealed), 403 if they
-    may read it but not take this action.
+    resource is a loaded row (portal.loaders 404s for a missing one). 404 if the
+    user may not even READ it (its existence is not revealed), 403 if they may
+    read it but not take this action.
     """
     flask_oso = current_app.extensions["portal.flask_oso"]
-    if resource is None or READ not in get_oso().authorized_actions(
-        current_viewer(), resource
-    ):
+    if READ not in get_oso().authorized_actions(current_viewer(), resource):
         flask_oso.skip_authorization()  # decided: refused
         abort(404)
     flask_oso.authorize(resource, action=action)  # 403 unless allowed

@@ -1,0 +1,47 @@
+"""Loaders for views: each returns the row or ends the request with 404 itself.
+
+Views therefore never hold an Optional, and ``authorize()`` is never asked about
+``None``. Load, then authorize: a loader's 404 reveals only that the row does not
+exist, which is also what ``authorize()`` answers for a row the user may not READ.
+"""
+
+from __future__ import annotations
+
+from flask import abort, request
+from sqlalchemy import select
+
+from portal import db, roles
+from portal.models import Organization, OrganizationRole
+
+
+def load_organization(org_id: int) -> Organization:
+    """The organization, or 404; locked for the transaction when the request writes.
+
+    The lock is taken before authorizing, so the permission check and the change
+    see the same memberships (no concurrent change can slip in between).
+    """
+    session = db.get_session()
+    if request.method in db.SAFE_METHODS:
+        organization = session.get(Organization, org_id)
+    else:
+        organization = roles.lock_organization(session, org_id)
+    if organization is None:
+        abort(404)
+    return organization
+
+
+def load_member(organization: Organization, user_id: int) -> OrganizationRole:
+    """The role the user holds in organization (with the user), or 404.
+
+    Call it after authorizing on the organization, so that its 404 tells nothing
+    to someone who may not see the organization's members.
+    """
+    role = db.get_session().scalar(
+        select(OrganizationRole).where(
+            OrganizationRole.organization_id == organization.id,
+            OrganizationRole.user_id == user_id,
+        )
+    )
+    if role is None:
+        abort(404)
+    return role
