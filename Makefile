@@ -34,6 +34,7 @@ lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m bandit --quiet --recursive --severity-level medium portal seed.py bench
+	$(PY) -m mypy
 
 test: $(VENV)/.installed-test browser lint
 	$(PY) -m pytest

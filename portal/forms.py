@@ -6,8 +6,7 @@ from typing import Any
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, SubmitField
-from wtforms.fields.choices import SelectChoice
+from wtforms import EmailField, Field, PasswordField, SelectField, SubmitField
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -34,6 +33,13 @@ class Form(FlaskForm):
     def __init__(self, **kwargs: Any) -> None:
         submitted = request.method in _SUBMIT_METHODS
         super().__init__(formdata=request.form if submitted else None, **kwargs)
+
+
+def text(field: Field) -> str:
+    """The text submitted in a field that validated (its validators require one)."""
+    if not isinstance(field.data, str):
+        raise TypeError(f"{field.name} holds no text: validate the form first")
+    return field.data
 
 
 def no_control_characters(form: FlaskForm, field: Any) -> None:
@@ -75,7 +81,7 @@ class RoleForm(Form):
     )
     name = SelectField(
         "Role",
-        choices=[SelectChoice(name) for name in ROLE_NAMES],
+        choices=list(ROLE_NAMES),
         # Preselected on the empty form only: a POST without the field is an
         # error (InputRequired), never a silent MEMBER.
         default="MEMBER",

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from portal import db, roles
 from portal.authz import authorize
-from portal.forms import RoleForm
+from portal.forms import RoleForm, text
 from portal.loaders import load_organization
 from portal.models import Organization, OrganizationRole, User
 
@@ -44,12 +44,12 @@ def role_create(org_id: int) -> ResponseReturnValue:
         return _render_roles(organization, form), 422
     session = db.get_session()
     try:
-        user = roles.find_user(session, form.user_email.data)
+        user = roles.find_user(session, text(form.user_email))
     except roles.RoleError as error:
         return _refused(organization, form, error)
     if roles.user_role(session, organization, user) is not None:
         return _change_role(organization, user, form)
-    add = partial(roles.add_user_role, session, organization, user, form.name.data)
+    add = partial(roles.add_user_role, session, organization, user, text(form.name))
     return _apply(organization, form, partial(add, actor=_actor()))
 
 
@@ -63,7 +63,7 @@ def _change_role(
     authorize("UPDATE_ROLE", organization)
     session = db.get_session()
     change = partial(
-        roles.reassign_user_role, session, organization, user, form.name.data
+        roles.reassign_user_role, session, organization, user, text(form.name)
     )
     return _apply(organization, form, partial(change, actor=_actor()))
 
@@ -88,7 +88,7 @@ def _apply(
 
 def _actor() -> User:
     """The signed-in user, who acts in a role change."""
-    return current_user._get_current_object()  # type: ignore[no-any-return]
+    return current_user._get_current_object()
 
 
 def _refused(

@@ -22,7 +22,10 @@ class _AppContextStack:
     @property
     def top(self) -> Any:
         """The active application context, or None outside one (as Flask 2 did)."""
-        return app_ctx._get_current_object() if flask.has_app_context() else None
+        if not flask.has_app_context():
+            return None
+        # app_ctx is a LocalProxy (typed as the AppContext it stands for).
+        return app_ctx._get_current_object()  # type: ignore[attr-defined]
 
 
 if not hasattr(flask, "_app_ctx_stack"):
