@@ -81,7 +81,7 @@ class RoleForm(Form):
     )
     name = SelectField(
         "Role",
-        choices=list(ROLE_NAMES),
+        choices=[(name, name) for name in ROLE_NAMES],
         # Preselected on the empty form only: a POST without the field is an
         # error (InputRequired), never a silent MEMBER.
         default="MEMBER",
