@@ -7,6 +7,10 @@ from typing import Any
 from flask import request
 from flask_wtf import FlaskForm
 from wtforms import EmailField, Field, PasswordField, SelectField, SubmitField
+
+# WTForms 3.3's way to give choices (tuples are deprecated); its published stubs
+# (3.2) do not know it yet.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -81,7 +85,7 @@ class RoleForm(Form):
     )
     name = SelectField(
         "Role",
-        choices=[(name, name) for name in ROLE_NAMES],
+        choices=[SelectChoice(name) for name in ROLE_NAMES],
         # Preselected on the empty form only: a POST without the field is an
         # error (InputRequired), never a silent MEMBER.
         default="MEMBER",
