@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
+import io
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.cookiejar import CookieJar
 from importlib.metadata import version
+from urllib.parse import urlencode, urlsplit
+from urllib.request import HTTPCookieProcessor, build_opener
 
 import pytest
 from argon2 import PasswordHasher
@@ -14,11 +20,14 @@ from itsdangerous import TimestampSigner
 from packaging.version import Version
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+from werkzeug.test import EnvironBuilder, TestResponse
+from werkzeug.wrappers import Request
 
 from portal import create_app, demo, passwords
 from portal.models import LoginFailure, User
 from portal.sessions import SESSION_EXPIRED
-from tests.conftest import AuthActions, csrf_token, roles_snapshot
+from tests.conftest import CSRF_RE, AuthActions, csrf_token, role_of, roles_snapshot
 
 
 class Clock:
@@ -500,6 +509,144 @@ def test_oversized_request_body_gets_413(
     response = client.post("/orgs/1/roles", data=data)
     assert response.status_code == 413
     assert roles_snapshot(db) == before
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _cut_role_body(token: str, limit: int, overflow: bytes) -> bytes:
+    """A role POST whose first limit bytes make Ringo OWNER; overflow follows them.
+
+    Cut at the limit, the name reads "OWNER"; in full it reads "OWNER" + overflow.
+    """
+    tail = urlencode(
+        {"csrf_token": token, "user_email": demo.RINGO, "name": "OWNER"}
+    ).encode()
+    pad = b"pad=" + b"x" * (limit - len(tail) - len(b"pad=&")) + b"&"
+    assert len(pad + tail) == limit
+    return pad + tail + overflow
+
+
+def _post_chunked(client: FlaskClient, path: str, body: bytes) -> TestResponse:
+    """POST body as a server passes a chunked request on: with no Content-Length."""
+    environ = EnvironBuilder(
+        path=path,
+        method="POST",
+        input_stream=io.BytesIO(body),
+        content_type=FORM,
+        headers={"Transfer-Encoding": "chunked"},
+    ).get_environ()
+    del environ["CONTENT_LENGTH"]  # the builder counted the bytes; chunks are not
+    # why: Werkzeug's server and gunicorn set this once they de-chunk the body;
+    # without it Werkzeug reads no body at all
+    environ["wsgi.input_terminated"] = True
+    return client.open(Request(environ))
+
+
+def test_chunked_oversized_body_gets_413_and_changes_nothing(
+    app: Flask, client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: Werkzeug stopped reading at the limit without an error, so the name
+    # "OWNER-is-not-a-role" was read as "OWNER" and Ringo became an owner
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = _cut_role_body(csrf_token(client, "/orgs/1/roles"), limit, b"-not-a-role")
+    assert _post_chunked(client, "/orgs/1/roles", body).status_code == 413
+    assert roles_snapshot(db) == before
+
+
+def test_chunked_body_of_exactly_the_limit_is_read_whole(
+    app: Flask, client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: the extra byte read to detect an oversized body must not refuse this one
+    auth.login(demo.JOHN)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = _cut_role_body(csrf_token(client, "/orgs/1/roles"), limit, b"")
+    assert _post_chunked(client, "/orgs/1/roles", body).status_code == 302
+    assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "OWNER"
+
+
+def test_chunked_small_body_is_read_normally(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    token = csrf_token(client, "/orgs/1/roles")
+    body = urlencode({"csrf_token": token, "user_email": demo.RINGO, "name": "BILLING"})
+    assert _post_chunked(client, "/orgs/1/roles", body.encode()).status_code == 302
+    assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "BILLING"
+
+
+class HttpUser:
+    """A person's browser over real HTTP: keeps cookies, can send chunked bodies."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.jar = CookieJar()
+        self._opener = build_opener(HTTPCookieProcessor(self.jar))
+
+    def page(self, path: str) -> str:
+        """GET path (following redirects); the page's text."""
+        with self._opener.open(self.url + path, timeout=10) as response:
+            return response.read().decode()
+
+    def login(self, email: str) -> None:
+        """Log in through the form with the demo password."""
+        token = CSRF_RE.search(self.page("/login")).group(1)
+        form = {"email": email, "password": demo.PASSWORD, "csrf_token": token}
+        with self._opener.open(
+            self.url + "/login", urlencode(form).encode(), timeout=10
+        ) as response:
+            assert response.url.endswith("/orgs")
+
+    def post_chunked(self, path: str, body: bytes) -> int:
+        """POST body with Transfer-Encoding: chunked, in 8 KiB chunks; the status."""
+        parts = urlsplit(self.url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        cookies = "; ".join(f"{c.name}={c.value}" for c in self.jar)
+        chunks = (body[i : i + 8192] for i in range(0, len(body), 8192))
+        headers = {
+            "Content-Type": FORM,
+            "Cookie": cookies,
+            "Transfer-Encoding": "chunked",
+        }
+        try:
+            connection.request("POST", path, chunks, headers, encode_chunked=True)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+
+@pytest.fixture
+def http_user(app: Flask) -> Iterator[HttpUser]:
+    """A browser talking to app served by Werkzeug on a free localhost port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield HttpUser(f"http://127.0.0.1:{server.server_port}")
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_chunked_oversized_body_over_http_gets_413_and_changes_nothing(
+    app: Flask, http_user: HttpUser, db: Session
+) -> None:
+    http_user.login(demo.JOHN)
+    before = roles_snapshot(db)
+    token = CSRF_RE.search(http_user.page("/orgs/1/roles")).group(1)
+    body = _cut_role_body(token, app.config["MAX_CONTENT_LENGTH"], b"-not-a-role")
+    assert http_user.post_chunked("/orgs/1/roles", body) == 413
+    assert roles_snapshot(db) == before
+
+
+def test_chunked_small_body_over_http_is_read_normally(
+    http_user: HttpUser, db: Session
+) -> None:
+    http_user.login(demo.JOHN)
+    token = CSRF_RE.search(http_user.page("/orgs/1/roles")).group(1)
+    form = {"csrf_token": token, "user_email": demo.RINGO, "name": "BILLING"}
+    assert http_user.post_chunked("/orgs/1/roles", urlencode(form).encode()) == 302
+    assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "BILLING"
 
 
 # --- dependencies -----------------------------------------------------------
