@@ -28,6 +28,7 @@ from portal import create_app, demo, passwords
 from portal.models import LoginFailure, User
 from portal.sessions import SESSION_EXPIRED
 from tests.conftest import CSRF_RE, AuthActions, csrf_token, role_of, roles_snapshot
+from tests.races import race_password_changes
 
 
 class Clock:
@@ -144,6 +145,12 @@ def test_password_change_kills_copied_cookies_but_keeps_this_one(
     other = app.test_client()
     assert AuthActions(other).login(demo.PAUL, new).status_code == 302
     assert AuthActions(app.test_client()).login(demo.PAUL).status_code == 422
+
+
+def test_password_change_race_lets_exactly_one_win(app: Flask) -> None:
+    # why: both changes used to report success; only one new password worked,
+    # and sometimes both sessions stayed logged in
+    race_password_changes(app, rounds=20)
 
 
 @pytest.mark.parametrize(
