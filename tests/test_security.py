@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import http.client
 import io
+import os
+import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 from importlib.metadata import version
@@ -197,6 +200,79 @@ def test_passwords_are_argon2id_at_asvs_parameters(db: Session) -> None:
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert passwords.verify_password(stored, demo.PASSWORD)
     assert not passwords.verify_password(stored, demo.PASSWORD + "x")
+
+
+def test_hash_work_runs_at_most_hash_concurrency_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: each hash holds 19 MiB while it runs; 64 parallel logins all hashing
+    # at once took a server from 80 to 580-710 MiB
+    bound = passwords.hash_concurrency()
+    running = peak = 0
+    lock = threading.Lock()
+
+    def counted(real: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object) -> object:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            try:
+                time.sleep(0.02)  # why: so that callers pile up behind each slot
+                return real(*args)
+            finally:
+                with lock:
+                    running -= 1
+
+        return wrapper
+
+    stored = passwords.hash_password("the right password")
+    monkeypatch.setattr(PasswordHasher, "verify", counted(PasswordHasher.verify))
+    monkeypatch.setattr(PasswordHasher, "hash", counted(PasswordHasher.hash))
+    jobs: list[tuple[Callable[[], object], object]] = [
+        (lambda: passwords.verify_password(stored, "the right password"), True),
+        (lambda: passwords.verify_password(stored, "a wrong password"), False),
+        (lambda: passwords.hash_password("new")[:10], "$argon2id$"),
+    ] * (bound + 2)
+    results: dict[int, object] = {}
+    barrier = threading.Barrier(len(jobs))
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = jobs[i][0]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak == bound  # never more, and the bound is used
+    assert [results[i] for i in range(len(jobs))] == [want for _, want in jobs]
+
+
+def test_hash_concurrency_can_be_set_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PORTAL_HASH_CONCURRENCY", "3")
+    assert passwords.hash_concurrency() == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
+def test_hash_password_works_in_a_forked_child() -> None:
+    # why: a forked child (a gunicorn worker) inherits the parent's hashing pool
+    # but none of its threads: jobs given to that pool would wait forever
+    passwords.hash_password("x")  # the parent's hashing threads exist now
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status only
+        ok = False
+        try:
+            signal.alarm(20)  # a hang kills the child, which fails the test
+            ok = passwords.verify_password(passwords.hash_password("y"), "y")
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_unknown_email_costs_the_same_hash_work(
