@@ -27,7 +27,8 @@ from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
-from portal import create_app, demo, passwords
+from portal import create_app, demo, passwords, users
+from portal.db import WRITER
 from portal.models import LoginFailure, User
 from portal.sessions import SESSION_EXPIRED
 from tests.conftest import CSRF_RE, AuthActions, csrf_token, role_of, roles_snapshot
@@ -148,6 +149,29 @@ def test_password_change_kills_copied_cookies_but_keeps_this_one(
     other = app.test_client()
     assert AuthActions(other).login(demo.PAUL, new).status_code == 302
     assert AuthActions(app.test_client()).login(demo.PAUL).status_code == 422
+
+
+def test_change_password_refuses_an_account_changed_since_it_was_read(
+    app: Flask, db: Session
+) -> None:
+    # why: the same order as the request: read, commit (the throttle does),
+    # slow check without a lock, then lock and write; here a logout elsewhere
+    # rotates the token in between
+    engine = app.extensions["portal.engine"]
+    with Session(engine, execution_options=WRITER) as request_session:
+        user = request_session.scalar(select(User).where(User.email == demo.PAUL))
+        seen = users.Seen.of(user)
+        request_session.commit()
+        with Session(engine, execution_options=WRITER) as other:
+            other.scalar(
+                select(User).where(User.email == demo.PAUL)
+            ).rotate_session_token()
+            other.commit()
+        with pytest.raises(users.AccountChangedMeanwhile):
+            users.change_password(request_session, user, seen, "new hash")
+    db.expire_all()
+    stored = db.scalar(select(User.password_hash).where(User.email == demo.PAUL))
+    assert stored == seen.password_hash
 
 
 def test_password_change_race_lets_exactly_one_win(app: Flask) -> None:
