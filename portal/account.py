@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from portal import clock, db, throttle
+from portal import clock, db, throttle, users
 from portal.authz import authorize
 from portal.forms import PasswordForm
 from portal.models import User
@@ -18,7 +18,11 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 
 @bp.route("/password", methods=["GET", "POST"])
 def password_change() -> Response | str | tuple[str, int] | tuple[str, int, dict]:
-    """Change one's password; every other session of the account is logged out."""
+    """Change one's password; every other session of the account is logged out.
+
+    Of two changes at the same moment, one wins and the other gets 409 (see
+    portal.users).
+    """
     user: User = current_user._get_current_object()  # loaded by this session
     authorize("CHANGE_PASSWORD", user)
     form = PasswordForm()
@@ -27,20 +31,25 @@ def password_change() -> Response | str | tuple[str, int] | tuple[str, int, dict
             422 if form.is_submitted() else 200
         )
     session = db.get_session()
-    password_hash = user.password_hash
-    # Commits, so no lock is held while the deliberately slow hash runs.
-    wait = throttle.start_attempt(session, user.email, clock.now())
+    email = user.email
+    seen = users.Seen.of(user)  # what the password is verified against
+    # Commits, so no lock is held while the deliberately slow hashes run.
+    wait = throttle.start_attempt(session, email, clock.now())
     if wait is not None:
         form.form_errors.append(throttle.too_many_failures(wait))
         return throttle.throttled(
             render_template("account/password.html", form=form), wait
         )
-    if not verify_password(password_hash, form.current_password.data):
+    if not verify_password(seen.password_hash, form.current_password.data):
         form.current_password.errors.append("That is not your current password.")
         return render_template("account/password.html", form=form), 422
-    throttle.succeeded(session, user.email)
-    user.password_hash = hash_password(form.new_password.data)
-    user.rotate_session_token()  # every copy of every older cookie stops working
+    new_hash = hash_password(form.new_password.data)
+    try:
+        users.change_password(session, user, seen, new_hash)  # locks the user row
+    except users.AccountChangedMeanwhile as error:
+        form.form_errors.append(str(error))
+        return render_template("account/password.html", form=form), 409
+    throttle.succeeded(session, email)
     session.commit()
     start_session(user)  # this browser stays logged in, on the new token
     flash("Your password was changed. Any other sessions were logged out.", "success")

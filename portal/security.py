@@ -20,10 +20,22 @@ def init_app(app: Flask) -> None:
 
 
 def _refuse_oversized_bodies() -> None:
-    """413 for a declared body over MAX_CONTENT_LENGTH, whether or not a view
-    would read it (Werkzeug only enforces the limit when the body is read)."""
+    """413 for a body over MAX_CONTENT_LENGTH, declared or not, before anything
+    acts on it (Werkzeug only enforces the limit when the body is read)."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None and request.content_length > limit:
+    if request.content_length is not None:
+        if request.content_length > limit:
+            abort(413)
+        return
+    # No declared length (Transfer-Encoding: chunked): Werkzeug stops reading at
+    # the limit *without* an error, and the form would be parsed from the part
+    # that fit. So read up to one byte more than the limit: if it comes, the body
+    # is too large. The bytes read are cached, and request.form is parsed from
+    # that cache, so a body within the limit still reaches the view whole.
+    request.max_content_length = limit + 1
+    body = request.get_data(cache=True)
+    request.max_content_length = limit
+    if len(body) > limit:
         abort(413)
 
 

@@ -1,14 +1,23 @@
-"""Two owners demoting each other at the same moment, on any database."""
+"""Races on any database: two owners demoting each other, two password changes."""
 
 from __future__ import annotations
 
 import threading
+import time
 
-from sqlalchemy import Engine
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from portal import demo, roles
 from portal.db import WRITER, transaction
+from portal.models import User
+from portal.passwords import verify_password
+from tests.conftest import AuthActions, csrf_token
 
 
 def _demote(
@@ -61,3 +70,75 @@ def race_owners_demoting_each_other(engine: Engine, rounds: int) -> None:
             demoted = demo.PAUL if refused[0] == demo.JOHN else demo.JOHN
             again = roles.find_user(check, demoted)
             roles.assign_role(check, org, again, "OWNER", actor=None)
+
+
+def race_password_changes(app: Flask, rounds: int) -> None:
+    """Two sessions of Paul change his password at the same moment, rounds times.
+
+    Asserts after every round that one change went through (302) and the other was
+    refused (409, the form again), that only the winner's new password works, and
+    that only the winner's session is still logged in.
+    """
+    password = demo.PASSWORD
+    clients = [app.test_client(), app.test_client()]
+    for client in clients:
+        assert AuthActions(client).login(demo.PAUL, password).status_code == 302
+    for round_ in range(rounds):
+        new = [f"new password {round_} for session {i}" for i in range(2)]
+        responses = _change_passwords_at_once(clients, password, new)
+        statuses = [response.status_code for response in responses]
+        assert sorted(statuses) == [302, 409], f"round {round_}: {statuses}"
+        winner, loser = (0, 1) if statuses[0] == 302 else (1, 0)
+        assert "Your password was not changed" in responses[loser].text
+        assert 'name="current_password"' in responses[loser].text
+        assert clients[winner].get("/orgs").status_code == 200
+        # The winner rotated the session token: the loser's cookie is dead.
+        assert clients[loser].get("/orgs").status_code == 302
+        with Session(app.extensions["portal.engine"]) as check:
+            stored = check.scalar(
+                select(User.password_hash).where(User.email == demo.PAUL)
+            )
+        assert not verify_password(stored, new[loser]), f"round {round_}"
+        password = new[winner]
+        # Logging in again with the winner's password proves it works.
+        login = AuthActions(clients[loser]).login(demo.PAUL, password)
+        assert login.status_code == 302, f"round {round_}"
+
+
+def _change_passwords_at_once(
+    clients: list[FlaskClient], current: str, new: list[str]
+) -> list[TestResponse]:
+    """POST a password change from each client at the same moment; the responses."""
+    forms = [
+        {
+            "csrf_token": csrf_token(client, "/account/password"),
+            "current_password": current,
+            "new_password": password,
+            "confirm": password,
+        }
+        for client, password in zip(clients, new, strict=True)
+    ]
+    barrier = threading.Barrier(len(clients))
+    responses: dict[int, TestResponse] = {}
+
+    def change(i: int) -> None:
+        barrier.wait()
+        responses[i] = clients[i].post("/account/password", data=forms[i])
+
+    real_verify = PasswordHasher.verify
+
+    def slow_verify(self: PasswordHasher, hash: str, password: str) -> bool:
+        # why: on a fast machine one request could verify, hash and commit before
+        # the other has even read the account; a slower check makes both read the
+        # same password hash before either writes, which is the race under test
+        time.sleep(0.1)
+        return real_verify(self, hash, password)
+
+    threads = [threading.Thread(target=change, args=(i,)) for i in range(len(clients))]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PasswordHasher, "verify", slow_verify)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return [responses[i] for i in range(len(clients))]

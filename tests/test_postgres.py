@@ -20,7 +20,7 @@ from portal import create_app, demo
 from portal.db import make_engine
 from portal.models import Base, Organization
 from tests.conftest import AuthActions, csrf_token
-from tests.races import race_owners_demoting_each_other
+from tests.races import race_owners_demoting_each_other, race_password_changes
 from tests.test_security import parallel_wrong_logins
 
 SERVER = os.environ.get(
@@ -62,6 +62,12 @@ def test_postgres_owners_demoting_each_other_leave_one_owner(pg_url: str) -> Non
     engine = make_engine(pg_url)
     race_owners_demoting_each_other(engine, rounds=100)
     engine.dispose()
+
+
+def test_postgres_password_change_race_lets_exactly_one_win(pg_app: Flask) -> None:
+    # why: READ COMMITTED lets both requests read the old hash; only the lock on
+    # the user row and the re-check under it refuse the second change
+    race_password_changes(pg_app, rounds=20)
 
 
 def test_postgres_seeded_ids_and_sequence(pg_url: str) -> None:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
+import io
+import os
+import signal
 import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.cookiejar import CookieJar
 from importlib.metadata import version
+from urllib.parse import urlencode, urlsplit
+from urllib.request import HTTPCookieProcessor, build_opener
 
 import pytest
 from argon2 import PasswordHasher
@@ -14,11 +23,16 @@ from itsdangerous import TimestampSigner
 from packaging.version import Version
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+from werkzeug.test import EnvironBuilder, TestResponse
+from werkzeug.wrappers import Request
 
-from portal import create_app, demo, passwords
+from portal import create_app, demo, passwords, users
+from portal.db import WRITER
 from portal.models import LoginFailure, User
 from portal.sessions import SESSION_EXPIRED
-from tests.conftest import AuthActions, csrf_token, roles_snapshot
+from tests.conftest import CSRF_RE, AuthActions, csrf_token, role_of, roles_snapshot
+from tests.races import race_password_changes
 
 
 class Clock:
@@ -137,6 +151,35 @@ def test_password_change_kills_copied_cookies_but_keeps_this_one(
     assert AuthActions(app.test_client()).login(demo.PAUL).status_code == 422
 
 
+def test_change_password_refuses_an_account_changed_since_it_was_read(
+    app: Flask, db: Session
+) -> None:
+    # why: the same order as the request: read, commit (the throttle does),
+    # slow check without a lock, then lock and write; here a logout elsewhere
+    # rotates the token in between
+    engine = app.extensions["portal.engine"]
+    with Session(engine, execution_options=WRITER) as request_session:
+        user = request_session.scalar(select(User).where(User.email == demo.PAUL))
+        seen = users.Seen.of(user)
+        request_session.commit()
+        with Session(engine, execution_options=WRITER) as other:
+            other.scalar(
+                select(User).where(User.email == demo.PAUL)
+            ).rotate_session_token()
+            other.commit()
+        with pytest.raises(users.AccountChangedMeanwhile):
+            users.change_password(request_session, user, seen, "new hash")
+    db.expire_all()
+    stored = db.scalar(select(User.password_hash).where(User.email == demo.PAUL))
+    assert stored == seen.password_hash
+
+
+def test_password_change_race_lets_exactly_one_win(app: Flask) -> None:
+    # why: both changes used to report success; only one new password worked,
+    # and sometimes both sessions stayed logged in
+    race_password_changes(app, rounds=20)
+
+
 @pytest.mark.parametrize(
     ("current", "new", "confirm", "message"),
     [
@@ -181,6 +224,79 @@ def test_passwords_are_argon2id_at_asvs_parameters(db: Session) -> None:
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert passwords.verify_password(stored, demo.PASSWORD)
     assert not passwords.verify_password(stored, demo.PASSWORD + "x")
+
+
+def test_hash_work_runs_at_most_hash_concurrency_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: each hash holds 19 MiB while it runs; 64 parallel logins all hashing
+    # at once took a server from 80 to 580-710 MiB
+    bound = passwords.hash_concurrency()
+    running = peak = 0
+    lock = threading.Lock()
+
+    def counted(real: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object) -> object:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            try:
+                time.sleep(0.02)  # why: so that callers pile up behind each slot
+                return real(*args)
+            finally:
+                with lock:
+                    running -= 1
+
+        return wrapper
+
+    stored = passwords.hash_password("the right password")
+    monkeypatch.setattr(PasswordHasher, "verify", counted(PasswordHasher.verify))
+    monkeypatch.setattr(PasswordHasher, "hash", counted(PasswordHasher.hash))
+    jobs: list[tuple[Callable[[], object], object]] = [
+        (lambda: passwords.verify_password(stored, "the right password"), True),
+        (lambda: passwords.verify_password(stored, "a wrong password"), False),
+        (lambda: passwords.hash_password("new")[:10], "$argon2id$"),
+    ] * (bound + 2)
+    results: dict[int, object] = {}
+    barrier = threading.Barrier(len(jobs))
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = jobs[i][0]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak == bound  # never more, and the bound is used
+    assert [results[i] for i in range(len(jobs))] == [want for _, want in jobs]
+
+
+def test_hash_concurrency_can_be_set_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PORTAL_HASH_CONCURRENCY", "3")
+    assert passwords.hash_concurrency() == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
+def test_hash_password_works_in_a_forked_child() -> None:
+    # why: a forked child (a gunicorn worker) inherits the parent's hashing pool
+    # but none of its threads: jobs given to that pool would wait forever
+    passwords.hash_password("x")  # the parent's hashing threads exist now
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status only
+        ok = False
+        try:
+            signal.alarm(20)  # a hang kills the child, which fails the test
+            ok = passwords.verify_password(passwords.hash_password("y"), "y")
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_unknown_email_costs_the_same_hash_work(
@@ -500,6 +616,144 @@ def test_oversized_request_body_gets_413(
     response = client.post("/orgs/1/roles", data=data)
     assert response.status_code == 413
     assert roles_snapshot(db) == before
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _cut_role_body(token: str, limit: int, overflow: bytes) -> bytes:
+    """A role POST whose first limit bytes make Ringo OWNER; overflow follows them.
+
+    Cut at the limit, the name reads "OWNER"; in full it reads "OWNER" + overflow.
+    """
+    tail = urlencode(
+        {"csrf_token": token, "user_email": demo.RINGO, "name": "OWNER"}
+    ).encode()
+    pad = b"pad=" + b"x" * (limit - len(tail) - len(b"pad=&")) + b"&"
+    assert len(pad + tail) == limit
+    return pad + tail + overflow
+
+
+def _post_chunked(client: FlaskClient, path: str, body: bytes) -> TestResponse:
+    """POST body as a server passes a chunked request on: with no Content-Length."""
+    environ = EnvironBuilder(
+        path=path,
+        method="POST",
+        input_stream=io.BytesIO(body),
+        content_type=FORM,
+        headers={"Transfer-Encoding": "chunked"},
+    ).get_environ()
+    del environ["CONTENT_LENGTH"]  # the builder counted the bytes; chunks are not
+    # why: Werkzeug's server and gunicorn set this once they de-chunk the body;
+    # without it Werkzeug reads no body at all
+    environ["wsgi.input_terminated"] = True
+    return client.open(Request(environ))
+
+
+def test_chunked_oversized_body_gets_413_and_changes_nothing(
+    app: Flask, client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: Werkzeug stopped reading at the limit without an error, so the name
+    # "OWNER-is-not-a-role" was read as "OWNER" and Ringo became an owner
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = _cut_role_body(csrf_token(client, "/orgs/1/roles"), limit, b"-not-a-role")
+    assert _post_chunked(client, "/orgs/1/roles", body).status_code == 413
+    assert roles_snapshot(db) == before
+
+
+def test_chunked_body_of_exactly_the_limit_is_read_whole(
+    app: Flask, client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: the extra byte read to detect an oversized body must not refuse this one
+    auth.login(demo.JOHN)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = _cut_role_body(csrf_token(client, "/orgs/1/roles"), limit, b"")
+    assert _post_chunked(client, "/orgs/1/roles", body).status_code == 302
+    assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "OWNER"
+
+
+def test_chunked_small_body_is_read_normally(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    token = csrf_token(client, "/orgs/1/roles")
+    body = urlencode({"csrf_token": token, "user_email": demo.RINGO, "name": "BILLING"})
+    assert _post_chunked(client, "/orgs/1/roles", body.encode()).status_code == 302
+    assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "BILLING"
+
+
+class HttpUser:
+    """A person's browser over real HTTP: keeps cookies, can send chunked bodies."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.jar = CookieJar()
+        self._opener = build_opener(HTTPCookieProcessor(self.jar))
+
+    def page(self, path: str) -> str:
+        """GET path (following redirects); the page's text."""
+        with self._opener.open(self.url + path, timeout=10) as response:
+            return response.read().decode()
+
+    def login(self, email: str) -> None:
+        """Log in through the form with the demo password."""
+        token = CSRF_RE.search(self.page("/login")).group(1)
+        form = {"email": email, "password": demo.PASSWORD, "csrf_token": token}
+        with self._opener.open(
+            self.url + "/login", urlencode(form).encode(), timeout=10
+        ) as response:
+            assert response.url.endswith("/orgs")
+
+    def post_chunked(self, path: str, body: bytes) -> int:
+        """POST body with Transfer-Encoding: chunked, in 8 KiB chunks; the status."""
+        parts = urlsplit(self.url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        cookies = "; ".join(f"{c.name}={c.value}" for c in self.jar)
+        chunks = (body[i : i + 8192] for i in range(0, len(body), 8192))
+        headers = {
+            "Content-Type": FORM,
+            "Cookie": cookies,
+            "Transfer-Encoding": "chunked",
+        }
+        try:
+            connection.request("POST", path, chunks, headers, encode_chunked=True)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+
+@pytest.fixture
+def http_user(app: Flask) -> Iterator[HttpUser]:
+    """A browser talking to app served by Werkzeug on a free localhost port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield HttpUser(f"http://127.0.0.1:{server.server_port}")
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_chunked_oversized_body_over_http_gets_413_and_changes_nothing(
+    app: Flask, http_user: HttpUser, db: Session
+) -> None:
+    http_user.login(demo.JOHN)
+    before = roles_snapshot(db)
+    token = CSRF_RE.search(http_user.page("/orgs/1/roles")).group(1)
+    body = _cut_role_body(token, app.config["MAX_CONTENT_LENGTH"], b"-not-a-role")
+    assert http_user.post_chunked("/orgs/1/roles", body) == 413
+    assert roles_snapshot(db) == before
+
+
+def test_chunked_small_body_over_http_is_read_normally(
+    http_user: HttpUser, db: Session
+) -> None:
+    http_user.login(demo.JOHN)
+    token = CSRF_RE.search(http_user.page("/orgs/1/roles")).group(1)
+    form = {"csrf_token": token, "user_email": demo.RINGO, "name": "BILLING"}
+    assert http_user.post_chunked("/orgs/1/roles", urlencode(form).encode()) == 302
+    assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "BILLING"
 
 
 # --- dependencies -----------------------------------------------------------
