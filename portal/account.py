@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from werkzeug.wrappers import Response
 
 from portal import clock, db, throttle, users
 from portal.authz import authorize
-from portal.forms import PasswordForm
+from portal.forms import PasswordForm, text
 from portal.models import User
 from portal.passwords import hash_password, verify_password
 from portal.sessions import start_session
@@ -17,7 +17,7 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 
 
 @bp.route("/password", methods=["GET", "POST"])
-def password_change() -> Response | str | tuple[str, int] | tuple[str, int, dict]:
+def password_change() -> ResponseReturnValue:
     """Change one's password; every other session of the account is logged out.
 
     Of two changes at the same moment, one wins and the other gets 409 (see
@@ -40,10 +40,10 @@ def password_change() -> Response | str | tuple[str, int] | tuple[str, int, dict
         return throttle.throttled(
             render_template("account/password.html", form=form), wait
         )
-    if not verify_password(seen.password_hash, form.current_password.data):
-        form.current_password.errors.append("That is not your current password.")
+    if not verify_password(seen.password_hash, text(form.current_password)):
+        form.current_password.errors = ["That is not your current password."]
         return render_template("account/password.html", form=form), 422
-    new_hash = hash_password(form.new_password.data)
+    new_hash = hash_password(text(form.new_password))
     try:
         users.change_password(session, user, seen, new_hash)  # locks the user row
     except users.AccountChangedMeanwhile as error:

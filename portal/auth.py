@@ -5,12 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
 from sqlalchemy import select
-from werkzeug.wrappers import Response
 
-from portal import clock, db, throttle
-from portal.forms import LoginForm
+from portal import clock, db, throttle, users
+from portal.forms import LoginForm, text
 from portal.guards import public
 from portal.models import User, normalize_email
 from portal.passwords import hash_password, needs_rehash, verify_password
@@ -41,7 +41,7 @@ def safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
+def login() -> ResponseReturnValue:
     """Show the login form; log the user in when the credentials match."""
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
@@ -50,30 +50,40 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render_template("auth/login.html", form=form), status
-    email = normalize_email(form.email.data)
+    email = normalize_email(text(form.email))
+    password = text(form.password)
     dbs = db.get_session()
     user = dbs.scalar(select(User).where(User.email == email))
-    password_hash = user.password_hash if user else None
+    seen = users.Seen.of(user) if user is not None else None
     # Commits, so no lock is held while the deliberately slow hash runs.
     wait = throttle.start_attempt(dbs, email, clock.now())
     if wait is not None:
         form.form_errors.append(throttle.too_many_failures(wait))
         return throttle.throttled(render_template("auth/login.html", form=form), wait)
     # Same hash work whether or not the account exists (see portal.passwords).
-    if not verify_password(password_hash, form.password.data):
-        form.form_errors.append(BAD_CREDENTIALS)
-        return render_template("auth/login.html", form=form), 422
+    verified = verify_password(seen.password_hash if seen else None, password)
+    if user is None or seen is None or not verified:
+        return _bad_credentials(form)
+    rehash = hash_password(password) if needs_rehash(seen.password_hash) else None
+    try:
+        users.confirm_login(dbs, user, seen, rehash)  # locks the user row
+    except users.AccountChangedMeanwhile:
+        return _bad_credentials(form)  # the password changed while we checked
     throttle.succeeded(dbs, email)
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(form.password.data)
     dbs.commit()
     start_session(user)
     return redirect(next_url or url_for("orgs.organization_list"))
 
 
+def _bad_credentials(form: LoginForm) -> ResponseReturnValue:
+    """The login form again, with the one message for any wrong credentials."""
+    form.form_errors.append(BAD_CREDENTIALS)
+    return render_template("auth/login.html", form=form), 422
+
+
 @bp.route("/logout", methods=["POST"])
 @public
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     """Log out and kill every copy of the session cookie (token rotation).
 
     POST only, with the CSRF token CSRFProtect checks on every POST.

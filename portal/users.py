@@ -54,3 +54,20 @@ def change_password(session: Session, user: User, seen: Seen, new_hash: str) -> 
         raise AccountChangedMeanwhile()
     user.password_hash = new_hash
     user.rotate_session_token()  # every copy of every older cookie stops working
+
+
+def confirm_login(
+    session: Session, user: User, seen: Seen, rehash: str | None = None
+) -> None:
+    """Lock the user's row and check that the password just verified is still theirs.
+
+    A password change that committed during the slow check must win: without
+    this, the login would start a session on the new token with the old
+    password. Stores rehash (the same password at today's parameters) if given.
+    Raises AccountChangedMeanwhile, writing nothing, if the password changed.
+    """
+    session.refresh(user, with_for_update=True)
+    if user.password_hash != seen.password_hash:
+        raise AccountChangedMeanwhile()
+    if rehash is not None:
+        user.password_hash = rehash

@@ -27,6 +27,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
+from portal import auth as auth_module
 from portal import create_app, demo, passwords, users
 from portal.db import WRITER
 from portal.models import LoginFailure, User
@@ -764,3 +765,27 @@ MINIMUM_SAFE = {"flask": "3.1.3", "werkzeug": "3.1.6", "jinja2": "3.1.6"}
 @pytest.mark.parametrize(("package", "minimum"), sorted(MINIMUM_SAFE.items()))
 def test_dependencies_meet_minimum_safe_versions(package: str, minimum: str) -> None:
     assert Version(version(package)) >= Version(minimum)
+
+
+def test_login_refused_when_the_password_changes_during_the_check(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # why: a login that verified the old password while a password change
+    # committed used to start a session on the new token, old password and all
+    real_verify = auth_module.verify_password
+
+    def verify_then_change(password_hash: str | None, password: str) -> bool:
+        result = real_verify(password_hash, password)
+        with Session(app.extensions["portal.engine"]) as other:
+            paul = other.scalar(select(User).where(User.email == demo.PAUL))
+            assert paul is not None
+            paul.password_hash = passwords.hash_password("a brand new passphrase")
+            paul.rotate_session_token()
+            other.commit()
+        return result
+
+    monkeypatch.setattr(auth_module, "verify_password", verify_then_change)
+    response = AuthActions(client).login(demo.PAUL)
+    assert response.status_code == 422
+    assert "Wrong email or password." in response.text
+    assert client.get("/orgs").status_code == 302  # not logged in
