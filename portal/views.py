@@ -35,7 +35,11 @@ def index() -> Response:
 @bp.route("/orgs")
 def organization_list() -> str:
     """The organizations the user can READ."""
-    organizations = authorized("READ", Organization).order_by(Organization.name).all()
+    organizations = (
+        db.get_session()
+        .scalars(authorized("READ", Organization).order_by(Organization.name))
+        .all()
+    )
     return render_template("orgs/list.html", organizations=organizations)
 
 
@@ -53,9 +57,12 @@ def repository_list(org_id: int) -> str:
     organization = load_organization(org_id)
     authorize("LIST_REPOS", organization)
     repositories = (
-        authorized("READ", Repository)
-        .filter(Repository.organization_id == organization.id)
-        .order_by(Repository.name)
+        db.get_session()
+        .scalars(
+            authorized("READ", Repository)
+            .where(Repository.organization_id == organization.id)
+            .order_by(Repository.name)
+        )
         .all()
     )
     return render_template(
