@@ -45,7 +45,7 @@ def test_authz_oso_queries_do_not_grow_with_rows(
     app: Flask, client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
     org = db.get(Organization, 1)
-    org.repositories.extend(Repository(name=f"repo {i:03}") for i in range(200))
+    org.repositories.add_all(Repository(name=f"repo {i:03}") for i in range(200))
     for i in range(50):
         extra = Organization(name=f"Extra {i}")
         db.add(extra)

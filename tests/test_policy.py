@@ -127,7 +127,7 @@ def test_policy_lists_equal_per_row_decisions(app: Flask, ctx: None) -> None:
     users = session.scalars(select(User)).all()
     for i in range(30):
         org = Organization(name=f"Generated {i}", billing_address="x")
-        org.repositories = [Repository(name=f"repo {i}.{j}") for j in range(3)]
+        org.repositories.add_all(Repository(name=f"repo {i}.{j}") for j in range(3))
         session.add(org)
         for user in rng.sample(users, 4):
             session.add(
