@@ -39,7 +39,7 @@ def build_database(path: Path, extra_repos: int) -> str:
     with Session(engine) as session:
         demo.seed_database(session)
         org = session.get(Organization, demo.BEATLES_ID)
-        org.repositories.extend(
+        org.repositories.add_all(
             Repository(name=f"bench repo {i:05}") for i in range(extra_repos)
         )
         session.commit()

@@ -60,10 +60,19 @@ def seed_database(session: Session) -> int:
             session.add(organization)
             session.flush()
             created += 1
-        existing = {repo.name for repo in organization.repositories}
+        # Which demo names exist, by query: the collection may be far too large
+        # to load (and is write-only).
+        existing = set(
+            session.scalars(
+                select(Repository.name).where(
+                    Repository.organization_id == organization.id,
+                    Repository.name.in_(repo_names),
+                )
+            )
+        )
         for repo_name in repo_names:
             if repo_name not in existing:
-                organization.repositories.append(Repository(name=repo_name))
+                organization.repositories.add(Repository(name=repo_name))
                 created += 1
         session.flush()
         for email, role_name in ROLES[org_id].items():

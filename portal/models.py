@@ -13,7 +13,13 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    WriteOnlyMapped,
+    mapped_column,
+    relationship,
+)
 
 from portal import clock
 
@@ -63,8 +69,10 @@ class User(Base):
         DateTime(timezone=True), default=clock.now
     )
 
+    # passive_deletes: deleting a user leaves its role rows to the foreign key's
+    # ON DELETE CASCADE instead of loading every one of them first.
     roles: Mapped[list[OrganizationRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan"
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
     # Flask-Login's user protocol, written out rather than inherited from UserMixin
@@ -94,13 +102,22 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(200))
     billing_address: Mapped[str] = mapped_column(String(500), default="")
 
-    repositories: Mapped[list[Repository]] = relationship(
+    # Thousands of rows: never loaded whole. Add with .add()/.add_all(), read with
+    # session.scalars(organization.repositories.select()); deleting the
+    # organization leaves them to ON DELETE CASCADE (passive_deletes).
+    repositories: WriteOnlyMapped[Repository] = relationship(
         back_populates="organization",
         cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="Repository.name",
     )
+    # Kept a list for code that iterates one organization's members; the policy
+    # does not need that (Oso reads `organization.roles` through the registered
+    # Relation, as a query). Deleting still leaves the rows to the database.
     roles: Mapped[list[OrganizationRole]] = relationship(
-        back_populates="organization", cascade="all, delete-orphan"
+        back_populates="organization",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from portal import db
 from portal.authz import authorize, authorized
 from portal.guards import public
 from portal.loaders import load_organization
@@ -28,7 +29,11 @@ def index() -> ResponseReturnValue:
 @bp.route("/orgs")
 def organization_list() -> ResponseReturnValue:
     """The organizations the user can READ."""
-    organizations = authorized("READ", Organization).order_by(Organization.name).all()
+    organizations = (
+        db.get_session()
+        .scalars(authorized("READ", Organization).order_by(Organization.name))
+        .all()
+    )
     return render_template("orgs/list.html", organizations=organizations)
 
 
@@ -46,9 +51,12 @@ def repository_list(org_id: int) -> ResponseReturnValue:
     organization = load_organization(org_id)
     authorize("LIST_REPOS", organization)
     repositories = (
-        authorized("READ", Repository)
-        .filter(Repository.organization_id == organization.id)
-        .order_by(Repository.name)
+        db.get_session()
+        .scalars(
+            authorized("READ", Repository)
+            .where(Repository.organization_id == organization.id)
+            .order_by(Repository.name)
+        )
         .all()
     )
     return render_template(

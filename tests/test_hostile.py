@@ -241,7 +241,7 @@ def test_hostile_names_are_escaped_in_html(
     org = db.get(Organization, 1)
     org.name = payload
     org.billing_address = payload
-    org.repositories.append(Repository(name=payload))
+    org.repositories.add(Repository(name=payload))
     db.add(User(email=payload.lower(), password_hash="x"))
     db.commit()
     auth.login(demo.JOHN)

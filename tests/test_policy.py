@@ -127,7 +127,7 @@ def test_policy_lists_equal_per_row_decisions(app: Flask, ctx: None) -> None:
     users = session.scalars(select(User)).all()
     for i in range(30):
         org = Organization(name=f"Generated {i}", billing_address="x")
-        org.repositories = [Repository(name=f"repo {i}.{j}") for j in range(3)]
+        org.repositories.add_all(Repository(name=f"repo {i}.{j}") for j in range(3))
         session.add(org)
         for user in rng.sample(users, 4):
             session.add(
@@ -142,10 +142,17 @@ def test_policy_lists_equal_per_row_decisions(app: Flask, ctx: None) -> None:
     for user in users:
         viewer = Viewer(session, user.id)
         for action in ORG_ACTIONS:
-            listed = set(oso.authorized_query(user, action, Organization).all())
+            listed = set(
+                session.scalars(oso.authorized_query(user, action, Organization))
+            )
             decided = {o for o in orgs if action in oso.authorized_actions(viewer, o)}
             assert listed == decided, (user.email, action)
-        listed_repos = set(oso.authorized_query(user, "READ", Repository).all())
+        listed_repos = set(
+            session.scalars(oso.authorized_query(user, "READ", Repository))
+        )
         decided_repos = {r for r in repos if oso.is_allowed(viewer, "READ", r)}
         assert listed_repos == decided_repos, user.email
-    assert any(oso.authorized_query(u, "READ", Repository).all() for u in users)
+    assert any(
+        session.scalars(oso.authorized_query(u, "READ", Repository)).all()
+        for u in users
+    )

@@ -21,6 +21,7 @@ from portal.db import make_engine
 from portal.models import Base, Organization
 from tests.conftest import AuthActions, csrf_token
 from tests.races import race_owners_demoting_each_other, race_password_changes
+from tests.test_models import assert_organization_delete_loads_nothing
 from tests.test_security import parallel_wrong_logins
 
 SERVER = os.environ.get(
@@ -78,6 +79,14 @@ def test_postgres_seeded_ids_and_sequence(pg_url: str) -> None:
         assert session.get(Organization, demo.BEATLES_ID).name == "The Beatles"
         session.add(Organization(name="New"))
         session.commit()
+    engine.dispose()
+
+
+def test_postgres_organization_delete_loads_no_repositories(pg_url: str) -> None:
+    # why: passive_deletes hands 2,000 repositories to ON DELETE CASCADE, which
+    # must hold on PostgreSQL as on SQLite.
+    engine = make_engine(pg_url)
+    assert_organization_delete_loads_nothing(engine)
     engine.dispose()
 
 

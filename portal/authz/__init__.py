@@ -1,8 +1,8 @@
 """Authorization: everything Oso, behind a small surface for views and templates.
 
 - ``authorize(action, resource)`` for views, ``can(action, resource)`` for
-  templates, ``authorized(action, Model)`` for lists filtered in SQL generated from
-  the policy;
+  templates, ``authorized(action, Model)``: a ``select()`` of the rows a list may
+  show, filtered in SQL generated from the policy;
 - ``portal.authz.policy``: the app's Oso (classes registered, policy loaded);
 - ``portal.authz.actors``: the Viewer actor; ``portal.authz.adapter``: the
   data-filtering adapter; ``portal.authz.flask_oso_compat``: flask-oso on Flask 3.
@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import Flask, abort, current_app, g
 from flask_login import current_user
-from sqlalchemy.orm import Query
+from sqlalchemy import Select
 
 from portal import db
 from portal.authz.actors import Viewer
@@ -96,11 +96,12 @@ def can(action: str, resource: Any) -> bool:
     return action in get_oso().authorized_actions(current_viewer(), resource)
 
 
-def authorized(action: str, model: type) -> Query:
-    """A query for the model rows the signed-in user may take action on.
+def authorized(action: str, model: type) -> Select[Any]:
+    """A select() of the model rows the signed-in user may take action on.
 
     The filter is SQL generated from the policy (has_role for User), so it costs
-    one query however many rows match. Listing is itself authorization: the
+    one query however many rows match; add where/order_by and run it with
+    ``db.get_session().scalars(...)``. Listing is itself authorization: the
     request is marked as authorized for FlaskOso's tripwire.
     """
     current_app.extensions["portal.flask_oso"].skip_authorization()

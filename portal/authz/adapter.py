@@ -1,18 +1,73 @@
-"""Oso's SQLAlchemy data-filtering adapter, bound to the session of the request."""
+"""Oso's SQLAlchemy data-filtering adapter, bound to the session of the request.
+
+Oso's own ``SqlAlchemyAdapter.sqlize`` turns ``In``/``Nin`` into Python's
+``lhs in rhs``: for a column and a list that is ``False`` (no rows) for ``In`` and
+``True`` (every row) for ``Nin``; for a column on the right it asks SQLAlchemy
+for ``contains`` (a LIKE on strings). It returns ``None`` for ``Lt``/``Gt``/...,
+which ends up as ``AND NULL``: no rows. Here every comparison is translated on
+purpose, and a condition with no faithful SQL raises UntranslatableCondition
+instead of quietly changing what a list shows.
+
+Which shapes reach the adapter (Oso 0.27.3, checked): Polar expands ``x in
+[a, b]`` over a ground list into one alternative per element (``x = a`` OR
+``x = b``), so a literal list arrives as ``Eq`` conditions; when the list is bound
+only after the ``in`` (``role.name in names and staff(names)``), each alternative
+also keeps a ground ``"OWNER" In ["OWNER", "MEMBER"]``, and ``not x in names``
+with ``names = []`` arrives as ``field Nin []``. ``x in resource.relation`` with
+``x`` a record arrives as ``Eq`` on the primary key. ``In``/``Nin`` with a
+projection on the right come from membership in a column's value (a list- or
+string-valued column), a field ``in`` a relation, or ``not x in relation``.
+Beware, before the adapter: ``not x in names`` with a non-empty ``names`` bound
+after it made Oso's partial evaluation hang or return no results at all (an empty
+list); Oso itself rejects ``not x in [...]`` over a literal list.
+"""
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
+from typing import Any
+
 from polar.data.adapter.sqlalchemy_adapter import SqlAlchemyAdapter
+from polar.data.filter import Condition, DataFilter, Projection, Relation
+from polar.exceptions import OsoError
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from portal import db
+
+# Comparisons that mean the same in Polar and SQL for one value on each side.
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "Eq": operator.eq,
+    "Neq": operator.ne,
+    "Lt": operator.lt,
+    "Leq": operator.le,
+    "Gt": operator.gt,
+    "Geq": operator.ge,
+}
+
+# Immediate collections an In/Nin can test membership in.
+_COLLECTIONS = (list, tuple, set, frozenset)
+
+
+class UntranslatableCondition(OsoError):
+    """A data-filtering condition with no faithful SQL translation."""
+
+    def __init__(self, condition: Condition, reason: str) -> None:
+        super().__init__(
+            f"cannot translate {_describe(condition.left)} {condition.cmp}"
+            f" {_describe(condition.right)} to SQL: {reason}. Rewrite the rule"
+            " (a list filtered by it would be wrong, not just slow)."
+        )
 
 
 class RequestSessionAdapter(SqlAlchemyAdapter):
     """Oso's SQLAlchemy data-filtering adapter, bound to the current request session.
 
     The Oso object is shared by all threads of the app, so it cannot hold one
-    session; each query builds on the session of the request that asks.
+    session; each query runs on the session of the request that asks.
+    ``build_query`` returns a SQLAlchemy 2.0 ``select()``, so callers can add
+    ``where``/``order_by`` and run it with ``session.scalars()``.
     """
 
     def __init__(self) -> None:  # no session of its own: see the property
@@ -20,4 +75,78 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
 
     @property
     def session(self) -> Session:  # type: ignore[override]
+        """The session of the current request."""
         return db.get_session()
+
+    def build_query(self, filter: DataFilter) -> Select[Any]:
+        """A select() of the filter's model: its joins, then an OR of ANDs."""
+        statement = select(filter.model)
+        for relation in filter.relations:
+            statement = statement.join(*_join_target(filter, relation))
+        condition = or_(
+            false(),
+            *(
+                and_(true(), *(self.sqlize(c) for c in conjunction))
+                for conjunction in filter.conditions
+            ),
+        )
+        # A join along a "many" relation repeats the root row once per match.
+        return statement.where(condition).distinct()
+
+    def execute_query(self, query: Select[Any]) -> list[Any]:
+        """Run a statement from build_query on the request session."""
+        return list(self.session.scalars(query).all())
+
+    @staticmethod
+    def sqlize(cond: Condition) -> Any:
+        """The SQL expression for one condition; raises if it has none."""
+        if cond.cmp in ("In", "Nin"):
+            return _membership(cond)
+        compare = _COMPARISONS.get(cond.cmp)
+        if compare is None:
+            raise UntranslatableCondition(cond, "unknown comparison")
+        add_side = SqlAlchemyAdapter.add_side
+        return compare(add_side(cond.left), add_side(cond.right))
+
+
+def _membership(cond: Condition) -> Any:
+    """SQL for an In/Nin condition; raises for the shapes with no faithful SQL."""
+    negate = cond.cmp == "Nin"
+    left, right = cond.left, cond.right
+    if isinstance(right, Projection):
+        if right.field is not None:
+            # A column whose value is itself a collection (or a string, which
+            # Polar iterates by character): no portable SQL for membership.
+            raise UntranslatableCondition(cond, "membership in a column's value")
+        if negate:
+            # The joins Oso plans can only say "some related row differs", not
+            # "no related row matches" (that needs NOT EXISTS).
+            raise UntranslatableCondition(cond, "'not in' a relation")
+        # Oso already turns "record in relation" into Eq; what is left compares
+        # a plain field with records, which a decision never finds equal.
+        raise UntranslatableCondition(cond, "a field compared with records")
+    if not isinstance(right, _COLLECTIONS):
+        raise UntranslatableCondition(cond, "the right side is not a collection")
+    if not isinstance(left, Projection):
+        # Both sides are values (Polar keeps such a check when the list was bound
+        # after the `in`): decide it here, as Polar would.
+        return true() if (left in right) != negate else false()
+    column = SqlAlchemyAdapter.add_side(left)
+    # Records in the list stand for their primary keys, as in Oso's Eq.
+    values = [SqlAlchemyAdapter.add_side(value) for value in right]
+    return column.not_in(values) if negate else column.in_(values)
+
+
+def _join_target(filter: DataFilter, relation: Relation) -> tuple[Any, ColumnElement]:
+    """The class a relation of the filter joins to, and the ON clause."""
+    field = filter.types[relation.left].fields[relation.name]
+    right = filter.types[field.other_type].cls
+    on = getattr(relation.left, field.my_field) == getattr(right, field.other_field)
+    return right, on
+
+
+def _describe(side: Any) -> str:
+    """A condition side as a reader would write it."""
+    if isinstance(side, Projection):
+        return f"{side.source.__name__}.{side.field or '<record>'}"
+    return repr(side)

@@ -8,12 +8,14 @@ from typing import Any
 from flask import g, has_request_context
 from oso import Oso, Relation
 from sqlalchemy import inspect
-from sqlalchemy_oso import register_models
+from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
+from sqlalchemy_oso.auth import default_polar_model_name
+from sqlalchemy_oso.compat import iterate_model_classes
 from werkzeug.exceptions import Forbidden, NotFound
 
 from portal.authz.actors import Viewer
 from portal.authz.adapter import RequestSessionAdapter
-from portal.models import Base, Organization, OrganizationRole, Repository, User
+from portal.models import Base
 
 READ = "READ"
 
@@ -71,48 +73,74 @@ def build_oso(policy_path: Path) -> PortalOso:
     oso = PortalOso(
         forbidden_error=Forbidden, not_found_error=NotFound, read_action=READ
     )
-    # Classes with fields and relations, for data filtering. Registered before
-    # the policy loads, as Oso requires.
-    oso.register_class(User, fields={"id": int, "email": str})
-    oso.register_class(
-        Organization,
-        fields={
-            "id": int,
-            "name": str,
-            "roles": Relation(
-                kind="many",
-                other_type="OrganizationRole",
-                my_field="id",
-                other_field="organization_id",
-            ),
-        },
-    )
-    oso.register_class(
-        OrganizationRole,
-        fields={
-            "id": int,
-            "name": str,
-            "user_id": int,
-            "organization_id": int,
-        },
-    )
-    oso.register_class(
-        Repository,
-        fields={
-            "id": int,
-            "name": str,
-            "organization_id": int,
-            "organization": Relation(
-                kind="one",
-                other_type="Organization",
-                my_field="organization_id",
-                other_field="id",
-            ),
-        },
-    )
-    # Anything else mapped (registered by name only); skips the classes above.
-    register_models(oso, Base)
+    # Every mapped class with its fields and relations, for data filtering; read
+    # from the mappers so that a new column or relationship needs no edit here.
+    # Registered before the policy loads, as Oso requires.
+    register_mapped_classes(oso, Base)
     oso.register_class(Viewer)
     oso.set_data_filtering_adapter(RequestSessionAdapter())
     oso.load_files([str(policy_path)])
     return oso
+
+
+def register_mapped_classes(oso: Oso, base: type) -> None:
+    """Register every class mapped on base under its name, with its fields.
+
+    Oso serializes the type of every field of every class for each data-filtering
+    query and fails (KeyError) on a Python type it has no class for, whichever rule
+    is asked: such types (date, Decimal, UUID, enums...) are registered as Oso
+    classes under their own names. Oso already knows int, float, bool, str, list,
+    dict, datetime and timedelta.
+    """
+    models = sorted(iterate_model_classes(base), key=default_polar_model_name)
+    for model in models:
+        fields = mapped_fields(inspect(model))
+        for field_type in fields.values():
+            if (
+                not isinstance(field_type, Relation)
+                and field_type not in oso.host.types
+            ):
+                oso.register_class(field_type)
+        oso.register_class(model, name=default_polar_model_name(model), fields=fields)
+
+
+def mapped_fields(mapper: Mapper[Any]) -> dict[str, Any]:
+    """Oso fields of a mapped class: column types and relationships as Relations.
+
+    A column without a Python type, or a relationship Oso's Relation cannot state
+    (through a secondary table, or over more than one column pair), is left out:
+    decisions still read it from the object, and data filtering on it fails with
+    an Oso error instead of guessing.
+    """
+    fields: dict[str, Any] = {}
+    for column in mapper.column_attrs:
+        python_type = _python_type(column)
+        if python_type is not None:
+            fields[column.key] = python_type
+    for relationship in mapper.relationships:
+        relation = _relation(relationship)
+        if relation is not None:
+            fields[relationship.key] = relation
+    return fields
+
+
+def _python_type(column: ColumnProperty[Any]) -> type | None:
+    """The Python type of a column attribute's values, or None if it has none."""
+    try:
+        return column.columns[0].type.python_type
+    except NotImplementedError:
+        return None
+
+
+def _relation(relationship: RelationshipProperty[Any]) -> Relation | None:
+    """The Oso Relation for a relationship joined on one column pair, else None."""
+    pairs = relationship.local_remote_pairs or []
+    if relationship.secondary is not None or len(pairs) != 1:
+        return None
+    local, remote = pairs[0]
+    return Relation(
+        kind="many" if relationship.uselist else "one",
+        other_type=default_polar_model_name(relationship.mapper.class_),
+        my_field=relationship.parent.get_property_by_column(local).key,
+        other_field=relationship.mapper.get_property_by_column(remote).key,
+    )

@@ -29,7 +29,7 @@ def _plant(server: LiveServer) -> None:
         org = session.get(Organization, demo.BEATLES_ID)
         org.name = PAYLOADS[0]
         org.billing_address = PAYLOADS[1]
-        org.repositories.extend(Repository(name=p) for p in PAYLOADS)
+        org.repositories.add_all(Repository(name=p) for p in PAYLOADS)
         for i, payload in enumerate(PAYLOADS):
             user = User(email=f"{payload}{i}", password_hash="x")
             session.add(OrganizationRole(organization=org, user=user, name="MEMBER"))
