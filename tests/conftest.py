@@ -16,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from portal import create_app, demo
 from portal.models import Base, Organization, OrganizationRole, User
+from tests.database import committed, committed_scalar
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -74,7 +75,13 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def db(app: Flask) -> Iterator[Session]:
-    """A session on the test database, separate from the app's request sessions."""
+    """A session on the test database, separate from the app's request sessions.
+
+    It keeps one transaction from its first read on, and on SQLite that transaction
+    does not see later commits (a request's, say): check what changed with
+    snapshot(), roles_snapshot(), role_of() or committed_scalar(), which read on a
+    new connection.
+    """
     with Session(app.extensions["portal.engine"]) as session:
         yield session
 
@@ -113,25 +120,29 @@ def auth(client: FlaskClient) -> AuthActions:
 
 
 def role_of(session: Session, email: str, org_id: int) -> str | None:
-    """The role email holds in org_id, read straight from the database."""
-    session.expire_all()
-    return session.scalar(
+    """The role email holds in org_id, as committed (read on a new connection)."""
+    return committed_scalar(
+        session,
         select(OrganizationRole.name)
         .join(User)
-        .where(User.email == email, OrganizationRole.organization_id == org_id)
+        .where(User.email == email, OrganizationRole.organization_id == org_id),
     )
 
 
 def roles_snapshot(session: Session) -> list[tuple[str, int, str]]:
-    """Every role row, for "nothing changed" assertions."""
-    session.expire_all()
-    return sorted(
-        session.execute(
-            select(User.email, OrganizationRole.organization_id, OrganizationRole.name)
-            .join(User)
-            .order_by(User.email)
-        ).all()
-    )
+    """Every role row as committed, for "nothing changed" assertions.
+
+    Read on a new connection: see tests/database.py for why not through session.
+    """
+    with committed(session) as connection:
+        return sorted(
+            tuple(row)
+            for row in connection.execute(
+                select(
+                    User.email, OrganizationRole.organization_id, OrganizationRole.name
+                ).join(User)
+            )
+        )
 
 
 def organization(session: Session, org_id: int) -> Organization:

@@ -19,6 +19,7 @@ from portal import create_app, demo, passwords
 from portal.models import LoginFailure, User
 from portal.sessions import SESSION_EXPIRED
 from tests.conftest import AuthActions, csrf_token, roles_snapshot
+from tests.database import committed_scalar
 
 
 class Clock:
@@ -156,7 +157,8 @@ def test_password_change_refuses_bad_input(
     message: str,
 ) -> None:
     auth.login(demo.PAUL)
-    before = db.scalar(select(User.password_hash).where(User.email == demo.PAUL))
+    stored_hash = select(User.password_hash).where(User.email == demo.PAUL)
+    before = committed_scalar(db, stored_hash)
     response = client.post(
         "/account/password",
         data={
@@ -168,9 +170,7 @@ def test_password_change_refuses_bad_input(
     )
     assert response.status_code == 422
     assert message in response.text
-    db.expire_all()
-    after = db.scalar(select(User.password_hash).where(User.email == demo.PAUL))
-    assert after == before
+    assert committed_scalar(db, stored_hash) == before
 
 
 # --- passwords and throttling -----------------------------------------------
@@ -201,11 +201,11 @@ def test_unknown_email_costs_the_same_hash_work(
 
 
 def _failures(db: Session, email: str) -> int:
-    db.expire_all()
-    return db.scalar(
+    return committed_scalar(
+        db,
         select(func.count())
         .select_from(LoginFailure)
-        .where(LoginFailure.email == email)
+        .where(LoginFailure.email == email),
     )
 
 
