@@ -17,6 +17,7 @@ from werkzeug.test import TestResponse
 from portal import create_app, demo
 from portal.models import Base, Organization, OrganizationRole, User
 from tests.database import committed, committed_scalar
+from tests.routes import ACTORS
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -117,6 +118,15 @@ class AuthActions:
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
+
+
+def client_for(app: Flask, actor: str) -> FlaskClient:
+    """A new client logged in as actor of tests/routes.py (through the form)."""
+    client = app.test_client()
+    email = ACTORS[actor]
+    if email is not None:
+        assert AuthActions(client).login(email).status_code == 302
+    return client
 
 
 def role_of(session: Session, email: str, org_id: int) -> str | None:

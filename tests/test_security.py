@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from portal import create_app, demo, passwords
 from portal.models import LoginFailure, User
 from portal.sessions import SESSION_EXPIRED
-from tests.conftest import AuthActions, csrf_token, roles_snapshot
+from tests.conftest import AuthActions, client_for, csrf_token, roles_snapshot
 from tests.database import committed_scalar
+from tests.routes import ACTORS, routes
 
 
 class Clock:
@@ -363,7 +364,7 @@ def test_csrf_bad_tokens_are_refused(
     assert _role_post(client, csrf_token(client, "/orgs/1/roles")) == 302  # control
 
 
-@pytest.mark.parametrize("path", ["/logout", "/orgs/1/roles", "/account/password"])
+@pytest.mark.parametrize("path", [route.path for _, _, route in routes("POST")])
 @pytest.mark.parametrize("kind", ["missing", "garbage"])
 def test_csrf_every_post_route_checks_the_token(
     client: FlaskClient, auth: AuthActions, path: str, kind: str
@@ -380,15 +381,13 @@ def test_csrf_login_form_checks_the_token(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
-@pytest.mark.parametrize(
-    "path", ["/orgs/1/roles", "/orgs/1", "/logout", "/login", "/account/password"]
-)
+@pytest.mark.parametrize("path", sorted({route.path for _, _, route in routes()}))
 def test_methods_other_than_get_and_post_are_not_allowed(
     client: FlaskClient, auth: AuthActions, method: str, path: str
 ) -> None:
     auth.login(demo.JOHN)
     # A valid token, so that only the method can be the reason for refusing.
-    headers = {"X-CSRFToken": csrf_token(client, "/orgs/1/roles")}
+    headers = {"X-CSRFToken": csrf_token(client, "/orgs")}
     assert client.open(path, method=method, headers=headers).status_code == 405
 
 
@@ -403,20 +402,30 @@ CSP_REQUIRED = [
 ]
 
 
-@pytest.mark.parametrize(
-    "path", ["/login", "/orgs", "/orgs/1", "/orgs/1/billing", "/orgs/2", "/nope"]
-)
-def test_headers_on_every_page(
-    client: FlaskClient, auth: AuthActions, path: str
-) -> None:
-    auth.login(demo.PAUL)
-    response = client.get(path)
-    csp = response.headers["Content-Security-Policy"]
-    assert all(part in csp for part in CSP_REQUIRED)
-    assert "unsafe-inline" not in csp
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "same-origin"
-    assert response.headers["Cache-Control"] == "no-store"
+def _get_paths() -> list[str]:
+    """Every GET route but static files, for The Beatles and for Monsters Inc.,
+    and a path that matches no route."""
+    paths = []
+    for endpoint, _, route in routes("GET"):
+        if endpoint != "static":  # cacheable: test_headers_on_static_files
+            paths.append(route.path)
+            if route.takes_organization:
+                paths.append(route.path_for(demo.MONSTERS_ID))
+    return [*paths, "/nope"]
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_headers_on_every_page(app: Flask, actor: str) -> None:
+    # why: each actor sees other answers (page, redirect, 403, 404) on each route
+    client = client_for(app, actor)
+    for path in _get_paths():
+        response = client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert all(part in csp for part in CSP_REQUIRED), path
+        assert "unsafe-inline" not in csp, path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["Referrer-Policy"] == "same-origin", path
+        assert response.headers["Cache-Control"] == "no-store", path
 
 
 def test_headers_on_error_responses(
