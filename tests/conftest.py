@@ -1,10 +1,12 @@
-"""Shared fixtures: a seeded database per test, the app, a client and an auth helper."""
+"""Shared fixtures: a seeded database per test, the app, a client, and helpers
+that log in (AuthActions) and post the role form (RoleActions)."""
 
 from __future__ import annotations
 
 import re
 import shutil
 from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
 
 import pytest
@@ -118,6 +120,51 @@ class AuthActions:
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
+
+
+class Token(Enum):
+    """RoleActions.assign's default: fetch the session's CSRF token first."""
+
+    FETCH = "fetch"
+
+
+class RoleActions:
+    """Post the role form of an organization as the client's logged-in user."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def csrf_token(self) -> str:
+        """The CSRF token of the client's session (from the organization list)."""
+        return csrf_token(self._client, "/orgs")
+
+    def assign(
+        self,
+        org_id: int | str,
+        email: str,
+        name: str | None,
+        *,
+        token: str | None | Token = Token.FETCH,
+        **extra: str,
+    ) -> TestResponse:
+        """POST /orgs/<org_id>/roles: give email the role name.
+
+        None leaves a field out of the form (name, or the token); by default a
+        valid token is fetched first. extra adds more form fields.
+        """
+        data = {"user_email": email, **extra}
+        if name is not None:
+            data["name"] = name
+        if token is Token.FETCH:
+            token = self.csrf_token()
+        if token is not None:
+            data["csrf_token"] = token
+        return self._client.post(f"/orgs/{org_id}/roles", data=data)
+
+
+@pytest.fixture
+def roles(client: FlaskClient) -> RoleActions:
+    return RoleActions(client)
 
 
 def client_for(app: Flask, actor: str) -> FlaskClient:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from portal import create_app, demo
 from portal.db import make_engine
 from portal.models import Base, Organization
-from tests.conftest import AuthActions, csrf_token
+from tests.conftest import AuthActions, RoleActions
 from tests.races import race_owners_demoting_each_other
 from tests.test_security import parallel_wrong_logins
 
@@ -88,15 +88,15 @@ def test_postgres_walkthrough_and_hostile_input(pg_app: Flask) -> None:
     assert auth.login(demo.JOHN).status_code == 302
     assert client.get("/orgs/2147483648").status_code == 404
     assert client.get("/orgs/2").status_code == 404
-    token = csrf_token(client, "/orgs/1/roles")
+    roles = RoleActions(client)
+    token = roles.csrf_token()
     for email, name, status in [
         ("john\x00@beatles.com", "MEMBER", 422),
         (demo.RINGO, "ADMIN", 422),
         (demo.JOHN, "MEMBER", 409),
         (demo.RINGO, "BILLING", 302),
     ]:
-        data = {"csrf_token": token, "user_email": email, "name": name}
-        assert client.post("/orgs/1/roles", data=data).status_code == status
+        assert roles.assign(1, email, name, token=token).status_code == status
     assert (
         "ringo@beatles.com is now BILLING (was MEMBER)."
         in client.get("/orgs/1/roles").text

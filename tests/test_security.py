@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 from portal import create_app, demo, passwords
 from portal.models import LoginFailure, User
 from portal.sessions import SESSION_EXPIRED
-from tests.conftest import AuthActions, client_for, csrf_token, roles_snapshot
+from tests.conftest import (
+    AuthActions,
+    RoleActions,
+    client_for,
+    csrf_token,
+    roles_snapshot,
+)
 from tests.database import committed_scalar
 from tests.routes import ACTORS, routes
 
@@ -322,13 +328,6 @@ def test_login_failures_outside_the_window_do_not_count(
 # --- CSRF and methods ---------------------------------------------------------
 
 
-def _role_post(client: FlaskClient, token: str | None) -> int:
-    data = {"user_email": demo.RINGO, "name": "OWNER"}
-    if token is not None:
-        data["csrf_token"] = token
-    return client.post("/orgs/1/roles", data=data).status_code
-
-
 def _two_hours_later(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make signed values (CSRF tokens, the session) look two hours older."""
     real = TimestampSigner.get_timestamp
@@ -340,8 +339,8 @@ def _two_hours_later(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("kind", ["missing", "garbage", "other_session", "expired"])
 def test_csrf_bad_tokens_are_refused(
     app: Flask,
-    client: FlaskClient,
     auth: AuthActions,
+    roles: RoleActions,
     db: Session,
     monkeypatch: pytest.MonkeyPatch,
     kind: str,
@@ -354,14 +353,14 @@ def test_csrf_bad_tokens_are_refused(
     elif kind == "other_session":
         other = app.test_client()
         AuthActions(other).login(demo.JOHN)
-        token = csrf_token(other, "/orgs/1/roles")
+        token = RoleActions(other).csrf_token()
     else:
-        token = csrf_token(client, "/orgs/1/roles")
+        token = roles.csrf_token()
         _two_hours_later(monkeypatch)  # tokens live 1 hour; the session 12
     before = roles_snapshot(db)
-    assert _role_post(client, token) == 400
+    assert roles.assign(1, demo.RINGO, "OWNER", token=token).status_code == 400
     assert roles_snapshot(db) == before
-    assert _role_post(client, csrf_token(client, "/orgs/1/roles")) == 302  # control
+    assert roles.assign(1, demo.RINGO, "OWNER").status_code == 302  # control
 
 
 @pytest.mark.parametrize("path", [route.path for _, _, route in routes("POST")])
@@ -497,16 +496,11 @@ def test_templates_have_no_inline_script_or_style(app: Flask) -> None:
 
 
 def test_oversized_request_body_gets_413(
-    client: FlaskClient, auth: AuthActions, db: Session
+    auth: AuthActions, roles: RoleActions, db: Session
 ) -> None:
     auth.login(demo.JOHN)
     before = roles_snapshot(db)
-    data = {
-        "csrf_token": csrf_token(client, "/orgs/1/roles"),
-        "user_email": "a" * 100_000,
-        "name": "OWNER",
-    }
-    response = client.post("/orgs/1/roles", data=data)
+    response = roles.assign(1, "a" * 100_000, "OWNER")
     assert response.status_code == 413
     assert roles_snapshot(db) == before
 
