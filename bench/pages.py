@@ -33,7 +33,8 @@ from portal import (
     create_app,  # noqa: E402
     demo,  # noqa: E402
 )
-from portal.models import Base, Organization, Repository  # noqa: E402
+from portal.models import Base  # noqa: E402
+from tests.factories import bulk_repositories  # noqa: E402
 from tests.routes import pages  # noqa: E402
 
 
@@ -43,9 +44,8 @@ def build_database(path: Path, extra_repos: int) -> str:
     Base.metadata.create_all(engine)
     with Session(engine) as session:
         demo.seed_database(session)
-        org = session.get(Organization, demo.BEATLES_ID)
-        org.repositories.extend(
-            Repository(name=f"bench repo {i:05}") for i in range(extra_repos)
+        bulk_repositories(
+            session, demo.BEATLES_ID, extra_repos, name="bench repo {i:05}"
         )
         session.commit()
     engine.dispose()

@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal import demo
-from portal.models import Organization, OrganizationRole, Repository
+from portal.models import User
 from tests.conftest import AuthActions, RoleActions, client_for
+from tests.factories import bulk_organizations, bulk_repositories, bulk_roles
 from tests.routes import Page, pages
 
 
@@ -39,12 +41,10 @@ def test_authz_oso_queries_per_page(app: Flask, page: Page) -> None:
 def test_authz_oso_queries_do_not_grow_with_rows(
     app: Flask, client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    org = db.get(Organization, 1)
-    org.repositories.extend(Repository(name=f"repo {i:03}") for i in range(200))
-    for i in range(50):
-        extra = Organization(name=f"Extra {i}")
-        db.add(extra)
-        db.add(OrganizationRole(organization=extra, user_id=1, name="MEMBER"))
+    bulk_repositories(db, demo.BEATLES_ID, 200, name="repo {i:03}")
+    john = db.scalar(select(User.id).where(User.email == demo.JOHN))
+    extra = bulk_organizations(db, 50)
+    bulk_roles(db, [(john, org_id, "MEMBER") for org_id in extra])
     db.commit()
     auth.login(demo.JOHN)
     assert _oso_queries(app, client.get, "/orgs/1/repos") == 2

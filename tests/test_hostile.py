@@ -15,7 +15,7 @@ from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from portal import demo
-from portal.models import Organization, Repository, User
+from portal.models import Organization, Repository
 from tests.conftest import (
     AuthActions,
     RoleActions,
@@ -23,6 +23,7 @@ from tests.conftest import (
     csrf_token,
     roles_snapshot,
 )
+from tests.factories import make_user
 from tests.routes import Route, organization_routes, pages
 
 ROLE_NAMES_HOSTILE = [
@@ -246,7 +247,7 @@ def test_hostile_names_are_escaped_in_html(
     org.name = payload
     org.billing_address = payload
     org.repositories.append(Repository(name=payload))
-    db.add(User(email=payload.lower(), password_hash="x"))
+    make_user(db, payload.lower())
     db.commit()
     auth.login(demo.JOHN)
     roles.assign(1, payload, "MEMBER")

@@ -1,15 +1,29 @@
-"""The test scaffolding itself: a helper that cannot see a change proves nothing."""
+"""The test scaffolding itself: snapshots and factories.
+
+A helper that cannot see a change proves nothing, and data that is not there
+makes a test pass for the wrong reason.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal import demo
-from portal.models import Base, OrganizationRole, User
-from tests.conftest import role_of, roles_snapshot
+from portal.models import Base, OrganizationRole, Repository, User
+from portal.passwords import verify_password
+from tests.conftest import AuthActions, role_of, roles_snapshot
 from tests.database import committed_scalar, snapshot
+from tests.factories import (
+    bulk_organizations,
+    bulk_repositories,
+    bulk_roles,
+    bulk_users,
+    make_organization,
+    make_user,
+    password_hash,
+)
 
 
 def _demote_ringo_elsewhere(app: Flask) -> None:
@@ -68,3 +82,48 @@ def test_snapshot_has_every_table_with_rows_by_primary_key(db: Session) -> None:
         row[0] for row in tables["user"]
     )
     assert len(tables["user"]) == len(demo.USERS)
+
+
+# --- factories ----------------------------------------------------------------
+
+
+def test_password_hash_is_made_once_and_matches_the_demo_password() -> None:
+    assert password_hash() is password_hash()
+    assert verify_password(password_hash(), demo.PASSWORD)
+
+
+def test_make_user_logs_in_with_the_demo_password(app: Flask, db: Session) -> None:
+    user = make_user(db)
+    db.commit()
+    assert AuthActions(app.test_client()).login(user.email).status_code == 302
+
+
+def test_make_user_emails_are_unique(db: Session) -> None:
+    assert make_user(db).email != make_user(db).email
+
+
+def test_make_organization_has_its_repositories(db: Session) -> None:
+    org = make_organization(db, repositories=3)
+    db.commit()
+    count = select(func.count()).where(Repository.organization_id == org.id)
+    assert committed_scalar(db, count) == 3
+
+
+def test_bulk_repositories_inserts_every_row(db: Session) -> None:
+    ids = bulk_repositories(db, demo.BEATLES_ID, 2_000, name="bulk {i:04}")
+    db.commit()
+    assert len(set(ids)) == 2_000
+    names = select(func.count()).where(Repository.name.like("bulk %"))
+    assert committed_scalar(db, names) == 2_000
+
+
+def test_bulk_users_and_roles_give_access(app: Flask, db: Session) -> None:
+    users = bulk_users(db, 3)
+    orgs = bulk_organizations(db, 2, name="Bulk org {i}")
+    bulk_roles(db, [(user, org, "MEMBER") for user in users for org in orgs])
+    db.commit()
+    email = committed_scalar(db, select(User.email).where(User.id == users[-1]))
+    client = app.test_client()
+    AuthActions(client).login(email)
+    page = client.get("/orgs").text
+    assert "Bulk org 0" in page and "Bulk org 1" in page

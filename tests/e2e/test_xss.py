@@ -9,8 +9,9 @@ from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
 from sqlalchemy.orm import Session
 
 from portal import demo
-from portal.models import Organization, OrganizationRole, Repository, User
+from portal.models import Organization
 from tests.e2e.conftest import LiveServer, login, screenshot
+from tests.factories import make_repository, make_role, make_user
 from tests.routes import ACTORS, pages
 
 pytestmark = pytest.mark.e2e
@@ -52,10 +53,9 @@ def _plant(server: LiveServer) -> None:
         org = session.get(Organization, demo.BEATLES_ID)
         org.name = PAYLOADS[0]
         org.billing_address = PAYLOADS[1]
-        org.repositories.extend(Repository(name=p) for p in PAYLOADS)
         for i, payload in enumerate(PAYLOADS):
-            user = User(email=f"{payload}{i}", password_hash="x")
-            session.add(OrganizationRole(organization=org, user=user, name="MEMBER"))
+            make_repository(session, org, payload)
+            make_role(session, make_user(session, f"{payload}{i}"), org, "MEMBER")
         session.commit()
 
 
