@@ -12,16 +12,33 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal import create_app, demo
-from portal.models import Base, Organization, OrganizationRole, User
-from tests.database import committed, committed_scalar
+from portal.models import Organization, OrganizationRole, User
+from tests.database import (
+    PostgresSchemas,
+    backend,
+    committed,
+    committed_scalar,
+    postgres_server_url,
+    seed_demo,
+)
 from tests.routes import ACTORS
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the tests about SQLite itself when the suite runs on PostgreSQL."""
+    if backend() == "sqlite":
+        return
+    skip = pytest.mark.skip(reason=f"about SQLite; the backend is {backend()}")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -31,24 +48,61 @@ def seeded_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Hashing eight passwords with argon2id takes a while, so it is done once.
     """
     path = tmp_path_factory.mktemp("template") / "seeded.sqlite"
-    engine = create_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        demo.seed_database(session)
-        session.commit()
-        ids = dict(session.execute(select(Organization.name, Organization.id)).all())
-    # Tests use the constants; seeding a new database must produce them.
-    assert ids == {name: org_id for org_id, (name, _, _) in demo.ORGANIZATIONS.items()}
-    engine.dispose()
+    seed_demo(f"sqlite:///{path}")
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresSchemas]:
+    """Schemas of their own for tests, on the PostgreSQL server."""
+    schemas = PostgresSchemas(postgres_server_url())
+    yield schemas
+    schemas.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: PostgresSchemas) -> Iterator[str]:
+    """A seeded schema, made once per session; each test gets its own copy."""
+    url = postgres.create()
+    seed_demo(url)
+    yield postgres.schema(url)
+    postgres.drop(url)
+
+
 @pytest.fixture
-def db_url(seeded_db_file: Path, tmp_path: Path) -> str:
-    """A fresh copy of the seeded database for one test."""
+def pg_url(postgres: PostgresSchemas, postgres_template: str) -> Iterator[str]:
+    """A seeded schema of the test's own on the PostgreSQL server, whatever the
+    backend (for tests about PostgreSQL itself); dropped afterwards."""
+    url = postgres.create(copy_of=postgres_template)
+    yield url
+    postgres.drop(url)
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A seeded database of the test's own, on the backend of this run.
+
+    SQLite (default): a copy of the seeded file. PORTAL_TEST_DATABASE=postgresql:
+    a copy of the seeded schema, dropped afterwards (see tests/database.py).
+    """
+    if backend() == "postgresql":
+        yield request.getfixturevalue("pg_url")
+        return
     path = tmp_path / "portal.sqlite"
-    shutil.copy(seeded_db_file, path)
-    return f"sqlite:///{path}"
+    shutil.copy(request.getfixturevalue("seeded_db_file"), path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database without tables, on the backend of this run."""
+    if backend() == "postgresql":
+        postgres: PostgresSchemas = request.getfixturevalue("postgres")
+        url = postgres.create()
+        yield url
+        postgres.drop(url)
+        return
+    yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
 
 
 @pytest.fixture

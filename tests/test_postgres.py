@@ -1,51 +1,27 @@
 """The same app on a real PostgreSQL server: races, sequences, bad input.
 
 SQLite ignores SELECT ... FOR UPDATE, so the organization row lock in
-portal.roles is only exercised here. Uses $PORTAL_TEST_POSTGRES_URL (default: the
-local server's `test` database); each test works in a schema of its own.
+portal.roles is only exercised here, whatever PORTAL_TEST_DATABASE says. Uses
+$PORTAL_TEST_POSTGRES_URL (default: the local server's `test` database); each test
+works in a seeded schema of its own (the pg_url fixture of conftest.py).
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from portal import create_app, demo
 from portal.db import make_engine
-from portal.models import Base, Organization
+from portal.models import Organization
 from tests.conftest import AuthActions, RoleActions
+from tests.database import PostgresSchemas, seed_demo
 from tests.races import race_owners_demoting_each_other
 from tests.test_security import parallel_wrong_logins
-
-SERVER = os.environ.get(
-    "PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A seeded schema of its own on the PostgreSQL server, dropped afterwards."""
-    schema = f"portal_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{SERVER}?options=-csearch_path%3D{schema}"
-    engine = create_engine(url)
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        demo.seed_database(session)
-        session.commit()
-    engine.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 @pytest.fixture
@@ -64,10 +40,20 @@ def test_postgres_owners_demoting_each_other_leave_one_owner(pg_url: str) -> Non
     engine.dispose()
 
 
-def test_postgres_seeded_ids_and_sequence(pg_url: str) -> None:
+@pytest.fixture
+def freshly_seeded_url(postgres: PostgresSchemas) -> Iterator[str]:
+    """A schema seeded by demo.seed_database itself, not a copy of the template
+    (whose sequences the copy sets)."""
+    url = postgres.create()
+    seed_demo(url)
+    yield url
+    postgres.drop(url)
+
+
+def test_postgres_seeded_ids_and_sequence(freshly_seeded_url: str) -> None:
     # why: seeding with explicit ids once left the sequence at 1, so the next
     # organization collided with The Beatles' primary key
-    engine = create_engine(pg_url)
+    engine = create_engine(freshly_seeded_url)
     with Session(engine) as session:
         assert session.get(Organization, demo.BEATLES_ID).name == "The Beatles"
         session.add(Organization(name="New"))

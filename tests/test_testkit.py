@@ -6,15 +6,18 @@ makes a test pass for the wrong reason.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.orm import Session
 
 from portal import demo
-from portal.models import Base, OrganizationRole, Repository, User
+from portal.models import Base, Organization, OrganizationRole, Repository, User
 from portal.passwords import verify_password
 from tests.conftest import AuthActions, role_of, roles_snapshot
-from tests.database import committed_scalar, snapshot
+from tests.database import PostgresSchemas, Snapshot, committed_scalar, snapshot
 from tests.factories import (
     bulk_organizations,
     bulk_repositories,
@@ -127,3 +130,50 @@ def test_bulk_users_and_roles_give_access(app: Flask, db: Session) -> None:
     AuthActions(client).login(email)
     page = client.get("/orgs").text
     assert "Bulk org 0" in page and "Bulk org 1" in page
+
+
+# --- databases ----------------------------------------------------------------
+
+
+def _snapshot_of(url: str) -> Snapshot:
+    engine = create_engine(url)
+    rows = snapshot(engine)
+    engine.dispose()
+    return rows
+
+
+def test_postgres_schema_copy_has_the_template_rows(
+    pg_url: str, postgres: PostgresSchemas, postgres_template: str
+) -> None:
+    copied = _snapshot_of(pg_url)
+    assert copied == _snapshot_of(postgres.url(postgres_template))
+    assert len(copied["user"]) == len(demo.USERS)
+
+
+def test_postgres_schema_copy_moves_the_id_sequences(pg_url: str) -> None:
+    # why: copied ids leave a sequence at 1; the next insert would collide
+    engine = create_engine(pg_url)
+    with Session(engine) as session:
+        session.add(Organization(name="After the copy"))
+        session.add(User(email="after@example.com", password_hash="x"))
+        session.commit()
+    engine.dispose()
+
+
+def test_postgres_schema_drop_ends_connections_left_open(
+    postgres: PostgresSchemas,
+) -> None:
+    url = postgres.create()
+    forgotten = create_engine(url).connect()
+    forgotten.begin()
+    forgotten.execute(text("CREATE TABLE t (id int)"))  # holds a lock on the schema
+    postgres.drop(url)  # would wait for ever without ending the connection
+    forgotten.invalidate()
+
+
+@pytest.mark.sqlite_only
+def test_db_url_is_a_copy_of_the_seeded_sqlite_file(
+    db_url: str, seeded_db_file: Path
+) -> None:
+    assert db_url.startswith("sqlite:///") and str(seeded_db_file) not in db_url
+    assert _snapshot_of(db_url) == _snapshot_of(f"sqlite:///{seeded_db_file}")
