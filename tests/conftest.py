@@ -3,6 +3,7 @@ that log in (AuthActions) and post the role form (RoleActions)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -39,6 +40,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("sqlite_only"):
             item.add_marker(skip)
+
+
+# Read by the test harness, not by the app: kept.
+HARNESS_VARIABLES = {
+    "PORTAL_TEST_DATABASE",
+    "PORTAL_TEST_POSTGRES_URL",
+    "PORTAL_CHROMIUM",
+}
+
+
+@pytest.fixture(autouse=True)
+def instance_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty instance folder of the test's own, and none of the app's
+    environment variables, for every app a test makes.
+
+    why: the checkout's instance/config.py and the developer's shell (SECRET_KEY,
+    DATABASE_URL, PORTAL_HTTPS, PORTAL_TRUSTED_HOSTS, ...) would otherwise reach
+    every app the tests make, and a result could depend on whose machine it is.
+    """
+    for name in list(os.environ):
+        app_setting = name in {"SECRET_KEY", "DATABASE_URL"} or name.startswith(
+            "PORTAL_"
+        )
+        if app_setting and name not in HARNESS_VARIABLES:
+            monkeypatch.delenv(name)
+    path = tmp_path / "instance"
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(path))
+    return path
 
 
 @pytest.fixture(scope="session")
