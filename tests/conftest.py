@@ -1,23 +1,73 @@
-"""Shared fixtures: a seeded database per test, the app, a client and an auth helper."""
+"""Shared fixtures: a seeded database per test, the app, a client, and helpers
+that log in (AuthActions) and post the role form (RoleActions)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal import create_app, demo
-from portal.models import Base, Organization, OrganizationRole, User
+from portal.models import Organization, OrganizationRole, User
+from tests.database import (
+    PostgresSchemas,
+    backend,
+    committed,
+    committed_scalar,
+    postgres_server_url,
+    seed_demo,
+)
+from tests.routes import ACTORS
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the tests about SQLite itself when the suite runs on PostgreSQL."""
+    if backend() == "sqlite":
+        return
+    skip = pytest.mark.skip(reason=f"about SQLite; the backend is {backend()}")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
+# Read by the test harness, not by the app: kept.
+HARNESS_VARIABLES = {
+    "PORTAL_TEST_DATABASE",
+    "PORTAL_TEST_POSTGRES_URL",
+    "PORTAL_CHROMIUM",
+}
+
+
+@pytest.fixture(autouse=True)
+def instance_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty instance folder of the test's own, and none of the app's
+    environment variables, for every app a test makes.
+
+    why: the checkout's instance/config.py and the developer's shell (SECRET_KEY,
+    DATABASE_URL, PORTAL_HTTPS, PORTAL_TRUSTED_HOSTS, ...) would otherwise reach
+    every app the tests make, and a result could depend on whose machine it is.
+    """
+    for name in list(os.environ):
+        app_setting = name in {"SECRET_KEY", "DATABASE_URL"} or name.startswith(
+            "PORTAL_"
+        )
+        if app_setting and name not in HARNESS_VARIABLES:
+            monkeypatch.delenv(name)
+    path = tmp_path / "instance"
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(path))
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -27,24 +77,61 @@ def seeded_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Hashing eight passwords with argon2id takes a while, so it is done once.
     """
     path = tmp_path_factory.mktemp("template") / "seeded.sqlite"
-    engine = create_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        demo.seed_database(session)
-        session.commit()
-        ids = dict(session.execute(select(Organization.name, Organization.id)).all())
-    # Tests use the constants; seeding a new database must produce them.
-    assert ids == {name: org_id for org_id, (name, _, _) in demo.ORGANIZATIONS.items()}
-    engine.dispose()
+    seed_demo(f"sqlite:///{path}")
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresSchemas]:
+    """Schemas of their own for tests, on the PostgreSQL server."""
+    schemas = PostgresSchemas(postgres_server_url())
+    yield schemas
+    schemas.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: PostgresSchemas) -> Iterator[str]:
+    """A seeded schema, made once per session; each test gets its own copy."""
+    url = postgres.create()
+    seed_demo(url)
+    yield postgres.schema(url)
+    postgres.drop(url)
+
+
 @pytest.fixture
-def db_url(seeded_db_file: Path, tmp_path: Path) -> str:
-    """A fresh copy of the seeded database for one test."""
+def pg_url(postgres: PostgresSchemas, postgres_template: str) -> Iterator[str]:
+    """A seeded schema of the test's own on the PostgreSQL server, whatever the
+    backend (for tests about PostgreSQL itself); dropped afterwards."""
+    url = postgres.create(copy_of=postgres_template)
+    yield url
+    postgres.drop(url)
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A seeded database of the test's own, on the backend of this run.
+
+    SQLite (default): a copy of the seeded file. PORTAL_TEST_DATABASE=postgresql:
+    a copy of the seeded schema, dropped afterwards (see tests/database.py).
+    """
+    if backend() == "postgresql":
+        yield request.getfixturevalue("pg_url")
+        return
     path = tmp_path / "portal.sqlite"
-    shutil.copy(seeded_db_file, path)
-    return f"sqlite:///{path}"
+    shutil.copy(request.getfixturevalue("seeded_db_file"), path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database without tables, on the backend of this run."""
+    if backend() == "postgresql":
+        postgres: PostgresSchemas = request.getfixturevalue("postgres")
+        url = postgres.create()
+        yield url
+        postgres.drop(url)
+        return
+    yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
 
 
 @pytest.fixture
@@ -74,7 +161,13 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def db(app: Flask) -> Iterator[Session]:
-    """A session on the test database, separate from the app's request sessions."""
+    """A session on the test database, separate from the app's request sessions.
+
+    It keeps one transaction from its first read on, and on SQLite that transaction
+    does not see later commits (a request's, say): check what changed with
+    snapshot(), roles_snapshot(), role_of() or committed_scalar(), which read on a
+    new connection.
+    """
     with Session(app.extensions["portal.engine"]) as session:
         yield session
 
@@ -112,26 +205,84 @@ def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
 
 
+class Token(Enum):
+    """RoleActions.assign's default: fetch the session's CSRF token first."""
+
+    FETCH = "fetch"
+
+
+class RoleActions:
+    """Post the role form of an organization as the client's logged-in user."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def csrf_token(self) -> str:
+        """The CSRF token of the client's session (from the organization list)."""
+        return csrf_token(self._client, "/orgs")
+
+    def assign(
+        self,
+        org_id: int | str,
+        email: str,
+        name: str | None,
+        *,
+        token: str | None | Token = Token.FETCH,
+        **extra: str,
+    ) -> TestResponse:
+        """POST /orgs/<org_id>/roles: give email the role name.
+
+        None leaves a field out of the form (name, or the token); by default a
+        valid token is fetched first. extra adds more form fields.
+        """
+        data = {"user_email": email, **extra}
+        if name is not None:
+            data["name"] = name
+        if token is Token.FETCH:
+            token = self.csrf_token()
+        if token is not None:
+            data["csrf_token"] = token
+        return self._client.post(f"/orgs/{org_id}/roles", data=data)
+
+
+@pytest.fixture
+def roles(client: FlaskClient) -> RoleActions:
+    return RoleActions(client)
+
+
+def client_for(app: Flask, actor: str) -> FlaskClient:
+    """A new client logged in as actor of tests/routes.py (through the form)."""
+    client = app.test_client()
+    email = ACTORS[actor]
+    if email is not None:
+        assert AuthActions(client).login(email).status_code == 302
+    return client
+
+
 def role_of(session: Session, email: str, org_id: int) -> str | None:
-    """The role email holds in org_id, read straight from the database."""
-    session.expire_all()
-    return session.scalar(
+    """The role email holds in org_id, as committed (read on a new connection)."""
+    return committed_scalar(
+        session,
         select(OrganizationRole.name)
         .join(User)
-        .where(User.email == email, OrganizationRole.organization_id == org_id)
+        .where(User.email == email, OrganizationRole.organization_id == org_id),
     )
 
 
 def roles_snapshot(session: Session) -> list[tuple[str, int, str]]:
-    """Every role row, for "nothing changed" assertions."""
-    session.expire_all()
-    return sorted(
-        session.execute(
-            select(User.email, OrganizationRole.organization_id, OrganizationRole.name)
-            .join(User)
-            .order_by(User.email)
-        ).all()
-    )
+    """Every role row as committed, for "nothing changed" assertions.
+
+    Read on a new connection: see tests/database.py for why not through session.
+    """
+    with committed(session) as connection:
+        return sorted(
+            tuple(row)
+            for row in connection.execute(
+                select(
+                    User.email, OrganizationRole.organization_id, OrganizationRole.name
+                ).join(User)
+            )
+        )
 
 
 def organization(session: Session, org_id: int) -> Organization:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.routes import pages
+
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "pages.py"
 LOGIN_BURST = BENCH.with_name("login_burst.py")
 
@@ -20,6 +22,7 @@ def test_bench_pages_runs(capsys: pytest.CaptureFixture[str]) -> None:
     module.main(["--requests", "3", "--repos", "2"])
     out = capsys.readouterr().out
     assert "/orgs/1/repos" in out and "oso q" in out
+    assert all(f"\n{page.path} " in out for page in pages()), out
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from portal import db as portal_db
 from portal import demo
 from portal.authz import PortalOso, Viewer, get_oso
-from portal.models import ROLE_NAMES, Organization, OrganizationRole, Repository, User
+from portal.models import ROLE_NAMES, Organization, Repository, User
+from tests.factories import make_organization, make_role
 
 ORG_ACTIONS = [
     "READ",
@@ -125,16 +126,10 @@ def test_policy_lists_equal_per_row_decisions(app: Flask, ctx: None) -> None:
     session = portal_db.get_session()
     rng = random.Random(7)
     users = session.scalars(select(User)).all()
-    for i in range(30):
-        org = Organization(name=f"Generated {i}", billing_address="x")
-        org.repositories.add_all(Repository(name=f"repo {i}.{j}") for j in range(3))
-        session.add(org)
+    for _ in range(30):
+        org = make_organization(session, repositories=3)
         for user in rng.sample(users, 4):
-            session.add(
-                OrganizationRole(
-                    organization=org, user=user, name=rng.choice(ROLE_NAMES)
-                )
-            )
+            make_role(session, user, org, rng.choice(ROLE_NAMES))
     session.commit()
     oso: PortalOso = get_oso()
     orgs = session.scalars(select(Organization)).all()

@@ -24,6 +24,7 @@ def _user(session: Session, email: str) -> User:
 def test_add_user_role_gives_a_role(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     change = roles.add_user_role(db, org, _user(db, demo.ADMIN), "BILLING", actor=None)
+    db.commit()  # the caller commits (role_of reads what is committed)
     assert role_of(db, demo.ADMIN, demo.BEATLES_ID) == "BILLING"
     assert str(change) == "admin@admin.com is now BILLING."
 
@@ -42,6 +43,7 @@ def test_reassign_user_role_changes_the_role(db: Session) -> None:
     change = roles.reassign_user_role(
         db, org, _user(db, demo.RINGO), "BILLING", actor=None
     )
+    db.commit()
     assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "BILLING"
     assert str(change) == "ringo@beatles.com is now BILLING (was MEMBER)."
 
@@ -61,6 +63,7 @@ def test_reassign_user_role_refuses_a_non_member(db: Session) -> None:
 def test_delete_user_role_removes_the_role(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     change = roles.delete_user_role(db, org, _user(db, demo.RINGO), actor=None)
+    db.commit()
     assert role_of(db, demo.RINGO, demo.BEATLES_ID) is None
     assert str(change) == "ringo@beatles.com no longer has a role (was MEMBER)."
 
@@ -85,6 +88,7 @@ def test_unknown_role_names_are_refused(db: Session, name: str) -> None:
         roles.add_user_role(db, org, _user(db, demo.ADMIN), name, actor=None)
     with pytest.raises(roles.UnknownRoleName):
         roles.reassign_user_role(db, org, _user(db, demo.PAUL), name, actor=None)
+    db.commit()  # whatever a refused change left pending would land
     assert roles_snapshot(db) == before
 
 
@@ -111,6 +115,7 @@ def test_assign_role_adds_or_reassigns(db: Session) -> None:
     assert str(
         roles.assign_role(db, org, _user(db, demo.SULLY), "OWNER", actor=None)
     ) == ("sully@monsters.com is now OWNER (was MEMBER).")
+    db.commit()
     assert role_of(db, demo.SULLY, demo.BEATLES_ID) == "OWNER"
 
 
@@ -119,6 +124,7 @@ def test_assign_role_matches_email_case_insensitively(db: Session) -> None:
     roles.assign_role(
         db, org, roles.find_user(db, "  Admin@Admin.COM "), "BILLING", actor=None
     )
+    db.commit()
     assert role_of(db, demo.ADMIN, demo.BEATLES_ID) == "BILLING"
 
 
@@ -126,6 +132,7 @@ def test_last_owner_cannot_be_demoted(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     with pytest.raises(roles.LastOwner, match="john@beatles.com is the last owner"):
         roles.reassign_user_role(db, org, _user(db, demo.JOHN), "MEMBER", actor=None)
+    db.commit()
     assert role_of(db, demo.JOHN, demo.BEATLES_ID) == "OWNER"
 
 
@@ -133,6 +140,7 @@ def test_last_owner_cannot_be_removed(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     with pytest.raises(roles.LastOwner):
         roles.delete_user_role(db, org, _user(db, demo.JOHN), actor=None)
+    db.commit()
     assert role_of(db, demo.JOHN, demo.BEATLES_ID) == "OWNER"
 
 
@@ -140,6 +148,7 @@ def test_an_owner_can_step_down_when_another_owner_exists(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     roles.assign_role(db, org, _user(db, demo.PAUL), "OWNER", actor=None)
     roles.reassign_user_role(db, org, _user(db, demo.JOHN), "MEMBER", actor=None)
+    db.commit()
     assert role_of(db, demo.JOHN, demo.BEATLES_ID) == "MEMBER"
     assert roles.count_owners(db, org) == 1
 
@@ -259,6 +268,7 @@ def test_role_checks_raise_exactly_what_the_change_would(
     with pytest.raises(error) as changed:
         getattr(roles, operation)(*args, actor=None)
     assert str(checked.value) == str(changed.value)
+    db.commit()  # whatever a check or a refused change left pending would land
     assert roles_snapshot(db) == before
 
 
@@ -279,6 +289,7 @@ def test_role_checks_pass_and_change_nothing(
     args = (db, org, user) if name is None else (db, org, user, name)
     before = roles_snapshot(db)
     getattr(roles, check)(*args)
+    db.commit()  # whatever a check left pending would land
     assert roles_snapshot(db) == before
 
 

@@ -32,8 +32,18 @@ from portal import create_app, demo, passwords, users
 from portal.db import WRITER
 from portal.models import LoginFailure, User
 from portal.sessions import SESSION_EXPIRED
-from tests.conftest import CSRF_RE, AuthActions, csrf_token, role_of, roles_snapshot
+from tests.conftest import (
+    CSRF_RE,
+    AuthActions,
+    RoleActions,
+    client_for,
+    csrf_token,
+    role_of,
+    roles_snapshot,
+)
+from tests.database import committed_scalar
 from tests.races import race_password_changes
+from tests.routes import ACTORS, routes
 
 
 class Clock:
@@ -200,7 +210,8 @@ def test_password_change_refuses_bad_input(
     message: str,
 ) -> None:
     auth.login(demo.PAUL)
-    before = db.scalar(select(User.password_hash).where(User.email == demo.PAUL))
+    stored_hash = select(User.password_hash).where(User.email == demo.PAUL)
+    before = committed_scalar(db, stored_hash)
     response = client.post(
         "/account/password",
         data={
@@ -212,9 +223,7 @@ def test_password_change_refuses_bad_input(
     )
     assert response.status_code == 422
     assert message in response.text
-    db.expire_all()
-    after = db.scalar(select(User.password_hash).where(User.email == demo.PAUL))
-    assert after == before
+    assert committed_scalar(db, stored_hash) == before
 
 
 # --- passwords and throttling -----------------------------------------------
@@ -318,11 +327,11 @@ def test_unknown_email_costs_the_same_hash_work(
 
 
 def _failures(db: Session, email: str) -> int:
-    db.expire_all()
-    return db.scalar(
+    return committed_scalar(
+        db,
         select(func.count())
         .select_from(LoginFailure)
-        .where(LoginFailure.email == email)
+        .where(LoginFailure.email == email),
     )
 
 
@@ -438,13 +447,6 @@ def test_login_failures_outside_the_window_do_not_count(
 # --- CSRF and methods ---------------------------------------------------------
 
 
-def _role_post(client: FlaskClient, token: str | None) -> int:
-    data = {"user_email": demo.RINGO, "name": "OWNER"}
-    if token is not None:
-        data["csrf_token"] = token
-    return client.post("/orgs/1/roles", data=data).status_code
-
-
 def _two_hours_later(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make signed values (CSRF tokens, the session) look two hours older."""
     real = TimestampSigner.get_timestamp
@@ -456,8 +458,8 @@ def _two_hours_later(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("kind", ["missing", "garbage", "other_session", "expired"])
 def test_csrf_bad_tokens_are_refused(
     app: Flask,
-    client: FlaskClient,
     auth: AuthActions,
+    roles: RoleActions,
     db: Session,
     monkeypatch: pytest.MonkeyPatch,
     kind: str,
@@ -470,17 +472,17 @@ def test_csrf_bad_tokens_are_refused(
     elif kind == "other_session":
         other = app.test_client()
         AuthActions(other).login(demo.JOHN)
-        token = csrf_token(other, "/orgs/1/roles")
+        token = RoleActions(other).csrf_token()
     else:
-        token = csrf_token(client, "/orgs/1/roles")
+        token = roles.csrf_token()
         _two_hours_later(monkeypatch)  # tokens live 1 hour; the session 12
     before = roles_snapshot(db)
-    assert _role_post(client, token) == 400
+    assert roles.assign(1, demo.RINGO, "OWNER", token=token).status_code == 400
     assert roles_snapshot(db) == before
-    assert _role_post(client, csrf_token(client, "/orgs/1/roles")) == 302  # control
+    assert roles.assign(1, demo.RINGO, "OWNER").status_code == 302  # control
 
 
-@pytest.mark.parametrize("path", ["/logout", "/orgs/1/roles", "/account/password"])
+@pytest.mark.parametrize("path", [route.path for _, _, route in routes("POST")])
 @pytest.mark.parametrize("kind", ["missing", "garbage"])
 def test_csrf_every_post_route_checks_the_token(
     client: FlaskClient, auth: AuthActions, path: str, kind: str
@@ -497,15 +499,13 @@ def test_csrf_login_form_checks_the_token(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
-@pytest.mark.parametrize(
-    "path", ["/orgs/1/roles", "/orgs/1", "/logout", "/login", "/account/password"]
-)
+@pytest.mark.parametrize("path", sorted({route.path for _, _, route in routes()}))
 def test_methods_other_than_get_and_post_are_not_allowed(
     client: FlaskClient, auth: AuthActions, method: str, path: str
 ) -> None:
     auth.login(demo.JOHN)
     # A valid token, so that only the method can be the reason for refusing.
-    headers = {"X-CSRFToken": csrf_token(client, "/orgs/1/roles")}
+    headers = {"X-CSRFToken": csrf_token(client, "/orgs")}
     assert client.open(path, method=method, headers=headers).status_code == 405
 
 
@@ -520,20 +520,30 @@ CSP_REQUIRED = [
 ]
 
 
-@pytest.mark.parametrize(
-    "path", ["/login", "/orgs", "/orgs/1", "/orgs/1/billing", "/orgs/2", "/nope"]
-)
-def test_headers_on_every_page(
-    client: FlaskClient, auth: AuthActions, path: str
-) -> None:
-    auth.login(demo.PAUL)
-    response = client.get(path)
-    csp = response.headers["Content-Security-Policy"]
-    assert all(part in csp for part in CSP_REQUIRED)
-    assert "unsafe-inline" not in csp
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "same-origin"
-    assert response.headers["Cache-Control"] == "no-store"
+def _get_paths() -> list[str]:
+    """Every GET route but static files, for The Beatles and for Monsters Inc.,
+    and a path that matches no route."""
+    paths = []
+    for endpoint, _, route in routes("GET"):
+        if endpoint != "static":  # cacheable: test_headers_on_static_files
+            paths.append(route.path)
+            if route.takes_organization:
+                paths.append(route.path_for(demo.MONSTERS_ID))
+    return [*paths, "/nope"]
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_headers_on_every_page(app: Flask, actor: str) -> None:
+    # why: each actor sees other answers (page, redirect, 403, 404) on each route
+    client = client_for(app, actor)
+    for path in _get_paths():
+        response = client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert all(part in csp for part in CSP_REQUIRED), path
+        assert "unsafe-inline" not in csp, path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["Referrer-Policy"] == "same-origin", path
+        assert response.headers["Cache-Control"] == "no-store", path
 
 
 def test_headers_on_error_responses(
@@ -605,16 +615,11 @@ def test_templates_have_no_inline_script_or_style(app: Flask) -> None:
 
 
 def test_oversized_request_body_gets_413(
-    client: FlaskClient, auth: AuthActions, db: Session
+    auth: AuthActions, roles: RoleActions, db: Session
 ) -> None:
     auth.login(demo.JOHN)
     before = roles_snapshot(db)
-    data = {
-        "csrf_token": csrf_token(client, "/orgs/1/roles"),
-        "user_email": "a" * 100_000,
-        "name": "OWNER",
-    }
-    response = client.post("/orgs/1/roles", data=data)
+    response = roles.assign(1, "a" * 100_000, "OWNER")
     assert response.status_code == 413
     assert roles_snapshot(db) == before
 

@@ -8,18 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from portal import demo
-from tests.conftest import AuthActions, csrf_token, role_of, roles_snapshot
-
-
-def assign(client: FlaskClient, org_id: int, email: str, name: str, **extra: str):
-    """POST the role form of org_id as the logged-in user."""
-    data = {
-        "user_email": email,
-        "name": name,
-        "csrf_token": csrf_token(client, "/orgs"),
-    }
-    data.update(extra)
-    return client.post(f"/orgs/{org_id}/roles", data=data)
+from tests.conftest import AuthActions, RoleActions, role_of, roles_snapshot
+from tests.routes import LOGIN, organization_routes, pages
 
 
 def test_organization_list_shows_only_my_organizations(
@@ -88,10 +78,10 @@ def test_owner_sees_billing_and_the_role_form(
 
 
 def test_walkthrough_john_makes_ringo_billing(
-    app: Flask, client: FlaskClient, auth: AuthActions, db: Session
+    app: Flask, client: FlaskClient, auth: AuthActions, roles: RoleActions, db: Session
 ) -> None:
     auth.login(demo.JOHN)
-    response = assign(client, 1, demo.RINGO, "BILLING")
+    response = roles.assign(1, demo.RINGO, "BILLING")
     assert response.status_code == 302 and response.location == "/orgs/1/roles"
     page = client.get("/orgs/1/roles").text
     assert "ringo@beatles.com is now BILLING (was MEMBER)." in page
@@ -103,10 +93,10 @@ def test_walkthrough_john_makes_ringo_billing(
 
 
 def test_owner_adds_a_user_without_a_role(
-    client: FlaskClient, auth: AuthActions, db: Session
+    client: FlaskClient, auth: AuthActions, roles: RoleActions, db: Session
 ) -> None:
     auth.login(demo.JOHN)
-    assign(client, 1, demo.ADMIN, "MEMBER")
+    roles.assign(1, demo.ADMIN, "MEMBER")
     assert "admin@admin.com is now MEMBER." in client.get("/orgs/1/roles").text
     assert role_of(db, demo.ADMIN, 1) == "MEMBER"
 
@@ -116,14 +106,18 @@ def test_non_owners_cannot_assign_roles(app: Flask, db: Session, email: str) -> 
     client = app.test_client()
     AuthActions(client).login(email)
     before = roles_snapshot(db)
-    response = assign(client, 1, email, "OWNER")
+    response = RoleActions(client).assign(1, email, "OWNER")
     assert response.status_code == 403
     assert roles_snapshot(db) == before
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/orgs/2", "/orgs/2/repos", "/orgs/2/billing", "/orgs/2/roles", "/orgs/999"],
+    [
+        route.path_for(org_id)
+        for route in organization_routes("GET")
+        for org_id in (demo.MONSTERS_ID, 999)
+    ],
 )
 def test_other_tenants_pages_are_not_found(
     client: FlaskClient, auth: AuthActions, path: str
@@ -135,22 +129,20 @@ def test_other_tenants_pages_are_not_found(
 
 
 def test_other_tenants_role_form_is_not_found(
-    client: FlaskClient, auth: AuthActions, db: Session
+    auth: AuthActions, roles: RoleActions, db: Session
 ) -> None:
     auth.login(demo.JOHN)
     before = roles_snapshot(db)
-    assert assign(client, 2, demo.JOHN, "OWNER").status_code == 404
+    assert roles.assign(2, demo.JOHN, "OWNER").status_code == 404
     assert roles_snapshot(db) == before
 
 
 def test_role_post_without_csrf_token_is_refused(
-    client: FlaskClient, auth: AuthActions, db: Session
+    auth: AuthActions, roles: RoleActions, db: Session
 ) -> None:
     auth.login(demo.JOHN)
     before = roles_snapshot(db)
-    response = client.post(
-        "/orgs/1/roles", data={"user_email": demo.RINGO, "name": "OWNER"}
-    )
+    response = roles.assign(1, demo.RINGO, "OWNER", token=None)
     assert response.status_code == 400
     assert "This form has expired" in response.text
     assert roles_snapshot(db) == before
@@ -169,8 +161,8 @@ def test_role_post_without_csrf_token_is_refused(
     ],
 )
 def test_bad_role_input_gets_a_form_error_and_changes_nothing(
-    client: FlaskClient,
     auth: AuthActions,
+    roles: RoleActions,
     db: Session,
     email: str,
     name: str,
@@ -179,16 +171,16 @@ def test_bad_role_input_gets_a_form_error_and_changes_nothing(
 ) -> None:
     auth.login(demo.JOHN)
     before = roles_snapshot(db)
-    response = assign(client, 1, email, name)
+    response = roles.assign(1, email, name)
     assert response.status_code == status
     assert message in response.text.replace("&#39;", "'")
     assert 'name="user_email"' in response.text  # the form comes back
     assert roles_snapshot(db) == before
 
 
-def test_role_form_keeps_what_was_typed(client: FlaskClient, auth: AuthActions) -> None:
+def test_role_form_keeps_what_was_typed(auth: AuthActions, roles: RoleActions) -> None:
     auth.login(demo.JOHN)
-    response = assign(client, 1, "nobody@example.com", "BILLING")
+    response = roles.assign(1, "nobody@example.com", "BILLING")
     assert 'value="nobody@example.com"' in response.text
     assert '<option selected value="BILLING">' in response.text
 
@@ -197,15 +189,11 @@ def test_pages_render_in_the_layout_with_logout(
     client: FlaskClient, auth: AuthActions
 ) -> None:
     auth.login(demo.PAUL)
-    for path in [
-        "/orgs",
-        "/orgs/1",
-        "/orgs/1/repos",
-        "/orgs/1/roles",
-        "/orgs/1/billing",
-    ]:
-        page = client.get(path).text
-        assert demo.PAUL in page and ">Log out</button>" in page, path
+    # Every page behind the login, the ones Paul may not open (403) included.
+    for page in pages():
+        if page.route.expected["anonymous"] == LOGIN:
+            text = client.get(page.path).text
+            assert demo.PAUL in text and ">Log out</button>" in text, page
 
 
 @pytest.mark.parametrize(

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from portal import demo
-from portal.models import User
-from portal.passwords import hash_password
 from tests.e2e.conftest import LiveServer, login, screenshot
+from tests.factories import make_user
 
 pytestmark = pytest.mark.e2e
 
@@ -64,9 +62,8 @@ def test_e2e_member_sees_repositories_but_not_billing_or_role_form(
 def test_e2e_owner_assigns_a_role_with_the_form(
     page: Page, live_server: LiveServer
 ) -> None:
-    email = f"e2e-{uuid.uuid4().hex[:8]}@example.com"
     with Session(live_server.app.extensions["portal.engine"]) as session:
-        session.add(User(email=email, password_hash=hash_password("unused-pass")))
+        email = make_user(session).email  # a unique one
         session.commit()
     login(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
 from sqlalchemy.orm import Session
 
 from portal import demo
-from portal.models import Organization, OrganizationRole, Repository, User
+from portal.models import Organization
 from tests.e2e.conftest import LiveServer, login, screenshot
+from tests.factories import make_repository, make_role, make_user
+from tests.routes import ACTORS, pages
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +25,27 @@ PAYLOADS = [
     "</title><svg onload=alert(5)>",
     "javascript:alert(6)",
 ]
-PAGES = ["/orgs", "/orgs/1", "/orgs/1/repos", "/orgs/1/billing", "/orgs/1/roles"]
+
+
+def _every_page(page: Page, server: LiveServer) -> Iterator[str]:
+    """Open each page of tests/routes.py as the actor who is shown it; yield its
+    path once it has loaded. Ends logged in as whoever saw the last page."""
+    by_actor: dict[str, list[str]] = {}
+    for entry in pages():
+        by_actor.setdefault(entry.actor, []).append(entry.path)
+    for actor, paths in by_actor.items():
+        page.context.clear_cookies()
+        email = ACTORS[actor]
+        if email is not None:
+            login(page, server, email)
+        for path in paths:
+            page.goto(f"{server.url}{path}")
+            yield path
+
+
+def _login_afresh(page: Page, server: LiveServer, email: str) -> None:
+    page.context.clear_cookies()
+    login(page, server, email)
 
 
 def _plant(server: LiveServer) -> None:
@@ -29,10 +53,9 @@ def _plant(server: LiveServer) -> None:
         org = session.get(Organization, demo.BEATLES_ID)
         org.name = PAYLOADS[0]
         org.billing_address = PAYLOADS[1]
-        org.repositories.add_all(Repository(name=p) for p in PAYLOADS)
         for i, payload in enumerate(PAYLOADS):
-            user = User(email=f"{payload}{i}", password_hash="x")
-            session.add(OrganizationRole(organization=org, user=user, name="MEMBER"))
+            make_repository(session, org, payload)
+            make_role(session, make_user(session, f"{payload}{i}"), org, "MEMBER")
         session.commit()
 
 
@@ -51,12 +74,11 @@ def test_e2e_xss_payloads_stay_text(page: Page, live_server: LiveServer) -> None
 
     page.on("dialog", on_dialog)
     page.on("console", on_console)
-    login(page, live_server, demo.JOHN)
-    for path in PAGES:
-        page.goto(f"{live_server.url}{path}")
+    for path in _every_page(page, live_server):
         page.mouse.move(200, 300)
         page.mouse.move(400, 420)
         assert page.evaluate("typeof window.__xss") == "undefined", path
+    _login_afresh(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/1/roles")
     for i, payload in enumerate(PAYLOADS):
         expect(
@@ -82,14 +104,12 @@ def test_e2e_pages_load_without_csp_violations(
             violations.append(m.text) if "Content Security Policy" in m.text else None
         ),
     )
-    page.goto(f"{live_server.url}/login")
-    login(page, live_server, demo.JOHN)
-    for path in [*PAGES, "/account/password", "/orgs/2"]:
-        page.goto(f"{live_server.url}{path}")
-        color = page.evaluate(
-            "getComputedStyle(document.querySelector('.topbar')).backgroundColor"
-        )
-        assert color == "rgb(29, 35, 51)", path  # portal.css applied
+    topbar = "getComputedStyle(document.querySelector('.topbar')).backgroundColor"
+    for path in _every_page(page, live_server):
+        assert page.evaluate(topbar) == "rgb(29, 35, 51)", path  # portal.css applied
+    _login_afresh(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{demo.MONSTERS_ID}")  # the 404 page
+    assert page.evaluate(topbar) == "rgb(29, 35, 51)"
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     assert violations == []

@@ -1,0 +1,173 @@
+"""The test database on either backend, and what is in it.
+
+The backend is SQLite unless ``PORTAL_TEST_DATABASE=postgresql``: then every test
+gets a fresh schema of its own on the server at ``PORTAL_TEST_POSTGRES_URL``
+(default: the local server's ``test`` database), copied from one schema seeded
+per session, and dropped afterwards.
+
+Snapshots and reads of the committed state go through a new connection. The
+``db`` fixture's session keeps one transaction open from its first read on, and on
+SQLite (WAL) that transaction goes on seeing the database as it was at that read:
+a "before" and an "after" taken through it are always equal, whatever a request
+changed in between.
+
+Imports nothing from pytest, so bench/ and scripts can use it too.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Executable, create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from portal import demo
+from portal.models import Base, Organization
+
+BACKENDS = ("sqlite", "postgresql")
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def backend() -> str:
+    """The backend the suite runs on: $PORTAL_TEST_DATABASE, sqlite by default."""
+    name = os.environ.get("PORTAL_TEST_DATABASE", "sqlite").strip().lower()
+    if name not in BACKENDS:
+        raise ValueError(f"PORTAL_TEST_DATABASE={name!r}: use one of {BACKENDS}")
+    return name
+
+
+def postgres_server_url() -> str:
+    """The PostgreSQL server (and database) tests make their schemas in."""
+    return os.environ.get("PORTAL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def seed_demo(url: str) -> None:
+    """Create the tables at url and add the demo data (hashes 8 passwords)."""
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        demo.seed_database(session)
+        session.commit()
+        ids = dict(session.execute(select(Organization.name, Organization.id)).all())
+    engine.dispose()
+    # Tests use the constants; seeding a new database must produce them.
+    assert ids == {name: org_id for org_id, (name, _, _) in demo.ORGANIZATIONS.items()}
+
+
+class PostgresSchemas:
+    """Schemas of their own for tests on one PostgreSQL server.
+
+    A schema's URL sets its search_path and names it as the application_name, so
+    that drop() can end connections a test left open (an idle transaction would
+    otherwise make DROP SCHEMA wait for ever).
+    """
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self._admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+
+    def url(self, schema: str) -> str:
+        """The URL of schema: the server's, with search_path set to it."""
+        query = {"options": f"-csearch_path={schema}", "application_name": schema}
+        return (
+            make_url(self.server_url)
+            .update_query_dict(query)
+            .render_as_string(hide_password=False)
+        )
+
+    def create(self, copy_of: str | None = None) -> str:
+        """A new schema, empty or with the rows of schema copy_of; its URL."""
+        schema = f"portal_test_{uuid.uuid4().hex[:12]}"
+        with self._admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        if copy_of is not None:
+            self._copy(copy_of, schema)
+        return self.url(schema)
+
+    def _copy(self, source: str, target: str) -> None:
+        """Tables (with every constraint) from the models, rows from source."""
+        engine = create_engine(self.url(target))
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        with self._admin.begin() as connection:
+            for table in Base.metadata.sorted_tables:
+                columns = ", ".join(f'"{column.name}"' for column in table.columns)
+                connection.execute(
+                    text(
+                        f'INSERT INTO "{target}"."{table.name}" ({columns})'
+                        f' SELECT {columns} FROM "{source}"."{table.name}"'
+                    )
+                )
+                # Copied ids do not move the sequence: the next insert would
+                # collide with the first copied row.
+                connection.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence(:table, 'id'),"
+                        f" COALESCE(MAX(id), 1), MAX(id) IS NOT NULL)"
+                        f' FROM "{target}"."{table.name}"'
+                    ),
+                    {"table": f'"{target}"."{table.name}"'},
+                )
+
+    def schema(self, url: str) -> str:
+        """The schema of a URL made by url()."""
+        schema = make_url(url).query["application_name"]
+        assert isinstance(schema, str) and schema.startswith("portal_test_"), url
+        return schema
+
+    def drop(self, url: str) -> None:
+        """Drop the schema of url, ending any connection still using it."""
+        schema = self.schema(url)
+        with self._admin.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = :schema AND pid <> pg_backend_pid()"
+                ),
+                {"schema": schema},
+            )
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+    def dispose(self) -> None:
+        self._admin.dispose()
+
+
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+@contextmanager
+def committed(bind: Session | Engine) -> Iterator[Connection]:
+    """A new connection to bind's database, which sees what is committed now."""
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    assert isinstance(engine, Engine), f"cannot open a connection from {engine!r}"
+    with engine.connect() as connection:
+        yield connection
+
+
+def snapshot(bind: Session | Engine) -> Snapshot:
+    """Every row of every table: tables in dependency order, rows by primary key.
+
+    For "this request changed nothing" assertions on any backend (it replaces a
+    SQLite-only text dump).
+    """
+    with committed(bind) as connection:
+        return {
+            table.name: [
+                tuple(row)
+                for row in connection.execute(
+                    select(table).order_by(*table.primary_key.columns)
+                )
+            ]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def committed_scalar(bind: Session | Engine, statement: Executable) -> Any:
+    """The first column of statement's first row, read on a new connection."""
+    with committed(bind) as connection:
+        return connection.execute(statement).scalar()

@@ -1,0 +1,212 @@
+"""The route matrix: every route x method, what each actor gets, and the pages.
+
+One table that everything else derives from. tests/test_routes.py checks it
+against app.url_map (a route without an entry fails) and against the app's answers
+(an entry that renders HTML must say so). The hostile-input, header, XSS,
+Oso-call and layout tests and bench/pages.py iterate ``pages()``, so a new page is
+covered by all of them as soon as it has its entry here.
+
+Imports only the standard library and portal: bench/pages.py imports it too and
+runs without the test dependencies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from portal import demo
+
+# Who asks: anonymous, a user with no role anywhere, each role in The Beatles, and
+# the owner of the other organization.
+ACTORS: dict[str, str | None] = {
+    "anonymous": None,
+    "no_role": demo.ADMIN,
+    "billing": demo.GEORGE,
+    "member": demo.PAUL,
+    "owner": demo.JOHN,
+    "other_owner": demo.MIKE,
+}
+
+LOGIN = "login"  # 302 to the login page
+OK = 200
+GONE = 404
+NO = 403
+MOVED = 302  # a redirect that is the route's normal answer
+
+Outcome = int | str
+FormData = Callable[[str | None], dict[str, str]]
+
+
+def _role_form(email: str | None) -> dict[str, str]:
+    return {"user_email": demo.ADMIN, "name": "MEMBER"}
+
+
+def _password_form(email: str | None) -> dict[str, str]:
+    new = "a brand new passphrase"
+    return {"current_password": demo.PASSWORD, "new_password": new, "confirm": new}
+
+
+def _login_form(email: str | None) -> dict[str, str]:
+    return {"email": demo.RINGO, "password": demo.PASSWORD}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route x method: its URL and what each actor gets.
+
+    ``rule`` is the URL with ``{org_id}`` where the route takes an organization;
+    ``path`` is the URL for The Beatles. A route that answers with an HTML page
+    (to the actors whose outcome is OK) sets ``html`` and states how many Oso
+    queries that page costs (``oso_queries``, for the actor in ``Page.actor``):
+    the number must not grow with the rows on the page.
+    """
+
+    rule: str
+    expected: dict[str, Outcome]
+    form: FormData | None = None
+    writes: frozenset[str] = field(default_factory=frozenset)  # may write
+    html: bool = False
+    oso_queries: int | None = None
+
+    def __post_init__(self) -> None:
+        # Refused at import: a half-stated entry would drop out of the derived tests.
+        if set(self.expected) != set(ACTORS):
+            raise ValueError(f"{self.rule}: state one outcome for each actor")
+        if self.html and self.oso_queries is None:
+            raise ValueError(f"{self.rule}: a page states its Oso queries")
+        if self.html and OK not in self.expected.values():
+            raise ValueError(f"{self.rule}: a page that nobody is shown")
+
+    @property
+    def path(self) -> str:
+        """The URL for The Beatles (organization 1)."""
+        return self.path_for(demo.BEATLES_ID)
+
+    @property
+    def takes_organization(self) -> bool:
+        return "{org_id}" in self.rule
+
+    def path_for(self, org_id: int | str) -> str:
+        """The URL for organization org_id (any text, for hostile ids)."""
+        return self.rule.replace("{org_id}", str(org_id))
+
+    def __str__(self) -> str:
+        return self.rule
+
+
+def _everyone(outcome: Outcome, anonymous: Outcome = LOGIN) -> dict[str, Outcome]:
+    return {actor: (anonymous if actor == "anonymous" else outcome) for actor in ACTORS}
+
+
+def _org(billing: Outcome, member: Outcome, owner: Outcome) -> dict[str, Outcome]:
+    return {
+        "anonymous": LOGIN,
+        "no_role": GONE,
+        "billing": billing,
+        "member": member,
+        "owner": owner,
+        "other_owner": GONE,
+    }
+
+
+_LOGGED_IN = frozenset(actor for actor in ACTORS if actor != "anonymous")
+
+MATRIX: dict[tuple[str, str], Route] = {
+    ("static", "GET"): Route("/static/portal.css", _everyone(OK, anonymous=OK)),
+    ("orgs.index", "GET"): Route("/", _everyone(MOVED, anonymous=MOVED)),
+    ("auth.login", "GET"): Route(
+        "/login", _everyone(MOVED, anonymous=OK), html=True, oso_queries=0
+    ),
+    ("auth.login", "POST"): Route(
+        "/login", _everyone(MOVED, anonymous=MOVED), _login_form
+    ),
+    ("auth.logout", "POST"): Route(
+        "/logout", _everyone(MOVED, anonymous=MOVED), writes=_LOGGED_IN
+    ),
+    ("orgs.organization_list", "GET"): Route(
+        "/orgs", _everyone(OK), html=True, oso_queries=1
+    ),
+    ("orgs.organization_show", "GET"): Route(
+        "/orgs/{org_id}", _org(OK, OK, OK), html=True, oso_queries=1
+    ),
+    ("orgs.repository_list", "GET"): Route(
+        "/orgs/{org_id}/repos", _org(NO, OK, OK), html=True, oso_queries=2
+    ),
+    ("orgs.billing_show", "GET"): Route(
+        "/orgs/{org_id}/billing", _org(OK, NO, OK), html=True, oso_queries=1
+    ),
+    ("members.role_list", "GET"): Route(
+        "/orgs/{org_id}/roles", _org(NO, OK, OK), html=True, oso_queries=1
+    ),
+    ("members.role_create", "POST"): Route(
+        "/orgs/{org_id}/roles",
+        _org(NO, NO, MOVED),
+        _role_form,
+        writes=frozenset({"owner"}),
+    ),
+    ("account.password_change", "GET"): Route(
+        "/account/password", _everyone(OK), html=True, oso_queries=1
+    ),
+    ("account.password_change", "POST"): Route(
+        "/account/password", _everyone(MOVED), _password_form, writes=_LOGGED_IN
+    ),
+}
+
+PUBLIC = {"static", "auth.login", "auth.logout", "orgs.index"}
+
+
+@dataclass(frozen=True)
+class Page:
+    """A GET route that renders an HTML page, and who is shown it."""
+
+    endpoint: str
+    route: Route
+    actor: str  # the owner of The Beatles where they see it, else the first who does
+
+    @property
+    def path(self) -> str:
+        return self.route.path
+
+    @property
+    def email(self) -> str | None:
+        """Whom to log in as to see the page (None: anonymous)."""
+        return ACTORS[self.actor]
+
+    @property
+    def oso_queries(self) -> int:
+        """The Oso queries the page costs actor (stated for every page)."""
+        return self.route.oso_queries or 0
+
+    @property
+    def shows_organizations(self) -> bool:
+        """Whether the page shows organization data (names at least)."""
+        return self.path.startswith("/orgs")
+
+    def __str__(self) -> str:
+        return self.path
+
+
+def pages() -> list[Page]:
+    """Every page, each with its path for The Beatles (organization 1)."""
+    found = []
+    for (endpoint, method), route in MATRIX.items():
+        if method == "GET" and route.html:
+            seen_by = [actor for actor, got in route.expected.items() if got == OK]
+            actor = "owner" if "owner" in seen_by else seen_by[0]
+            found.append(Page(endpoint, route, actor))
+    return found
+
+
+def routes(method: str | None = None) -> list[tuple[str, str, Route]]:
+    """(endpoint, method, route) of every entry, or of those for method."""
+    return [
+        (endpoint, route_method, route)
+        for (endpoint, route_method), route in MATRIX.items()
+        if method in (None, route_method)
+    ]
+
+
+def organization_routes(method: str = "GET") -> list[Route]:
+    """The routes for method that take an organization id."""
+    return [route for _, _, route in routes(method) if route.takes_organization]

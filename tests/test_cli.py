@@ -1,0 +1,200 @@
+"""The CLI: ``flask --app portal init-db`` and ``seed``, and ``python seed.py``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import Engine, create_engine, delete, inspect, select
+from sqlalchemy.orm import Session
+
+from portal import create_app, demo
+from portal.models import Base, Organization, OrganizationRole, User
+from tests import factories
+from tests.database import snapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Every row of the demo data: users, organizations, repositories, roles.
+DEMO_ROWS = (
+    len(demo.USERS)
+    + len(demo.ORGANIZATIONS)
+    + sum(len(repos) for _, _, repos in demo.ORGANIZATIONS.values())
+    + sum(len(roles) for roles in demo.ROLES.values())
+)
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed with the factories' precomputed hash: eight argon2id hashes per run
+    would cost about half a second and test nothing here."""
+    monkeypatch.setattr(demo, "hash_password", lambda _: factories.password_hash())
+
+
+@pytest.fixture
+def empty_app(empty_db_url: str) -> Iterator[Flask]:
+    """The app on a database without tables."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "DATABASE_URL": empty_db_url,
+            "HTTPS": False,
+        }
+    )
+    yield app
+    app.extensions["portal.engine"].dispose()
+
+
+@pytest.fixture
+def empty_runner(empty_app: Flask) -> FlaskCliRunner:
+    return empty_app.test_cli_runner()
+
+
+def flask(app: Flask, runner: FlaskCliRunner, *args: str) -> Result:
+    """`flask --app portal <args>`, through runner.
+
+    The flask command (FlaskGroup) pushes the app context for every command;
+    app.cli, which the runner invokes, does not, and portal's commands are plain
+    click commands without @with_appcontext. So push it here, as flask does.
+    """
+    with app.app_context():
+        return runner.invoke(args=list(args))
+
+
+def _engine(app: Flask) -> Engine:
+    return app.extensions["portal.engine"]
+
+
+def _emails(app: Flask) -> set[str]:
+    with Session(_engine(app)) as session:
+        return set(session.scalars(select(User.email)))
+
+
+# --- init-db ------------------------------------------------------------------
+
+
+def test_cli_init_db_creates_every_table_on_an_empty_database(
+    empty_app: Flask, empty_runner: FlaskCliRunner
+) -> None:
+    assert inspect(_engine(empty_app)).get_table_names() == []
+    result = flask(empty_app, empty_runner, "init-db")
+    assert result.exit_code == 0 and result.output == "Database ready.\n"
+    tables = set(inspect(_engine(empty_app)).get_table_names())
+    assert tables == set(Base.metadata.tables)
+    assert all(rows == [] for rows in snapshot(_engine(empty_app)).values())
+
+
+def test_cli_init_db_keeps_the_data_of_a_database(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    before = snapshot(_engine(app))
+    assert flask(app, runner, "init-db").exit_code == 0
+    assert snapshot(_engine(app)) == before
+
+
+# --- seed ---------------------------------------------------------------------
+
+
+def test_cli_seed_adds_the_demo_data(
+    empty_app: Flask, empty_runner: FlaskCliRunner
+) -> None:
+    result = flask(empty_app, empty_runner, "seed")
+    assert result.exit_code == 0
+    assert result.output == f"Seeded: {DEMO_ROWS} new rows.\n"
+    assert _emails(empty_app) == set(demo.USERS)
+    with Session(_engine(empty_app)) as session:
+        beatles = session.get(Organization, demo.BEATLES_ID)
+        assert beatles is not None and beatles.name == "The Beatles"
+        roles = {(role.user.email, role.name) for role in beatles.roles}
+    assert roles == set(demo.ROLES[demo.BEATLES_ID].items())
+
+
+def test_cli_seed_twice_says_already_seeded(
+    empty_app: Flask, empty_runner: FlaskCliRunner
+) -> None:
+    flask(empty_app, empty_runner, "seed")
+    before = snapshot(_engine(empty_app))
+    result = flask(empty_app, empty_runner, "seed")
+    assert result.exit_code == 0 and result.output == "Already seeded.\n"
+    assert snapshot(_engine(empty_app)) == before
+
+
+def test_cli_seed_adds_only_what_is_missing(app: Flask, runner: FlaskCliRunner) -> None:
+    with Session(_engine(app)) as session:
+        ringo = session.scalar(select(User.id).where(User.email == demo.RINGO))
+        session.execute(
+            delete(OrganizationRole).where(OrganizationRole.user_id == ringo)
+        )
+        session.commit()
+    result = flask(app, runner, "seed")
+    assert result.exit_code == 0 and result.output == "Seeded: 1 new rows.\n"
+    assert flask(app, runner, "seed").output == "Already seeded.\n"
+
+
+def test_cli_seed_if_empty_does_nothing_on_a_database_with_users(
+    empty_app: Flask, empty_runner: FlaskCliRunner
+) -> None:
+    flask(empty_app, empty_runner, "init-db")
+    with Session(_engine(empty_app)) as session:
+        someone = factories.make_user(session).email
+        session.commit()
+    before = snapshot(_engine(empty_app))
+    result = flask(empty_app, empty_runner, "seed", "--if-empty")
+    assert result.exit_code == 0
+    assert result.output == "Database has data: not seeding.\n"
+    assert snapshot(_engine(empty_app)) == before
+    assert _emails(empty_app) == {someone}
+
+
+def test_cli_seed_if_empty_seeds_an_empty_database(
+    empty_app: Flask, empty_runner: FlaskCliRunner
+) -> None:
+    result = flask(empty_app, empty_runner, "seed", "--if-empty")
+    assert result.exit_code == 0
+    assert result.output == f"Seeded: {DEMO_ROWS} new rows.\n"
+    assert _emails(empty_app) == set(demo.USERS)
+
+
+# --- seed.py ------------------------------------------------------------------
+
+
+def _seed_script(database_url: str) -> subprocess.CompletedProcess[str]:
+    """Run `python seed.py` from the checkout against database_url."""
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "seed-test"}
+    return subprocess.run(
+        [sys.executable, "seed.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_seed_script_seeds_a_new_database_once(empty_db_url: str) -> None:
+    # why: a separate process, so the real argon2id hashing runs and the
+    # environment is the only configuration it gets
+    first = _seed_script(empty_db_url)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == f"Seeded {DEMO_ROWS} new rows.\n"
+    again = _seed_script(empty_db_url)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "Seeded 0 new rows.\n"
+    engine = create_engine(empty_db_url)
+    with Session(engine) as session:
+        assert set(session.scalars(select(User.email))) == set(demo.USERS)
+    engine.dispose()
+
+
+def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
+    # why: a new command must come with its tests in this module
+    assert set(app.cli.commands) == {"init-db", "seed"}
