@@ -10,25 +10,28 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import create_app, demo
-from portal.models import Base, Organization, OrganizationRole, User
+from portal import create_app, demo, migrate
+from portal.db import make_engine
+from portal.models import Organization, OrganizationRole, User
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 @pytest.fixture(scope="session")
 def seeded_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A seeded SQLite file, made once; each test gets its own copy.
+    """A migrated, seeded SQLite file, made once; each test gets its own copy.
 
-    Hashing eight passwords with argon2id takes a while, so it is done once.
+    Built by the migrations (not create_all), so every test runs on the schema
+    production gets. Hashing eight passwords with argon2id takes a while, so it
+    is done once.
     """
     path = tmp_path_factory.mktemp("template") / "seeded.sqlite"
-    engine = create_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
     with Session(engine) as session:
         demo.seed_database(session)
         session.commit()

@@ -10,15 +10,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from portal import create_app, demo
+from portal import create_app, demo, migrate
 from portal.db import make_engine
-from portal.models import Base, Organization
+from portal.models import Organization
 from tests.conftest import AuthActions, csrf_token
 from tests.races import race_owners_demoting_each_other, race_password_changes
 from tests.test_models import assert_organization_delete_loads_nothing
@@ -29,24 +30,32 @@ SERVER = os.environ.get(
 )
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A seeded schema of its own on the PostgreSQL server, dropped afterwards."""
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of an empty schema of its own on the server, dropped afterwards."""
     schema = f"portal_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{SERVER}?options=-csearch_path%3D{schema}"
-    engine = create_engine(url)
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        demo.seed_database(session)
-        session.commit()
-    engine.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{SERVER}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A migrated, seeded schema of its own on the PostgreSQL server."""
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        with Session(engine) as session:
+            demo.seed_database(session)
+            session.commit()
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture
