@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: run test lint browser bench clean
+.PHONY: run migrate test lint browser bench clean
 
 # Runtime dependencies. flask-oso and sqlalchemy-oso go in with --no-deps: their
 # stale pins conflict with patched Flask and pytest (see requirements-nodeps.txt).
@@ -23,7 +23,12 @@ instance/config.py:
 	mkdir -p instance
 	$(PY) -c 'import secrets; print(f"SECRET_KEY = {secrets.token_hex(32)!r}")' > $@
 
-run: $(VENV)/.installed instance/config.py
+# Bring the database's schema to the newest revision (portal/migrations/); the
+# step to run before any server starts on a database.
+migrate: $(VENV)/.installed instance/config.py
+	$(VENV)/bin/flask --app portal db upgrade
+
+run: migrate
 	$(VENV)/bin/flask --app portal seed --if-empty
 	PORTAL_HTTPS=0 $(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
 

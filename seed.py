@@ -5,14 +5,14 @@ The same as ``flask --app portal seed``; the data itself is in portal/demo.py.
 
 from __future__ import annotations
 
-from portal import create_app, db
+from portal import create_app, db, migrate
 from portal.demo import seed_database
 
 
 def main() -> None:
-    """Create missing tables and add the demo data that is missing."""
+    """Upgrade the schema and add the demo data that is missing."""
     with create_app().app_context():
-        db.create_schema()
+        migrate.upgrade(db.engine())
         with db.writer_session() as session:
             print(f"Seeded {seed_database(session)} new rows.")
 

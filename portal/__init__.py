@@ -83,5 +83,5 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """flask init-db, flask seed."""
+    """flask db (migrations), flask init-db, flask seed."""
     cli.init_app(app)

@@ -1,41 +1,101 @@
-"""Flask CLI commands: ``flask --app portal init-db`` and ``... seed``."""
+"""Flask CLI commands: ``flask --app portal db upgrade`` (and the rest of ``db``),
+``init-db`` and ``seed``."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from portal import db
+from portal import db, migrate
 from portal.demo import seed_database
 from portal.models import User
+
+db_group = AppGroup("db", help="Schema migrations (Alembic, portal/migrations/).")
 
 
 def init_app(app: Flask) -> None:
     """Register the commands on app."""
+    app.cli.add_command(db_group)
     app.cli.add_command(init_db_command)
     app.cli.add_command(seed_command)
 
 
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def upgrade_command(revision: str) -> None:
+    """Upgrade the database to REVISION (default: head, the newest)."""
+    _upgrade(revision)
+
+
+@db_group.command("downgrade")
+@click.argument("revision", default="-1")
+def downgrade_command(revision: str) -> None:
+    """Downgrade the database to REVISION (default: -1, one step; base: empty)."""
+    migrate.downgrade(db.engine(), revision)
+    _say_where()
+
+
+@db_group.command("current")
+def current_command() -> None:
+    """Show the revision the database is at."""
+    current = migrate.current_revision(db.engine())
+    if current is None:
+        click.echo("No revision (empty, or made before migrations): run upgrade.")
+    elif current == migrate.head_revision():
+        click.echo(f"{current} (head)")
+    else:
+        click.echo(f"{current} (head is {migrate.head_revision()}: run upgrade)")
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision does.")
+@click.option(
+    "--autogenerate",
+    is_flag=True,
+    help="Fill the revision with the difference between the models and the database.",
+)
+def revision_command(message: str, autogenerate: bool) -> None:
+    """Write a new revision file to portal/migrations/versions/ (review it!)."""
+    migrate.make_revision(db.engine(), message, autogenerate)
+
+
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
-    """Create the database tables that do not exist yet."""
-    db.create_schema()
-    click.echo("Database ready.")
+    """Upgrade the database to the newest schema (same as `db upgrade`)."""
+    _upgrade("head")
 
 
 @click.command("seed")
+@with_appcontext
 @click.option(
     "--if-empty",
     is_flag=True,
     help="Only seed a database that has no users yet (make run uses this).",
 )
 def seed_command(if_empty: bool) -> None:
-    """Create the tables and add the demo data that is missing (safe to repeat)."""
-    db.create_schema()
+    """Upgrade the schema and add the demo data that is missing (safe to repeat)."""
+    _upgrade("head")
     with db.writer_session() as session:
         if if_empty and session.scalar(select(func.count()).select_from(User)):
             click.echo("Database has data: not seeding.")
             return
         created = seed_database(session)
     click.echo(f"Seeded: {created} new rows." if created else "Already seeded.")
+
+
+def _upgrade(revision: str) -> None:
+    """Upgrade to revision and say where the database is now."""
+    try:
+        migrate.upgrade(db.engine(), revision)
+    except migrate.LegacyDatabaseError as error:
+        raise click.ClickException(str(error)) from error
+    _say_where()
+
+
+def _say_where() -> None:
+    """Echo the revision the database is at now."""
+    current = migrate.current_revision(db.engine())
+    click.echo(f"Database at revision {current or 'base (no tables)'}.")

@@ -18,8 +18,6 @@ from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 
-from portal.models import Base
-
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Execution option that marks a session whose transaction will write.
@@ -62,11 +60,6 @@ def init_app(app: Flask) -> None:
 def engine() -> Engine:
     """The current app's engine."""
     return current_app.extensions["portal.engine"]
-
-
-def create_schema() -> None:
-    """Create any missing tables of the current app's database."""
-    Base.metadata.create_all(engine())
 
 
 def get_session() -> Session:

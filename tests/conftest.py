@@ -72,9 +72,11 @@ def instance_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def seeded_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A seeded SQLite file, made once; each test gets its own copy.
+    """A migrated, seeded SQLite file, made once; each test gets its own copy.
 
-    Hashing eight passwords with argon2id takes a while, so it is done once.
+    Built by the migrations (not create_all), so every test runs on the schema
+    production gets. Hashing eight passwords with argon2id takes a while, so it
+    is done once.
     """
     path = tmp_path_factory.mktemp("template") / "seeded.sqlite"
     seed_demo(f"sqlite:///{path}")

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, Executable, create_engine, select, te
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from portal import demo
+from portal import demo, migrate
 from portal.models import Base, Organization
 
 BACKENDS = ("sqlite", "postgresql")
@@ -47,9 +47,10 @@ def postgres_server_url() -> str:
 
 
 def seed_demo(url: str) -> None:
-    """Create the tables at url and add the demo data (hashes 8 passwords)."""
+    """Migrate the database at url to head and add the demo data (hashes 8
+    passwords), so tests run on the schema the migrations build."""
     engine = create_engine(url)
-    Base.metadata.create_all(engine)
+    migrate.upgrade(engine)
     with Session(engine) as session:
         demo.seed_database(session)
         session.commit()
@@ -90,9 +91,9 @@ class PostgresSchemas:
         return self.url(schema)
 
     def _copy(self, source: str, target: str) -> None:
-        """Tables (with every constraint) from the models, rows from source."""
+        """Tables (with every constraint) from the migrations, rows from source."""
         engine = create_engine(self.url(target))
-        Base.metadata.create_all(engine)
+        migrate.upgrade(engine)
         engine.dispose()
         with self._admin.begin() as connection:
             for table in Base.metadata.sorted_tables:
@@ -171,3 +172,15 @@ def committed_scalar(bind: Session | Engine, statement: Executable) -> Any:
     """The first column of statement's first row, read on a new connection."""
     with committed(bind) as connection:
         return connection.execute(statement).scalar()
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of an empty schema of its own on the server, dropped afterwards."""
+    schemas = PostgresSchemas(postgres_server_url())
+    url = schemas.create()
+    try:
+        yield url
+    finally:
+        schemas.drop(url)
+        schemas.dispose()

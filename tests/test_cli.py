@@ -15,7 +15,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import Engine, create_engine, delete, inspect, select
 from sqlalchemy.orm import Session
 
-from portal import create_app, demo
+from portal import create_app, demo, migrate
 from portal.models import Base, Organization, OrganizationRole, User
 from tests import factories
 from tests.database import snapshot
@@ -69,6 +69,11 @@ def flask(app: Flask, runner: FlaskCliRunner, *args: str) -> Result:
         return runner.invoke(args=list(args))
 
 
+def _at_head() -> str:
+    """What init-db, seed and db upgrade say first: where the schema is now."""
+    return f"Database at revision {migrate.head_revision()}.\n"
+
+
 def _engine(app: Flask) -> Engine:
     return app.extensions["portal.engine"]
 
@@ -86,9 +91,10 @@ def test_cli_init_db_creates_every_table_on_an_empty_database(
 ) -> None:
     assert inspect(_engine(empty_app)).get_table_names() == []
     result = flask(empty_app, empty_runner, "init-db")
-    assert result.exit_code == 0 and result.output == "Database ready.\n"
+    assert result.exit_code == 0
+    assert result.output == _at_head()
     tables = set(inspect(_engine(empty_app)).get_table_names())
-    assert tables == set(Base.metadata.tables)
+    assert tables == set(Base.metadata.tables) | {"alembic_version"}
     assert all(rows == [] for rows in snapshot(_engine(empty_app)).values())
 
 
@@ -108,7 +114,7 @@ def test_cli_seed_adds_the_demo_data(
 ) -> None:
     result = flask(empty_app, empty_runner, "seed")
     assert result.exit_code == 0
-    assert result.output == f"Seeded: {DEMO_ROWS} new rows.\n"
+    assert result.output == _at_head() + f"Seeded: {DEMO_ROWS} new rows.\n"
     assert _emails(empty_app) == set(demo.USERS)
     with Session(_engine(empty_app)) as session:
         beatles = session.get(Organization, demo.BEATLES_ID)
@@ -123,7 +129,8 @@ def test_cli_seed_twice_says_already_seeded(
     flask(empty_app, empty_runner, "seed")
     before = snapshot(_engine(empty_app))
     result = flask(empty_app, empty_runner, "seed")
-    assert result.exit_code == 0 and result.output == "Already seeded.\n"
+    assert result.exit_code == 0
+    assert result.output == _at_head() + "Already seeded.\n"
     assert snapshot(_engine(empty_app)) == before
 
 
@@ -135,8 +142,9 @@ def test_cli_seed_adds_only_what_is_missing(app: Flask, runner: FlaskCliRunner) 
         )
         session.commit()
     result = flask(app, runner, "seed")
-    assert result.exit_code == 0 and result.output == "Seeded: 1 new rows.\n"
-    assert flask(app, runner, "seed").output == "Already seeded.\n"
+    assert result.exit_code == 0
+    assert result.output == _at_head() + "Seeded: 1 new rows.\n"
+    assert flask(app, runner, "seed").output == _at_head() + "Already seeded.\n"
 
 
 def test_cli_seed_if_empty_does_nothing_on_a_database_with_users(
@@ -149,7 +157,7 @@ def test_cli_seed_if_empty_does_nothing_on_a_database_with_users(
     before = snapshot(_engine(empty_app))
     result = flask(empty_app, empty_runner, "seed", "--if-empty")
     assert result.exit_code == 0
-    assert result.output == "Database has data: not seeding.\n"
+    assert result.output == _at_head() + "Database has data: not seeding.\n"
     assert snapshot(_engine(empty_app)) == before
     assert _emails(empty_app) == {someone}
 
@@ -159,7 +167,7 @@ def test_cli_seed_if_empty_seeds_an_empty_database(
 ) -> None:
     result = flask(empty_app, empty_runner, "seed", "--if-empty")
     assert result.exit_code == 0
-    assert result.output == f"Seeded: {DEMO_ROWS} new rows.\n"
+    assert result.output == _at_head() + f"Seeded: {DEMO_ROWS} new rows.\n"
     assert _emails(empty_app) == set(demo.USERS)
 
 
@@ -196,5 +204,6 @@ def test_seed_script_seeds_a_new_database_once(empty_db_url: str) -> None:
 
 
 def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
-    # why: a new command must come with its tests in this module
-    assert set(app.cli.commands) == {"init-db", "seed"}
+    # why: a new command must come with its tests in this module (the db group's
+    # in tests/test_migrations.py)
+    assert set(app.cli.commands) == {"init-db", "seed", "db"}

@@ -44,8 +44,8 @@ def test_package_imports_cleanly_in_a_fresh_interpreter() -> None:
 
 
 def test_package_wheel_builds_and_serves_from_its_install(tmp_path: Path) -> None:
-    # why: a production image installs the wheel; templates, CSS and the policy
-    # must travel with it, and nothing may depend on the source tree
+    # why: a production image installs the wheel; templates, CSS, the policy and
+    # the migrations must travel with it, and nothing may depend on the source tree
     wheels = tmp_path / "wheels"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, ROOT],
@@ -69,7 +69,10 @@ def test_package_wheel_builds_and_serves_from_its_install(tmp_path: Path) -> Non
         "page = app.test_client().get('/login');"
         "assert page.status_code == 200 and b'Log in to Portal' in page.data;"
         "css = app.test_client().get('/static/portal.css');"
-        "assert css.status_code == 200; css.close()"
+        "assert css.status_code == 200; css.close();"
+        # The migrations ship too: an installed copy can create its schema.
+        "up = app.test_cli_runner().invoke(args=['db', 'upgrade']);"
+        "assert up.exit_code == 0 and 'Database at revision' in up.output, up.output"
     )
     served = subprocess.run(
         [sys.executable, "-c", code, str(site)],

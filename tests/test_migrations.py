@@ -1,0 +1,328 @@
+"""Alembic owns the schema: migrations equal the models and keep the data.
+
+Every database test runs on SQLite and on PostgreSQL (a schema of its own, via
+``search_path`` in the URL, as in tests/test_postgres.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from flask import Flask
+from sqlalchemy import Engine, inspect, text
+
+from portal import create_app, migrate
+from portal.db import make_engine
+from portal.models import Base
+from tests.database import postgres_schema
+
+# Rows for every table of the first revision, written in plain SQL: the models
+# may have moved on since, and these rows stand for a database made back then.
+# Values that tend to break copies: non-ASCII text, quotes, full-length strings,
+# fractional seconds.
+FIRST_REVISION_ROWS: dict[str, list[dict[str, Any]]] = {
+    "user": [
+        {
+            "id": 1,
+            "email": "zoë@example.com",
+            "password_hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            "session_token": "t" * 64,
+            "created_at": "2024-02-29 23:59:59.123456",
+        },
+        {
+            "id": 7,
+            "email": "o'brien@example.com",
+            "password_hash": "x",
+            "session_token": "token-7",
+            "created_at": "2025-01-01 00:00:00",
+        },
+    ],
+    "organization": [
+        {"id": 1, "name": "Ünïcode & Co 🎸", "billing_address": "1 Rd\nTown"},
+        {"id": 3, "name": "x" * 200, "billing_address": ""},
+    ],
+    "repository": [
+        {"id": 1, "name": "Abbey Road", "organization_id": 1},
+        {"id": 2, "name": "'; DROP TABLE repository; --", "organization_id": 3},
+    ],
+    "organization_role": [
+        {"id": 1, "name": "OWNER", "user_id": 1, "organization_id": 1},
+        {"id": 2, "name": "BILLING", "user_id": 7, "organization_id": 1},
+        {"id": 3, "name": "OWNER", "user_id": 7, "organization_id": 3},
+    ],
+    "login_failure": [
+        {"id": 1, "email": "nobody@example.com", "at": "2025-06-01 12:00:00.5"},
+    ],
+}
+
+ADD_A_MIGRATION = (
+    "The models and the migrations disagree; add a migration:"
+    ' flask --app portal db revision --autogenerate -m "..."'
+    " (then review it). Differences:"
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The app's kind of engine on an empty database of the given kind."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'portal.sqlite'}")
+        yield engine
+        engine.dispose()
+        return
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
+
+
+def schema_differences(engine: Engine) -> list[Any]:
+    """What Alembic's autogenerate finds between the database and the models."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+
+def schema(engine: Engine) -> dict[str, str]:
+    """Everything the database says about each table, comparable as text."""
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        return {
+            table: repr(
+                [
+                    [(c["name"], str(c["type"]), c["nullable"]) for c in columns]
+                    for columns in [inspector.get_columns(table)]
+                ]
+                + [
+                    inspector.get_pk_constraint(table),
+                    inspector.get_foreign_keys(table),
+                    inspector.get_indexes(table),
+                    inspector.get_unique_constraints(table),
+                    inspector.get_check_constraints(table),
+                ]
+            )
+            for table in inspector.get_table_names()
+        }
+
+
+def insert_first_revision_rows(engine: Engine) -> None:
+    """Write FIRST_REVISION_ROWS with plain SQL."""
+    with engine.begin() as connection:
+        for table, rows in FIRST_REVISION_ROWS.items():
+            columns = list(rows[0])
+            names = ", ".join(f'"{c}"' for c in columns)
+            values = ", ".join(f":{c}" for c in columns)
+            statement = text(f'INSERT INTO "{table}" ({names}) VALUES ({values})')
+            connection.execute(statement, rows)
+
+
+def rows_of(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of FIRST_REVISION_ROWS' tables and columns, as stored."""
+    stored = {}
+    with engine.connect() as connection:
+        for table, rows in FIRST_REVISION_ROWS.items():
+            names = ", ".join(f'"{c}"' for c in rows[0])
+            select = text(f'SELECT {names} FROM "{table}" ORDER BY id')
+            stored[table] = [tuple(row) for row in connection.execute(select)]
+    return stored
+
+
+def test_migrations_schema_equals_the_models(engine: Engine) -> None:
+    # why: the guard against changing a model without adding a migration
+    migrate.upgrade(engine)
+    differences = schema_differences(engine)
+    assert differences == [], f"{ADD_A_MIGRATION} {differences}"
+
+
+def test_migrations_test_rows_cover_every_table_of_the_first_revision(
+    engine: Engine,
+) -> None:
+    # why: the keep-every-row test below means "every table" only while this holds
+    migrate.upgrade(engine, migrate.first_revision())
+    tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    assert tables == set(FIRST_REVISION_ROWS) == migrate.LEGACY_TABLES
+
+
+def test_migrations_upgrade_from_the_first_revision_keeps_every_row(
+    engine: Engine,
+) -> None:
+    # why: with one revision this is trivial; each later revision must pass it too
+    migrate.upgrade(engine, migrate.first_revision())
+    insert_first_revision_rows(engine)
+    before = rows_of(engine)
+    assert {t: len(r) for t, r in before.items()} == {
+        t: len(r) for t, r in FIRST_REVISION_ROWS.items()
+    }
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert rows_of(engine) == before
+
+
+def test_migrations_upgrade_twice_changes_nothing(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    first = schema(engine), migrate.current_revision(engine)
+    migrate.upgrade(engine)
+    assert (schema(engine), migrate.current_revision(engine)) == first
+
+
+def test_migrations_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    migrate.downgrade(engine, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    assert migrate.current_revision(engine) is None
+    migrate.upgrade(engine)
+    assert schema_differences(engine) == []
+
+
+def test_migrations_stamp_a_create_all_database_and_keep_its_rows(
+    engine: Engine,
+) -> None:
+    # why: databases made before Alembic have the tables but no alembic_version;
+    # running the first revision on them would fail on "table already exists"
+    Base.metadata.create_all(engine)
+    insert_first_revision_rows(engine)
+    before = rows_of(engine)
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert rows_of(engine) == before
+    assert schema_differences(engine) == []
+
+
+def test_migrations_refuse_to_stamp_a_partial_legacy_database(engine: Engine) -> None:
+    # why: stamping would record a table that is not there
+    Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE login_failure")
+    with pytest.raises(migrate.LegacyDatabaseError, match="lacks login_failure"):
+        migrate.upgrade(engine)
+    assert migrate.current_revision(engine) is None
+
+
+def test_migrations_sqlite_foreign_keys_stay_on_after_a_migration(
+    tmp_path: Path,
+) -> None:
+    # why: they are switched off while migrating (batch copies would cascade)
+    engine = make_engine(f"sqlite:///{tmp_path / 'portal.sqlite'}")
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_migrations_sqlite_table_copy_keeps_the_rows_that_refer_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # why: a batch migration on SQLite copies a table and drops the old one; with
+    # foreign keys on, that DROP deleted every repository and role of the copied
+    # organizations (ON DELETE CASCADE)
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, copy)
+    (copy / "versions" / "29991231_copy_organization.py").write_text(
+        f"from alembic import op\n\n"
+        f"revision = 'copy_organization'\n"
+        f"down_revision = {migrate.head_revision()!r}\n\n\n"
+        f"def upgrade() -> None:\n"
+        f"    with op.batch_alter_table('organization', recreate='always'):\n"
+        f"        pass\n"
+    )
+    engine = make_engine(f"sqlite:///{tmp_path / 'portal.sqlite'}")
+    migrate.upgrade(engine, migrate.first_revision())
+    insert_first_revision_rows(engine)
+    before = rows_of(engine)
+    monkeypatch.setattr(migrate, "MIGRATIONS", copy)
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == "copy_organization"
+    assert rows_of(engine) == before
+    engine.dispose()
+
+
+@pytest.fixture
+def empty_app(tmp_path: Path) -> Iterator[Flask]:
+    """The app on an empty SQLite file."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "HTTPS": False,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite'}",
+        }
+    )
+    yield app
+    app.extensions["portal.engine"].dispose()
+
+
+def invoke(app: Flask, *args: str) -> str:
+    """Run `flask --app portal ARGS` on app; its output, after checking success."""
+    result = app.test_cli_runner().invoke(args=list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_cli_db_upgrade_creates_the_schema(empty_app: Flask) -> None:
+    head = migrate.head_revision()
+    assert invoke(empty_app, "db", "upgrade") == f"Database at revision {head}.\n"
+    assert schema_differences(empty_app.extensions["portal.engine"]) == []
+
+
+def test_cli_db_current_names_the_revision(empty_app: Flask) -> None:
+    assert "run upgrade" in invoke(empty_app, "db", "current")
+    invoke(empty_app, "db", "upgrade")
+    assert invoke(empty_app, "db", "current") == f"{migrate.head_revision()} (head)\n"
+
+
+def test_cli_db_downgrade_goes_back_one_revision(empty_app: Flask) -> None:
+    invoke(empty_app, "db", "upgrade", migrate.first_revision())
+    output = invoke(empty_app, "db", "downgrade")
+    assert output == "Database at revision base (no tables).\n"
+
+
+def test_cli_init_db_upgrades_to_head(empty_app: Flask) -> None:
+    # why: the old command name keeps working for scripts that call it
+    invoke(empty_app, "init-db")
+    engine = empty_app.extensions["portal.engine"]
+    assert migrate.current_revision(engine) == migrate.head_revision()
+
+
+def test_cli_seed_upgrades_before_seeding(empty_app: Flask) -> None:
+    output = invoke(empty_app, "seed")
+    assert "Seeded: " in output
+    engine = empty_app.extensions["portal.engine"]
+    assert migrate.current_revision(engine) == migrate.head_revision()
+
+
+def test_cli_db_upgrade_stamps_a_create_all_database(empty_app: Flask) -> None:
+    engine = empty_app.extensions["portal.engine"]
+    Base.metadata.create_all(engine)
+    invoke(empty_app, "db", "upgrade")
+    assert migrate.current_revision(engine) == migrate.head_revision()
+
+
+def test_cli_db_upgrade_reports_a_partial_legacy_database(empty_app: Flask) -> None:
+    engine = empty_app.extensions["portal.engine"]
+    Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE login_failure")
+    result = empty_app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 1
+    assert "lacks login_failure" in result.output
+
+
+def test_cli_db_revision_autogenerate_writes_a_revision(
+    empty_app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # why: the developers' command; pointed at a copy so the package stays as is
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, copy)
+    monkeypatch.setattr(migrate, "MIGRATIONS", copy)
+    invoke(empty_app, "db", "upgrade")
+    invoke(empty_app, "db", "revision", "--autogenerate", "-m", "Nothing to do")
+    (written,) = copy.glob("versions/*_nothing_to_do.py")
+    source = written.read_text()
+    assert f'= "{migrate.head_revision()}"' in source  # revises the head
+    assert "def upgrade() -> None:" in source and "op." not in source
