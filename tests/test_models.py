@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal import demo
 from portal.models import Organization, OrganizationRole, Repository, User
+from tests.database import engine_of
 
 REPOSITORIES = 2000
 
@@ -74,13 +75,13 @@ def assert_organization_delete_loads_nothing(engine: Engine) -> None:
 def test_models_organization_delete_loads_no_repositories(db: Session) -> None:
     # why: without passive_deletes the ORM first loaded all 2,000 repositories
     # (and every role) to delete them one by one; ON DELETE CASCADE does it.
-    assert_organization_delete_loads_nothing(db.get_bind())
+    assert_organization_delete_loads_nothing(engine_of(db))
 
 
 def test_models_user_delete_loads_no_roles(db: Session) -> None:
     user_id = db.scalar(select(User.id).where(User.email == demo.PAUL))
     user = db.get(User, user_id)
-    with statements(db.get_bind()) as seen:
+    with statements(engine_of(db)) as seen:
         db.delete(user)
         db.commit()
     assert _selects_of(seen, "organization_role") == []
