@@ -286,6 +286,14 @@ def roles_snapshot(session: Session) -> list[tuple[str, int, str]]:
 
 
 def organization(session: Session, org_id: int) -> Organization:
+    """The organization org_id, which the test expects to exist."""
     org = session.get(Organization, org_id)
-    assert org is not None
+    assert org is not None, f"no organization {org_id}"
     return org
+
+
+def user_by_email(session: Session, email: str) -> User:
+    """The user with that email, which the test expects to exist."""
+    user = session.scalar(select(User).where(User.email == email))
+    assert user is not None, f"no user {email}"
+    return user
