@@ -40,6 +40,7 @@ from tests.conftest import (
     csrf_token,
     role_of,
     roles_snapshot,
+    user_by_email,
 )
 from tests.database import committed_scalar
 from tests.races import race_password_changes
@@ -170,13 +171,11 @@ def test_change_password_refuses_an_account_changed_since_it_was_read(
     # rotates the token in between
     engine = app.extensions["portal.engine"]
     with Session(engine, execution_options=WRITER) as request_session:
-        user = request_session.scalar(select(User).where(User.email == demo.PAUL))
+        user = user_by_email(request_session, demo.PAUL)
         seen = users.Seen.of(user)
         request_session.commit()
         with Session(engine, execution_options=WRITER) as other:
-            other.scalar(
-                select(User).where(User.email == demo.PAUL)
-            ).rotate_session_token()
+            user_by_email(other, demo.PAUL).rotate_session_token()
             other.commit()
         with pytest.raises(users.AccountChangedMeanwhile):
             users.change_password(request_session, user, seen, "new hash")
@@ -230,7 +229,7 @@ def test_password_change_refuses_bad_input(
 
 
 def test_passwords_are_argon2id_at_asvs_parameters(db: Session) -> None:
-    stored = db.scalar(select(User.password_hash).where(User.email == demo.JOHN))
+    stored = user_by_email(db, demo.JOHN).password_hash
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert passwords.verify_password(stored, demo.PASSWORD)
     assert not passwords.verify_password(stored, demo.PASSWORD + "x")
