@@ -172,12 +172,17 @@ def db(app: Flask) -> Iterator[Session]:
         yield session
 
 
+def csrf_in(page: str, where: str = "the page") -> str:
+    """The CSRF token in a page's form (where names the page for the failure)."""
+    match = CSRF_RE.search(page)
+    assert match, f"no CSRF token on {where}"
+    return match.group(1)
+
+
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     """The CSRF token of client's session, read from a page's form."""
     response = client.get(path)
-    match = CSRF_RE.search(response.get_data(as_text=True))
-    assert match, f"no CSRF token on {path} ({response.status_code})"
-    return match.group(1)
+    return csrf_in(response.get_data(as_text=True), f"{path} ({response.status_code})")
 
 
 class AuthActions:
