@@ -279,14 +279,14 @@ def roles_snapshot(session: Session) -> list[tuple[str, int, str]]:
 
     Read on a new connection: see tests/database.py for why not through session.
     """
+    statement = select(
+        User.email, OrganizationRole.organization_id, OrganizationRole.name
+    ).join(User)
     with committed(session) as connection:
+        # Unpacking keeps the column types (tuple(row) would be tuple[object, ...]).
         return sorted(
-            tuple(row)
-            for row in connection.execute(
-                select(
-                    User.email, OrganizationRole.organization_id, OrganizationRole.name
-                ).join(User)
-            )
+            (email, org_id, name)
+            for email, org_id, name in connection.execute(statement)
         )
 
 
