@@ -43,6 +43,14 @@ from portal.models import Base  # noqa: E402
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+def csrf_in(page: str) -> str:
+    """The CSRF token of the login form on page."""
+    match = CSRF_RE.search(page)
+    if match is None:
+        raise RuntimeError("no CSRF token on the login page")
+    return match.group(1)
+
+
 def serve(database_url: str) -> None:
     """Serve Portal on database_url from this process; print the port, then block."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
@@ -67,10 +75,13 @@ def seed(path: Path) -> None:
 def memory_mib(pid: int) -> dict[str, float]:
     """VmRSS (now) and VmHWM (peak so far) of process pid, in MiB."""
     status = Path(f"/proc/{pid}/status").read_text()
-    return {
-        key: int(re.search(rf"^{key}:\s+(\d+) kB", status, re.M).group(1)) / 1024
-        for key in ("VmRSS", "VmHWM")
-    }
+    mib = {}
+    for key in ("VmRSS", "VmHWM"):
+        match = re.search(rf"^{key}:\s+(\d+) kB", status, re.M)
+        if match is None:
+            raise RuntimeError(f"no {key} in /proc/{pid}/status")
+        mib[key] = int(match.group(1)) / 1024
+    return mib
 
 
 class Visitor:
@@ -85,7 +96,7 @@ class Visitor:
     def open_login_page(self) -> None:
         """GET /login: the session cookie and the CSRF token of the form."""
         with self._opener.open(f"{self.url}/login", timeout=300) as response:
-            self._token = CSRF_RE.search(response.read().decode()).group(1)
+            self._token = csrf_in(response.read().decode())
 
     def log_in(self) -> None:
         """POST the login form with the demo password; remember the answer."""
@@ -147,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             env=env,
         )
         try:
+            assert server.stdout is not None  # stdout=PIPE
             url = f"http://127.0.0.1:{server.stdout.readline().strip()}"
             warm_up = Visitor(url, demo.JOHN)
             warm_up.open_login_page()

@@ -57,7 +57,10 @@ def logged_in_client(app: Flask, email: str | None) -> FlaskClient:
     client = app.test_client()
     if email is not None:
         page = client.get("/login").text
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        if match is None:
+            raise RuntimeError("no CSRF token on /login")
+        token = match.group(1)
         client.post(
             "/login",
             data={"email": email, "password": demo.PASSWORD, "csrf_token": token},

@@ -174,12 +174,17 @@ def db(app: Flask) -> Iterator[Session]:
         yield session
 
 
+def csrf_in(page: str, where: str = "the page") -> str:
+    """The CSRF token in a page's form (where names the page for the failure)."""
+    match = CSRF_RE.search(page)
+    assert match, f"no CSRF token on {where}"
+    return match.group(1)
+
+
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     """The CSRF token of client's session, read from a page's form."""
     response = client.get(path)
-    match = CSRF_RE.search(response.get_data(as_text=True))
-    assert match, f"no CSRF token on {path} ({response.status_code})"
-    return match.group(1)
+    return csrf_in(response.get_data(as_text=True), f"{path} ({response.status_code})")
 
 
 class AuthActions:
@@ -276,18 +281,26 @@ def roles_snapshot(session: Session) -> list[tuple[str, int, str]]:
 
     Read on a new connection: see tests/database.py for why not through session.
     """
+    statement = select(
+        User.email, OrganizationRole.organization_id, OrganizationRole.name
+    ).join(User)
     with committed(session) as connection:
+        # Unpacking keeps the column types (tuple(row) would be tuple[object, ...]).
         return sorted(
-            tuple(row)
-            for row in connection.execute(
-                select(
-                    User.email, OrganizationRole.organization_id, OrganizationRole.name
-                ).join(User)
-            )
+            (email, org_id, name)
+            for email, org_id, name in connection.execute(statement)
         )
 
 
 def organization(session: Session, org_id: int) -> Organization:
+    """The organization org_id, which the test expects to exist."""
     org = session.get(Organization, org_id)
-    assert org is not None
+    assert org is not None, f"no organization {org_id}"
     return org
+
+
+def user_by_email(session: Session, email: str) -> User:
+    """The user with that email, which the test expects to exist."""
+    user = session.scalar(select(User).where(User.email == email))
+    assert user is not None, f"no user {email}"
+    return user

@@ -141,12 +141,21 @@ class PostgresSchemas:
 Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
+def engine_of(bind: Session | Engine) -> Engine:
+    """The Engine of bind: itself, or the one a Session is bound to.
+
+    Session.get_bind() may also return a Connection; no test session is bound to
+    one, so that is a failure rather than a case to handle.
+    """
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    assert isinstance(engine, Engine), f"{bind!r} is not bound to an Engine"
+    return engine
+
+
 @contextmanager
 def committed(bind: Session | Engine) -> Iterator[Connection]:
     """A new connection to bind's database, which sees what is committed now."""
-    engine = bind.get_bind() if isinstance(bind, Session) else bind
-    assert isinstance(engine, Engine), f"cannot open a connection from {engine!r}"
-    with engine.connect() as connection:
+    with engine_of(bind).connect() as connection:
         yield connection
 
 

@@ -17,7 +17,7 @@ Imports only SQLAlchemy and portal: bench/pages.py uses the bulk path too.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 
 from sqlalchemy import insert
@@ -28,6 +28,9 @@ from portal.models import Organization, OrganizationRole, Repository, User
 from portal.passwords import hash_password
 
 _numbers = itertools.count(1)
+
+# The models the bulk_* functions insert into (each has an integer id).
+BulkModel = type[User] | type[Organization] | type[Repository] | type[OrganizationRole]
 
 
 def unique_number() -> int:
@@ -143,7 +146,9 @@ def bulk_roles(session: Session, roles: Iterable[tuple[int, int, str]]) -> list[
     return _insert(session, OrganizationRole, rows)
 
 
-def _insert(session: Session, model: type, rows: list[dict[str, object]]) -> list[int]:
+def _insert(
+    session: Session, model: BulkModel, rows: Sequence[Mapping[str, object]]
+) -> list[int]:
     """Insert rows into model's table in one executemany; the new ids, ascending.
 
     Not in row order: asking SQLAlchemy for that (sort_by_parameter_order) makes

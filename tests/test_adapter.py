@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
@@ -18,7 +18,14 @@ from portal import demo
 from portal.authz import PortalOso, Viewer, get_oso
 from portal.authz.adapter import RequestSessionAdapter, UntranslatableCondition
 from portal.authz.policy import build_oso
-from portal.models import ROLE_NAMES, Organization, OrganizationRole, Repository, User
+from portal.models import (
+    ROLE_NAMES,
+    Base,
+    Organization,
+    OrganizationRole,
+    Repository,
+    User,
+)
 
 POLICY = Path(__file__).resolve().parents[1] / "portal" / "policy.polar"
 
@@ -60,7 +67,10 @@ def _filter(model: type, *conditions: Condition) -> list[Any]:
     return adapter.execute_query(adapter.build_query(data_filter))
 
 
-def _where(model: type, keep: Callable[[Any], bool]) -> set[Any]:
+M = TypeVar("M", bound=Base)
+
+
+def _where(model: type[M], keep: Callable[[M], bool]) -> set[M]:
     """The rows of model that keep() accepts, decided in Python."""
     return {row for row in portal_db.get_session().scalars(select(model)) if keep(row)}
 

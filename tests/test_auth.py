@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import demo
 from portal.auth import BAD_CREDENTIALS, safe_next
-from portal.models import User
-from tests.conftest import AuthActions, csrf_token
+from tests.conftest import AuthActions, csrf_token, user_by_email
 
 
 def test_login_page_renders_the_form(client: FlaskClient) -> None:
@@ -98,7 +96,7 @@ def test_session_cookie_holds_the_token_not_the_user_id(
     client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
     auth.login(demo.PAUL)
-    paul = db.scalar(select(User).where(User.email == demo.PAUL))
+    paul = user_by_email(db, demo.PAUL)
     with client.session_transaction() as session:
         assert session["_user_id"] == paul.session_token != str(paul.id)
 

@@ -17,7 +17,7 @@ from portal import db as portal_db
 from portal import demo
 from portal.authz import authorized
 from portal.models import Organization, User
-from tests.conftest import AuthActions, RoleActions, client_for
+from tests.conftest import AuthActions, RoleActions, client_for, user_by_email
 from tests.factories import bulk_organizations, bulk_repositories, bulk_roles
 from tests.routes import Page, pages
 
@@ -45,7 +45,7 @@ def test_authz_oso_queries_do_not_grow_with_rows(
     app: Flask, client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
     bulk_repositories(db, demo.BEATLES_ID, 200, name="repo {i:03}")
-    john = db.scalar(select(User.id).where(User.email == demo.JOHN))
+    john = user_by_email(db, demo.JOHN).id
     extra = bulk_organizations(db, 50)
     bulk_roles(db, [(john, org_id, "MEMBER") for org_id in extra])
     db.commit()

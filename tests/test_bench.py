@@ -17,6 +17,7 @@ LOGIN_BURST = BENCH.with_name("login_burst.py")
 
 def test_bench_pages_runs(capsys: pytest.CaptureFixture[str]) -> None:
     spec = importlib.util.spec_from_file_location("bench_pages", BENCH)
+    assert spec is not None and spec.loader is not None, BENCH
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.main(["--requests", "3", "--repos", "2"])

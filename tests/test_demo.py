@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from portal import demo
 from portal.models import Repository
+from tests.database import engine_of
 from tests.test_models import statements
 
 
@@ -19,7 +20,7 @@ def test_demo_seed_again_adds_only_missing_rows(db: Session) -> None:
         [{"organization_id": demo.BEATLES_ID, "name": f"r{i}"} for i in range(2000)],
     )
     db.commit()
-    with statements(db.get_bind()) as seen:
+    with statements(engine_of(db)) as seen:
         assert demo.seed_database(db) == 1
         db.commit()
     assert not [s for s in seen if "repository.id" in s and s.startswith("select")]

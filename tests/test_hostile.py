@@ -15,12 +15,13 @@ from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from portal import demo
-from portal.models import Organization, Repository
+from portal.models import Repository
 from tests.conftest import (
     AuthActions,
     RoleActions,
     client_for,
     csrf_token,
+    organization,
     roles_snapshot,
 )
 from tests.factories import make_user
@@ -243,7 +244,7 @@ def test_hostile_names_are_escaped_in_html(
     db: Session,
     payload: str,
 ) -> None:
-    org = db.get(Organization, 1)
+    org = organization(db, 1)
     org.name = payload
     org.billing_address = payload
     org.repositories.add(Repository(name=payload))

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from portal import demo
 from portal.models import Organization, OrganizationRole, Repository, User
+from tests.conftest import organization
+from tests.database import engine_of
 
 REPOSITORIES = 2000
 
@@ -33,7 +35,8 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 
 def _count(session: Session, *where: Any) -> int:
     """How many repositories match where (all of them without a condition)."""
-    return session.scalar(select(func.count()).select_from(Repository).where(*where))
+    statement = select(func.count()).select_from(Repository).where(*where)
+    return session.execute(statement).scalar_one()
 
 
 def _selects_of(seen: list[str], table: str) -> list[str]:
@@ -59,7 +62,7 @@ def assert_organization_delete_loads_nothing(engine: Engine) -> None:
         org_id = org.id
         before = _count(session)
     with Session(engine) as session:
-        org = session.get(Organization, org_id)
+        org = organization(session, org_id)
         with statements(engine) as seen:
             session.delete(org)
             session.commit()
@@ -74,13 +77,13 @@ def assert_organization_delete_loads_nothing(engine: Engine) -> None:
 def test_models_organization_delete_loads_no_repositories(db: Session) -> None:
     # why: without passive_deletes the ORM first loaded all 2,000 repositories
     # (and every role) to delete them one by one; ON DELETE CASCADE does it.
-    assert_organization_delete_loads_nothing(db.get_bind())
+    assert_organization_delete_loads_nothing(engine_of(db))
 
 
 def test_models_user_delete_loads_no_roles(db: Session) -> None:
     user_id = db.scalar(select(User.id).where(User.email == demo.PAUL))
     user = db.get(User, user_id)
-    with statements(db.get_bind()) as seen:
+    with statements(engine_of(db)) as seen:
         db.delete(user)
         db.commit()
     assert _selects_of(seen, "organization_role") == []
@@ -91,8 +94,8 @@ def test_models_user_delete_loads_no_roles(db: Session) -> None:
 def test_models_repositories_are_never_loaded_whole(db: Session) -> None:
     # why: code that iterates organization.repositories would load thousands of
     # rows; the write-only collection refuses and offers a select() instead.
-    org = db.get(Organization, demo.BEATLES_ID)
+    org = organization(db, demo.BEATLES_ID)
     with pytest.raises(TypeError):
-        iter(org.repositories)  # type: ignore[call-overload]
+        iter(org.repositories)
     names = db.scalars(org.repositories.select()).all()
     assert [r.name for r in names] == demo.ORGANIZATIONS[demo.BEATLES_ID][2]

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _function_level_imports(path: Path) -> list[int]:
     """Line numbers of import statements inside functions or classes."""
-    lines = []
+    lines: list[int] = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             lines.extend(

@@ -13,6 +13,7 @@ from portal import db as portal_db
 from portal import demo
 from portal.authz import PortalOso, Viewer, get_oso
 from portal.models import ROLE_NAMES, Organization, Repository, User
+from tests.conftest import organization, user_by_email
 from tests.factories import make_organization, make_role
 
 ORG_ACTIONS = [
@@ -35,8 +36,12 @@ EXPECTED: dict[str | None, set[str]] = {
 }
 
 # A seeded user for each role in The Beatles; admin has no role anywhere.
-USER_FOR_ROLE = {"OWNER": demo.JOHN, "MEMBER": demo.PAUL, "BILLING": demo.GEORGE}
-USER_FOR_ROLE[None] = demo.ADMIN  # type: ignore[index]
+USER_FOR_ROLE: dict[str | None, str] = {
+    "OWNER": demo.JOHN,
+    "MEMBER": demo.PAUL,
+    "BILLING": demo.GEORGE,
+    None: demo.ADMIN,
+}
 
 
 @pytest.fixture
@@ -47,11 +52,11 @@ def ctx(app: Flask) -> Iterator[None]:
 
 
 def _user(email: str) -> User:
-    return portal_db.get_session().scalar(select(User).where(User.email == email))
+    return user_by_email(portal_db.get_session(), email)
 
 
 def _org(org_id: int) -> Organization:
-    return portal_db.get_session().get(Organization, org_id)
+    return organization(portal_db.get_session(), org_id)
 
 
 CASES = [

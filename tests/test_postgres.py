@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from portal import create_app, demo
 from portal.db import make_engine
 from portal.models import Organization
-from tests.conftest import AuthActions, RoleActions
+from tests.conftest import AuthActions, RoleActions, organization
 from tests.database import PostgresSchemas, seed_demo
 from tests.races import race_owners_demoting_each_other, race_password_changes
 from tests.test_models import assert_organization_delete_loads_nothing
@@ -62,7 +62,7 @@ def test_postgres_seeded_ids_and_sequence(freshly_seeded_url: str) -> None:
     # organization collided with The Beatles' primary key
     engine = create_engine(freshly_seeded_url)
     with Session(engine) as session:
-        assert session.get(Organization, demo.BEATLES_ID).name == "The Beatles"
+        assert organization(session, demo.BEATLES_ID).name == "The Beatles"
         session.add(Organization(name="New"))
         session.commit()
     engine.dispose()

@@ -6,24 +6,21 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import demo, roles
 from portal.db import make_engine, transaction
-from portal.models import OrganizationRole, User
-from tests.conftest import organization, role_of, roles_snapshot
+from portal.models import OrganizationRole
+from tests.conftest import organization, role_of, roles_snapshot, user_by_email
 from tests.races import race_owners_demoting_each_other
-
-
-def _user(session: Session, email: str) -> User:
-    return session.scalar(select(User).where(User.email == email))
 
 
 def test_add_user_role_gives_a_role(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
-    change = roles.add_user_role(db, org, _user(db, demo.ADMIN), "BILLING", actor=None)
+    change = roles.add_user_role(
+        db, org, user_by_email(db, demo.ADMIN), "BILLING", actor=None
+    )
     db.commit()  # the caller commits (role_of reads what is committed)
     assert role_of(db, demo.ADMIN, demo.BEATLES_ID) == "BILLING"
     assert str(change) == "admin@admin.com is now BILLING."
@@ -34,14 +31,16 @@ def test_add_user_role_refuses_a_second_role(db: Session) -> None:
     with pytest.raises(
         roles.AlreadyHasRole, match="paul@beatles.com is already MEMBER"
     ):
-        roles.add_user_role(db, org, _user(db, demo.PAUL), "BILLING", actor=None)
+        roles.add_user_role(
+            db, org, user_by_email(db, demo.PAUL), "BILLING", actor=None
+        )
     assert role_of(db, demo.PAUL, demo.BEATLES_ID) == "MEMBER"
 
 
 def test_reassign_user_role_changes_the_role(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     change = roles.reassign_user_role(
-        db, org, _user(db, demo.RINGO), "BILLING", actor=None
+        db, org, user_by_email(db, demo.RINGO), "BILLING", actor=None
     )
     db.commit()
     assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "BILLING"
@@ -51,18 +50,22 @@ def test_reassign_user_role_changes_the_role(db: Session) -> None:
 def test_reassign_user_role_refuses_the_same_role(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     with pytest.raises(roles.AlreadyHasRole):
-        roles.reassign_user_role(db, org, _user(db, demo.RINGO), "MEMBER", actor=None)
+        roles.reassign_user_role(
+            db, org, user_by_email(db, demo.RINGO), "MEMBER", actor=None
+        )
 
 
 def test_reassign_user_role_refuses_a_non_member(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     with pytest.raises(roles.NotAMember, match="admin@admin.com has no role"):
-        roles.reassign_user_role(db, org, _user(db, demo.ADMIN), "MEMBER", actor=None)
+        roles.reassign_user_role(
+            db, org, user_by_email(db, demo.ADMIN), "MEMBER", actor=None
+        )
 
 
 def test_delete_user_role_removes_the_role(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
-    change = roles.delete_user_role(db, org, _user(db, demo.RINGO), actor=None)
+    change = roles.delete_user_role(db, org, user_by_email(db, demo.RINGO), actor=None)
     db.commit()
     assert role_of(db, demo.RINGO, demo.BEATLES_ID) is None
     assert str(change) == "ringo@beatles.com no longer has a role (was MEMBER)."
@@ -71,7 +74,7 @@ def test_delete_user_role_removes_the_role(db: Session) -> None:
 def test_delete_user_role_refuses_a_non_member(db: Session) -> None:
     org = organization(db, demo.MONSTERS_ID)
     with pytest.raises(roles.NotAMember):
-        roles.delete_user_role(db, org, _user(db, demo.JOHN), actor=None)
+        roles.delete_user_role(db, org, user_by_email(db, demo.JOHN), actor=None)
 
 
 @pytest.mark.parametrize(
@@ -83,11 +86,13 @@ def test_unknown_role_names_are_refused(db: Session, name: str) -> None:
     with pytest.raises(
         roles.UnknownRoleName, match="Choose one of OWNER, MEMBER, BILLING"
     ):
-        roles.assign_role(db, org, _user(db, demo.ADMIN), name, actor=None)
+        roles.assign_role(db, org, user_by_email(db, demo.ADMIN), name, actor=None)
     with pytest.raises(roles.UnknownRoleName):
-        roles.add_user_role(db, org, _user(db, demo.ADMIN), name, actor=None)
+        roles.add_user_role(db, org, user_by_email(db, demo.ADMIN), name, actor=None)
     with pytest.raises(roles.UnknownRoleName):
-        roles.reassign_user_role(db, org, _user(db, demo.PAUL), name, actor=None)
+        roles.reassign_user_role(
+            db, org, user_by_email(db, demo.PAUL), name, actor=None
+        )
     db.commit()  # whatever a refused change left pending would land
     assert roles_snapshot(db) == before
 
@@ -95,7 +100,9 @@ def test_unknown_role_names_are_refused(db: Session, name: str) -> None:
 def test_unknown_role_message_is_short_for_huge_input(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     with pytest.raises(roles.UnknownRoleName) as excinfo:
-        roles.assign_role(db, org, _user(db, demo.ADMIN), "X" * 10_000, actor=None)
+        roles.assign_role(
+            db, org, user_by_email(db, demo.ADMIN), "X" * 10_000, actor=None
+        )
     assert len(str(excinfo.value)) < 200
 
 
@@ -110,10 +117,10 @@ def test_assign_role_unknown_email(db: Session) -> None:
 def test_assign_role_adds_or_reassigns(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     assert str(
-        roles.assign_role(db, org, _user(db, demo.SULLY), "MEMBER", actor=None)
+        roles.assign_role(db, org, user_by_email(db, demo.SULLY), "MEMBER", actor=None)
     ) == ("sully@monsters.com is now MEMBER.")
     assert str(
-        roles.assign_role(db, org, _user(db, demo.SULLY), "OWNER", actor=None)
+        roles.assign_role(db, org, user_by_email(db, demo.SULLY), "OWNER", actor=None)
     ) == ("sully@monsters.com is now OWNER (was MEMBER).")
     db.commit()
     assert role_of(db, demo.SULLY, demo.BEATLES_ID) == "OWNER"
@@ -131,7 +138,9 @@ def test_assign_role_matches_email_case_insensitively(db: Session) -> None:
 def test_last_owner_cannot_be_demoted(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     with pytest.raises(roles.LastOwner, match="john@beatles.com is the last owner"):
-        roles.reassign_user_role(db, org, _user(db, demo.JOHN), "MEMBER", actor=None)
+        roles.reassign_user_role(
+            db, org, user_by_email(db, demo.JOHN), "MEMBER", actor=None
+        )
     db.commit()
     assert role_of(db, demo.JOHN, demo.BEATLES_ID) == "OWNER"
 
@@ -139,15 +148,17 @@ def test_last_owner_cannot_be_demoted(db: Session) -> None:
 def test_last_owner_cannot_be_removed(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     with pytest.raises(roles.LastOwner):
-        roles.delete_user_role(db, org, _user(db, demo.JOHN), actor=None)
+        roles.delete_user_role(db, org, user_by_email(db, demo.JOHN), actor=None)
     db.commit()
     assert role_of(db, demo.JOHN, demo.BEATLES_ID) == "OWNER"
 
 
 def test_an_owner_can_step_down_when_another_owner_exists(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
-    roles.assign_role(db, org, _user(db, demo.PAUL), "OWNER", actor=None)
-    roles.reassign_user_role(db, org, _user(db, demo.JOHN), "MEMBER", actor=None)
+    roles.assign_role(db, org, user_by_email(db, demo.PAUL), "OWNER", actor=None)
+    roles.reassign_user_role(
+        db, org, user_by_email(db, demo.JOHN), "MEMBER", actor=None
+    )
     db.commit()
     assert role_of(db, demo.JOHN, demo.BEATLES_ID) == "MEMBER"
     assert roles.count_owners(db, org) == 1
@@ -157,7 +168,7 @@ def test_database_refuses_a_second_role_row(db: Session) -> None:
     # why: the unique constraint is the last line of defence if code bypasses roles.py
     db.add(
         OrganizationRole(
-            organization_id=1, user_id=_user(db, demo.PAUL).id, name="BILLING"
+            organization_id=1, user_id=user_by_email(db, demo.PAUL).id, name="BILLING"
         )
     )
     with pytest.raises(IntegrityError):
@@ -167,7 +178,7 @@ def test_database_refuses_a_second_role_row(db: Session) -> None:
 def test_database_refuses_an_unknown_role_name(db: Session) -> None:
     db.add(
         OrganizationRole(
-            organization_id=2, user_id=_user(db, demo.PAUL).id, name="ADMIN"
+            organization_id=2, user_id=user_by_email(db, demo.PAUL).id, name="ADMIN"
         )
     )
     with pytest.raises(IntegrityError):
@@ -189,7 +200,7 @@ def test_role_change_carries_ids_actor_and_the_clock(app: Flask, db: Session) ->
     moment = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
     app.config["CLOCK"] = lambda: moment
     org = organization(db, demo.BEATLES_ID)
-    john, ringo = _user(db, demo.JOHN), _user(db, demo.RINGO)
+    john, ringo = user_by_email(db, demo.JOHN), user_by_email(db, demo.RINGO)
     with app.app_context():
         change = roles.reassign_user_role(db, org, ringo, "BILLING", actor=john)
     assert change == roles.RoleChange(
@@ -205,7 +216,7 @@ def test_role_change_carries_ids_actor_and_the_clock(app: Flask, db: Session) ->
 
 def test_role_change_from_the_command_line_has_no_actor(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
-    change = roles.delete_user_role(db, org, _user(db, demo.RINGO), actor=None)
+    change = roles.delete_user_role(db, org, user_by_email(db, demo.RINGO), actor=None)
     assert change.actor_id is None and (change.old, change.new) == ("MEMBER", None)
 
 
@@ -214,7 +225,9 @@ def test_role_operations_leave_the_commit_to_the_caller(
 ) -> None:
     # why: the audit row and the change must commit together, in one place
     org = organization(db, demo.BEATLES_ID)
-    roles.reassign_user_role(db, org, _user(db, demo.RINGO), "BILLING", actor=None)
+    roles.reassign_user_role(
+        db, org, user_by_email(db, demo.RINGO), "BILLING", actor=None
+    )
     db.rollback()
     assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "MEMBER"
 
@@ -224,10 +237,16 @@ def test_transaction_commits_on_success_and_rolls_back_on_error(
 ) -> None:
     org = organization(db, demo.BEATLES_ID)
     with transaction(db):
-        roles.reassign_user_role(db, org, _user(db, demo.RINGO), "BILLING", actor=None)
+        roles.reassign_user_role(
+            db, org, user_by_email(db, demo.RINGO), "BILLING", actor=None
+        )
     with pytest.raises(roles.LastOwner), transaction(db):
-        roles.reassign_user_role(db, org, _user(db, demo.PAUL), "BILLING", actor=None)
-        roles.reassign_user_role(db, org, _user(db, demo.JOHN), "MEMBER", actor=None)
+        roles.reassign_user_role(
+            db, org, user_by_email(db, demo.PAUL), "BILLING", actor=None
+        )
+        roles.reassign_user_role(
+            db, org, user_by_email(db, demo.JOHN), "MEMBER", actor=None
+        )
     with Session(make_engine(db_url)) as other:  # what another connection sees
         assert role_of(other, demo.RINGO, demo.BEATLES_ID) == "BILLING"
         assert role_of(other, demo.PAUL, demo.BEATLES_ID) == "MEMBER"  # rolled back
@@ -260,7 +279,7 @@ def test_role_checks_raise_exactly_what_the_change_would(
     error: type[roles.RoleError],
 ) -> None:
     org = organization(db, demo.BEATLES_ID)
-    user = _user(db, email)
+    user = user_by_email(db, email)
     args = (db, org, user) if name is None else (db, org, user, name)
     before = roles_snapshot(db)
     with pytest.raises(error) as checked:
@@ -285,7 +304,7 @@ def test_role_checks_pass_and_change_nothing(
     db: Session, check: str, email: str, name: str | None
 ) -> None:
     org = organization(db, demo.BEATLES_ID)
-    user = _user(db, email)
+    user = user_by_email(db, email)
     args = (db, org, user) if name is None else (db, org, user, name)
     before = roles_snapshot(db)
     getattr(roles, check)(*args)

@@ -33,13 +33,14 @@ from portal.db import WRITER
 from portal.models import LoginFailure, User
 from portal.sessions import SESSION_EXPIRED
 from tests.conftest import (
-    CSRF_RE,
     AuthActions,
     RoleActions,
     client_for,
+    csrf_in,
     csrf_token,
     role_of,
     roles_snapshot,
+    user_by_email,
 )
 from tests.database import committed_scalar
 from tests.races import race_password_changes
@@ -121,6 +122,13 @@ def test_session_without_timestamps_is_logged_out(
     assert client.get("/orgs").status_code == 302
 
 
+def _session_cookie(client: FlaskClient) -> str:
+    """The value of client's session cookie, for a thief to copy."""
+    cookie = client.get_cookie("session")
+    assert cookie is not None, "the client has no session cookie"
+    return cookie.value
+
+
 def test_logout_after_idle_expiry_still_kills_copied_cookies(
     app: Flask, client: FlaskClient, auth: AuthActions, clock: Clock
 ) -> None:
@@ -129,7 +137,7 @@ def test_logout_after_idle_expiry_still_kills_copied_cookies(
     auth.login(demo.PAUL)
     token = csrf_token(client, "/orgs")  # the Log out button on an open page
     thief = app.test_client()
-    thief.set_cookie("session", client.get_cookie("session").value)
+    thief.set_cookie("session", _session_cookie(client))
     for _ in range(3):
         clock.advance(minutes=15)
         assert thief.get("/orgs").status_code == 200
@@ -142,7 +150,7 @@ def test_password_change_kills_copied_cookies_but_keeps_this_one(
 ) -> None:
     auth.login(demo.PAUL)
     thief = app.test_client()
-    thief.set_cookie("session", client.get_cookie("session").value)
+    thief.set_cookie("session", _session_cookie(client))
     assert thief.get("/orgs").status_code == 200
     new = "correct horse battery staple"
     response = client.post(
@@ -170,13 +178,11 @@ def test_change_password_refuses_an_account_changed_since_it_was_read(
     # rotates the token in between
     engine = app.extensions["portal.engine"]
     with Session(engine, execution_options=WRITER) as request_session:
-        user = request_session.scalar(select(User).where(User.email == demo.PAUL))
+        user = user_by_email(request_session, demo.PAUL)
         seen = users.Seen.of(user)
         request_session.commit()
         with Session(engine, execution_options=WRITER) as other:
-            other.scalar(
-                select(User).where(User.email == demo.PAUL)
-            ).rotate_session_token()
+            user_by_email(other, demo.PAUL).rotate_session_token()
             other.commit()
         with pytest.raises(users.AccountChangedMeanwhile):
             users.change_password(request_session, user, seen, "new hash")
@@ -230,7 +236,7 @@ def test_password_change_refuses_bad_input(
 
 
 def test_passwords_are_argon2id_at_asvs_parameters(db: Session) -> None:
-    stored = db.scalar(select(User.password_hash).where(User.email == demo.JOHN))
+    stored = user_by_email(db, demo.JOHN).password_hash
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert passwords.verify_password(stored, demo.PASSWORD)
     assert not passwords.verify_password(stored, demo.PASSWORD + "x")
@@ -608,8 +614,10 @@ def test_headers_on_static_files(client: FlaskClient) -> None:
 
 def test_templates_have_no_inline_script_or_style(app: Flask) -> None:
     # why: the CSP forbids them; the browser would silently drop them
+    loader = app.jinja_env.loader
+    assert loader is not None
     for name in app.jinja_env.list_templates():
-        source = app.jinja_env.loader.get_source(app.jinja_env, name)[0]
+        source = loader.get_source(app.jinja_env, name)[0]
         assert "<script" not in source and "<style" not in source, name
         assert "style=" not in source and " on" + "click" not in source, name
 
@@ -647,7 +655,7 @@ def _post_chunked(client: FlaskClient, path: str, body: bytes) -> TestResponse:
         method="POST",
         input_stream=io.BytesIO(body),
         content_type=FORM,
-        headers={"Transfer-Encoding": "chunked"},
+        headers=[("Transfer-Encoding", "chunked")],
     ).get_environ()
     del environ["CONTENT_LENGTH"]  # the builder counted the bytes; chunks are not
     # why: Werkzeug's server and gunicorn set this once they de-chunk the body;
@@ -705,7 +713,7 @@ class HttpUser:
 
     def login(self, email: str) -> None:
         """Log in through the form with the demo password."""
-        token = CSRF_RE.search(self.page("/login")).group(1)
+        token = csrf_in(self.page("/login"), "/login")
         form = {"email": email, "password": demo.PASSWORD, "csrf_token": token}
         with self._opener.open(
             self.url + "/login", urlencode(form).encode(), timeout=10
@@ -715,6 +723,7 @@ class HttpUser:
     def post_chunked(self, path: str, body: bytes) -> int:
         """POST body with Transfer-Encoding: chunked, in 8 KiB chunks; the status."""
         parts = urlsplit(self.url)
+        assert parts.hostname is not None, self.url
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
         cookies = "; ".join(f"{c.name}={c.value}" for c in self.jar)
         chunks = (body[i : i + 8192] for i in range(0, len(body), 8192))
@@ -746,7 +755,7 @@ def test_chunked_oversized_body_over_http_gets_413_and_changes_nothing(
 ) -> None:
     http_user.login(demo.JOHN)
     before = roles_snapshot(db)
-    token = CSRF_RE.search(http_user.page("/orgs/1/roles")).group(1)
+    token = csrf_in(http_user.page("/orgs/1/roles"), "/orgs/1/roles")
     body = _cut_role_body(token, app.config["MAX_CONTENT_LENGTH"], b"-not-a-role")
     assert http_user.post_chunked("/orgs/1/roles", body) == 413
     assert roles_snapshot(db) == before
@@ -756,7 +765,7 @@ def test_chunked_small_body_over_http_is_read_normally(
     http_user: HttpUser, db: Session
 ) -> None:
     http_user.login(demo.JOHN)
-    token = CSRF_RE.search(http_user.page("/orgs/1/roles")).group(1)
+    token = csrf_in(http_user.page("/orgs/1/roles"), "/orgs/1/roles")
     form = {"csrf_token": token, "user_email": demo.RINGO, "name": "BILLING"}
     assert http_user.post_chunked("/orgs/1/roles", urlencode(form).encode()) == 302
     assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "BILLING"

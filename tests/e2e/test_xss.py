@@ -9,7 +9,7 @@ from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
 from sqlalchemy.orm import Session
 
 from portal import demo
-from portal.models import Organization
+from tests.conftest import organization
 from tests.e2e.conftest import LiveServer, login, screenshot
 from tests.factories import make_repository, make_role, make_user
 from tests.routes import ACTORS, pages
@@ -50,7 +50,7 @@ def _login_afresh(page: Page, server: LiveServer, email: str) -> None:
 
 def _plant(server: LiveServer) -> None:
     with Session(server.app.extensions["portal.engine"]) as session:
-        org = session.get(Organization, demo.BEATLES_ID)
+        org = organization(session, demo.BEATLES_ID)
         org.name = PAYLOADS[0]
         org.billing_address = PAYLOADS[1]
         for i, payload in enumerate(PAYLOADS):
