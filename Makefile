@@ -41,8 +41,11 @@ lint: $(VENV)/.installed-test
 	$(PY) -m bandit --quiet --recursive --severity-level medium portal seed.py bench
 	$(PY) -m mypy
 
+# The whole suite on SQLite, then again on PostgreSQL (skipped loudly when no
+# server answers; CI sets PORTAL_REQUIRE_POSTGRES=1 to make that a failure).
 test: $(VENV)/.installed-test browser lint
 	$(PY) -m pytest
+	PY=$(PY) scripts/postgres-leg.sh
 
 bench: $(VENV)/.installed
 	$(PY) bench/pages.py

@@ -24,7 +24,9 @@ from tests.database import (
     backend,
     committed,
     committed_scalar,
+    postgres_required,
     postgres_server_url,
+    postgres_unavailable,
     seed_demo,
 )
 from tests.routes import ACTORS
@@ -83,9 +85,19 @@ def seeded_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def skip_without_postgres() -> None:
+    """Skip the test when no PostgreSQL server answers (fail instead in CI)."""
+    reason = postgres_unavailable()
+    if reason is not None:
+        if postgres_required():
+            pytest.fail(f"PORTAL_REQUIRE_POSTGRES=1: {reason}")
+        pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresSchemas]:
     """Schemas of their own for tests, on the PostgreSQL server."""
+    skip_without_postgres()
     schemas = PostgresSchemas(postgres_server_url())
     yield schemas
     schemas.dispose()

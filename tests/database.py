@@ -20,10 +20,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, create_engine, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from portal import demo, migrate
@@ -44,6 +46,30 @@ def backend() -> str:
 def postgres_server_url() -> str:
     """The PostgreSQL server (and database) tests make their schemas in."""
     return os.environ.get("PORTAL_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+@cache
+def postgres_unavailable() -> str | None:
+    """Why the PostgreSQL server cannot be used, or None when it answers.
+
+    Asked once per test process. Tests about PostgreSQL skip on it (unless
+    PORTAL_REQUIRE_POSTGRES=1, as in CI), so that make test still runs on a
+    machine without a server; scripts/postgres-leg.sh says so loudly.
+    """
+    engine = create_engine(postgres_server_url(), connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as error:
+        return f"no PostgreSQL server answers at {postgres_server_url()}: {error.orig}"
+    finally:
+        engine.dispose()
+    return None
+
+
+def postgres_required() -> bool:
+    """Whether a missing PostgreSQL server is a failure rather than a skip."""
+    return os.environ.get("PORTAL_REQUIRE_POSTGRES") == "1"
 
 
 def seed_demo(url: str) -> None:

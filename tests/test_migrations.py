@@ -20,6 +20,7 @@ from sqlalchemy import Engine, inspect, text
 from portal import create_app, migrate
 from portal.db import make_engine
 from portal.models import Base
+from tests.conftest import skip_without_postgres
 from tests.database import postgres_schema
 
 # Rows for every table of the first revision, written in plain SQL: the models
@@ -76,6 +77,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
+    skip_without_postgres()
     with postgres_schema() as url:
         engine = make_engine(url)
         yield engine
