@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from portal import (
@@ -36,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.url_map.converters["id"] = IdConverter
     load_config(app, test_config)
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -55,6 +57,25 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         super().__init__(url_map, min=1, max=2**31 - 1)
+
+
+def trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto/-Host/-Port/-Prefix from PROXY_COUNT proxies.
+
+    Each proxy appends to these headers, so only the last PROXY_COUNT entries are
+    theirs; anything before could come from the client. 0 (the default) ignores
+    the headers: without a proxy, anyone could claim to be on HTTPS or any address.
+    """
+    count = app.config["PROXY_COUNT"]
+    if count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=count,
+            x_proto=count,
+            x_host=count,
+            x_port=count,
+            x_prefix=count,
+        )
 
 
 def register_extensions(app: Flask) -> None:
