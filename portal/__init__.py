@@ -27,6 +27,7 @@ from portal import (
 )
 from portal.config import load_config
 from portal.extensions import csrf
+from portal.logs import configure_logging
 
 __all__ = ["create_app"]
 
@@ -37,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.url_map.converters["id"] = IdConverter
     load_config(app, test_config)
+    configure_logging(app)
     trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
