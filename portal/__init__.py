@@ -20,6 +20,7 @@ from portal import (
     db,
     errors,
     guards,
+    health,
     members,
     security,
     sessions,
@@ -98,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(health.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

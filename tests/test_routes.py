@@ -78,6 +78,7 @@ def _org(billing: int, member: int, owner: int) -> dict[str, int | str]:
 
 MATRIX: dict[tuple[str, str], Route] = {
     ("static", "GET"): Route("/static/portal.css", _everyone(OK, anonymous=OK)),
+    ("health.healthz", "GET"): Route("/healthz", _everyone(OK, anonymous=OK)),
     ("orgs.index", "GET"): Route("/", _everyone(MOVED, anonymous=MOVED)),
     ("auth.login", "GET"): Route("/login", _everyone(MOVED, anonymous=OK)),
     ("auth.login", "POST"): Route(
@@ -105,7 +106,7 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
 }
 
-PUBLIC = {"static", "auth.login", "auth.logout", "orgs.index"}
+PUBLIC = {"static", "auth.login", "auth.logout", "orgs.index", "health.healthz"}
 
 CELLS = [(route, actor) for route in sorted(MATRIX) for actor in ACTORS]
 
