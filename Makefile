@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
+# The release step `make serve` runs before the server starts: today it creates
+# any missing tables. Replace it here when migrations own the schema.
+SCHEMA_STEP ?= $(VENV)/bin/flask --app portal init-db
 
-.PHONY: run test lint browser bench clean
+.PHONY: run serve test lint browser bench clean
 
 # Runtime dependencies. flask-oso and sqlalchemy-oso go in with --no-deps: their
 # stale pins conflict with patched Flask and pytest (see requirements-nodeps.txt).
@@ -26,6 +29,13 @@ instance/config.py:
 run: $(VENV)/.installed instance/config.py
 	$(VENV)/bin/flask --app portal seed --if-empty
 	PORTAL_HTTPS=0 $(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
+
+# Production: gunicorn with gunicorn.conf.py on HOST:PORT (127.0.0.1:8000).
+# SECRET_KEY must come from the environment (or instance/config.py): no key is
+# made up here. HTTPS is on unless PORTAL_HTTPS=0. See README, "Production".
+serve: $(VENV)/.installed
+	$(SCHEMA_STEP)
+	$(VENV)/bin/gunicorn --config gunicorn.conf.py
 
 browser: $(VENV)/.installed-test
 	VENV=$(VENV) scripts/ensure-chromium.sh
