@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
+# The release step `make serve` runs before the server starts: the migrations
+# bring the database to the newest schema (portal/migrations).
+SCHEMA_STEP ?= $(VENV)/bin/flask --app portal db upgrade
 
-.PHONY: run migrate test lint browser bench clean
+.PHONY: run migrate serve test lint browser bench clean
 
 # Runtime dependencies. flask-oso and sqlalchemy-oso go in with --no-deps: their
 # stale pins conflict with patched Flask and pytest (see requirements-nodeps.txt).
@@ -31,6 +34,13 @@ migrate: $(VENV)/.installed instance/config.py
 run: migrate
 	$(VENV)/bin/flask --app portal seed --if-empty
 	PORTAL_HTTPS=0 $(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
+
+# Production: gunicorn with gunicorn.conf.py on HOST:PORT (127.0.0.1:8000).
+# SECRET_KEY must come from the environment (or instance/config.py): no key is
+# made up here. HTTPS is on unless PORTAL_HTTPS=0. See README, "Production".
+serve: $(VENV)/.installed
+	$(SCHEMA_STEP)
+	$(VENV)/bin/gunicorn --config gunicorn.conf.py
 
 browser: $(VENV)/.installed-test
 	VENV=$(VENV) scripts/ensure-chromium.sh

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from portal import (
@@ -19,6 +20,7 @@ from portal import (
     db,
     errors,
     guards,
+    health,
     members,
     security,
     sessions,
@@ -26,6 +28,7 @@ from portal import (
 )
 from portal.config import load_config
 from portal.extensions import csrf
+from portal.logs import configure_logging
 
 __all__ = ["create_app"]
 
@@ -36,6 +39,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.url_map.converters["id"] = IdConverter
     load_config(app, test_config)
+    configure_logging(app)
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -57,6 +62,25 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, min=1, max=2**31 - 1)
 
 
+def trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto/-Host/-Port/-Prefix from PROXY_COUNT proxies.
+
+    Each proxy appends to these headers, so only the last PROXY_COUNT entries are
+    theirs; anything before could come from the client. 0 (the default) ignores
+    the headers: without a proxy, anyone could claim to be on HTTPS or any address.
+    """
+    count = app.config["PROXY_COUNT"]
+    if count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=count,
+            x_proto=count,
+            x_host=count,
+            x_port=count,
+            x_prefix=count,
+        )
+
+
 def register_extensions(app: Flask) -> None:
     """Database, headers, CSRF, Oso (+ FlaskOso), sessions and the login guard."""
     db.init_app(app)
@@ -75,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(health.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
 from sqlalchemy import select
@@ -58,27 +67,49 @@ def login() -> ResponseReturnValue:
     # Commits, so no lock is held while the deliberately slow hash runs.
     wait = throttle.start_attempt(dbs, email, clock.now())
     if wait is not None:
+        current_app.logger.warning(
+            "login throttled: user=%s from=%s retry_after=%ds",
+            _id_of(user),
+            request.remote_addr,
+            wait.total_seconds(),
+        )
         form.form_errors.append(throttle.too_many_failures(wait))
         return throttle.throttled(render_template("auth/login.html", form=form), wait)
     # Same hash work whether or not the account exists (see portal.passwords).
     verified = verify_password(seen.password_hash if seen else None, password)
     if user is None or seen is None or not verified:
-        return _bad_credentials(form)
+        reason = "no such account" if user is None else "wrong password"
+        return _bad_credentials(form, user, reason)
     rehash = hash_password(password) if needs_rehash(seen.password_hash) else None
     try:
         users.confirm_login(dbs, user, seen, rehash)  # locks the user row
     except users.AccountChangedMeanwhile:
-        return _bad_credentials(form)  # the password changed while we checked
+        # The password changed while we checked.
+        return _bad_credentials(form, user, "password changed meanwhile")
     throttle.succeeded(dbs, email)
     dbs.commit()
     start_session(user)
     return redirect(next_url or url_for("orgs.organization_list"))
 
 
-def _bad_credentials(form: LoginForm) -> ResponseReturnValue:
+def _bad_credentials(
+    form: LoginForm, user: User | None, reason: str
+) -> ResponseReturnValue:
     """The login form again, with the one message for any wrong credentials."""
+    current_app.logger.info(
+        "login refused: user=%s from=%s reason=%s",
+        _id_of(user),
+        request.remote_addr,
+        reason,
+    )
     form.form_errors.append(BAD_CREDENTIALS)
     return render_template("auth/login.html", form=form), 422
+
+
+def _id_of(user: User | None) -> str:
+    """user's id for a log line; "-" for an email that has no account (the email
+    itself stays out of the logs)."""
+    return "-" if user is None else str(user.id)
 
 
 @bp.route("/logout", methods=["POST"])

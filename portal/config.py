@@ -10,6 +10,13 @@ from typing import Any
 
 from flask import Flask
 
+# Whole numbers read from the environment, and the settings they set.
+_INTEGERS = {
+    "PORTAL_PROXY_COUNT": "PROXY_COUNT",
+    "PORTAL_DB_POOL_SIZE": "DATABASE_POOL_SIZE",
+    "PORTAL_DB_MAX_OVERFLOW": "DATABASE_MAX_OVERFLOW",
+}
+
 
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Defaults < instance/config.py < environment < test_config."""
@@ -26,6 +33,13 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         # Served over HTTPS: Secure, __Host- prefixed session cookie and HSTS. On
         # unless switched off (make run serves plain HTTP on localhost).
         HTTPS=True,
+        # How many reverse proxies in front of the app set X-Forwarded-*: their
+        # headers are believed, nobody else's. 0: none, the headers are ignored.
+        PROXY_COUNT=0,
+        # Connections per process (PostgreSQL): see the README's Production section.
+        DATABASE_POOL_SIZE=5,
+        DATABASE_MAX_OVERFLOW=5,
+        LOG_LEVEL="INFO",
     )
     app.config.from_pyfile("config.py", silent=True)
     for name in ("SECRET_KEY", "DATABASE_URL"):
@@ -41,6 +55,11 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
             "false",
             "no",
         }
+    for name, key in _INTEGERS.items():
+        if name in os.environ:
+            app.config[key] = _non_negative(name, os.environ[name])
+    if "PORTAL_LOG_LEVEL" in os.environ:
+        app.config["LOG_LEVEL"] = os.environ["PORTAL_LOG_LEVEL"].upper()
     if test_config is not None:
         app.config.from_mapping(test_config)
     if app.config["HTTPS"]:
@@ -55,6 +74,17 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if not app.config.get("SECRET_KEY"):
         # No default: a guessable key would let anyone forge session cookies.
         raise RuntimeError(
-            "SECRET_KEY is not set: put it in instance/config.py or the environment"
-            " (make run creates one)."
+            "SECRET_KEY is not set: put it in the environment or instance/config.py"
+            " (make run creates one for development; production supplies its own)."
         )
+
+
+def _non_negative(name: str, value: str) -> int:
+    """value as a whole number >= 0, or a RuntimeError that names the variable."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise RuntimeError(f"{name} must be a whole number >= 0, not {value!r}.")
+    return number

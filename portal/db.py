@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -24,11 +25,35 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITER = {"portal_writer": True}
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for url; SQLite gets foreign keys, WAL and writer transactions."""
+# Seconds to wait for a PostgreSQL connection: a database host that drops packets
+# would otherwise hold a request (and /healthz) for the OS's TCP timeout, minutes.
+CONNECT_TIMEOUT = 5
+
+
+class DatabaseUnavailable(Exception):
+    """The database does not answer; the message names it (never its password)."""
+
+
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
+    """An engine for url; SQLite gets foreign keys, WAL and writer transactions.
+
+    pool_size and max_overflow bound the connections one process holds (see the
+    README's Production section); SQLite ignores them.
+    """
+    # SQL parameters stay out of error messages and logs: they include session
+    # tokens and password hashes.
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+        # pre_ping: a connection the server dropped (restart, failover) is
+        # replaced before use, so the app recovers when the database returns.
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            hide_parameters=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT},
+        )
+    engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -53,13 +78,31 @@ def make_engine(url: str) -> Engine:
 
 def init_app(app: Flask) -> None:
     """Create the app's engine and close the request session after each request."""
-    app.extensions["portal.engine"] = make_engine(app.config["DATABASE_URL"])
+    app.extensions["portal.engine"] = make_engine(
+        app.config["DATABASE_URL"],
+        pool_size=app.config["DATABASE_POOL_SIZE"],
+        max_overflow=app.config["DATABASE_MAX_OVERFLOW"],
+    )
     app.teardown_appcontext(_close_session)
 
 
 def engine() -> Engine:
     """The current app's engine."""
     return current_app.extensions["portal.engine"]
+
+
+def ping(bind: Engine | None = None) -> None:
+    """Run SELECT 1 on a connection of its own; DatabaseUnavailable if it fails."""
+    bind = bind or engine()
+    try:
+        with bind.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except DBAPIError as error:
+        shown = bind.url.render_as_string(hide_password=True)
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "no answer"
+        raise DatabaseUnavailable(
+            f"The database at {shown} is not answering ({reason})."
+        ) from error
 
 
 def get_session() -> Session:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, render_template
+from flask import Flask, current_app, g, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.wrappers import Response
+
+from portal.sessions import Guest
 
 # Pages with their own template; every other HTTP error uses errors/error.html.
 _OWN_TEMPLATE = {403, 404, 500}
@@ -17,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _server_error)
+    app.register_error_handler(DBAPIError, _database_error)
 
 
 def _refused() -> None:
@@ -52,3 +56,33 @@ def _server_error(error: InternalServerError) -> tuple[str, int]:
     if session is not None:
         session.rollback()
     return render_template("errors/500.html", error=error), 500
+
+
+def _database_error(error: DBAPIError) -> tuple[str, int, dict[str, str]]:
+    """The database is down or dropped the connection: 503, try again shortly.
+
+    Any other database error is a bug: re-raised, it becomes a logged 500.
+    pool_pre_ping replaces dead connections, so the next request after the
+    database returns succeeds with no restart.
+    """
+    if not (isinstance(error, OperationalError) or error.connection_invalidated):
+        raise error
+    _refused()
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else ""
+    current_app.logger.warning(
+        "database unavailable during %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(error.orig).__name__,
+        reason,
+    )
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+    # Who is logged in is in the database that is not answering: show the layout
+    # as to a guest for this response (Flask-Login keeps the request's user in
+    # g._login_user). The session cookie is left alone, so nobody is logged out.
+    g._login_user = Guest()
+    unavailable = ServiceUnavailable()
+    page = render_template("errors/503.html", error=unavailable)
+    return page, 503, {"Retry-After": "5"}

@@ -36,7 +36,9 @@ def _require_login() -> Response | None:
         # Flask answers OPTIONS itself (the Allow header) without running a view.
         current_app.extensions["portal.flask_oso"].skip_authorization()
         return None
-    if current_user.is_authenticated and not is_public(current_app, request.endpoint):
+    # Public first: a public route (/healthz) must not need the database just to
+    # learn who is asking.
+    if not is_public(current_app, request.endpoint) and current_user.is_authenticated:
         return None  # the view authorizes
     # Public, or refused here: either way no view-level check is due.
     current_app.extensions["portal.flask_oso"].skip_authorization()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -82,6 +82,15 @@ def _apply(
             done = change()
     except roles.RoleError as error:
         return _refused(organization, form, error)
+    # Logged once committed: a line here means the change is in the database.
+    current_app.logger.info(
+        "role changed: org=%s user=%s actor=%s old=%s new=%s",
+        done.organization_id,
+        done.user_id,
+        done.actor_id,
+        done.old,
+        done.new,
+    )
     flash(str(done), "success")
     return redirect(url_for("members.role_list", org_id=org_id))
 
@@ -95,6 +104,12 @@ def _refused(
     organization: Organization, form: RoleForm, error: roles.RoleError
 ) -> ResponseReturnValue:
     """The role page again, with the reason next to the email field."""
+    current_app.logger.info(
+        "role change refused: org=%s actor=%s reason=%s",
+        organization.id,
+        _actor().id,
+        type(error).__name__,
+    )
     form.user_email.errors = [*form.user_email.errors, str(error)]
     return _render_roles(organization, form), error.status
 

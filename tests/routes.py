@@ -114,6 +114,7 @@ _LOGGED_IN = frozenset(actor for actor in ACTORS if actor != "anonymous")
 
 MATRIX: dict[tuple[str, str], Route] = {
     ("static", "GET"): Route("/static/portal.css", _everyone(OK, anonymous=OK)),
+    ("health.healthz", "GET"): Route("/healthz", _everyone(OK, anonymous=OK)),
     ("orgs.index", "GET"): Route("/", _everyone(MOVED, anonymous=MOVED)),
     ("auth.login", "GET"): Route(
         "/login", _everyone(MOVED, anonymous=OK), html=True, oso_queries=0
@@ -153,7 +154,7 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
 }
 
-PUBLIC = {"static", "auth.login", "auth.logout", "orgs.index"}
+PUBLIC = {"static", "auth.login", "auth.logout", "orgs.index", "health.healthz"}
 
 
 @dataclass(frozen=True)
