@@ -1,5 +1,5 @@
 """Flask CLI commands: ``flask --app portal db upgrade`` (and the rest of ``db``),
-``init-db`` and ``seed``."""
+``init-db`` and ``seed`` (``seed --scale`` adds the scale data too)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from portal import db, migrate
+from portal import db, migrate, scale
 from portal.demo import seed_database
 from portal.models import User
 
@@ -75,7 +75,16 @@ def init_db_command() -> None:
     is_flag=True,
     help="Only seed a database that has no users yet (make run uses this).",
 )
-def seed_command(if_empty: bool) -> None:
+@click.option(
+    "--scale",
+    "with_scale",
+    is_flag=True,
+    help=(
+        "Also add the scale data: 10,000 organizations, 100,000 repositories,"
+        f" {scale.USER_WITH_ROLES} and an organization with 1,000 members."
+    ),
+)
+def seed_command(if_empty: bool, with_scale: bool) -> None:
     """Upgrade the schema and add the demo data that is missing (safe to repeat)."""
     _upgrade("head")
     with db.writer_session() as session:
@@ -84,6 +93,13 @@ def seed_command(if_empty: bool) -> None:
             return
         created = seed_database(session)
     click.echo(f"Seeded: {created} new rows." if created else "Already seeded.")
+    if with_scale:
+        # A transaction of its own: the demo data stays if this one fails.
+        with db.writer_session() as session:
+            created = scale.seed_scale(session)
+        click.echo(
+            f"Scale data: {created} new rows." if created else "Scale data: complete."
+        )
 
 
 def _upgrade(revision: str) -> None:

@@ -40,7 +40,10 @@ def _http_error(error: HTTPException) -> tuple[str, int] | Response:
         return error.get_response()
     code = error.code or 500
     template = f"errors/{code}.html" if code in _OWN_TEMPLATE else "errors/error.html"
-    return render_template(template, error=error), code
+    # A description of the view's own (abort(404, description=...)) says more
+    # than the generic text; Werkzeug's class default says nothing specific.
+    specific = error.description != type(error).description
+    return render_template(template, error=error, specific=specific), code
 
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:

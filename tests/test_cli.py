@@ -188,6 +188,21 @@ def _seed_script(database_url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_cli_seed_scale_adds_the_scale_data_once(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    # The real sizes (a few seconds): the command must not need more than one
+    # executemany per table to get there.
+    rows = 10_000 + 100_000 + 1_001 + 2_000
+    first = flask(app, runner, "seed", "--scale")
+    assert first.exit_code == 0, first.output
+    assert (
+        first.output == _at_head() + f"Already seeded.\nScale data: {rows} new rows.\n"
+    )
+    again = flask(app, runner, "seed", "--scale")
+    assert again.output == _at_head() + "Already seeded.\nScale data: complete.\n"
+
+
 def test_seed_script_seeds_a_new_database_once(empty_db_url: str) -> None:
     # why: a separate process, so the real argon2id hashing runs and the
     # environment is the only configuration it gets

@@ -1,7 +1,7 @@
 """Error pages: a database that goes away while the app serves gives 503 in the
 site's layout, and the app recovers by itself when it returns.
 
-Against the local PostgreSQL server (per-test schema, the pg_url fixture of tests/conftest.py),
+Against the local PostgreSQL server (per-test schema: the pg_url fixture),
 reached through a TCP forwarder the test cuts and restores, or with the app's
 server connections terminated by pg_terminate_backend.
 """

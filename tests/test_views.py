@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import random
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
-from flask import Flask
+from flask import Flask, template_rendered
 from flask.testing import FlaskClient
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from portal import demo
+from portal import db as portal_db
+from portal import demo, scale
+from portal.authz import Viewer, get_oso
+from portal.models import ROLE_NAMES, Organization
 from tests.conftest import AuthActions, RoleActions, role_of, roles_snapshot
+from tests.factories import (
+    bulk_organizations,
+    bulk_repositories,
+    bulk_roles,
+    make_user,
+)
 from tests.routes import LOGIN, organization_routes, pages
 
 
@@ -208,3 +224,260 @@ def test_overview_shows_my_role(
         f'Your role here: <span class="badge badge-{role.lower()}">{role}</span>'
         in (client.get("/orgs/1").text)
     )
+
+
+@contextmanager
+def _shown_rows(app: Flask, name: str) -> Iterator[list[Any]]:
+    """The rows of the Page called name in every template rendered meanwhile."""
+    shown: list[Any] = []
+
+    def record(sender: Flask, template: Any, context: dict[str, Any]) -> None:
+        if name in context:
+            shown.extend(context[name].items)
+
+    with template_rendered.connected_to(record, app):
+        yield shown
+
+
+def _walk_pages(client: FlaskClient, path: str, row: str) -> list[int]:
+    """The ids (row: a regex with one group) on every page, following Next."""
+    ids: list[int] = []
+    next_link: str | None = path
+    while next_link is not None:
+        response = client.get(next_link)
+        assert response.status_code == 200, next_link
+        ids += [int(found) for found in re.findall(row, response.text)]
+        match = re.search(r'rel="next" href="([^"]+)"', response.text)
+        next_link = match.group(1) if match else None
+    return ids
+
+
+# Paged lists: 50 rows a page, ordered by name then id, bad page values refused.
+
+
+@pytest.fixture
+def org_120(db: Session) -> tuple[int, str]:
+    """An organization with 120 repositories (r000..r119) and a MEMBER's email."""
+    (org_id,) = bulk_organizations(db, 1, name="Paged Org {n}")
+    bulk_repositories(db, org_id, 120, name="r{i:03}")
+    member = make_user(db)
+    bulk_roles(db, [(member.id, org_id, "MEMBER")])
+    db.commit()
+    return org_id, member.email
+
+
+@pytest.mark.parametrize(
+    ("query", "summary", "first", "last", "where"),
+    [
+        ("", "Showing 1–50 of 120 repositories", "r000", "r049", "Page 1 of 3"),
+        (
+            "?page=2",
+            "Showing 51–100 of 120 repositories",
+            "r050",
+            "r099",
+            "Page 2 of 3",
+        ),
+        (
+            "?page=3",
+            "Showing 101–120 of 120 repositories",
+            "r100",
+            "r119",
+            "Page 3 of 3",
+        ),
+    ],
+)
+def test_repository_list_shows_one_page_with_the_total(
+    client: FlaskClient,
+    auth: AuthActions,
+    org_120: tuple[int, str],
+    query: str,
+    summary: str,
+    first: str,
+    last: str,
+    where: str,
+) -> None:
+    org_id, email = org_120
+    auth.login(email)
+    response = client.get(f"/orgs/{org_id}/repos{query}")
+    assert response.status_code == 200
+    names = re.findall(r"<td>(r\d{3})</td>", response.text)
+    assert names == sorted(names) and (names[0], names[-1]) == (first, last)
+    assert summary in response.text and where in response.text
+
+
+def test_repository_list_pager_links_follow_the_page(
+    client: FlaskClient, auth: AuthActions, org_120: tuple[int, str]
+) -> None:
+    org_id, email = org_120
+    auth.login(email)
+    base = f"/orgs/{org_id}/repos"
+    links = re.compile(r'rel="(prev|next)" href="([^"]+)"')
+    assert links.findall(client.get(base).text) == [("next", f"{base}?page=2")]
+    # Page 1 is linked without ?page=, so it has one address.
+    assert links.findall(client.get(f"{base}?page=2").text) == [
+        ("prev", base),
+        ("next", f"{base}?page=3"),
+    ]
+    assert links.findall(client.get(f"{base}?page=3").text) == [
+        ("prev", f"{base}?page=2")
+    ]
+
+
+def test_repository_list_orders_equal_names_by_id(
+    app: Flask, client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: without the id as a tie-breaker, rows with equal names could repeat
+    # on two pages and another vanish
+    (org_id,) = bulk_organizations(db, 1)
+    ids = bulk_repositories(db, org_id, 60, name="same name")
+    member = make_user(db)
+    bulk_roles(db, [(member.id, org_id, "OWNER")])
+    db.commit()
+    auth.login(member.email)
+    with _shown_rows(app, "repositories") as shown:
+        client.get(f"/orgs/{org_id}/repos")
+        client.get(f"/orgs/{org_id}/repos?page=2")
+    assert [repository.id for repository in shown] == ids
+
+
+def test_short_lists_show_no_pager(client: FlaskClient, auth: AuthActions) -> None:
+    auth.login(demo.JOHN)
+    page = client.get("/orgs/1/repos").text
+    assert "1 repository" in page and 'class="pager"' not in page
+
+
+BAD_PAGES = [
+    ("page=0", 400, "The page number must be a whole number from 1 up."),
+    ("page=-1", 400, "The page number must be a whole number from 1 up."),
+    ("page=abc", 400, "The page number must be a whole number from 1 up."),
+    ("page=", 400, "The page number must be a whole number from 1 up."),
+    ("page=1.5", 400, "The page number must be a whole number from 1 up."),
+    ("page=%EF%BC%92", 400, "The page number must be a whole number from 1 up."),
+    ("page=" + "9" * 10_000, 400, "The page number must be a whole number from 1 up."),
+    ("page=1&page=2", 400, "Give one page number, not several."),
+    ("page=4", 404, "There is no page 4; the list has 3 pages."),
+    ("page=1000000000", 404, "There is no page 1,000,000,000; the list has 3 pages."),
+]
+
+
+@pytest.mark.parametrize(("query", "status", "message"), BAD_PAGES)
+def test_repository_list_refuses_bad_pages_in_the_layout(
+    client: FlaskClient,
+    auth: AuthActions,
+    org_120: tuple[int, str],
+    query: str,
+    status: int,
+    message: str,
+) -> None:
+    org_id, email = org_120
+    auth.login(email)
+    response = client.get(f"/orgs/{org_id}/repos?{query}")
+    assert response.status_code == status
+    assert message in response.text
+    assert ">Log out</button>" in response.text  # in the layout
+
+
+@pytest.mark.parametrize(("query", "status", "message"), BAD_PAGES[:8])
+def test_organization_list_refuses_bad_pages_in_the_layout(
+    client: FlaskClient, auth: AuthActions, query: str, status: int, message: str
+) -> None:
+    auth.login(demo.JOHN)
+    response = client.get(f"/orgs?{query}")
+    assert response.status_code == status and message in response.text
+
+
+def test_organization_list_beyond_the_last_page_is_not_found(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login(demo.JOHN)
+    response = client.get("/orgs?page=2")
+    assert response.status_code == 404
+    assert "There is no page 2; the list has 1 page." in response.text
+
+
+def test_organization_list_page_one_of_nothing_is_the_empty_state(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login(demo.ADMIN)
+    assert "You do not belong" in client.get("/orgs?page=1").text
+    response = client.get("/orgs?page=2")
+    assert response.status_code == 404
+    assert "There is no page 2; the list is empty." in response.text
+
+
+def test_organization_list_pages_through_many_organizations(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    member = make_user(db)
+    org_ids = bulk_organizations(db, 120, name="Many {i:03}")
+    bulk_roles(db, [(member.id, org_id, "BILLING") for org_id in org_ids])
+    db.commit()
+    auth.login(member.email)
+    shown = []
+    for number in (1, 2, 3):
+        page = client.get(f"/orgs?page={number}").text
+        assert f"Page {number} of 3" in page
+        shown += re.findall(r">(Many \d{3})</a>", page)
+    assert shown == [f"Many {i:03}" for i in range(120)]
+    assert "Showing 101–120 of 120 organizations" in page
+
+
+def test_organization_list_of_a_crowded_organizations_member_shows_only_theirs(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: 1,000 members share the organization; none may see the user with
+    # 1,000 roles' other organizations through it
+    sizes = scale.Scale(
+        organizations=30, repositories=100, big_org_repositories=60, user_roles=25
+    )
+    scale.seed_scale(db, sizes)
+    db.commit()
+    auth.login(scale.MEMBER_EMAIL.format(500))
+    page = client.get("/orgs").text
+    assert re.findall(r'class="org-link"[^>]*>([^<]+)</a>', page) == [
+        scale.org_name(scale.CROWDED_ORG)
+    ]
+    assert "1 organization<" in page
+
+
+def test_paged_lists_equal_per_row_decisions(
+    app: Flask, client: FlaskClient, db: Session
+) -> None:
+    # why: paging must not drop or repeat rows the policy allows, nor show others
+    # (tests/test_policy.py checks the unpaged lists the same way)
+    rng = random.Random(11)
+    users = [make_user(db) for _ in range(4)]
+    org_ids = bulk_organizations(db, 130, name="Random {i:03}")
+    # Repeated names: the order must still be total (name, then id).
+    db.execute(
+        update(Organization)
+        .where(Organization.id.in_(org_ids[::3]))
+        .values(name="Random same")
+    )
+    for org_id in rng.sample(org_ids, 40):
+        bulk_repositories(db, org_id, rng.randint(0, 3))
+    bulk_roles(
+        db,
+        [
+            (user.id, org_id, rng.choice(ROLE_NAMES))
+            for user in users
+            for org_id in rng.sample(org_ids, rng.randint(40, 120))
+        ],
+    )
+    db.commit()
+    longest = 0
+    for user in users:
+        viewer = app.test_client()
+        AuthActions(viewer).login(user.email)
+        listed = _walk_pages(viewer, "/orgs", r'class="org-link" href="/orgs/(\d+)"')
+        with app.test_request_context():
+            session = portal_db.get_session()
+            oso = get_oso()
+            actor = Viewer(session, user.id)
+            orgs = session.scalars(
+                select(Organization).order_by(Organization.name, Organization.id)
+            ).all()
+            decided = [o.id for o in orgs if oso.is_allowed(actor, "READ", o)]
+        assert listed == decided, user.email
+        longest = max(longest, len(listed))
+    assert longest > 100  # some lists span three pages

@@ -10,7 +10,12 @@ from sqlalchemy.orm import Session
 
 from portal import demo
 from tests.e2e.conftest import LiveServer, login, screenshot
-from tests.factories import make_user
+from tests.factories import (
+    bulk_organizations,
+    bulk_repositories,
+    bulk_roles,
+    make_user,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -153,3 +158,34 @@ def test_e2e_phone_width_roles_page(page: Page, live_server: LiveServer) -> None
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
     screenshot(page, "roles-phone")
+
+
+def test_e2e_pager_walks_the_repositories_of_an_organization(
+    page: Page, live_server: LiveServer
+) -> None:
+    with Session(live_server.app.extensions["portal.engine"]) as session:
+        (org_id,) = bulk_organizations(session, 1, name="Paged Org {n}")
+        bulk_repositories(session, org_id, 120, name="repo {i:03}")
+        member = make_user(session)
+        email = member.email
+        bulk_roles(session, [(member.id, org_id, "MEMBER")])
+        session.commit()
+    login(page, live_server, email)
+    page.goto(f"{live_server.url}/orgs/{org_id}/repos")
+    pager = page.get_by_role("navigation", name="Pages of repositories")
+    expect(page.get_by_text("Showing 1–50 of 120 repositories")).to_be_visible()
+    expect(pager.get_by_text("Page 1 of 3")).to_be_visible()
+    expect(pager.get_by_role("link", name="Previous")).to_have_count(0)
+    pager.get_by_role("link", name="Next").click()
+    expect(page.get_by_text("Showing 51–100 of 120 repositories")).to_be_visible()
+    expect(page.get_by_role("cell", name="repo 050")).to_be_visible()
+    expect(page.get_by_role("cell", name="repo 049")).to_have_count(0)
+    screenshot(page, "repositories-paged")
+    pager.get_by_role("link", name="Next").click()
+    expect(pager.get_by_text("Page 3 of 3")).to_be_visible()
+    expect(page.get_by_role("cell", name="repo 119")).to_be_visible()
+    expect(page.get_by_role("row")).to_have_count(21)  # the header and 20 rows
+    expect(pager.get_by_role("link", name="Next")).to_have_count(0)
+    pager.get_by_role("link", name="Previous").click()
+    expect(pager.get_by_text("Page 2 of 3")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/repos\?page=2$"))

@@ -1,0 +1,159 @@
+"""The paging helper (portal/paging.py): page numbers, counts, slices, bounds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from portal import paging
+from portal.models import Organization, OrganizationRole, Repository
+from tests.factories import bulk_organizations, bulk_repositories, bulk_roles, make_user
+
+
+def _repos(db: Session, count: int) -> Select[Any]:
+    """A new organization with count repositories; the select of them, ordered."""
+    (org_id,) = bulk_organizations(db, 1)
+    bulk_repositories(db, org_id, count, name="r{i:03}")
+    return (
+        select(Repository)
+        .where(Repository.organization_id == org_id)
+        .order_by(Repository.name, Repository.id)
+    )
+
+
+def test_paging_page_number_is_one_without_a_value() -> None:
+    assert paging.page_number([]) == 1
+
+
+@pytest.mark.parametrize("value", ["1", "2", "07", "1000000000"])
+def test_paging_page_number_reads_whole_numbers(value: str) -> None:
+    assert paging.page_number([value]) == int(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0",
+        "00",
+        "-1",
+        "+1",
+        " 1",
+        "1 ",
+        "1.0",
+        "1e3",
+        "abc",
+        "",
+        "２",
+        "1_0",
+        "9" * 10_000,
+    ],
+)
+def test_paging_page_number_refuses_what_is_not_a_page(value: str) -> None:
+    with pytest.raises(paging.PageNumberError, match="whole number from 1 up"):
+        paging.page_number([value])
+
+
+def test_paging_page_number_refuses_several_values() -> None:
+    with pytest.raises(paging.PageNumberError, match="one page number"):
+        paging.page_number(["1", "2"])
+
+
+@pytest.mark.parametrize(
+    ("number", "size", "first", "last", "has_prev", "has_next"),
+    [
+        (1, 50, "r000", "r049", False, True),
+        (2, 50, "r050", "r099", True, True),
+        (3, 20, "r100", "r119", True, False),
+    ],
+)
+def test_paging_paginate_slices_the_list(
+    db: Session,
+    number: int,
+    size: int,
+    first: str,
+    last: str,
+    has_prev: bool,
+    has_next: bool,
+) -> None:
+    page = paging.paginate(db, _repos(db, 120), number)
+    assert [page.items[0].name, page.items[-1].name] == [first, last]
+    assert len(page.items) == size
+    assert (page.total, page.pages, page.number) == (120, 3, number)
+    assert (page.has_prev, page.has_next) == (has_prev, has_next)
+    assert (page.first, page.last) == ((number - 1) * 50 + 1, (number - 1) * 50 + size)
+
+
+def test_paging_pages_cover_the_list_once_in_order(db: Session) -> None:
+    # why: equal names must not repeat or vanish at a page boundary (ties by id)
+    (org_id,) = bulk_organizations(db, 1)
+    bulk_repositories(db, org_id, 25, name="same")
+    bulk_repositories(db, org_id, 25, name="{i:02}")
+    statement = (
+        select(Repository)
+        .where(Repository.organization_id == org_id)
+        .order_by(Repository.name, Repository.id)
+    )
+    seen = [
+        repo
+        for number in range(1, 6)
+        for repo in paging.paginate(db, statement, number, per_page=10).items
+    ]
+    assert seen == list(db.scalars(statement))
+
+
+def test_paging_counts_each_row_of_a_distinct_join_once(db: Session) -> None:
+    # why: authorized() joins role rows and adds DISTINCT; the count must match
+    # the rows the page shows, not the joined rows
+    org_ids = bulk_organizations(db, 3)
+    users = [make_user(db).id for _ in range(4)]
+    bulk_roles(db, [(user, org, "MEMBER") for user in users for org in org_ids])
+    statement = (
+        select(Organization)
+        .join(OrganizationRole)
+        .where(Organization.id.in_(org_ids))
+        .distinct()
+        .order_by(Organization.name, Organization.id)
+    )
+    page = paging.paginate(db, statement, 1)
+    assert page.total == 3 and len(page.items) == 3
+
+
+@pytest.mark.parametrize(
+    ("count", "number", "message"),
+    [
+        (120, 4, "There is no page 4; the list has 3 pages."),
+        (10, 2, "There is no page 2; the list has 1 page."),
+        (0, 2, "There is no page 2; the list is empty."),
+        (120, 10**9, "There is no page 1,000,000,000; the list has 3 pages."),
+    ],
+)
+def test_paging_refuses_pages_beyond_the_last(
+    db: Session, count: int, number: int, message: str
+) -> None:
+    with pytest.raises(paging.PageOutOfRange) as refused:
+        paging.paginate(db, _repos(db, count), number)
+    assert str(refused.value) == message
+
+
+def test_paging_page_one_of_an_empty_list_is_empty(db: Session) -> None:
+    page = paging.paginate(db, _repos(db, 0), 1)
+    assert (page.items, page.total, page.pages) == ([], 0, 1)
+    assert (page.first, page.last, page.has_prev, page.has_next) == (0, 0, False, False)
+
+
+@pytest.mark.parametrize(
+    ("total", "pages"), [(0, 1), (1, 1), (50, 1), (51, 2), (100, 2)]
+)
+def test_paging_page_counts_whole_pages(total: int, pages: int) -> None:
+    assert paging.Page(items=(), number=1, per_page=50, total=total).pages == pages
+
+
+@pytest.mark.parametrize(("number", "per_page"), [(0, 50), (1, 0)])
+def test_paging_paginate_refuses_numbers_below_one(
+    db: Session, number: int, per_page: int
+) -> None:
+    with pytest.raises(ValueError):
+        paging.paginate(db, _repos(db, 1), number, per_page)
