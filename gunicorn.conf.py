@@ -81,3 +81,11 @@ def on_starting(server: Any) -> None:
     settings) and its database answers; gunicorn prints the RuntimeError's
     message and exits with status 1."""
     require_database(create_app())
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """With --preload, every worker inherits the app the master built, engine and
+    pooled connections included: drop those (without closing the master's
+    sockets) so that each worker opens connections of its own."""
+    if server.cfg.preload_app:
+        server.app.wsgi().extensions["portal.engine"].dispose(close=False)

@@ -453,3 +453,21 @@ def test_serve_worker_killed_repeatedly_keeps_every_answered_change(
             assert role in {attempt.before, attempt.name}, attempt  # all or none
     _check_invariants(pg_url)
     wait_until_healthy(server)
+
+
+def test_serve_preloaded_workers_open_connections_of_their_own(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # why: with --preload the workers inherit the master's pool; two processes
+    # talking over one PostgreSQL socket corrupt each other's conversations
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--preload")
+    running = start_server(pg_url, tmp_path / "gunicorn.log", workers=2)
+    try:
+        browsers = [Browser(running.url, email) for email in (demo.JOHN, demo.PAUL)]
+        for _ in range(20):
+            for browser in browsers:
+                assert browser.get("/orgs")[0] == 200
+        assert len(running.workers()) == 2
+    finally:
+        stop_server(running)
+    assert "Traceback" not in running.output()
