@@ -631,7 +631,7 @@ def profile(app: Flask, requests: int) -> None:
         profiler.disable()
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats("cumulative").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(45)
         print(f"\n## cProfile: {what}, {requests} times (cumulative seconds)")
         print("\n".join(out.getvalue().splitlines()[6:]))
 

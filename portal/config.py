@@ -26,6 +26,9 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         # Served over HTTPS: Secure, __Host- prefixed session cookie and HSTS. On
         # unless switched off (make run serves plain HTTP on localhost).
         HTTPS=True,
+        # Entries in each of PortalOso's cross-request caches (decisions and
+        # list filters); 0 switches them off.
+        AUTHZ_CACHE_SIZE=4096,
     )
     app.config.from_pyfile("config.py", silent=True)
     for name in ("SECRET_KEY", "DATABASE_URL"):

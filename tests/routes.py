@@ -58,8 +58,10 @@ class Route:
     ``rule`` is the URL with ``{org_id}`` where the route takes an organization;
     ``path`` is the URL for The Beatles. A route that answers with an HTML page
     (to the actors whose outcome is OK) sets ``html`` and states how many Oso
-    queries that page costs (``oso_queries``, for the actor in ``Page.actor``):
-    the number must not grow with the rows on the page.
+    queries that page costs (``oso_queries``, for the actor in ``Page.actor``) on
+    a cold cache, as the first request of a new app: the number must not grow
+    with the rows on the page. Later requests answer from PortalOso's caches and
+    cost fewer.
     """
 
     rule: str

@@ -45,7 +45,10 @@ __all__ = [
 
 def init_app(app: Flask) -> None:
     """Give app its own Oso and FlaskOso (a policy can be loaded only once)."""
-    oso = build_oso(Path(app.root_path) / "policy.polar")
+    oso = build_oso(
+        Path(app.root_path) / "policy.polar",
+        cache_size=app.config["AUTHZ_CACHE_SIZE"],
+    )
     flask_oso = FlaskOso(oso=oso)
     flask_oso.init_app(app)
     flask_oso._app = app  # require_authorization() needs the app it guards
