@@ -139,7 +139,7 @@ def test_authz_cache_equals_uncached_oso_on_random_data(
 def test_authz_cache_role_change_shows_on_the_very_next_request(
     app: Flask, client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    ringo = db.scalar(select(User.id).where(User.email == demo.RINGO))
+    ringo = db.scalars(select(User.id).where(User.email == demo.RINGO)).one()
     [org_id] = bulk_organizations(db, 1)
     bulk_repositories(db, org_id, 1, name="secret repo")
     bulk_roles(db, [(ringo, org_id, "MEMBER")])
@@ -205,7 +205,7 @@ def test_authz_cache_skips_a_policy_that_reads_more(
     path = tmp_path / "variant.polar"
     path.write_text(text)
     oso = build_oso(path)
-    john = db.scalar(select(User.id).where(User.email == demo.JOHN))
+    john = db.scalars(select(User.id).where(User.email == demo.JOHN)).one()
     bulk_roles(db, [(john, 2, "OWNER")])
     db.commit()
     with app.test_request_context():
