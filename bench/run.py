@@ -50,17 +50,18 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask import Flask, current_app, render_template  # noqa: E402
+from flask import Flask, current_app  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from flask.typing import ResponseReturnValue  # noqa: E402
 from flask_login import current_user  # noqa: E402
+from jinja2 import Environment  # noqa: E402
 from oso import Oso  # noqa: E402
 from sqlalchemy import create_engine, insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
@@ -193,22 +194,27 @@ def _control_my_role(organization: Organization) -> str | None:
     return _roles[(current_user.id, organization.id)]
 
 
-@contextlib.contextmanager
-def _precomputed_answers(app: Flask) -> Iterator[None]:
-    """can/my_role from the precomputed table, for templates and their macros
-    (imported macros read the environment's globals, not the render context)."""
-    saved = {name: app.jinja_env.globals[name] for name in ("can", "my_role")}
-    app.jinja_env.globals.update(can=_control_can, my_role=_control_my_role)
-    try:
-        yield
-    finally:
-        app.jinja_env.globals.update(saved)
+def _control_environment(app: Flask) -> Environment:
+    """The app's Jinja environment with can/my_role answering from the table.
+
+    A copy with a cache of its own: an imported macro file (org_tabs calls can)
+    keeps the globals of the environment it was first loaded in.
+    """
+    if "bench.control_env" not in app.extensions:
+        env = app.jinja_env.overlay(cache_size=100)
+        env.globals = dict(
+            app.jinja_env.globals, can=_control_can, my_role=_control_my_role
+        )
+        app.extensions["bench.control_env"] = env
+    return app.extensions["bench.control_env"]
 
 
 def _render(template: str, **context: Any) -> str:
-    current_app.extensions["portal.flask_oso"].skip_authorization()
-    with _precomputed_answers(current_app._get_current_object()):  # type: ignore[attr-defined]
-        return render_template(template, **context)
+    """render_template, with the control's environment."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.extensions["portal.flask_oso"].skip_authorization()
+    app.update_template_context(context)
+    return _control_environment(app).get_template(template).render(context)
 
 
 def _org(org_id: int) -> Organization:
@@ -406,7 +412,13 @@ def bench_pages(
             report.failures.append(f"{path}: no control in bench/run.py CONTROLS")
             print(f"{path:<22}{cold:>7}{warm:>7}  no control: FAIL")
             continue
-        if not same_html(client.get(path).text, client.get(control).text):
+        before = oso.queries
+        control_html = client.get(control).text
+        if oso.queries != before:
+            report.failures.append(f"{control}: the control asked Oso")
+            print(f"{path:<22}{cold:>7}{warm:>7}  control asked Oso: FAIL")
+            continue
+        if not same_html(client.get(path).text, control_html):
             report.failures.append(f"{path}: the control's HTML differs from the page")
             print(f"{path:<22}{cold:>7}{warm:>7}  control HTML differs: FAIL")
             continue
