@@ -58,7 +58,7 @@ test: $(VENV)/.installed-test browser lint
 	PY=$(PY) scripts/postgres-leg.sh
 
 bench: $(VENV)/.installed
-	$(PY) bench/pages.py
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

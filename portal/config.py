@@ -40,6 +40,9 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         DATABASE_POOL_SIZE=5,
         DATABASE_MAX_OVERFLOW=5,
         LOG_LEVEL="INFO",
+        # Entries in each of PortalOso's cross-request caches (decisions and
+        # list filters); 0 switches them off.
+        AUTHZ_CACHE_SIZE=4096,
     )
     app.config.from_pyfile("config.py", silent=True)
     for name in ("SECRET_KEY", "DATABASE_URL"):

@@ -11,7 +11,7 @@ Every user gets the same argon2id hash of ``demo.PASSWORD``, computed once per
 process (one hash at ASVS parameters takes about 50 ms), so factory users log in
 with ``demo.PASSWORD`` like the demo users.
 
-Imports only SQLAlchemy and portal: bench/pages.py uses the bulk path too.
+Imports only SQLAlchemy and portal: bench/run.py uses the bulk path too.
 """
 
 from __future__ import annotations

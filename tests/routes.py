@@ -3,10 +3,10 @@
 One table that everything else derives from. tests/test_routes.py checks it
 against app.url_map (a route without an entry fails) and against the app's answers
 (an entry that renders HTML must say so). The hostile-input, header, XSS,
-Oso-call and layout tests and bench/pages.py iterate ``pages()``, so a new page is
+Oso-call and layout tests and bench/run.py iterate ``pages()``, so a new page is
 covered by all of them as soon as it has its entry here.
 
-Imports only the standard library and portal: bench/pages.py imports it too and
+Imports only the standard library and portal: bench/run.py imports it too and
 runs without the test dependencies.
 """
 
@@ -58,8 +58,10 @@ class Route:
     ``rule`` is the URL with ``{org_id}`` where the route takes an organization;
     ``path`` is the URL for The Beatles. A route that answers with an HTML page
     (to the actors whose outcome is OK) sets ``html`` and states how many Oso
-    queries that page costs (``oso_queries``, for the actor in ``Page.actor``):
-    the number must not grow with the rows on the page.
+    queries that page costs (``oso_queries``, for the actor in ``Page.actor``) on
+    a cold cache, as the first request of a new app: the number must not grow
+    with the rows on the page. Later requests answer from PortalOso's caches and
+    cost fewer.
     """
 
     rule: str

@@ -11,7 +11,11 @@ How a page stays cheap (one Oso decision costs 0.3-1 ms; a table row must not co
 one): every decision about a resource is answered from ``authorized_actions`` for
 that resource, asked once per request and remembered. A view's ``authorize()`` and
 all of its template's ``can()`` calls on the same organization cost one Oso query;
-lists are one data-filtering query however many rows they hold.
+lists are one data-filtering query however many rows they hold. Across requests,
+PortalOso keeps both kinds of answer in bounded caches keyed by everything the
+policy reads (a Viewer's role name in the organization; a user's id for a list's
+filter), so a warm page usually makes no Oso query at all (see
+``portal.authz.policy``).
 """
 
 from __future__ import annotations
@@ -45,7 +49,10 @@ __all__ = [
 
 def init_app(app: Flask) -> None:
     """Give app its own Oso and FlaskOso (a policy can be loaded only once)."""
-    oso = build_oso(Path(app.root_path) / "policy.polar")
+    oso = build_oso(
+        Path(app.root_path) / "policy.polar",
+        cache_size=app.config["AUTHZ_CACHE_SIZE"],
+    )
     flask_oso = FlaskOso(oso=oso)
     flask_oso.init_app(app)
     flask_oso._app = app  # require_authorization() needs the app it guards

@@ -1,0 +1,689 @@
+"""Benchmark with budgets: `make bench` measures, prints a table, fails on a miss.
+
+    make bench                      # or: .venv/bin/python bench/run.py
+    .venv/bin/python bench/run.py --quick      # smoke test: tiny data, no budgets
+    .venv/bin/python bench/run.py --profile    # cProfile of list pages and a decision
+
+Builds throwaway SQLite databases in a temporary folder (demo size: the demo data;
+scale size: the demo data plus the bench's scale data, see ``Scale``) and measures
+through the Flask test client, in one process, so that every budget is a ratio of
+two things measured side by side: the measured run and its control alternate
+request by request, and the time is CPU time (``time.process_time``), the median
+of many requests. These machines are noisy; absolute milliseconds are printed for
+orientation only.
+
+Budgets (exit status 1 if one is missed; each miss is named):
+
+- Oso queries per request <= 3 on every page of tests/routes.py ``pages()``,
+  counted by ``PortalOso.queries``, on a cold cache and on a warm one;
+- every page <= 1.5x the CPU of its control, at demo size and at scale size. The
+  control is a bench-only view in the same app (``/_control/...``) that loads the
+  same rows with hand-written SQL and renders the same template with the same
+  context, ``can``/``my_role`` answering from a precomputed table; its HTML must
+  equal the page's (CSRF tokens aside), or the comparison is void and fails;
+- one decision for the user with many roles <= 1.2x the same decision for a user
+  with one role;
+- ``/orgs`` for the user with many roles, the repositories of the organization
+  with many repositories and the roles page of the organization with many members
+  <= 1.3x the same pages with a single row (these need paging);
+- gunicorn under ``wrk -t2 -c8`` (reported, no budget).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import functools
+import http.cookiejar
+import io
+import os
+import pstats
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flask import Flask, current_app  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
+from flask.typing import ResponseReturnValue  # noqa: E402
+from flask_login import current_user  # noqa: E402
+from jinja2 import Environment  # noqa: E402
+from oso import Oso  # noqa: E402
+from sqlalchemy import create_engine, insert, select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from portal import create_app, demo  # noqa: E402
+from portal import db as portal_db  # noqa: E402
+from portal.authz import Viewer  # noqa: E402
+from portal.forms import LoginForm, PasswordForm, RoleForm  # noqa: E402
+from portal.guards import public  # noqa: E402
+from portal.models import (  # noqa: E402
+    Base,
+    Organization,
+    OrganizationRole,
+    Repository,
+    User,
+)
+from tests.factories import (  # noqa: E402
+    bulk_organizations,
+    bulk_repositories,
+    bulk_roles,
+    bulk_users,
+)
+from tests.routes import pages  # noqa: E402
+
+MAX_QUERIES = 3
+MAX_PAGE_VS_CONTROL = 1.5
+MAX_MANY_ROLES_DECISION = 1.2
+MAX_MANY_ROWS_PAGE = 1.3
+HEAVY = "heavy@bench.example"  # the user with many roles
+SINGLE = "single@bench.example"  # the user with one role, in an org of one row
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How much data the scale-size database holds beyond the demo."""
+
+    organizations: int = 10_000
+    repositories: int = 100_000  # spread over the organizations
+    heavy_roles: int = 1_000  # roles of the HEAVY user
+    members: int = 1_000  # members of the organization with many members
+    big_repositories: int = 5_000  # repositories of one organization
+
+
+QUICK = Scale(
+    organizations=30, repositories=60, heavy_roles=10, members=10, big_repositories=20
+)
+
+
+@dataclass
+class Fixtures:
+    """Ids of the scale data the many-rows budget compares."""
+
+    many_repos_org: int = 0  # HEAVY is its OWNER
+    many_members_org: int = 0  # HEAVY is its OWNER
+    member_org: int = 0  # HEAVY is a MEMBER (for the decision)
+    single_org: int = 0  # SINGLE is its OWNER, alone; it has one repository
+
+
+def build_database(path: Path, scale: Scale | None) -> tuple[str, Fixtures]:
+    """The demo data (plus scale data unless scale is None) in a new SQLite file."""
+    url = f"sqlite:///{path}"
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    fixtures = Fixtures()
+    with Session(engine) as session:
+        demo.seed_database(session)
+        if scale is not None:
+            fixtures = _scale_data(session, scale)
+        session.commit()
+    engine.dispose()
+    return url, fixtures
+
+
+def _scale_data(session: Session, scale: Scale) -> Fixtures:
+    """Scale data through tests/factories.py (portal/scale.py may replace it)."""
+    orgs = bulk_organizations(session, scale.organizations, name="Bench org {i:05}")
+    per_org = max(1, scale.repositories // scale.organizations)
+    # One executemany for all of them: a call per organization would take minutes.
+    session.execute(
+        insert(Repository),
+        [
+            {"name": f"repo {i}", "organization_id": org_id}
+            for org_id in orgs
+            for i in range(per_org)
+        ],
+    )
+    [heavy] = bulk_users(session, 1, email=HEAVY)
+    [single] = bulk_users(session, 1, email=SINGLE)
+    members = bulk_users(
+        session, scale.members - 1, email="member-{i:05}@bench.example"
+    )
+    fixtures = Fixtures(
+        many_repos_org=orgs[0], many_members_org=orgs[1], member_org=orgs[2]
+    )
+    bulk_repositories(session, orgs[0], scale.big_repositories - per_org)
+    roles = [(heavy, orgs[0], "OWNER"), (heavy, orgs[1], "OWNER")]
+    roles += [(heavy, org_id, "MEMBER") for org_id in orgs[2 : scale.heavy_roles]]
+    roles += [(user_id, orgs[1], "MEMBER") for user_id in members]
+    [fixtures.single_org] = bulk_organizations(session, 1, name="Bench single org")
+    bulk_repositories(session, fixtures.single_org, 1, name="the one repo")
+    roles.append((single, fixtures.single_org, "OWNER"))
+    bulk_roles(session, roles)
+    return fixtures
+
+
+# --- the control: the same template and rows, no authorization --------------------
+
+_actions: dict[tuple[int, int], set[str]] = {}  # (user id, org id) -> actions
+_roles: dict[tuple[int, int], str | None] = {}
+
+
+def _precomputed(organization: Organization) -> set[str]:
+    """The current user's actions on organization, asked of plain Oso once."""
+    key = (current_user.id, organization.id)
+    if key not in _actions:
+        session = portal_db.get_session()
+        viewer = Viewer(session, current_user.id)
+        oso = current_app.extensions["portal.oso"]
+        _actions[key] = set(Oso.authorized_actions(oso, viewer, organization))
+        _roles[key] = viewer.role_in(organization)
+    return _actions[key]
+
+
+def _control_can(action: str, resource: Any) -> bool:
+    return action in _precomputed(resource)
+
+
+def _control_my_role(organization: Organization) -> str | None:
+    _precomputed(organization)
+    return _roles[(current_user.id, organization.id)]
+
+
+def _control_environment(app: Flask) -> Environment:
+    """The app's Jinja environment with can/my_role answering from the table.
+
+    A copy with a cache of its own: an imported macro file (org_tabs calls can)
+    keeps the globals of the environment it was first loaded in.
+    """
+    if "bench.control_env" not in app.extensions:
+        env = app.jinja_env.overlay(cache_size=100)
+        env.globals = dict(
+            app.jinja_env.globals, can=_control_can, my_role=_control_my_role
+        )
+        app.extensions["bench.control_env"] = env
+    return app.extensions["bench.control_env"]
+
+
+def _render(template: str, **context: Any) -> str:
+    """render_template, with the control's environment."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.extensions["portal.flask_oso"].skip_authorization()
+    app.update_template_context(context)
+    return _control_environment(app).get_template(template).render(context)
+
+
+def _org(org_id: int) -> Organization:
+    organization = portal_db.get_session().get(Organization, org_id)
+    assert organization is not None
+    return organization
+
+
+@public  # like the login page itself
+def control_login() -> ResponseReturnValue:
+    return _render("auth/login.html", form=LoginForm())
+
+
+def control_organization_list() -> ResponseReturnValue:
+    organizations = portal_db.get_session().scalars(
+        select(Organization)
+        .join(OrganizationRole, OrganizationRole.organization_id == Organization.id)
+        .where(OrganizationRole.user_id == current_user.id)
+        .order_by(Organization.name)
+    )
+    return _render("orgs/list.html", organizations=organizations.all())
+
+
+def control_organization_show(org_id: int) -> ResponseReturnValue:
+    return _render("orgs/show.html", organization=_org(org_id))
+
+
+def control_repository_list(org_id: int) -> ResponseReturnValue:
+    repositories = portal_db.get_session().scalars(
+        select(Repository)
+        .where(Repository.organization_id == org_id)
+        .order_by(Repository.name)
+    )
+    return _render(
+        "orgs/repos.html", organization=_org(org_id), repositories=repositories.all()
+    )
+
+
+def control_billing_show(org_id: int) -> ResponseReturnValue:
+    return _render("orgs/billing.html", organization=_org(org_id))
+
+
+def control_role_list(org_id: int) -> ResponseReturnValue:
+    members = portal_db.get_session().execute(
+        select(User.email, OrganizationRole.name)
+        .join(OrganizationRole, OrganizationRole.user_id == User.id)
+        .where(OrganizationRole.organization_id == org_id)
+        .order_by(User.email)
+    )
+    return _render(
+        "orgs/roles.html",
+        organization=_org(org_id),
+        members=members.all(),
+        form=RoleForm(),
+    )
+
+
+def control_password_change() -> ResponseReturnValue:
+    return _render("account/password.html", form=PasswordForm())
+
+
+# page endpoint -> (control rule, view); a page without one fails the bench.
+CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
+    "auth.login": ("/_control/login", control_login),
+    "orgs.organization_list": ("/_control/orgs", control_organization_list),
+    "orgs.organization_show": (
+        "/_control/orgs/<int:org_id>",
+        control_organization_show,
+    ),
+    "orgs.repository_list": (
+        "/_control/orgs/<int:org_id>/repos",
+        control_repository_list,
+    ),
+    "orgs.billing_show": ("/_control/orgs/<int:org_id>/billing", control_billing_show),
+    "members.role_list": ("/_control/orgs/<int:org_id>/roles", control_role_list),
+    "account.password_change": ("/_control/account/password", control_password_change),
+}
+
+
+def bench_app(url: str) -> Flask:
+    """The app on url, with the control views added (bench only)."""
+    app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": url, "HTTPS": False})
+    for endpoint, (rule, view) in CONTROLS.items():
+        app.add_url_rule(rule, f"bench_control.{endpoint}", view)
+    return app
+
+
+def control_path(endpoint: str, path: str) -> str | None:
+    """The control URL for a page's path, or None if the page has no control."""
+    if endpoint not in CONTROLS:
+        return None
+    return "/_control" + path
+
+
+# --- measuring ----------------------------------------------------------------
+
+
+def logged_in_client(app: Flask, email: str | None) -> FlaskClient:
+    """A test client logged in as email through the login form (None: anonymous)."""
+    client = app.test_client()
+    if email is not None:
+        page = client.get("/login").text
+        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        if match is None:
+            raise RuntimeError("no CSRF token on /login")
+        response = client.post(
+            "/login",
+            data={"email": email, "password": demo.PASSWORD, "csrf_token": match[1]},
+        )
+        if response.status_code != 302:
+            raise RuntimeError(f"cannot log in as {email}: {response.status_code}")
+    return client
+
+
+def cpu(client: FlaskClient, path: str) -> float:
+    """CPU seconds this process spent answering one GET of path."""
+    start = time.process_time()
+    response = client.get(path)
+    elapsed = time.process_time() - start
+    if response.status_code != 200:
+        raise RuntimeError(f"{path}: {response.status_code}")
+    return elapsed
+
+
+def side_by_side(
+    measured: Callable[[], float], control: Callable[[], float], runs: int
+) -> tuple[float, float]:
+    """Medians of measured and control, alternating which goes first."""
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(runs):
+        if i % 2:
+            a.append(measured())
+            b.append(control())
+        else:
+            b.append(control())
+            a.append(measured())
+    return statistics.median(a), statistics.median(b)
+
+
+_TOKEN = re.compile(r'(name="csrf_token"[^>]*value=")[^"]+(")')
+
+
+def same_html(one: str, other: str) -> bool:
+    return _TOKEN.sub(r"\1-\2", one) == _TOKEN.sub(r"\1-\2", other)
+
+
+def clear_caches(app: Flask) -> None:
+    """Forget every cross-request answer (a cold start), if the Oso keeps any."""
+    clear = getattr(app.extensions["portal.oso"], "clear_caches", None)
+    if clear is not None:
+        clear()
+
+
+@dataclass
+class Report:
+    failures: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, what: str) -> str:
+        if not ok:
+            self.failures.append(what)
+        return "ok" if ok else "FAIL"
+
+
+def bench_pages(
+    app: Flask, size: str, runs: int, report: Report, budgets: bool
+) -> None:
+    """Oso queries and CPU against the control for every page of pages()."""
+    oso = app.extensions["portal.oso"]
+    clients: dict[str | None, FlaskClient] = {}
+    print(f"\n## Pages at {size} size ({runs} requests each, CPU medians)")
+    print(
+        f"{'page':<22}{'cold q':>7}{'warm q':>7}{'page ms':>9}{'ctrl ms':>9}"
+        f"{'ratio':>7}  budget"
+    )
+    for entry in pages():
+        if entry.email not in clients:
+            clients[entry.email] = logged_in_client(app, entry.email)
+        client, path = clients[entry.email], entry.path
+        clear_caches(app)
+        before = oso.queries
+        cpu(client, path)
+        cold = oso.queries - before
+        before = oso.queries
+        cpu(client, path)
+        warm = oso.queries - before
+        verdicts = [
+            report.check(
+                cold <= MAX_QUERIES and warm <= MAX_QUERIES,
+                f"{size} {path}: {cold} cold / {warm} warm Oso queries > {MAX_QUERIES}",
+            )
+        ]
+        control = control_path(entry.endpoint, path)
+        if control is None:
+            report.failures.append(f"{path}: no control in bench/run.py CONTROLS")
+            print(f"{path:<22}{cold:>7}{warm:>7}  no control: FAIL")
+            continue
+        before = oso.queries
+        control_html = client.get(control).text
+        if oso.queries != before:
+            report.failures.append(f"{control}: the control asked Oso")
+            print(f"{path:<22}{cold:>7}{warm:>7}  control asked Oso: FAIL")
+            continue
+        if not same_html(client.get(path).text, control_html):
+            report.failures.append(f"{path}: the control's HTML differs from the page")
+            print(f"{path:<22}{cold:>7}{warm:>7}  control HTML differs: FAIL")
+            continue
+        for _ in range(min(runs, 20)):  # warm up both
+            cpu(client, path), cpu(client, control)
+        page_s, control_s = side_by_side(
+            functools.partial(cpu, client, path),
+            functools.partial(cpu, client, control),
+            runs,
+        )
+        ratio = page_s / control_s
+        if budgets:
+            verdicts.append(
+                report.check(
+                    ratio <= MAX_PAGE_VS_CONTROL,
+                    f"{size} {path}: {ratio:.2f}x its control > {MAX_PAGE_VS_CONTROL}x",
+                )
+            )
+        print(
+            f"{path:<22}{cold:>7}{warm:>7}{page_s * 1000:>9.2f}{control_s * 1000:>9.2f}"
+            f"{ratio:>7.2f}  {' '.join(verdicts)}"
+        )
+
+
+def decision_cpu(app: Flask, email: str, org_id: int) -> Callable[[], float]:
+    """A function: CPU of one authorized_actions for email on org_id, as in a
+    request (a new request, so a new Viewer and an empty per-request memo)."""
+    oso = app.extensions["portal.oso"]
+
+    def measure() -> float:
+        with app.test_request_context():
+            session = portal_db.get_session()
+            user_id = session.scalar(select(User.id).where(User.email == email))
+            organization = session.get(Organization, org_id)
+            viewer = Viewer(session, user_id)
+            start = time.process_time()
+            oso.authorized_actions(viewer, organization)
+            return time.process_time() - start
+
+    return measure
+
+
+def bench_many_rows(
+    app: Flask, fixtures: Fixtures, runs: int, report: Report, budgets: bool
+) -> None:
+    """Many roles vs one role (a decision); many rows vs one row (pages)."""
+    print(f"\n## Many rows vs one row, at scale size ({runs} runs each, CPU medians)")
+    print(f"{'what':<44}{'many ms':>9}{'one ms':>8}{'ratio':>7}  budget")
+    many, one = (
+        decision_cpu(app, HEAVY, fixtures.member_org),
+        decision_cpu(app, SINGLE, fixtures.single_org),
+    )
+    for _ in range(20):
+        many(), one()
+    many_s, one_s = side_by_side(many, one, runs)
+    ratio = many_s / one_s
+    verdict = report.check(
+        not budgets or ratio <= MAX_MANY_ROLES_DECISION,
+        f"decision with many roles: {ratio:.2f}x one role > {MAX_MANY_ROLES_DECISION}x",
+    )
+    what = "decision, user with many roles vs one"
+    print(
+        f"{what:<44}{many_s * 1000:>9.3f}{one_s * 1000:>8.3f}{ratio:>7.2f}  {verdict}"
+    )
+    heavy, single = logged_in_client(app, HEAVY), logged_in_client(app, SINGLE)
+    comparisons = [
+        ("/orgs, user with many roles", "/orgs", "/orgs"),
+        (
+            "repos of the org with many repositories",
+            f"/orgs/{fixtures.many_repos_org}/repos",
+            f"/orgs/{fixtures.single_org}/repos",
+        ),
+        (
+            "roles of the org with many members",
+            f"/orgs/{fixtures.many_members_org}/roles",
+            f"/orgs/{fixtures.single_org}/roles",
+        ),
+    ]
+    for what, many_path, one_path in comparisons:
+        for _ in range(10):
+            cpu(heavy, many_path), cpu(single, one_path)
+        many_s, one_s = side_by_side(
+            functools.partial(cpu, heavy, many_path),
+            functools.partial(cpu, single, one_path),
+            runs,
+        )
+        ratio = many_s / one_s
+        verdict = report.check(
+            not budgets or ratio <= MAX_MANY_ROWS_PAGE,
+            f"{what} ({many_path}): {ratio:.2f}x the one-row page"
+            f" > {MAX_MANY_ROWS_PAGE}x (needs paging)",
+        )
+        times = f"{many_s * 1000:>9.2f}{one_s * 1000:>8.2f}{ratio:>7.2f}"
+        print(f"{what:<44}{times}  {verdict}")
+
+
+# --- gunicorn + wrk -------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _session_cookie(base: str, email: str) -> str:
+    """The Cookie header of a session logged in as email, over HTTP."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/login", timeout=10).read().decode()  # nosec B310
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    if match is None:
+        raise RuntimeError("no CSRF token on /login")
+    body = urllib.parse.urlencode(
+        {"email": email, "password": demo.PASSWORD, "csrf_token": match[1]}
+    ).encode()
+    opener.open(f"{base}/login", data=body, timeout=10)  # nosec B310
+    # wrk counts a redirect to /login as a success: make sure the cookie works.
+    landed = opener.open(f"{base}/orgs/1", timeout=10).geturl()  # nosec B310
+    if not landed.endswith("/orgs/1"):
+        raise RuntimeError(f"the session cookie does not log {email} in: {landed}")
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
+
+
+def _wrk(url: str, cookie: str, seconds: int) -> tuple[str, str, str, str]:
+    """Requests/s, p50, p99 and non-2xx/3xx count from one wrk run."""
+    out = subprocess.run(  # nosec B603 B607
+        [
+            "wrk",
+            "-t2",
+            "-c8",
+            f"-d{seconds}s",
+            "--latency",
+            "-H",
+            f"Cookie: {cookie}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def grab(pattern: str) -> str:
+        found = re.search(pattern, out)
+        return found[1] if found else "-"
+
+    return (
+        grab(r"Requests/sec:\s+([\d.]+)"),
+        grab(r"\s50%\s+(\S+)"),
+        grab(r"\s99%\s+(\S+)"),
+        grab(r"Non-2xx or 3xx responses:\s+(\d+)") if "Non-2xx" in out else "0",
+    )
+
+
+def bench_http(url: str, app: Flask, seconds: int) -> None:
+    """gunicorn (2 workers) under wrk -t2 -c8: reported, not budgeted."""
+    print(f"\n## gunicorn, 2 workers, wrk -t2 -c8 -d{seconds}s (reported, no budget)")
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: skipped")
+        return
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    health = "/healthz" if "/healthz" in rules else "/login"
+    if health != "/healthz":
+        print("no /healthz route yet: /login (anonymous, no Oso) stands in for it")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench", PORTAL_HTTPS="0")
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(  # nosec B603
+        [
+            str(gunicorn),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "portal:create_app()",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        for _ in range(100):
+            if server.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {server.returncode}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=1),
+            ):
+                break
+            time.sleep(0.1)
+        cookie = _session_cookie(base, demo.JOHN)
+        print(f"{'path':<22}{'req/s':>9}{'p50':>10}{'p99':>10}{'non-2xx':>9}")
+        for path in ["/orgs/1", "/orgs/1/repos", health]:
+            rps, p50, p99, bad = _wrk(base + path, cookie, seconds)
+            print(f"{path:<22}{rps:>9}{p50:>10}{p99:>10}{bad:>9}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+# --- cProfile -------------------------------------------------------------------
+
+
+def profile(app: Flask, requests: int) -> None:
+    """Where the time goes: the top frames by cumulative time."""
+    client = logged_in_client(app, demo.JOHN)
+    decide = decision_cpu(app, demo.JOHN, demo.BEATLES_ID)
+    work: list[tuple[str, Callable[[], object]]] = [
+        ("/orgs", lambda: client.get("/orgs")),
+        ("/orgs/1/repos", lambda: client.get("/orgs/1/repos")),
+        ("one decision (authorized_actions)", decide),
+    ]
+    for what, run in work:
+        for _ in range(10):
+            run()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(requests):
+            run()
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(45)
+        print(f"\n## cProfile: {what}, {requests} times (cumulative seconds)")
+        print("\n".join(out.getvalue().splitlines()[6:]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny data, no budgets")
+    parser.add_argument("--runs", type=int, help="requests per measurement")
+    parser.add_argument("--profile", action="store_true", help="cProfile and exit")
+    parser.add_argument("--no-http", action="store_true", help="skip gunicorn/wrk")
+    args = parser.parse_args(argv)
+    runs = args.runs or (3 if args.quick else 150)
+    scale = QUICK if args.quick else Scale()
+    budgets = not args.quick
+    report = Report()
+    with tempfile.TemporaryDirectory() as tmp:
+        demo_url, _ = build_database(Path(tmp) / "demo.sqlite", None)
+        app = bench_app(demo_url)
+        if args.profile:
+            profile(app, runs)
+            return 0
+        start = time.perf_counter()
+        scale_url, fixtures = build_database(Path(tmp) / "scale.sqlite", scale)
+        print(f"scale data: {scale} ({time.perf_counter() - start:.1f} s to build)")
+        bench_pages(app, "demo", runs, report, budgets)
+        app.extensions["portal.engine"].dispose()
+        app = bench_app(scale_url)
+        bench_pages(app, "scale", runs, report, budgets)
+        bench_many_rows(app, fixtures, runs, report, budgets)
+        if not args.no_http:
+            bench_http(scale_url, app, 1 if args.quick else 5)
+        app.extensions["portal.engine"].dispose()
+    if report.failures:
+        print(f"\nbudgets missed ({len(report.failures)}):")
+        for failure in report.failures:
+            print(f"  - {failure}")
+        return 1
+    print("\nevery budget met" if budgets else "\nquick run: no budgets checked")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
