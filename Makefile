@@ -57,7 +57,10 @@ test: $(VENV)/.installed-test browser lint
 	$(PY) -m pytest
 	PY=$(PY) scripts/postgres-leg.sh
 
-bench: $(VENV)/.installed
+# wrk loads gunicorn for the HTTP part (Debian's package; skipped, and said so,
+# when it cannot be installed).
+bench: $(VENV)/.installed-test
+	command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk >/dev/null 2>&1 || true
 	$(PY) bench/run.py
 
 clean:

@@ -63,10 +63,10 @@ from flask.typing import ResponseReturnValue  # noqa: E402
 from flask_login import current_user  # noqa: E402
 from jinja2 import Environment  # noqa: E402
 from oso import Oso  # noqa: E402
-from sqlalchemy import create_engine, insert, select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy import Select, create_engine, insert, select  # noqa: E402
+from sqlalchemy.orm import Session, contains_eager  # noqa: E402
 
-from portal import create_app, demo  # noqa: E402
+from portal import create_app, demo, paging  # noqa: E402
 from portal import db as portal_db  # noqa: E402
 from portal.authz import Viewer  # noqa: E402
 from portal.forms import LoginForm, PasswordForm, RoleForm  # noqa: E402
@@ -223,19 +223,24 @@ def _org(org_id: int) -> Organization:
     return organization
 
 
+def _page(statement: Select[Any]) -> paging.Page[Any]:
+    """The first page of statement's rows, as the pages show it (no policy)."""
+    return paging.paginate(portal_db.get_session(), statement, 1)
+
+
 @public  # like the login page itself
 def control_login() -> ResponseReturnValue:
     return _render("auth/login.html", form=LoginForm())
 
 
 def control_organization_list() -> ResponseReturnValue:
-    organizations = portal_db.get_session().scalars(
+    organizations = _page(
         select(Organization)
         .join(OrganizationRole, OrganizationRole.organization_id == Organization.id)
         .where(OrganizationRole.user_id == current_user.id)
-        .order_by(Organization.name)
+        .order_by(Organization.name, Organization.id)
     )
-    return _render("orgs/list.html", organizations=organizations.all())
+    return _render("orgs/list.html", organizations=organizations)
 
 
 def control_organization_show(org_id: int) -> ResponseReturnValue:
@@ -243,13 +248,13 @@ def control_organization_show(org_id: int) -> ResponseReturnValue:
 
 
 def control_repository_list(org_id: int) -> ResponseReturnValue:
-    repositories = portal_db.get_session().scalars(
+    repositories = _page(
         select(Repository)
         .where(Repository.organization_id == org_id)
-        .order_by(Repository.name)
+        .order_by(Repository.name, Repository.id)
     )
     return _render(
-        "orgs/repos.html", organization=_org(org_id), repositories=repositories.all()
+        "orgs/repos.html", organization=_org(org_id), repositories=repositories
     )
 
 
@@ -258,17 +263,15 @@ def control_billing_show(org_id: int) -> ResponseReturnValue:
 
 
 def control_role_list(org_id: int) -> ResponseReturnValue:
-    members = portal_db.get_session().execute(
-        select(User.email, OrganizationRole.name)
-        .join(OrganizationRole, OrganizationRole.user_id == User.id)
+    members = _page(
+        select(OrganizationRole)
+        .join(OrganizationRole.user)
+        .options(contains_eager(OrganizationRole.user))
         .where(OrganizationRole.organization_id == org_id)
-        .order_by(User.email)
+        .order_by(User.email, User.id)
     )
     return _render(
-        "orgs/roles.html",
-        organization=_org(org_id),
-        members=members.all(),
-        form=RoleForm(),
+        "orgs/roles.html", organization=_org(org_id), members=members, form=RoleForm()
     )
 
 

@@ -1,4 +1,5 @@
-"""Loaders for views: each returns the row or ends the request with 404 itself.
+"""Loaders for views: each returns the row (or page of rows) or ends the request
+with 404 (or 400 for a malformed page number) itself.
 
 Views therefore never hold an Optional, and ``authorize()`` is never asked about
 ``None``. Load, then authorize: a loader's 404 reveals only that the row does not
@@ -7,10 +8,12 @@ exist, which is also what ``authorize()`` answers for a row the user may not REA
 
 from __future__ import annotations
 
-from flask import abort, request
-from sqlalchemy import select
+from typing import Any
 
-from portal import db, roles
+from flask import abort, request
+from sqlalchemy import Select, select
+
+from portal import db, paging, roles
 from portal.models import Organization, OrganizationRole
 
 
@@ -45,3 +48,18 @@ def load_member(organization: Organization, user_id: int) -> OrganizationRole:
     if role is None:
         abort(404)
     return role
+
+
+def page_of(statement: Select[Any]) -> paging.Page[Any]:
+    """The page of statement's rows that the request's ``page`` asks for.
+
+    400 for a page value that is not one whole number from 1 up, 404 beyond the
+    last page; both say what went wrong in the layout.
+    """
+    try:
+        number = paging.page_number(request.args.getlist("page"))
+        return paging.paginate(db.get_session(), statement, number)
+    except paging.PageNumberError as error:
+        abort(400, description=str(error))
+    except paging.PageOutOfRange as error:
+        abort(404, description=str(error))

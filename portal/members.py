@@ -15,11 +15,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from portal import db, roles
 from portal.authz import authorize
 from portal.forms import RoleForm, text
-from portal.loaders import load_organization
+from portal.loaders import load_organization, page_of
 from portal.models import Organization, OrganizationRole, User
 
 bp = Blueprint("members", __name__)
@@ -115,13 +116,15 @@ def _refused(
 
 
 def _render_roles(organization: Organization, form: RoleForm) -> str:
-    """The role page: members by email, and the form (shown only to owners)."""
-    members = db.get_session().execute(
-        select(User.email, OrganizationRole.name)
-        .join(OrganizationRole, OrganizationRole.user_id == User.id)
+    """The role page: members by email, a page at a time, and the form (shown
+    only to owners)."""
+    members = page_of(
+        select(OrganizationRole)
+        .join(OrganizationRole.user)
+        .options(contains_eager(OrganizationRole.user))
         .where(OrganizationRole.organization_id == organization.id)
-        .order_by(User.email)
+        .order_by(User.email, User.id)
     )
     return render_template(
-        "orgs/roles.html", organization=organization, members=members.all(), form=form
+        "orgs/roles.html", organization=organization, members=members, form=form
     )

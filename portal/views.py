@@ -7,16 +7,12 @@ controls; both answers come from one memoized Oso query per organization.
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Select
 
-from portal import db, paging
 from portal.authz import authorize, authorized
 from portal.guards import public
-from portal.loaders import load_organization
+from portal.loaders import load_organization, page_of
 from portal.models import Organization, Repository
 
 bp = Blueprint("orgs", __name__)
@@ -32,7 +28,7 @@ def index() -> ResponseReturnValue:
 @bp.route("/orgs")
 def organization_list() -> ResponseReturnValue:
     """The organizations the user can READ, a page at a time."""
-    organizations = _page_of(
+    organizations = page_of(
         authorized("READ", Organization).order_by(Organization.name, Organization.id)
     )
     return render_template("orgs/list.html", organizations=organizations)
@@ -51,7 +47,7 @@ def repository_list(org_id: int) -> ResponseReturnValue:
     """The organization's repositories the user can read, a page at a time."""
     organization = load_organization(org_id)
     authorize("LIST_REPOS", organization)
-    repositories = _page_of(
+    repositories = page_of(
         authorized("READ", Repository)
         .where(Repository.organization_id == organization.id)
         .order_by(Repository.name, Repository.id)
@@ -67,18 +63,3 @@ def billing_show(org_id: int) -> ResponseReturnValue:
     organization = load_organization(org_id)
     authorize("READ_BILLING", organization)
     return render_template("orgs/billing.html", organization=organization)
-
-
-def _page_of(statement: Select[Any]) -> paging.Page[Any]:
-    """The page of statement's rows that the request's ``page`` asks for.
-
-    400 for a page value that is not one whole number from 1 up, 404 beyond the
-    last page; both say what went wrong in the layout.
-    """
-    try:
-        number = paging.page_number(request.args.getlist("page"))
-        return paging.paginate(db.get_session(), statement, number)
-    except paging.PageNumberError as error:
-        abort(400, description=str(error))
-    except paging.PageOutOfRange as error:
-        abort(404, description=str(error))

@@ -481,3 +481,47 @@ def test_paged_lists_equal_per_row_decisions(
         assert listed == decided, user.email
         longest = max(longest, len(listed))
     assert longest > 100  # some lists span three pages
+
+
+@pytest.fixture
+def org_with_120_members(db: Session) -> tuple[int, str]:
+    """An organization with an owner and 119 members; (its id, the owner's email)."""
+    (org_id,) = bulk_organizations(db, 1)
+    owner = make_user(db)
+    members = [make_user(db).id for _ in range(119)]
+    bulk_roles(db, [(owner.id, org_id, "OWNER")])
+    bulk_roles(db, [(user_id, org_id, "MEMBER") for user_id in members])
+    db.commit()
+    return org_id, owner.email
+
+
+def test_role_list_shows_one_page_of_members_with_the_total(
+    client: FlaskClient, auth: AuthActions, org_with_120_members: tuple[int, str]
+) -> None:
+    org_id, email = org_with_120_members
+    auth.login(email)
+    first = client.get(f"/orgs/{org_id}/roles")
+    assert first.status_code == 200
+    assert "Showing 1–50 of 120 members" in first.text and "Page 1 of 3" in first.text
+    emails = re.findall(r"<tr><td>([^<]+@example\.com)</td>", first.text)
+    assert len(emails) == 50 and emails == sorted(emails)
+    last = client.get(f"/orgs/{org_id}/roles?page=3")
+    assert "Showing 101–120 of 120 members" in last.text
+    assert len(re.findall(r"<tr><td>[^<]+@example\.com</td>", last.text)) == 20
+    assert 'name="user_email"' in last.text  # the owner's form is on every page
+
+
+@pytest.mark.parametrize(("query", "status", "message"), BAD_PAGES)
+def test_role_list_refuses_bad_pages_in_the_layout(
+    client: FlaskClient,
+    auth: AuthActions,
+    org_with_120_members: tuple[int, str],
+    query: str,
+    status: int,
+    message: str,
+) -> None:
+    org_id, email = org_with_120_members
+    auth.login(email)
+    response = client.get(f"/orgs/{org_id}/roles?{query}")
+    assert response.status_code == status
+    assert message in response.text
