@@ -102,13 +102,23 @@ def paginate(
     """
     if number < 1 or per_page < 1:
         raise ValueError(f"page {number} of {per_page} rows: both start at 1")
-    # The count ignores the order; the subquery keeps the statement's DISTINCT.
-    total = session.scalar(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    )
+    total = session.scalar(_count(statement))
     page: Page[Any] = Page(items=(), number=1, per_page=per_page, total=total or 0)
     if number > page.pages:
         raise PageOutOfRange(number, page.pages, page.total)
     offset = (number - 1) * per_page
     items = session.scalars(statement.limit(per_page).offset(offset)).all()
     return Page(items=items, number=number, per_page=per_page, total=page.total)
+
+
+def _count(statement: Select[Any]) -> Select[Any]:
+    """A statement counting statement's rows (its order does not matter).
+
+    A DISTINCT statement is counted over a subquery, which keeps the DISTINCT;
+    any other as itself with count(*) for its columns, so the database need not
+    build the rows to count them.
+    """
+    unordered = statement.order_by(None)
+    if unordered._distinct:
+        return select(func.count()).select_from(unordered.subquery())
+    return unordered.with_only_columns(func.count(), maintain_column_froms=True)

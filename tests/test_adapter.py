@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import pytest
 from flask import Flask
-from polar.data.filter import Condition, DataFilter, Projection
-from sqlalchemy import select
+from polar.data.filter import Condition, DataFilter, Projection, Relation
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from portal import db as portal_db
@@ -289,3 +289,51 @@ def test_adapter_policy_membership_in_a_string_fails_loudly(
     owner = session.scalar(select(User).where(User.email == demo.JOHN))
     with pytest.raises(UntranslatableCondition):
         oso.authorized_resources(owner, "READ", Organization)
+
+
+def _filter_statement(
+    model: type, relations: list[Relation], *conditions: Condition
+) -> Select[Any]:
+    """The statement the adapter builds for one conjunction over relations."""
+    data_filter = DataFilter(model, relations, [list(conditions)], get_oso().host.types)
+    return RequestSessionAdapter().build_query(data_filter)
+
+
+def test_adapter_many_join_pinned_to_one_row_needs_no_distinct(
+    session: Session,
+) -> None:
+    # why: DISTINCT made a page of a 1,000-row list sort all 1,000 rows; a join
+    # that pins a unique key (one role per user per organization) cannot repeat
+    _generate(session)
+    john = session.scalars(select(User.id).where(User.email == demo.JOHN)).one()
+    statement = _filter_statement(
+        Organization,
+        [Relation(Organization, "roles", OrganizationRole)],
+        Condition(Projection(OrganizationRole, "user_id"), "Eq", john),
+        Condition(Projection(OrganizationRole, "name"), "Eq", "OWNER"),
+    )
+    assert not statement._distinct
+    listed = list(portal_db.get_session().scalars(statement))
+    owned = {
+        role.organization
+        for role in session.scalars(
+            select(OrganizationRole).where(
+                OrganizationRole.user_id == john, OrganizationRole.name == "OWNER"
+            )
+        )
+    }
+    assert sorted(o.id for o in listed) == sorted(o.id for o in owned)
+
+
+def test_adapter_many_join_that_can_repeat_rows_keeps_distinct(
+    session: Session,
+) -> None:
+    # why: The Beatles has two MEMBERs; without DISTINCT it would be listed twice
+    statement = _filter_statement(
+        Organization,
+        [Relation(Organization, "roles", OrganizationRole)],
+        Condition(Projection(OrganizationRole, "name"), "Eq", "MEMBER"),
+    )
+    assert statement._distinct
+    listed = [o.id for o in portal_db.get_session().scalars(statement)]
+    assert sorted(listed) == [demo.BEATLES_ID, demo.MONSTERS_ID]

@@ -84,6 +84,14 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         engine.dispose()
 
 
+def make_legacy_database(engine: Engine) -> None:
+    """A database as create_all made it before Alembic: the first revision's
+    schema (which is exactly what the models were then), no alembic_version."""
+    migrate.upgrade(engine, migrate.first_revision())
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE alembic_version")
+
+
 def schema_differences(engine: Engine) -> list[Any]:
     """What Alembic's autogenerate finds between the database and the models."""
     with engine.connect() as connection:
@@ -187,7 +195,7 @@ def test_migrations_stamp_a_create_all_database_and_keep_its_rows(
 ) -> None:
     # why: databases made before Alembic have the tables but no alembic_version;
     # running the first revision on them would fail on "table already exists"
-    Base.metadata.create_all(engine)
+    make_legacy_database(engine)
     insert_first_revision_rows(engine)
     before = rows_of(engine)
     migrate.upgrade(engine)
@@ -198,7 +206,7 @@ def test_migrations_stamp_a_create_all_database_and_keep_its_rows(
 
 def test_migrations_refuse_to_stamp_a_partial_legacy_database(engine: Engine) -> None:
     # why: stamping would record a table that is not there
-    Base.metadata.create_all(engine)
+    make_legacy_database(engine)
     with engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE login_failure")
     with pytest.raises(migrate.LegacyDatabaseError, match="lacks login_failure"):
@@ -300,14 +308,14 @@ def test_cli_seed_upgrades_before_seeding(empty_app: Flask) -> None:
 
 def test_cli_db_upgrade_stamps_a_create_all_database(empty_app: Flask) -> None:
     engine = empty_app.extensions["portal.engine"]
-    Base.metadata.create_all(engine)
+    make_legacy_database(engine)
     invoke(empty_app, "db", "upgrade")
     assert migrate.current_revision(engine) == migrate.head_revision()
 
 
 def test_cli_db_upgrade_reports_a_partial_legacy_database(empty_app: Flask) -> None:
     engine = empty_app.extensions["portal.engine"]
-    Base.metadata.create_all(engine)
+    make_legacy_database(engine)
     with engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE login_failure")
     result = empty_app.test_cli_runner().invoke(args=["db", "upgrade"])

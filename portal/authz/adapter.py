@@ -31,7 +31,18 @@ from typing import Any
 from polar.data.adapter.sqlalchemy_adapter import SqlAlchemyAdapter
 from polar.data.filter import Condition, DataFilter, Projection, Relation
 from polar.exceptions import OsoError
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    PrimaryKeyConstraint,
+    Select,
+    UniqueConstraint,
+    and_,
+    false,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from portal import db
@@ -90,8 +101,13 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
                 for conjunction in filter.conditions
             ),
         )
+        statement = statement.where(condition)
+        if all(_joins_one_row(filter, relation) for relation in filter.relations):
+            return statement
         # A join along a "many" relation repeats the root row once per match.
-        return statement.where(condition).distinct()
+        # (DISTINCT makes the database build and sort every matching row before
+        # any LIMIT, so it is left out where no join can repeat a row.)
+        return statement.distinct()
 
     def execute_query(self, query: Select[Any]) -> list[Any]:
         """Run a statement from build_query on the request session."""
@@ -135,6 +151,41 @@ def _membership(cond: Condition) -> Any:
     # Records in the list stand for their primary keys, as in Oso's Eq.
     values = [SqlAlchemyAdapter.add_side(value) for value in right]
     return column.not_in(values) if negate else column.in_(values)
+
+
+def _joins_one_row(filter: DataFilter, relation: Relation) -> bool:
+    """Whether joining relation matches at most one row for each row it starts from.
+
+    True for a "one" relation. A "many" relation qualifies when every alternative
+    of the filter pins, with an equality to a value, the rest of a unique key of
+    the joined table whose other column is the join column: for has_role, the
+    role rows of an organization for one user_id (unique per user and
+    organization), so the join cannot repeat an organization.
+    """
+    field = filter.types[relation.left].fields[relation.name]
+    if field.kind == "one":
+        return True
+    right = filter.types[field.other_type].cls
+    table = sa_inspect(right).local_table
+    unique_keys = [
+        {column.name for column in constraint.columns}
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint | PrimaryKeyConstraint)
+    ]
+    for conjunction in filter.conditions:
+        pinned = {field.other_field} | {
+            side.field
+            for cond in conjunction
+            if cond.cmp == "Eq"
+            for side, other in ((cond.left, cond.right), (cond.right, cond.left))
+            if isinstance(side, Projection)
+            and side.source is right
+            and side.field is not None
+            and not isinstance(other, Projection)
+        }
+        if not any(key <= pinned for key in unique_keys):
+            return False
+    return True
 
 
 def _join_target(filter: DataFilter, relation: Relation) -> tuple[Any, ColumnElement]:
