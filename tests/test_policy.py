@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from portal import db as portal_db
-from portal import demo
+from portal import demo, scale
 from portal.authz import PortalOso, Viewer, get_oso
 from portal.models import ROLE_NAMES, Organization, Repository, User
 from tests.conftest import organization, user_by_email
@@ -156,3 +156,44 @@ def test_policy_lists_equal_per_row_decisions(app: Flask, ctx: None) -> None:
         session.scalars(oso.authorized_query(u, "READ", Repository)).all()
         for u in users
     )
+
+
+def test_policy_lists_equal_per_row_decisions_on_scale_data(
+    app: Flask, ctx: None
+) -> None:
+    # why: the scale data's shapes (a user holding every role name in hundreds of
+    # organizations, a crowded organization, a big one) at a size per-row
+    # decisions can check; lists are compared as lists, so a join that repeats
+    # a row (a missing DISTINCT) fails too
+    session = portal_db.get_session()
+    scale.seed_scale(
+        session,
+        scale.Scale(
+            organizations=300,
+            repositories=3_000,
+            big_org_repositories=600,
+            members=120,
+            user_roles=240,
+        ),
+    )
+    session.commit()
+    oso: PortalOso = get_oso()
+    oso.clear_caches()
+    orgs = session.scalars(select(Organization)).all()
+    repos = session.scalars(select(Repository)).all()
+    emails = [scale.USER_WITH_ROLES, scale.MEMBER_EMAIL.format(7), *demo.USERS]
+    for email in emails:
+        user = user_by_email(session, email)
+        viewer = Viewer(session, user.id)
+        for action in ORG_ACTIONS:
+            listed = session.scalars(oso.authorized_query(user, action, Organization))
+            listed_ids = sorted(o.id for o in listed)
+            decided = [
+                o.id for o in orgs if action in oso.authorized_actions(viewer, o)
+            ]
+            assert listed_ids == sorted(decided), (email, action)
+        listed_repos = session.scalars(oso.authorized_query(user, "READ", Repository))
+        decided_repos = [r.id for r in repos if oso.is_allowed(viewer, "READ", r)]
+        assert sorted(r.id for r in listed_repos) == sorted(decided_repos), email
+    heavy = user_by_email(session, scale.USER_WITH_ROLES)
+    assert len(session.scalars(oso.authorized_query(heavy, "READ", Repository)).all())
