@@ -20,6 +20,12 @@ allow(actor, action, resource) if has_permission(actor, action, resource);
 actor Viewer {}
 actor User {}
 
+# A role considered on its own, in no particular organization: the answers to
+# "what does MEMBER grant?" and "what does OWNER include?" that the roles page
+# and the member page explain access with (portal.authz.explain). Only Python
+# builds one; no request acts as a RoleHolder.
+actor RoleHolder {}
+
 resource Organization {
   roles = ["OWNER", "MEMBER", "BILLING"];
   permissions = [
@@ -63,6 +69,27 @@ resource Repository {
   "READ" if "LIST_REPOS" on "parent";
 }
 
+# One person's role in an organization, the thing an owner changes or removes and
+# a member gives up when they leave. "HOLDER" is the person who holds it.
+resource OrganizationRole {
+  roles = ["HOLDER"];
+  permissions = ["READ", "UPDATE", "DELETE"];
+  relations = { organization: Organization };
+
+  # Whoever may list the organization's roles may open each; everyone may open
+  # their own, to see what it lets them do.
+  "READ" if "LIST_ROLES" on "organization";
+  "READ" if "HOLDER";
+
+  # Owners change and remove roles.
+  "UPDATE" if "UPDATE_ROLE" on "organization";
+  "DELETE" if "DELETE_ROLE" on "organization";
+
+  # Leaving: anyone may give up the role they hold. (Whether the organization
+  # can spare them, its last owner, is the data's rule: portal.roles.)
+  "DELETE" if "HOLDER";
+}
+
 # A user's own account: only they ("SELF") may see it and change its password.
 resource User {
   roles = ["SELF"];
@@ -77,6 +104,17 @@ has_role(viewer: Viewer, "SELF", user: User) if
 
 has_relation(organization: Organization, "parent", repository: Repository) if
   organization = repository.organization;
+
+has_relation(organization: Organization, "organization", role: OrganizationRole) if
+  organization = role.organization;
+
+has_role(viewer: Viewer, "HOLDER", role: OrganizationRole) if
+  viewer.user_id = role.user_id;
+
+# A RoleHolder holds its role in every organization; the resource block above
+# adds what the role includes ("MEMBER" if "OWNER").
+has_role(holder: RoleHolder, name: String, _: Organization) if
+  name = holder.name;
 
 # Decisions (one resource, the current request): the Viewer looks up its single role
 # in this organization with one indexed query and remembers it for the request, so

@@ -35,3 +35,19 @@ class Viewer:
 
     def __repr__(self) -> str:
         return f"<Viewer user={self.user_id}>"
+
+
+class RoleHolder:
+    """The actor "someone who holds the role ``name``", in no particular
+    organization: what the policy grants a role, asked of the policy itself.
+
+    portal.authz.explain asks about RoleHolders to explain access (the roles x
+    permissions table, the "why" of each permission) from the loaded policy.
+    Requests never act as one.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<RoleHolder {self.name}>"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import g, has_request_context
-from oso import Oso, Relation
+from oso import Oso, Relation, Variable
 from polar.data.filter import DataFilter
 from polar.data_filtering import serialize_types
 from polar.exceptions import InvalidQueryTypeError
@@ -22,12 +22,20 @@ from sqlalchemy_oso.auth import default_polar_model_name
 from sqlalchemy_oso.compat import iterate_model_classes
 from werkzeug.exceptions import Forbidden, NotFound
 
-from portal.authz.actors import Viewer
+from portal.authz.actors import RoleHolder, Viewer
 from portal.authz.adapter import RequestSessionAdapter
 from portal.authz.cache import LruCache
 from portal.models import Base, Organization, Repository, User
 
 READ = "READ"
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    """What the policy grants the holder of one role (see PortalOso.role_grants)."""
+
+    actions: frozenset[str]
+    includes: frozenset[str]  # the roles it includes, itself among them
 
 
 class PortalOso(Oso):
@@ -53,12 +61,44 @@ class PortalOso(Oso):
     def __init__(self, *args: Any, cache_size: int = 4096, **kwargs: Any) -> None:
         self._decisions = LruCache(cache_size)
         self._filters = LruCache(cache_size)
+        self._role_grants = LruCache(min(cache_size, 64))
         super().__init__(*args, **kwargs)
 
     def clear_caches(self) -> None:
         """Forget every answer kept across requests."""
         self._decisions.clear()
         self._filters.clear()
+        self._role_grants.clear()
+
+    def role_grants(self, names: Sequence[str], resource: Any) -> dict[str, RoleGrant]:
+        """What the policy grants each role in names on resource: the actions a
+        RoleHolder of it may take, and the roles it includes (itself among them).
+
+        Two policy queries per role. Remembered across requests, per resource
+        class, when the policy read nothing but the holders' names to answer (a
+        policy that looks at the resource itself is asked again each time).
+        """
+        key = (type(resource), tuple(names))
+        cached = self._role_grants.get(key)
+        if cached is not None:
+            self.cache_hits += 1
+            return dict(cached)
+        holders = [RoleHolder(name) for name in names]
+        grants = {}
+        with _recording_reads() as reads:
+            for holder in holders:
+                actions = Oso.authorized_actions(self, holder, resource)
+                included = self.query_rule(
+                    "has_role", holder, Variable("name"), resource
+                )
+                grants[holder.name] = RoleGrant(
+                    actions=frozenset(actions),
+                    includes=frozenset(r["bindings"]["name"] for r in included),
+                )
+        self.queries += 2 * len(holders)
+        if reads <= {(_read_key(holder), "name", ()) for holder in holders}:
+            self._role_grants.put(key, grants)
+        return grants
 
     def authorized_actions(
         self, actor: Any, resource: Any, allow_wildcard: bool = False
@@ -305,6 +345,7 @@ def build_oso(policy_path: Path, cache_size: int = 4096) -> PortalOso:
     # Registered before the policy loads, as Oso requires.
     register_mapped_classes(oso, Base)
     oso.register_class(Viewer)
+    oso.register_class(RoleHolder)
     oso.set_data_filtering_adapter(RequestSessionAdapter())
     oso.load_files([str(policy_path)])
     return oso
