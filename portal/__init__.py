@@ -90,7 +90,9 @@ def register_extensions(app: Flask) -> None:
     sessions.init_app(app)
     guards.init_app(app)
     # A global, not a context processor, so that imported macros see it too.
-    app.jinja_env.globals.update(can=authz.can, my_role=authz.my_role)
+    app.jinja_env.globals.update(
+        can=authz.can, my_role=authz.my_role, access=authz.access
+    )
 
 
 def register_blueprints(app: Flask) -> None:

@@ -140,7 +140,7 @@ MATRIX: dict[tuple[str, str], Route] = {
         "/orgs/{org_id}/billing", _org(OK, NO, OK), html=True, oso_queries=1
     ),
     ("members.role_list", "GET"): Route(
-        "/orgs/{org_id}/roles", _org(NO, OK, OK), html=True, oso_queries=1
+        "/orgs/{org_id}/roles", _org(NO, OK, OK), html=True, oso_queries=7
     ),
     ("members.role_create", "POST"): Route(
         "/orgs/{org_id}/roles",

@@ -4,8 +4,11 @@
   templates, ``authorized(action, Model)``: a ``select()`` of the rows a list may
   show, filtered in SQL generated from the policy;
 - ``portal.authz.policy``: the app's Oso (classes registered, policy loaded);
-- ``portal.authz.actors``: the Viewer actor; ``portal.authz.adapter``: the
-  data-filtering adapter; ``portal.authz.flask_oso_compat``: flask-oso on Flask 3.
+- ``access(organization)``: what each role grants there and why, derived from
+  the policy's answers (``portal.authz.explain``);
+- ``portal.authz.actors``: the Viewer and RoleHolder actors;
+  ``portal.authz.adapter``: the data-filtering adapter;
+  ``portal.authz.flask_oso_compat``: flask-oso on Flask 3.
 
 How a page stays cheap (one Oso decision costs 0.3-1 ms; a table row must not cost
 one): every decision about a resource is answered from ``authorized_actions`` for
@@ -29,14 +32,17 @@ from sqlalchemy import Select
 
 from portal import db
 from portal.authz.actors import Viewer
+from portal.authz.explain import AccessModel, access_model
 from portal.authz.flask_oso_compat import FlaskOso
 from portal.authz.policy import READ, PortalOso, build_oso
 from portal.models import Organization
 
 __all__ = [
     "READ",
+    "AccessModel",
     "PortalOso",
     "Viewer",
+    "access",
     "authorize",
     "authorized",
     "can",
@@ -101,6 +107,12 @@ def my_role(organization: Organization) -> str | None:
 def can(action: str, resource: Any) -> bool:
     """Whether the current user may take action on resource (for templates)."""
     return action in get_oso().authorized_actions(current_viewer(), resource)
+
+
+def access(organization: Organization) -> AccessModel:
+    """What each role grants in organization, as the loaded policy answers it
+    (for the roles x permissions table and the "why" of a member's permissions)."""
+    return access_model(get_oso(), organization)
 
 
 def authorized(action: str, model: type) -> Select[Any]:
