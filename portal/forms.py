@@ -161,8 +161,9 @@ class MemberSearchForm(FlaskForm):
         ],
     )
     # invalid_choice_message is WTForms 3.3's; its stubs (3.2) lack it.
+    # Not labelled "Role": the owner's assign form on the same page has that.
     role = SelectField(  # type: ignore[call-arg]
-        "Role",
+        "Has role",
         choices=[
             SelectChoice(ALL_ROLES, "All roles"),
             *(SelectChoice(name) for name in ROLE_NAMES),
