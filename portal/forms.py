@@ -1,4 +1,7 @@
-"""Forms (Flask-WTF): every form carries a CSRF token."""
+"""Forms (Flask-WTF): every form that changes something carries a CSRF token.
+
+The one GET form, MemberSearchForm, changes nothing and reads the query string.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,14 @@ from typing import Any
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import EmailField, Field, PasswordField, SelectField, SubmitField
+from wtforms import (
+    EmailField,
+    Field,
+    PasswordField,
+    SearchField,
+    SelectField,
+    SubmitField,
+)
 
 # WTForms 3.3's way to give choices (tuples are deprecated); its published stubs
 # (3.2) do not know it yet.
@@ -22,6 +32,8 @@ from wtforms.validators import (
 from portal.models import ROLE_NAMES
 
 CHOOSE_A_ROLE = f"Choose one of {', '.join(ROLE_NAMES)}."
+CHOOSE_A_ROLE_FILTER = f"Choose one of {', '.join(ROLE_NAMES)}, or all roles."
+ALL_ROLES = ""  # the role filter's value for "All roles"
 
 _SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -123,3 +135,47 @@ class PasswordForm(Form):
         render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField("Change password")
+
+
+def _strip(value: str | None) -> str | None:
+    """value without surrounding whitespace (a pasted address often has some)."""
+    return value.strip() if value is not None else None
+
+
+class MemberSearchForm(FlaskForm):
+    """Find people on the roles page: email contains q, holding role.
+
+    A GET form: it changes nothing, so it has no CSRF token, and it always reads
+    the query string (also when a POST re-renders the roles page).
+    """
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(
+        "Email contains",
+        filters=[_strip],
+        validators=[
+            Length(max=254, message="Search for at most 254 characters."),
+            no_control_characters,
+        ],
+    )
+    # invalid_choice_message is WTForms 3.3's; its stubs (3.2) lack it.
+    # Not labelled "Role": the owner's assign form on the same page has that.
+    role = SelectField(  # type: ignore[call-arg]
+        "Has role",
+        choices=[
+            SelectChoice(ALL_ROLES, "All roles"),
+            *(SelectChoice(name) for name in ROLE_NAMES),
+        ],
+        default=ALL_ROLES,
+        invalid_choice_message=CHOOSE_A_ROLE_FILTER,
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(formdata=request.args, **kwargs)
+
+    @property
+    def filtering(self) -> bool:
+        """Whether the search narrows the list (by email or by role)."""
+        return bool(self.q.data) or bool(self.role.data)

@@ -14,24 +14,26 @@ from functools import partial
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager
 
-from portal import db, roles
+from portal import db, member_search, roles
 from portal.authz import authorize
-from portal.forms import RoleForm, text
+from portal.forms import MemberSearchForm, RoleForm, text
 from portal.loaders import load_organization, page_of
 from portal.models import Organization, OrganizationRole, User
+from portal.paging import Page
 
 bp = Blueprint("members", __name__)
 
 
 @bp.route("/orgs/<id:org_id>/roles")
 def role_list(org_id: int) -> ResponseReturnValue:
-    """The members and their roles; owners also get the form to assign roles."""
+    """The members and their roles, found by email and role; owners also get the
+    form to assign roles. A malformed search is 400, with the field's message."""
     organization = load_organization(org_id)
     authorize("LIST_ROLES", organization)
-    return _render_roles(organization, RoleForm())
+    search = MemberSearchForm()
+    status = 200 if search.validate() else 400
+    return _render_roles(organization, RoleForm(), search), status
 
 
 @bp.route("/orgs/<id:org_id>/roles", methods=["POST"])
@@ -115,16 +117,31 @@ def _refused(
     return _render_roles(organization, form), error.status
 
 
-def _render_roles(organization: Organization, form: RoleForm) -> str:
-    """The role page: members by email, a page at a time, and the form (shown
-    only to owners)."""
-    members = page_of(
-        select(OrganizationRole)
-        .join(OrganizationRole.user)
-        .options(contains_eager(OrganizationRole.user))
-        .where(OrganizationRole.organization_id == organization.id)
-        .order_by(User.email, User.id)
-    )
+def _render_roles(
+    organization: Organization, form: RoleForm, search: MemberSearchForm | None = None
+) -> str:
+    """The role page: the members found by the search, a page at a time, the
+    counts per role, and the form (shown only to owners).
+
+    Without a validated search (a POST re-rendering the page), the query
+    string's is read and validated here. An invalid search lists nobody.
+    """
+    if search is None:
+        search = MemberSearchForm()
+        search.validate()
+    members: Page[OrganizationRole] | None = None
+    if not search.errors:
+        members = page_of(
+            member_search.members_matching(
+                organization.id, search.q.data or "", search.role.data or ""
+            )
+        )
+    counts = member_search.role_counts(db.get_session(), organization.id)
     return render_template(
-        "orgs/roles.html", organization=organization, members=members, form=form
+        "orgs/roles.html",
+        organization=organization,
+        members=members,
+        counts=counts,
+        search=search,
+        form=form,
     )
