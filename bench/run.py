@@ -106,7 +106,7 @@ MAX_QUERIES = 3
 MAX_PAGE_VS_CONTROL = 1.5
 MAX_MANY_ROLES_DECISION = 1.2
 MAX_MANY_ROWS_PAGE = 1.3
-MAX_ROLES_VS_BEATLES = 1.5
+MAX_ROLES_VS_BEATLES = 1.2  # x the same ratio of the controls
 HEAVY = "heavy@bench.example"  # the user with many roles
 SINGLE = "single@bench.example"  # the user with one role, in an org of one row
 FULL = "full@bench.example"  # a page's worth of roles, in an org with a page of rows
@@ -647,14 +647,19 @@ def bench_roles_search(
             runs,
         )
         ratio = many_s / small_s
+        control_ratio = control_many_s / control_small_s
         what = f"{many_query or '(none)'} | {small_query or '(none)'}"
+        # why: 50 rows cost more to render than 4 with no authorization at all
+        # (the control's ratio, ~1.3-1.5x); the budget is on what the page adds
+        # beyond that, so that it measures the app, not the template's rows.
         verdict = report.check(
-            not budgets or ratio <= MAX_ROLES_VS_BEATLES,
-            f"roles {many_path}: {ratio:.2f}x {small_path} > {MAX_ROLES_VS_BEATLES}x",
+            not budgets or ratio <= MAX_ROLES_VS_BEATLES * control_ratio,
+            f"roles {many_path}: {ratio:.2f}x {small_path}, over"
+            f" {MAX_ROLES_VS_BEATLES}x the control's {control_ratio:.2f}x",
         )
         print(
             f"{what:<56}{many_s * 1000:>9.2f}{small_s * 1000:>7.2f}{ratio:>7.2f}"
-            f"  {verdict:<6}{control_many_s / control_small_s:>8.2f}"
+            f"  {verdict:<6}{control_ratio:>8.2f}"
         )
 
 
