@@ -100,7 +100,10 @@ def test_walkthrough_john_makes_ringo_billing(
     response = roles.assign(1, demo.RINGO, "BILLING")
     assert response.status_code == 302 and response.location == "/orgs/1/roles"
     page = client.get("/orgs/1/roles").text
-    assert "ringo@beatles.com is now BILLING (was MEMBER)." in page
+    assert (
+        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
+        " LIST_ROLES." in page
+    )
     assert role_of(db, demo.RINGO, 1) == "BILLING"
     ringo = app.test_client()
     AuthActions(ringo).login(demo.RINGO)
@@ -113,7 +116,8 @@ def test_owner_adds_a_user_without_a_role(
 ) -> None:
     auth.login(demo.JOHN)
     roles.assign(1, demo.ADMIN, "MEMBER")
-    assert "admin@admin.com is now MEMBER." in client.get("/orgs/1/roles").text
+    page = client.get("/orgs/1/roles").text
+    assert "admin@admin.com is now MEMBER: gained READ, LIST_REPOS, LIST_ROLES." in page
     assert role_of(db, demo.ADMIN, 1) == "MEMBER"
 
 

@@ -269,8 +269,8 @@ def decision_inputs(actor: Any, resource: Any) -> DecisionInputs | None:
     role name there (``viewer.role_in``); for a Repository, its organization and
     the viewer's role name there; for an OrganizationRole, its organization, the
     viewer's role name there and both user ids; for a User, the viewer's user id
-    and the user's id. The key holds those values. The reads are checked on every cache miss:
-    if the policy reads anything else, the answer is not cached.
+    and the user's id. The key holds those values. The reads are checked on every
+    cache miss: if the policy reads anything else, the answer is not cached.
     """
     if type(actor) is not Viewer:  # test doubles and other actors: not cached
         return None
