@@ -507,11 +507,13 @@ def test_role_list_shows_one_page_of_members_with_the_total(
     first = client.get(f"/orgs/{org_id}/roles")
     assert first.status_code == 200
     assert "Showing 1–50 of 120 members" in first.text and "Page 1 of 3" in first.text
-    emails = re.findall(r"<tr><td>([^<]+@example\.com)</td>", first.text)
+    # each email links to the member's page
+    row = r'<tr><td><a href="/orgs/\d+/roles/\d+">([^<]+@example\.com)</a></td>'
+    emails = re.findall(row, first.text)
     assert len(emails) == 50 and emails == sorted(emails)
     last = client.get(f"/orgs/{org_id}/roles?page=3")
     assert "Showing 101–120 of 120 members" in last.text
-    assert len(re.findall(r"<tr><td>[^<]+@example\.com</td>", last.text)) == 20
+    assert len(re.findall(row, last.text)) == 20
     assert 'name="user_email"' in last.text  # the owner's form is on every page
 
 

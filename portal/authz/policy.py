@@ -385,12 +385,19 @@ def build_oso(policy_path: Path, cache_size: int = 4096) -> PortalOso:
     oso.register_class(RoleHolder)
     oso.set_data_filtering_adapter(RequestSessionAdapter())
     oso.load_files([str(policy_path)])
-    # What each role grants is the policy's answer, the same for every request:
-    # asked once here (a transient organization: the policy reads none of it).
+    return oso
+
+
+def learn_role_grants(oso: PortalOso) -> None:
+    """Ask the policy once what each organization role grants, at start-up and
+    after the last class is registered (registering one forgets the answer).
+
+    The answer is the same for every request (a transient organization: the
+    policy reads none of it), so no request pays for it.
+    """
     oso.role_grants(ROLE_NAMES, Organization())
     # The counters say what serving costs; start-up work is not a request's.
     oso.queries = oso.cache_hits = 0
-    return oso
 
 
 def register_mapped_classes(oso: Oso, base: type) -> None:
