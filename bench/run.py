@@ -76,14 +76,16 @@ from oso import Oso  # noqa: E402
 from sqlalchemy import Select, create_engine, insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from portal import create_app, demo, member_search, paging  # noqa: E402
+from portal import create_app, demo, member_search, members, paging  # noqa: E402
 from portal import db as portal_db  # noqa: E402
 from portal.authz import AccessModel, Viewer  # noqa: E402
 from portal.authz.explain import access_model  # noqa: E402
 from portal.forms import (  # noqa: E402
     LoginForm,
+    MemberRoleForm,
     MemberSearchForm,
     PasswordForm,
+    RemoveForm,
     RoleForm,
 )
 from portal.guards import public  # noqa: E402
@@ -203,19 +205,21 @@ def _scale_data(session: Session, scale: Scale) -> Fixtures:
 
 # --- the control: the same template and rows, no authorization --------------------
 
-_actions: dict[tuple[int, int], set[str]] = {}  # (user id, org id) -> actions
+# (user id, class name, row id) -> actions; (user id, org id) -> role name
+_actions: dict[tuple[int, str, int], set[str]] = {}
 _roles: dict[tuple[int, int], str | None] = {}
 
 
-def _precomputed(organization: Organization) -> set[str]:
-    """The current user's actions on organization, asked of plain Oso once."""
-    key = (current_user.id, organization.id)
+def _precomputed(resource: Organization | OrganizationRole) -> set[str]:
+    """The current user's actions on resource, asked of plain Oso once."""
+    key = (current_user.id, type(resource).__name__, resource.id)
     if key not in _actions:
         session = portal_db.get_session()
         viewer = Viewer(session, current_user.id)
         oso = current_app.extensions["portal.oso"]
-        _actions[key] = set(Oso.authorized_actions(oso, viewer, organization))
-        _roles[key] = viewer.role_in(organization)
+        _actions[key] = set(Oso.authorized_actions(oso, viewer, resource))
+        if isinstance(resource, Organization):
+            _roles[(current_user.id, resource.id)] = viewer.role_in(resource)
     return _actions[key]
 
 
@@ -292,8 +296,48 @@ def control_organization_list() -> ResponseReturnValue:
     return _render("orgs/list.html", organizations=organizations)
 
 
+def _role(organization: Organization, user_id: int) -> OrganizationRole:
+    role = portal_db.get_session().scalar(
+        select(OrganizationRole).where(
+            OrganizationRole.organization_id == organization.id,
+            OrganizationRole.user_id == user_id,
+        )
+    )
+    assert role is not None
+    return role
+
+
 def control_organization_show(org_id: int) -> ResponseReturnValue:
-    return _render("orgs/show.html", organization=_org(org_id))
+    organization = _org(org_id)
+    membership = members.membership(organization, _role(organization, current_user.id))
+    return _render("orgs/show.html", organization=organization, membership=membership)
+
+
+def _member_context(org_id: int, user_id: int) -> dict[str, Any]:
+    """What the member pages render: the role, the refusals, the access model
+    (what roles grant comes from the app's start-up, as for the page)."""
+    organization = _org(org_id)
+    access = access_model(current_app.extensions["portal.oso"], organization)
+    membership = members.membership(organization, _role(organization, user_id))
+    return {"organization": organization, "membership": membership, "access": access}
+
+
+def control_member_show(org_id: int, user_id: int) -> ResponseReturnValue:
+    context = _member_context(org_id, user_id)
+    form = MemberRoleForm(name=context["membership"].role.name)
+    form.current.data = context["membership"].role.name
+    return _render("orgs/member.html", form=form, error=None, **context)
+
+
+def control_member_delete(org_id: int, user_id: int) -> ResponseReturnValue:
+    context = _member_context(org_id, user_id)
+    name = context["membership"].role.name
+    form = RemoveForm()
+    form.current.data = name
+    lost = context["access"].change(name, None)[1]
+    return _render(
+        "orgs/member_delete.html", form=form, error=None, lost=lost, **context
+    )
 
 
 def control_repository_list(org_id: int) -> ResponseReturnValue:
@@ -349,6 +393,14 @@ CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
     ),
     "orgs.billing_show": ("/_control/orgs/<int:org_id>/billing", control_billing_show),
     "members.role_list": ("/_control/orgs/<int:org_id>/roles", control_role_list),
+    "members.member_show": (
+        "/_control/orgs/<int:org_id>/roles/<int:user_id>",
+        control_member_show,
+    ),
+    "members.member_delete": (
+        "/_control/orgs/<int:org_id>/roles/<int:user_id>/delete",
+        control_member_delete,
+    ),
     "account.password_change": ("/_control/account/password", control_password_change),
 }
 

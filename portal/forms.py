@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     Field,
+    HiddenField,
     PasswordField,
     SearchField,
     SelectField,
@@ -110,6 +111,45 @@ class RoleForm(Form):
         """Accept only the organization roles, with a message that names them."""
         if field.data not in ROLE_NAMES:
             raise ValidationError(CHOOSE_A_ROLE)
+
+
+def a_role_name(form: FlaskForm, field: Field) -> None:
+    """Accept only the organization roles, with a message that names them."""
+    if field.data not in ROLE_NAMES:
+        raise ValidationError(CHOOSE_A_ROLE)
+
+
+STALE_FORM = "This form is out of date. Reload the page and try again."
+
+
+class RemoveForm(Form):
+    """A CSRF-protected button that takes one person's role away (or gives up
+    one's own), carrying the role the page showed so a stale form is noticed."""
+
+    current = HiddenField(validators=[InputRequired(STALE_FORM)])
+
+    def validate_current(self, field: HiddenField) -> None:
+        """The page put a role name here; anything else is not our form's."""
+        if field.data not in ROLE_NAMES:
+            raise ValidationError(STALE_FORM)
+
+
+class MemberRoleForm(RemoveForm):
+    """Change one member's role (the member page); ``confirm`` is "yes" once an
+    owner has confirmed a change of their own role that takes access away."""
+
+    name = SelectField(
+        "Role",
+        choices=[SelectChoice(name) for name in ROLE_NAMES],
+        validators=[InputRequired(CHOOSE_A_ROLE), a_role_name],
+        validate_choice=False,  # a_role_name says which roles exist
+    )
+    confirm = HiddenField()
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the person confirmed the change."""
+        return self.confirm.data == "yes"
 
 
 class PasswordForm(Form):

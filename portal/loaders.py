@@ -46,7 +46,13 @@ def load_member(organization: Organization, user_id: int) -> OrganizationRole:
         )
     )
     if role is None:
-        abort(404)
+        # Also the answer to a form for someone removed meanwhile; it names no
+        # one, so it tells nothing about people of other organizations.
+        abort(
+            404,
+            description=f"That person has no role in {organization.name}: they may"
+            " have left or been removed.",
+        )
     return role
 
 

@@ -9,17 +9,27 @@ the status the error carries.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from portal import db, member_search, roles
-from portal.authz import authorize
-from portal.forms import MemberSearchForm, RoleForm, text
-from portal.loaders import load_organization, page_of
-from portal.models import Organization, OrganizationRole, User
+from portal.authz import authorize, get_oso
+from portal.authz.explain import AccessModel, access_model
+from portal.forms import MemberRoleForm, MemberSearchForm, RemoveForm, RoleForm, text
+from portal.loaders import load_member, load_organization, page_of
+from portal.models import ROLE_NAMES, Organization, OrganizationRole, User
 from portal.paging import Page
 
 bp = Blueprint("members", __name__)
@@ -80,11 +90,20 @@ def _apply(
     # Read before the commit expires the object: building the URL afterwards
     # would start another (writer) transaction just to reload it.
     org_id = organization.id
+    access = _access(organization)
     try:
-        with db.transaction(db.get_session()):
-            done = change()
+        done = _commit(change)
     except roles.RoleError as error:
         return _refused(organization, form, error)
+    flash(_what_changed(access, done), "success")
+    return redirect(url_for("members.role_list", org_id=org_id))
+
+
+def _commit(change: Callable[[], roles.RoleChange]) -> roles.RoleChange:
+    """Run change in one transaction and log it once committed (RoleError: refused,
+    nothing changed)."""
+    with db.transaction(db.get_session()):
+        done = change()
     # Logged once committed: a line here means the change is in the database.
     current_app.logger.info(
         "role changed: org=%s user=%s actor=%s old=%s new=%s",
@@ -94,8 +113,31 @@ def _apply(
         done.old,
         done.new,
     )
-    flash(str(done), "success")
-    return redirect(url_for("members.role_list", org_id=org_id))
+    return done
+
+
+def _access(organization: Organization) -> AccessModel:
+    """What the policy grants each role in organization (computed at start-up)."""
+    return access_model(get_oso(), organization)
+
+
+def _what_changed(
+    access: AccessModel, done: roles.RoleChange, where: str = "here"
+) -> str:
+    """The flash of a role change: the person, their new role, what they gained
+    and lost ("ringo@beatles.com is now BILLING: gained READ_BILLING; lost
+    LIST_REPOS, LIST_ROLES")."""
+    gained, lost = access.change(done.old, done.new)
+    parts = [
+        f"{verb} {', '.join(names)}"
+        for verb, names in (("gained", gained), ("lost", lost))
+        if names
+    ]
+    if done.new is None:
+        return f"{done.user_email} no longer has a role {where}: {'; '.join(parts)}."
+    if not parts:
+        return str(done)
+    return f"{done.user_email} is now {done.new}: {'; '.join(parts)}."
 
 
 def _actor() -> User:
@@ -144,4 +186,223 @@ def _render_roles(
         counts=counts,
         search=search,
         form=form,
+    )
+
+
+# --- one member: the page, changing and removing the role, leaving -------------
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One person's role and why the data refuses a change or removal of it, if it
+    does (the last owner). Who may try at all is the policy's: ask can()."""
+
+    role: OrganizationRole
+    change_refused: str | None  # why no other role can be given, or None
+    removal_refused: str | None  # why the role cannot be taken away, or None
+
+    @property
+    def is_mine(self) -> bool:
+        """Whether the role is the signed-in user's own (wording: "Leave")."""
+        return self.role.user_id == current_user.id
+
+
+def membership(organization: Organization, role: OrganizationRole) -> Membership:
+    """role with the refusals the dry runs in portal.roles predict (no change)."""
+    session = db.get_session()
+    user = role.user
+    removal = _refusal(partial(roles.check_removal, session, organization, user))
+    changes = [
+        _refusal(partial(roles.check_change, session, organization, user, name))
+        for name in ROLE_NAMES
+        if name != role.name
+    ]
+    # Refused only if no other role can be given; the reason is the first's.
+    change = None if None in changes else changes[0]
+    return Membership(role, change, removal)
+
+
+def own_membership(organization: Organization) -> Membership:
+    """The signed-in user's membership (the overview's Leave button); they hold a
+    role there, or they could not have read the organization."""
+    return membership(organization, load_member(organization, current_user.id))
+
+
+def _refusal(dry_run: Callable[[], object]) -> str | None:
+    """The message of the RoleError dry_run raises, or None if it raises none."""
+    try:
+        dry_run()
+    except roles.RoleError as error:
+        return str(error)
+    return None
+
+
+@bp.route("/orgs/<id:org_id>/roles/<id:user_id>")
+def member_show(org_id: int, user_id: int) -> ResponseReturnValue:
+    """One member: their role, what it lets them do here and why, and the change
+    and remove controls the viewer may use."""
+    organization = load_organization(org_id)
+    authorize("READ", organization)
+    member = load_member(organization, user_id)
+    authorize("READ", member)
+    return _render_member(organization, member, MemberRoleForm(name=member.name))
+
+
+@bp.route("/orgs/<id:org_id>/roles/<id:user_id>", methods=["POST"])
+def member_update(org_id: int, user_id: int) -> ResponseReturnValue:
+    """Change a member's role; the flash says what they gained and lost. Changing
+    one's own role so that it loses access asks for confirmation first."""
+    organization = load_organization(org_id)
+    authorize("READ", organization)
+    member = load_member(organization, user_id)
+    authorize("UPDATE", member)
+    form = MemberRoleForm()
+    if not form.validate():
+        return _render_member(organization, member, form), 422
+    if text(form.current) != member.name:
+        return _render_member(organization, member, form, _stale(member)), 409
+    name, access = text(form.name), _access(organization)
+    if _loses_own_access(access, member, name) and not form.confirmed:
+        return _render_change_confirmation(organization, member, form, access)
+    return _apply_member_change(organization, member, form, access, name)
+
+
+@bp.route("/orgs/<id:org_id>/roles/<id:user_id>/delete", methods=["GET", "POST"])
+def member_delete(org_id: int, user_id: int) -> ResponseReturnValue:
+    """Remove a member's role, or leave: GET lists what they will lose and asks
+    for confirmation; POST removes it."""
+    organization = load_organization(org_id)
+    authorize("READ", organization)
+    member = load_member(organization, user_id)
+    authorize("DELETE", member)
+    form = RemoveForm()
+    if request.method == "GET":
+        return _render_removal(organization, member, form)
+    if not form.validate():
+        return _render_removal(organization, member, form), 422
+    if text(form.current) != member.name:
+        return _render_removal(organization, member, form, _stale(member)), 409
+    return _apply_removal(organization, member, form)
+
+
+def _stale(member: OrganizationRole) -> str:
+    """Why a form rendered for another role than member's current one is refused."""
+    return (
+        f"{member.user.email}'s role changed to {member.name} while you were"
+        " looking. Check it and try again."
+    )
+
+
+def _loses_own_access(access: AccessModel, member: OrganizationRole, name: str) -> bool:
+    """Whether the change is to the signed-in user's own role and takes something
+    away from them (then they confirm it first)."""
+    _gained, lost = access.change(member.name, name)
+    return member.user_id == current_user.id and bool(lost)
+
+
+def _apply_member_change(
+    organization: Organization,
+    member: OrganizationRole,
+    form: MemberRoleForm,
+    access: AccessModel,
+    name: str,
+) -> ResponseReturnValue:
+    """Change member's role to name; then their page, with what changed."""
+    org_id, user_id = organization.id, member.user_id  # before the commit expires
+    change = partial(
+        roles.reassign_user_role, db.get_session(), organization, member.user, name
+    )
+    try:
+        done = _commit(partial(change, actor=_actor()))
+    except roles.RoleError as error:
+        _log_refusal(organization, error)
+        return _render_member(organization, member, form, str(error)), error.status
+    flash(_what_changed(access, done), "success")
+    return redirect(url_for("members.member_show", org_id=org_id, user_id=user_id))
+
+
+def _apply_removal(
+    organization: Organization, member: OrganizationRole, form: RemoveForm
+) -> ResponseReturnValue:
+    """Take member's role away: leaving goes to the organization list, removing
+    someone else back to the roles page."""
+    org_id, org_name = organization.id, organization.name  # before the commit
+    leaving, access = member.user_id == current_user.id, _access(organization)
+    change = partial(roles.delete_user_role, db.get_session(), organization)
+    try:
+        done = _commit(partial(change, member.user, actor=_actor()))
+    except roles.RoleError as error:
+        _log_refusal(organization, error)
+        return _render_removal(organization, member, form, str(error)), error.status
+    if leaving:
+        flash(f"You left {org_name}.", "success")
+        return redirect(url_for("orgs.organization_list"))
+    flash(_what_changed(access, done, f"in {org_name}"), "success")
+    return redirect(url_for("members.role_list", org_id=org_id))
+
+
+def _log_refusal(organization: Organization, error: roles.RoleError) -> None:
+    """Log a refused change like _refused does."""
+    current_app.logger.info(
+        "role change refused: org=%s actor=%s reason=%s",
+        organization.id,
+        _actor().id,
+        type(error).__name__,
+    )
+
+
+def _render_member(
+    organization: Organization,
+    member: OrganizationRole,
+    form: MemberRoleForm,
+    error: str | None = None,
+) -> str:
+    """The member page; form re-rendered for the role member holds now."""
+    form.current.data = member.name
+    return render_template(
+        "orgs/member.html",
+        organization=organization,
+        membership=membership(organization, member),
+        access=_access(organization),
+        form=form,
+        error=error,
+    )
+
+
+def _render_change_confirmation(
+    organization: Organization,
+    member: OrganizationRole,
+    form: MemberRoleForm,
+    access: AccessModel,
+) -> str:
+    """Ask an owner to confirm a change of their own role that takes access away."""
+    gained, lost = access.change(member.name, text(form.name))
+    return render_template(
+        "orgs/member_confirm.html",
+        organization=organization,
+        membership=membership(organization, member),
+        access=access,
+        form=form,
+        gained=gained,
+        lost=lost,
+    )
+
+
+def _render_removal(
+    organization: Organization,
+    member: OrganizationRole,
+    form: RemoveForm,
+    error: str | None = None,
+) -> str:
+    """The confirmation page of a removal (or leaving): exactly what they lose."""
+    form.current.data = member.name
+    access = _access(organization)
+    return render_template(
+        "orgs/member_delete.html",
+        organization=organization,
+        membership=membership(organization, member),
+        access=access,
+        lost=access.change(member.name, None)[1],
+        form=form,
+        error=error,
     )

@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from portal.authz import authorize, authorized
 from portal.guards import public
 from portal.loaders import load_organization, page_of
+from portal.members import own_membership
 from portal.models import Organization, Repository
 
 bp = Blueprint("orgs", __name__)
@@ -39,7 +40,11 @@ def organization_show(org_id: int) -> ResponseReturnValue:
     """An organization's overview, with links to what the user may open."""
     organization = load_organization(org_id)
     authorize("READ", organization)
-    return render_template("orgs/show.html", organization=organization)
+    return render_template(
+        "orgs/show.html",
+        organization=organization,
+        membership=own_membership(organization),
+    )
 
 
 @bp.route("/orgs/<id:org_id>/repos")

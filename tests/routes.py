@@ -28,6 +28,12 @@ ACTORS: dict[str, str | None] = {
     "other_owner": demo.MIKE,
 }
 
+# The person the member routes act on ("{user_id}" in a rule): Ringo, a MEMBER of
+# The Beatles. Demo users are inserted in demo.USERS order, so on a fresh
+# database their ids follow it (tests/test_members.py checks that it holds).
+TARGET = demo.RINGO
+TARGET_ID = demo.USERS.index(TARGET) + 1
+
 LOGIN = "login"  # 302 to the login page
 OK = 200
 GONE = 404
@@ -40,6 +46,14 @@ FormData = Callable[[str | None], dict[str, str]]
 
 def _role_form(email: str | None) -> dict[str, str]:
     return {"user_email": demo.ADMIN, "name": "MEMBER"}
+
+
+def _member_role_form(email: str | None) -> dict[str, str]:
+    return {"name": "BILLING", "current": demo.ROLES[demo.BEATLES_ID][TARGET]}
+
+
+def _remove_form(email: str | None) -> dict[str, str]:
+    return {"current": demo.ROLES[demo.BEATLES_ID][TARGET]}
 
 
 def _password_form(email: str | None) -> dict[str, str]:
@@ -55,8 +69,9 @@ def _login_form(email: str | None) -> dict[str, str]:
 class Route:
     """One route x method: its URL and what each actor gets.
 
-    ``rule`` is the URL with ``{org_id}`` where the route takes an organization;
-    ``path`` is the URL for The Beatles. A route that answers with an HTML page
+    ``rule`` is the URL with ``{org_id}`` where the route takes an organization
+    and ``{user_id}`` where it takes a member (TARGET); ``path`` is the URL for
+    The Beatles. A route that answers with an HTML page
     (to the actors whose outcome is OK) sets ``html`` and states how many Oso
     queries that page costs (``oso_queries``, for the actor in ``Page.actor``) on
     a cold cache, as the first request of a new app: the number must not grow
@@ -90,8 +105,11 @@ class Route:
         return "{org_id}" in self.rule
 
     def path_for(self, org_id: int | str) -> str:
-        """The URL for organization org_id (any text, for hostile ids)."""
-        return self.rule.replace("{org_id}", str(org_id))
+        """The URL for organization org_id (any text, for hostile ids), about
+        TARGET where the route takes a member."""
+        return self.rule.replace("{org_id}", str(org_id)).replace(
+            "{user_id}", str(TARGET_ID)
+        )
 
     def __str__(self) -> str:
         return self.rule
@@ -130,8 +148,9 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("orgs.organization_list", "GET"): Route(
         "/orgs", _everyone(OK), html=True, oso_queries=1
     ),
+    # Two queries: the organization, and the viewer's own role (the Leave button).
     ("orgs.organization_show", "GET"): Route(
-        "/orgs/{org_id}", _org(OK, OK, OK), html=True, oso_queries=1
+        "/orgs/{org_id}", _org(OK, OK, OK), html=True, oso_queries=2
     ),
     ("orgs.repository_list", "GET"): Route(
         "/orgs/{org_id}/repos", _org(NO, OK, OK), html=True, oso_queries=2
@@ -140,12 +159,37 @@ MATRIX: dict[tuple[str, str], Route] = {
         "/orgs/{org_id}/billing", _org(OK, NO, OK), html=True, oso_queries=1
     ),
     ("members.role_list", "GET"): Route(
-        "/orgs/{org_id}/roles", _org(NO, OK, OK), html=True, oso_queries=7
+        "/orgs/{org_id}/roles", _org(NO, OK, OK), html=True, oso_queries=1
     ),
     ("members.role_create", "POST"): Route(
         "/orgs/{org_id}/roles",
         _org(NO, NO, MOVED),
         _role_form,
+        writes=frozenset({"owner"}),
+    ),
+    # The member pages are about Ringo. Billing may read only their own role, so
+    # Ringo's is as hidden from them as another tenant's person (404); a member
+    # may read it (LIST_ROLES) but not change or remove it (403). Two queries:
+    # the organization and Ringo's role; what roles grant is known at start-up.
+    ("members.member_show", "GET"): Route(
+        "/orgs/{org_id}/roles/{user_id}", _org(GONE, OK, OK), html=True, oso_queries=2
+    ),
+    ("members.member_update", "POST"): Route(
+        "/orgs/{org_id}/roles/{user_id}",
+        _org(GONE, NO, MOVED),
+        _member_role_form,
+        writes=frozenset({"owner"}),
+    ),
+    ("members.member_delete", "GET"): Route(
+        "/orgs/{org_id}/roles/{user_id}/delete",
+        _org(GONE, NO, OK),
+        html=True,
+        oso_queries=2,
+    ),
+    ("members.member_delete", "POST"): Route(
+        "/orgs/{org_id}/roles/{user_id}/delete",
+        _org(GONE, NO, MOVED),
+        _remove_form,
         writes=frozenset({"owner"}),
     ),
     ("account.password_change", "GET"): Route(

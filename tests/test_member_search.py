@@ -35,7 +35,7 @@ BEATLES = f"/orgs/{demo.BEATLES_ID}/roles"
 
 def _emails(response: TestResponse) -> list[str]:
     """The emails in the members table, in the order shown."""
-    return re.findall(r"<tr><td>([^<]+)</td>", response.text)
+    return re.findall(r"<tr><td><a href=\"[^\"]+\">([^<]+)</a></td>", response.text)
 
 
 def _text(response: TestResponse) -> str:

@@ -100,7 +100,10 @@ def test_walkthrough_john_makes_ringo_billing(
     response = roles.assign(1, demo.RINGO, "BILLING")
     assert response.status_code == 302 and response.location == "/orgs/1/roles"
     page = client.get("/orgs/1/roles").text
-    assert "ringo@beatles.com is now BILLING (was MEMBER)." in page
+    assert (
+        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
+        " LIST_ROLES." in page
+    )
     assert role_of(db, demo.RINGO, 1) == "BILLING"
     ringo = app.test_client()
     AuthActions(ringo).login(demo.RINGO)
@@ -113,7 +116,8 @@ def test_owner_adds_a_user_without_a_role(
 ) -> None:
     auth.login(demo.JOHN)
     roles.assign(1, demo.ADMIN, "MEMBER")
-    assert "admin@admin.com is now MEMBER." in client.get("/orgs/1/roles").text
+    page = client.get("/orgs/1/roles").text
+    assert "admin@admin.com is now MEMBER: gained READ, LIST_REPOS, LIST_ROLES." in page
     assert role_of(db, demo.ADMIN, 1) == "MEMBER"
 
 
@@ -503,11 +507,13 @@ def test_role_list_shows_one_page_of_members_with_the_total(
     first = client.get(f"/orgs/{org_id}/roles")
     assert first.status_code == 200
     assert "Showing 1–50 of 120 members" in first.text and "Page 1 of 3" in first.text
-    emails = re.findall(r"<tr><td>([^<]+@example\.com)</td>", first.text)
+    # each email links to the member's page
+    row = r'<tr><td><a href="/orgs/\d+/roles/\d+">([^<]+@example\.com)</a></td>'
+    emails = re.findall(row, first.text)
     assert len(emails) == 50 and emails == sorted(emails)
     last = client.get(f"/orgs/{org_id}/roles?page=3")
     assert "Showing 101–120 of 120 members" in last.text
-    assert len(re.findall(r"<tr><td>[^<]+@example\.com</td>", last.text)) == 20
+    assert len(re.findall(row, last.text)) == 20
     assert 'name="user_email"' in last.text  # the owner's form is on every page
 
 

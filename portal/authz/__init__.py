@@ -34,7 +34,7 @@ from portal import db
 from portal.authz.actors import Viewer
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.flask_oso_compat import FlaskOso
-from portal.authz.policy import READ, PortalOso, build_oso
+from portal.authz.policy import READ, PortalOso, build_oso, learn_role_grants
 from portal.models import Organization
 
 __all__ = [
@@ -67,6 +67,7 @@ def init_app(app: Flask) -> None:
     # declared public fails loudly. It runs after the view, so it cannot undo a
     # write: tests/test_routes.py is the real guarantee.
     flask_oso.require_authorization()
+    learn_role_grants(oso)  # after FlaskOso, which registers a class
     app.extensions["portal.oso"] = oso
     app.extensions["portal.flask_oso"] = flask_oso
 

@@ -25,7 +25,14 @@ from werkzeug.exceptions import Forbidden, NotFound
 from portal.authz.actors import RoleHolder, Viewer
 from portal.authz.adapter import RequestSessionAdapter
 from portal.authz.cache import LruCache
-from portal.models import Base, Organization, Repository, User
+from portal.models import (
+    ROLE_NAMES,
+    Base,
+    Organization,
+    OrganizationRole,
+    Repository,
+    User,
+)
 
 READ = "READ"
 
@@ -65,9 +72,18 @@ class PortalOso(Oso):
         super().__init__(*args, **kwargs)
 
     def clear_caches(self) -> None:
-        """Forget every answer kept across requests."""
+        """Forget every answer about the data kept across requests (a cold start).
+
+        What roles grant (role_grants) stays: it is the loaded policy's own answer,
+        computed when the app starts (build_oso), and goes only when the policy or
+        a registered class changes (_forget_policy).
+        """
         self._decisions.clear()
         self._filters.clear()
+
+    def _forget_policy(self) -> None:
+        """Forget everything, what the policy said about roles included."""
+        self.clear_caches()
         self._role_grants.clear()
 
     def role_grants(self, names: Sequence[str], resource: Any) -> dict[str, RoleGrant]:
@@ -206,19 +222,19 @@ class PortalOso(Oso):
     # Whatever changes what the policy says forgets what it said before.
 
     def _load_sources(self, sources: Any) -> None:
-        self.clear_caches()
+        self._forget_policy()
         super()._load_sources(sources)
 
     def clear_rules(self) -> None:
-        self.clear_caches()
+        self._forget_policy()
         super().clear_rules()
 
     def register_class(self, *args: Any, **kwargs: Any) -> None:
-        self.clear_caches()
+        self._forget_policy()
         super().register_class(*args, **kwargs)
 
     def register_constant(self, *args: Any, **kwargs: Any) -> None:
-        self.clear_caches()
+        self._forget_policy()
         super().register_constant(*args, **kwargs)
 
 
@@ -251,9 +267,10 @@ def decision_inputs(actor: Any, resource: Any) -> DecisionInputs | None:
 
     Today's policy reads, per resource class: for an Organization, the viewer's
     role name there (``viewer.role_in``); for a Repository, its organization and
-    the viewer's role name there; for a User, the viewer's user id and the user's
-    id. The key holds those values. The reads are checked on every cache miss:
-    if the policy reads anything else, the answer is not cached.
+    the viewer's role name there; for an OrganizationRole, its organization, the
+    viewer's role name there and both user ids; for a User, the viewer's user id
+    and the user's id. The key holds those values. The reads are checked on every
+    cache miss: if the policy reads anything else, the answer is not cached.
     """
     if type(actor) is not Viewer:  # test doubles and other actors: not cached
         return None
@@ -271,6 +288,26 @@ def decision_inputs(actor: Any, resource: Any) -> DecisionInputs | None:
                 {
                     (_read_key(resource), "organization", ()),
                     (me, "role_in", (_read_key(organization),)),
+                }
+            ),
+        )
+    if type(resource) is OrganizationRole:
+        # The holder rule compares the two user ids; the others read the role's
+        # organization and the viewer's role name there.
+        organization = resource.organization
+        return DecisionInputs(
+            (
+                "OrganizationRole",
+                actor.role_in(organization),
+                actor.user_id,
+                resource.user_id,
+            ),
+            frozenset(
+                {
+                    (_read_key(resource), "organization", ()),
+                    (_read_key(resource), "user_id", ()),
+                    (me, "role_in", (_read_key(organization),)),
+                    (me, "user_id", ()),
                 }
             ),
         )
@@ -349,6 +386,18 @@ def build_oso(policy_path: Path, cache_size: int = 4096) -> PortalOso:
     oso.set_data_filtering_adapter(RequestSessionAdapter())
     oso.load_files([str(policy_path)])
     return oso
+
+
+def learn_role_grants(oso: PortalOso) -> None:
+    """Ask the policy once what each organization role grants, at start-up and
+    after the last class is registered (registering one forgets the answer).
+
+    The answer is the same for every request (a transient organization: the
+    policy reads none of it), so no request pays for it.
+    """
+    oso.role_grants(ROLE_NAMES, Organization())
+    # The counters say what serving costs; start-up work is not a request's.
+    oso.queries = oso.cache_hits = 0
 
 
 def register_mapped_classes(oso: Oso, base: type) -> None:

@@ -75,7 +75,9 @@ def test_e2e_owner_assigns_a_role_with_the_form(
     page.get_by_label("User email").fill(email)
     page.get_by_label("Role", exact=True).select_option("BILLING")
     page.get_by_role("button", name="Assign role").click()
-    expect(page.get_by_role("status")).to_have_text(f"{email} is now BILLING.")
+    expect(page.get_by_role("status")).to_have_text(
+        f"{email} is now BILLING: gained READ, READ_BILLING."
+    )
     row = page.get_by_role("row").filter(has_text=email)
     expect(row.get_by_role("cell").nth(1)).to_have_text("BILLING")
     screenshot(page, "roles-owner-assigned")

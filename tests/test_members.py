@@ -1,0 +1,513 @@
+"""The member page, changing and removing roles, leaving, and the guards that
+keep an owner (issue 8), through the HTTP test client as a person uses them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from portal import demo
+from portal.models import OrganizationRole
+from tests.conftest import (
+    AuthActions,
+    RoleActions,
+    csrf_token,
+    role_of,
+    roles_snapshot,
+    user_by_email,
+)
+from tests.routes import TARGET, TARGET_ID
+
+BEATLES = demo.BEATLES_ID
+LAST_OWNER = (
+    "john@beatles.com is the last owner. Make someone else an owner first:"
+    " every organization needs at least one."
+)
+
+
+def _uid(db: Session, email: str) -> int:
+    """The id of the demo user with that email."""
+    return user_by_email(db, email).id
+
+
+def _member_url(db: Session, email: str, org_id: int = BEATLES) -> str:
+    return f"/orgs/{org_id}/roles/{_uid(db, email)}"
+
+
+def _post(client: FlaskClient, url: str, **data: str) -> TestResponse:
+    """POST data to url with the session's CSRF token."""
+    return client.post(url, data={"csrf_token": csrf_token(client, "/orgs"), **data})
+
+
+def _listed(page: str, label: str) -> list[str]:
+    """The permission names of the list labelled label on page."""
+    list_re = rf'<ul class="permissions" aria-label="{label}">(.*?)</ul>'
+    match = re.search(list_re, page, re.S)
+    assert match, f"no list {label!r}"
+    return re.findall(r"<code>([A-Z_]+)</code>", match.group(1))
+
+
+def _make_owner(db: Session, email: str) -> None:
+    """Give email the OWNER role in The Beatles (setup, committed)."""
+    db.execute(
+        update(OrganizationRole)
+        .where(
+            OrganizationRole.organization_id == BEATLES,
+            OrganizationRole.user_id == _uid(db, email),
+        )
+        .values(name="OWNER")
+    )
+    db.commit()
+
+
+def test_member_target_id_is_ringos(db: Session) -> None:
+    # why: tests/routes.py derives the target's id from the seed order
+    assert _uid(db, TARGET) == TARGET_ID
+
+
+# --- the page -----------------------------------------------------------------
+
+
+def test_member_show_owner_sees_change_form_and_remove_button(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    url = _member_url(db, demo.RINGO)
+    page = client.get(url).text
+    assert f'<form method="post" action="{url}"' in page
+    assert '<option selected value="MEMBER">' in page
+    assert 'name="current" type="hidden" value="MEMBER"' in page
+    assert f'href="{url}/delete">Remove ringo@beatles.com</a>' in page
+
+
+def test_member_show_explains_each_permission_with_its_source(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    page = client.get(_member_url(db, demo.JOHN)).text
+    assert "READ_BILLING: granted to BILLING; OWNER includes BILLING" in page
+    assert "UPDATE_ROLE: granted to OWNER" in page
+    ringo = client.get(_member_url(db, demo.RINGO)).text
+    assert "LIST_REPOS: granted to MEMBER" in ringo
+    assert "READ_BILLING" not in ringo
+
+
+def test_member_show_member_sees_no_forms(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.PAUL)
+    url = _member_url(db, demo.RINGO)
+    response = client.get(url)
+    assert response.status_code == 200
+    assert "ringo@beatles.com" in response.text
+    assert '<form method="post" action="/orgs/1/roles/' not in response.text
+    assert f"{url}/delete" not in response.text
+
+
+def test_member_show_billing_sees_their_own_page(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.GEORGE)
+    url = _member_url(db, demo.GEORGE)
+    page = client.get(url).text
+    assert "Your role" in page and "READ_BILLING: granted to BILLING" in page
+    assert f'href="{url}/delete">Leave organization</a>' in page
+    assert 'name="name"' not in page  # no change form: only owners change roles
+
+
+def test_member_show_billing_cannot_see_others(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.GEORGE)
+    assert client.get(_member_url(db, demo.RINGO)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/orgs/1/roles/999",  # nobody
+        "/orgs/1/roles/5",  # Mike, of Monsters Inc.
+        "/orgs/1/roles/8",  # admin, no role anywhere
+        "/orgs/2/roles/5",  # Mike, in the other tenant
+        "/orgs/1/roles/2147483648",
+        "/orgs/1/roles/abc",
+        "/orgs/1/roles/-3",
+    ],
+)
+def test_member_show_unknown_or_foreign_person_is_not_found(
+    client: FlaskClient, auth: AuthActions, path: str
+) -> None:
+    auth.login(demo.JOHN)
+    assert client.get(path).status_code == 404
+
+
+def test_member_roles_page_links_each_member(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.PAUL)
+    page = client.get("/orgs/1/roles").text
+    for email in demo.ROLES[BEATLES]:
+        assert f'<a href="{_member_url(db, email)}">{email}</a>' in page
+
+
+# --- changing a role --------------------------------------------------------------
+
+
+def test_member_update_flashes_what_was_gained_and_lost(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    url = _member_url(db, demo.RINGO)
+    response = _post(client, url, name="BILLING", current="MEMBER")
+    assert response.status_code == 302 and response.location == url
+    assert (
+        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
+        " LIST_ROLES." in client.get(url).text
+    )
+    assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
+
+
+def test_member_update_refused_to_a_member(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.PAUL)
+    before = roles_snapshot(db)
+    url = _member_url(db, demo.RINGO)
+    assert _post(client, url, name="BILLING", current="MEMBER").status_code == 403
+    assert roles_snapshot(db) == before
+
+
+def test_member_role_create_reassign_flashes_what_was_gained_and_lost(
+    client: FlaskClient, auth: AuthActions, roles: RoleActions
+) -> None:
+    auth.login(demo.JOHN)
+    assert roles.assign(1, demo.RINGO, "BILLING").status_code == 302
+    assert (
+        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
+        " LIST_ROLES." in client.get("/orgs/1/roles").text
+    )
+
+
+def test_member_role_create_addition_flashes_what_was_gained(
+    client: FlaskClient, auth: AuthActions, roles: RoleActions
+) -> None:
+    auth.login(demo.JOHN)
+    assert roles.assign(1, demo.ADMIN, "BILLING").status_code == 302
+    page = client.get("/orgs/1/roles").text
+    assert "admin@admin.com is now BILLING: gained READ, READ_BILLING." in page
+
+
+# --- removing and leaving --------------------------------------------------------
+
+
+def test_member_delete_confirmation_lists_exactly_what_is_lost(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    page = client.get(_member_url(db, demo.RINGO) + "/delete").text
+    assert "Remove ringo@beatles.com from The Beatles?" in page
+    assert _listed(page, "Permissions lost") == ["READ", "LIST_REPOS", "LIST_ROLES"]
+    assert roles_snapshot(db) == before
+
+
+def test_member_delete_removes_and_names_what_was_lost(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    response = _post(client, _member_url(db, demo.RINGO) + "/delete", current="MEMBER")
+    assert response.status_code == 302 and response.location == "/orgs/1/roles"
+    assert (
+        "ringo@beatles.com no longer has a role in The Beatles: lost READ,"
+        " LIST_REPOS, LIST_ROLES." in client.get("/orgs/1/roles").text
+    )
+    assert role_of(db, demo.RINGO, BEATLES) is None
+
+
+def test_member_delete_refused_to_a_member(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.PAUL)
+    before = roles_snapshot(db)
+    url = _member_url(db, demo.RINGO) + "/delete"
+    assert client.get(url).status_code == 403
+    assert _post(client, url, current="MEMBER").status_code == 403
+    assert roles_snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("email", "role"),
+    [(demo.PAUL, "MEMBER"), (demo.GEORGE, "BILLING"), (demo.PAUL, "OWNER")],
+)
+def test_member_delete_leaving(
+    client: FlaskClient, auth: AuthActions, db: Session, email: str, role: str
+) -> None:
+    if role == "OWNER":
+        _make_owner(db, email)  # a second owner: John stays
+    auth.login(email)
+    url = _member_url(db, email) + "/delete"
+    assert "Leave The Beatles?" in client.get(url).text
+    response = _post(client, url, current=role)
+    assert response.status_code == 302 and response.location == "/orgs"
+    assert "You left The Beatles." in client.get("/orgs").text
+    assert role_of(db, email, BEATLES) is None
+    assert client.get("/orgs/1").status_code == 404
+
+
+def test_member_overview_has_leave_button(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.PAUL)
+    page = client.get("/orgs/1").text
+    url = _member_url(db, demo.PAUL) + "/delete"
+    assert f'href="{url}">Leave organization</a>' in page
+
+
+def test_member_delete_owner_leaving_is_told_about_role_management(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    _make_owner(db, demo.PAUL)
+    auth.login(demo.JOHN)
+    page = client.get(_member_url(db, demo.JOHN) + "/delete").text
+    assert "You will lose access to role management" in page
+    assert "UPDATE_ROLE" in _listed(page, "Permissions lost")
+
+
+# --- the last owner -----------------------------------------------------------------
+
+DISABLED_REASON = re.compile(
+    r'<(select|button)[^>]*disabled[^>]*aria-describedby="([a-z-]+)"'
+    r'|<(select|button)[^>]*aria-describedby="([a-z-]+)"[^>]*disabled'
+)
+
+
+def _disabled_with_reason(page: str) -> list[str]:
+    """The reasons next to the page's disabled controls (found by their id)."""
+    reasons = []
+    for match in DISABLED_REASON.finditer(page):
+        reason_id = match.group(2) or match.group(4)
+        found = re.search(rf'id="{reason_id}">([^<]*)<', page)
+        assert found, f"no reason with id {reason_id}"
+        reasons.append(found.group(1))
+    return reasons
+
+
+def test_member_show_last_owner_controls_disabled_with_reason(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    page = client.get(_member_url(db, demo.JOHN)).text
+    # the role select, its button and the Leave button
+    assert _disabled_with_reason(page) == [LAST_OWNER] * 3
+    assert "Leave organization</button>" in page
+
+
+def test_member_overview_last_owner_leave_disabled_with_reason(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login(demo.JOHN)
+    assert _disabled_with_reason(client.get("/orgs/1").text) == [LAST_OWNER]
+
+
+def test_member_delete_last_owner_confirmation_disabled_with_reason(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    page = client.get(_member_url(db, demo.JOHN) + "/delete").text
+    assert _disabled_with_reason(page) == [LAST_OWNER]
+
+
+def test_member_update_last_owner_forced_post_is_refused(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    response = _post(
+        client,
+        _member_url(db, demo.JOHN),
+        name="MEMBER",
+        current="OWNER",
+        confirm="yes",
+    )
+    assert response.status_code == 409 and LAST_OWNER in response.text
+    assert roles_snapshot(db) == before
+
+
+def test_member_delete_last_owner_forced_post_is_refused(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    response = _post(client, _member_url(db, demo.JOHN) + "/delete", current="OWNER")
+    assert response.status_code == 409 and LAST_OWNER in response.text
+    assert roles_snapshot(db) == before
+
+
+def test_member_role_create_last_owner_reassign_is_refused(
+    auth: AuthActions, roles: RoleActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    response = roles.assign(1, demo.JOHN, "MEMBER")
+    assert response.status_code == 409 and LAST_OWNER in response.text
+    assert roles_snapshot(db) == before
+
+
+# --- demoting oneself -------------------------------------------------------------
+
+
+def test_member_update_self_demotion_asks_for_confirmation(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    _make_owner(db, demo.PAUL)
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    response = _post(client, _member_url(db, demo.JOHN), name="MEMBER", current="OWNER")
+    assert response.status_code == 200
+    page = response.text
+    assert "Change your own role to MEMBER?" in page
+    assert "You will lose access to role management" in page
+    assert _listed(page, "Permissions lost") == [
+        "READ_BILLING",
+        "CREATE_ROLE",
+        "DELETE_ROLE",
+        "READ_AUDIT",
+        "UPDATE_ROLE",
+    ]
+    assert '<input type="hidden" name="confirm" value="yes">' in page
+    assert roles_snapshot(db) == before
+
+
+def test_member_update_self_demotion_confirmed(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    _make_owner(db, demo.PAUL)
+    auth.login(demo.JOHN)
+    url = _member_url(db, demo.JOHN)
+    response = _post(client, url, name="MEMBER", current="OWNER", confirm="yes")
+    assert response.status_code == 302 and response.location == url
+    assert role_of(db, demo.JOHN, BEATLES) == "MEMBER"
+    assert "john@beatles.com is now MEMBER: lost READ_BILLING" in client.get(url).text
+
+
+# --- stale forms and bad input ------------------------------------------------------
+
+
+def test_member_update_stale_form_is_refused(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    # The page was rendered when Ringo was BILLING; he is MEMBER now.
+    response = _post(
+        client, _member_url(db, demo.RINGO), name="OWNER", current="BILLING"
+    )
+    assert response.status_code == 409
+    assert (
+        "ringo@beatles.com&#39;s role changed to MEMBER while you were looking."
+        " Check it and try again." in response.text
+    )
+    assert roles_snapshot(db) == before
+
+
+def test_member_delete_stale_form_is_refused(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    url = _member_url(db, demo.RINGO) + "/delete"
+    response = _post(client, url, current="OWNER")
+    assert response.status_code == 409
+    assert "role changed to MEMBER while you were looking" in response.text
+    assert roles_snapshot(db) == before
+
+
+@pytest.mark.parametrize("suffix", ["", "/delete"])
+def test_member_post_for_someone_removed_meanwhile_is_not_found(
+    client: FlaskClient, auth: AuthActions, db: Session, suffix: str
+) -> None:
+    auth.login(demo.JOHN)
+    url = _member_url(db, demo.RINGO) + suffix
+    token = csrf_token(client, url)  # the form, rendered while Ringo was here
+    # Meanwhile someone else removes Ringo.
+    db.execute(delete(OrganizationRole).where(OrganizationRole.user_id == TARGET_ID))
+    db.commit()
+    before = roles_snapshot(db)
+    data = {"csrf_token": token, "current": "MEMBER", "name": "BILLING"}
+    response = client.post(url, data=data)
+    assert response.status_code == 404
+    assert "That person has no role in The Beatles" in response.text
+    assert roles_snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"name": "ADMIN", "current": "MEMBER"},
+            "Choose one of OWNER, MEMBER, BILLING.",
+        ),
+        ({"name": "", "current": "MEMBER"}, "Choose one of OWNER, MEMBER, BILLING."),
+        ({"current": "MEMBER"}, "Choose one of OWNER, MEMBER, BILLING."),
+        ({"name": "BILLING"}, "This form is out of date."),
+        ({"name": "BILLING", "current": "ADMIN"}, "This form is out of date."),
+        (
+            {"name": "owner", "current": "MEMBER"},
+            "Choose one of OWNER, MEMBER, BILLING.",
+        ),
+    ],
+)
+def test_member_update_bad_input_is_refused(
+    client: FlaskClient,
+    auth: AuthActions,
+    db: Session,
+    data: dict[str, str],
+    message: str,
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    response = _post(client, _member_url(db, demo.RINGO), **data)
+    assert response.status_code == 422 and message in response.text
+    assert roles_snapshot(db) == before
+
+
+@pytest.mark.parametrize("current", [None, "", "NOBODY"])
+def test_member_delete_bad_input_is_refused(
+    client: FlaskClient, auth: AuthActions, db: Session, current: str | None
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    data = {} if current is None else {"current": current}
+    response = _post(client, _member_url(db, demo.RINGO) + "/delete", **data)
+    assert response.status_code == 422 and "This form is out of date." in response.text
+    assert roles_snapshot(db) == before
+
+
+@pytest.mark.parametrize("suffix", ["", "/delete"])
+def test_member_post_without_csrf_is_refused(
+    client: FlaskClient, auth: AuthActions, db: Session, suffix: str
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    url = _member_url(db, demo.RINGO) + suffix
+    response = client.post(url, data={"name": "BILLING", "current": "MEMBER"})
+    assert response.status_code == 400
+    assert roles_snapshot(db) == before
+
+
+@pytest.mark.parametrize("suffix", ["", "/delete"])
+def test_member_post_about_another_tenants_person_is_not_found(
+    app: Flask, client: FlaskClient, auth: AuthActions, db: Session, suffix: str
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    for url in (_member_url(db, demo.MIKE), _member_url(db, demo.SULLY, org_id=2)):
+        response = _post(client, url + suffix, current="MEMBER", name="BILLING")
+        assert response.status_code == 404
+    assert roles_snapshot(db) == before
