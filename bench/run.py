@@ -77,6 +77,7 @@ from portal.authz import Viewer  # noqa: E402
 from portal.forms import LoginForm, PasswordForm, RoleForm  # noqa: E402
 from portal.guards import public  # noqa: E402
 from portal.models import (  # noqa: E402
+    AuditEntry,
     Base,
     Organization,
     OrganizationRole,
@@ -293,6 +294,15 @@ def control_role_list(org_id: int) -> ResponseReturnValue:
     )
 
 
+def control_audit_list(org_id: int) -> ResponseReturnValue:
+    entries = _page(
+        select(AuditEntry)
+        .where(AuditEntry.organization_id == org_id)
+        .order_by(AuditEntry.id.desc())
+    )
+    return _render("orgs/audit.html", organization=_org(org_id), entries=entries)
+
+
 def control_password_change() -> ResponseReturnValue:
     return _render("account/password.html", form=PasswordForm())
 
@@ -311,6 +321,7 @@ CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
     ),
     "orgs.billing_show": ("/_control/orgs/<int:org_id>/billing", control_billing_show),
     "members.role_list": ("/_control/orgs/<int:org_id>/roles", control_role_list),
+    "audit.audit_list": ("/_control/orgs/<int:org_id>/audit", control_audit_list),
     "account.password_change": ("/_control/account/password", control_password_change),
 }
 
