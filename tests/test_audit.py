@@ -238,10 +238,10 @@ def test_audit_page_shows_the_time_in_utc(
 ) -> None:
     change_directly(app, demo.RINGO, actor=demo.JOHN, new="BILLING")
     auth.login(demo.JOHN)
+    [[when, _, _]] = shown(client)
     page = client.get("/orgs/1/audit").text
-    assert '<time datetime="2026-11-29T01:23:45+00:00">2026-11-29 01:23 UTC</time>' in (
-        page
-    )
+    assert when == "2026-11-29 01:23 UTC"
+    assert '<time datetime="2026-11-29T01:23:45+00:00">' in page
 
 
 def test_audit_page_lists_newest_first(
