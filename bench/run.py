@@ -90,6 +90,7 @@ from portal.forms import (  # noqa: E402
 )
 from portal.guards import public  # noqa: E402
 from portal.models import (  # noqa: E402
+    AuditEntry,
     Base,
     Organization,
     OrganizationRole,
@@ -375,6 +376,15 @@ def control_role_list(org_id: int) -> ResponseReturnValue:
     )
 
 
+def control_audit_list(org_id: int) -> ResponseReturnValue:
+    entries = _page(
+        select(AuditEntry)
+        .where(AuditEntry.organization_id == org_id)
+        .order_by(AuditEntry.id.desc())
+    )
+    return _render("orgs/audit.html", organization=_org(org_id), entries=entries)
+
+
 def control_password_change() -> ResponseReturnValue:
     return _render("account/password.html", form=PasswordForm())
 
@@ -401,6 +411,7 @@ CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
         "/_control/orgs/<int:org_id>/roles/<int:user_id>/delete",
         control_member_delete,
     ),
+    "audit.audit_list": ("/_control/orgs/<int:org_id>/audit", control_audit_list),
     "account.password_change": ("/_control/account/password", control_password_change),
 }
 

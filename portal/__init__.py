@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from portal import (
     account,
+    audit,
     auth,
     authz,
     cli,
@@ -100,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(members.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
 

@@ -22,3 +22,15 @@ def now() -> datetime:
         if clock is not None:
             return clock()
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A stored time in UTC, whichever database returned it.
+
+    SQLite keeps no offset and returns naive times, which are UTC because every
+    stored time came from now(); PostgreSQL returns them in the session's time
+    zone.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

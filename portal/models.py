@@ -1,4 +1,5 @@
-"""Database models: users, organizations (tenants), repositories and roles."""
+"""Database models: users, organizations (tenants), repositories, roles and the
+audit trail of role changes."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ from portal import clock
 #: names; the database refuses any other (check constraint below), and
 #: tests/test_policy.py fails if the policy and this tuple disagree.
 ROLE_NAMES: tuple[str, ...] = ("OWNER", "MEMBER", "BILLING")
+
+#: What an audit entry records: a role added, changed or removed by someone, or
+#: given up by its holder ("leave"). Invitations, expiries and repository roles
+#: will add values here (and to the check constraint), not new columns.
+AUDIT_ACTIONS: tuple[str, ...] = ("add", "change", "remove", "leave")
 
 
 def new_session_token() -> str:
@@ -183,6 +189,62 @@ class OrganizationRole(Base):
         return (
             f"<OrganizationRole {self.name} user={self.user_id}"
             f" org={self.organization_id}>"
+        )
+
+
+class AuditEntry(Base):
+    """One role change, as it was made: who did what to whom, where and when.
+
+    Written by portal.roles in the transaction of the change, never updated. The
+    emails are copies, and the role names plain strings rather than references, so
+    that an entry reads the same after the people leave (their ids become NULL)
+    or the role names change. No relationship points here from User or
+    Organization: deleting either leaves the entries to the foreign keys' ON
+    DELETE and loads none of them.
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        # "This organization's entries, newest first, a page at a time": read
+        # backwards from the index, stopping at the page's last row. Its first
+        # column also serves the foreign key.
+        Index("ix_audit_entry_organization_id_id", "organization_id", "id"),
+        CheckConstraint(
+            "action IN (" + ", ".join(f"'{a}'" for a in AUDIT_ACTIONS) + ")",
+            name="action",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
+    action: Mapped[str] = mapped_column(String(32))
+    # Who made the change; both None for the command line. Indexed because
+    # deleting a user sets these to NULL, which must find the rows.
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
+    actor_email: Mapped[str | None] = mapped_column(String(254))
+    # Whose role changed.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
+    user_email: Mapped[str] = mapped_column(String(254))
+    # None: no role before (an addition) or after (a removal).
+    old_role: Mapped[str | None] = mapped_column(String(32))
+    new_role: Mapped[str | None] = mapped_column(String(32))
+
+    @property
+    def at_utc(self) -> datetime:
+        """When the change was made, in UTC on every database."""
+        return clock.as_utc(self.at)
+
+    def __repr__(self) -> str:
+        return (
+            f"<AuditEntry {self.id} {self.action} {self.user_email}"
+            f" {self.old_role}->{self.new_role} org={self.organization_id}>"
         )
 
 

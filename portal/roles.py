@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from portal import clock
 from portal.models import (
     ROLE_NAMES,
+    AuditEntry,
     Organization,
     OrganizationRole,
     User,
@@ -113,6 +114,16 @@ class RoleChange:
     old: str | None  # None: the person had no role (an addition)
     new: str | None  # None: the role was taken away (a removal)
     at: datetime
+
+    @property
+    def action(self) -> str:
+        """The audit trail's name for it: add, change, remove, or leave (a removal
+        by the person themselves)."""
+        if self.old is None:
+            return "add"
+        if self.new is not None:
+            return "change"
+        return "leave" if self.actor_id == self.user_id else "remove"
 
     def __str__(self) -> str:
         if self.old is None:
@@ -328,8 +339,9 @@ def _record(
 ) -> RoleChange:
     """The one place every change passes through, inside the caller's transaction.
 
-    Flushes, so that a constraint the database enforces fails here, inside the
-    operation, rather than at the caller's commit.
+    Adds the change's audit entry to the same transaction, so the entry commits
+    with the change or not at all. Flushes, so that a constraint the database
+    enforces fails here, inside the operation, rather than at the caller's commit.
     """
     change = RoleChange(
         organization_id=organization.id,
@@ -339,6 +351,19 @@ def _record(
         old=old,
         new=new,
         at=clock.now(),
+    )
+    session.add(
+        AuditEntry(
+            organization_id=change.organization_id,
+            at=change.at,
+            action=change.action,
+            actor_id=change.actor_id,
+            actor_email=actor.email if actor is not None else None,
+            user_id=change.user_id,
+            user_email=change.user_email,
+            old_role=change.old,
+            new_role=change.new,
+        )
     )
     session.flush()
     return change

@@ -1,4 +1,5 @@
-"""Cheap, unique test data: users, organizations with repositories, roles.
+"""Cheap, unique test data: users, organizations with repositories, roles and
+audit entries.
 
 - ``make_*`` add ORM objects and flush (ids are set); the caller commits.
 - ``bulk_*`` insert many rows with one INSERT executed for a list of parameter
@@ -18,19 +19,26 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from portal import demo
-from portal.models import Organization, OrganizationRole, Repository, User
+from portal.models import AuditEntry, Organization, OrganizationRole, Repository, User
 from portal.passwords import hash_password
 
 _numbers = itertools.count(1)
 
 # The models the bulk_* functions insert into (each has an integer id).
-BulkModel = type[User] | type[Organization] | type[Repository] | type[OrganizationRole]
+BulkModel = (
+    type[User]
+    | type[Organization]
+    | type[Repository]
+    | type[OrganizationRole]
+    | type[AuditEntry]
+)
 
 
 def unique_number() -> int:
@@ -144,6 +152,30 @@ def bulk_roles(session: Session, roles: Iterable[tuple[int, int, str]]) -> list[
         for user_id, org_id, name in roles
     ]
     return _insert(session, OrganizationRole, rows)
+
+
+def bulk_audit_entries(
+    session: Session,
+    organization_id: int,
+    count: int,
+    *,
+    user_email: str = "user-{i:03}@example.com",
+    start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
+) -> list[int]:
+    """count entries "changed <user_email> from MEMBER to BILLING", made by the
+    command line a minute apart from start, oldest first; their ids."""
+    rows = [
+        {
+            "organization_id": organization_id,
+            "at": start + timedelta(minutes=i),
+            "action": "change",
+            "user_email": email,
+            "old_role": "MEMBER",
+            "new_role": "BILLING",
+        }
+        for i, email in enumerate(_names(user_email, count))
+    ]
+    return _insert(session, AuditEntry, rows)
 
 
 def _insert(

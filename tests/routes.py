@@ -192,6 +192,9 @@ MATRIX: dict[tuple[str, str], Route] = {
         _remove_form,
         writes=frozenset({"owner"}),
     ),
+    ("audit.audit_list", "GET"): Route(
+        "/orgs/{org_id}/audit", _org(NO, NO, OK), html=True, oso_queries=1
+    ),
     ("account.password_change", "GET"): Route(
         "/account/password", _everyone(OK), html=True, oso_queries=1
     ),

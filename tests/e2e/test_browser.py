@@ -83,6 +83,28 @@ def test_e2e_owner_assigns_a_role_with_the_form(
     screenshot(page, "roles-owner-assigned")
 
 
+def test_e2e_owner_reads_the_change_in_the_audit_log_on_a_phone(
+    page: Page, live_server: LiveServer
+) -> None:
+    with Session(live_server.app.extensions["portal.engine"]) as session:
+        email = make_user(session).email  # a unique one
+        session.commit()
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
+    page.get_by_label("User email").fill(email)
+    page.get_by_label("Role", exact=True).select_option("MEMBER")
+    page.get_by_role("button", name="Assign role").click()
+    tabs = page.get_by_role("navigation", name="The Beatles sections")
+    tabs.get_by_role("link", name="Audit log").click()
+    row = page.get_by_role("row").filter(has_text=email)
+    expect(row.get_by_role("cell").nth(1)).to_have_text(demo.JOHN)
+    expect(row.get_by_role("cell").nth(2)).to_have_text(f"added {email} as MEMBER")
+    # Three columns of emails, still nothing wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "audit-phone")
+
+
 def test_e2e_owner_sees_a_clear_error_for_an_unknown_email(
     page: Page, live_server: LiveServer
 ) -> None:

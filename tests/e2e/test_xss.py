@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 from portal import demo
 from tests.conftest import organization
 from tests.e2e.conftest import LiveServer, login, screenshot
-from tests.factories import make_repository, make_role, make_user
+from tests.factories import (
+    bulk_audit_entries,
+    make_repository,
+    make_role,
+    make_user,
+)
 from tests.routes import ACTORS, pages
 
 pytestmark = pytest.mark.e2e
@@ -56,6 +61,8 @@ def _plant(server: LiveServer) -> None:
         for i, payload in enumerate(PAYLOADS):
             make_repository(session, org, payload)
             make_role(session, make_user(session, f"{payload}{i}"), org, "MEMBER")
+            # The audit log shows stored emails, not the users' current ones.
+            bulk_audit_entries(session, org.id, 1, user_email=f"{payload}{i}")
         session.commit()
 
 
@@ -89,6 +96,10 @@ def test_e2e_xss_payloads_stay_text(page: Page, live_server: LiveServer) -> None
     page.goto(f"{live_server.url}/orgs/1/repos")
     for payload in PAYLOADS:
         expect(page.get_by_role("cell", name=payload, exact=True)).to_be_visible()
+    page.goto(f"{live_server.url}/orgs/1/audit")
+    for i, payload in enumerate(PAYLOADS):
+        what = f"changed {payload}{i} from MEMBER to BILLING"
+        expect(page.get_by_role("cell", name=what, exact=True)).to_be_visible()
     assert dialogs == []
     assert violations == []  # not even a blocked attempt reached the DOM
 
