@@ -32,11 +32,16 @@ class Permission:
     granted_to: tuple[str, ...]  # the roles the policy grants it to directly
     through: str | None  # the granted role the holder's role includes, if not itself
 
-    def __str__(self) -> str:
-        why = f"{self.name}: granted to {', '.join(self.granted_to)}"
+    @property
+    def reason(self) -> str:
+        """Where it comes from: "granted to BILLING; OWNER includes BILLING"."""
+        granted = f"granted to {', '.join(self.granted_to)}"
         if self.through is None:
-            return why
-        return f"{why}; {self.role} includes {self.through}"
+            return granted
+        return f"{granted}; {self.role} includes {self.through}"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
 
 
 @dataclass(frozen=True)
