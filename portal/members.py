@@ -1,4 +1,12 @@
-"""Role management: the members of an organization and the form to assign roles.
+"""Role management: the roles page (members found by email and role, the form to
+assign a role by email) and one member's pages (their access explained, changing
+their role, removing them, leaving).
+
+Who may do what is the policy's: the organization's LIST_ROLES / CREATE_ROLE /
+UPDATE_ROLE for the roles page and its form, the member's role row (an
+OrganizationRole: READ, UPDATE, DELETE, the last also for its HOLDER, which is
+leaving) for the member pages. What the data refuses whoever asks (the last
+owner) is portal.roles', whose dry runs word the disabled controls' reasons.
 
 Every view follows the same order on consecutive lines: load the resource (404 if
 it does not exist), authorize, act, render. Changes go through portal.roles inside
