@@ -520,3 +520,15 @@ def test_member_post_about_another_tenants_person_is_not_found(
         response = _post(client, url + suffix, current="MEMBER", name="BILLING")
         assert response.status_code == 404
     assert roles_snapshot(db) == before
+
+
+def test_member_overview_links_to_ones_own_access(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: billing contacts cannot open the roles page, so the overview is their
+    # only way to the page that explains what their role lets them do
+    auth.login(demo.GEORGE)
+    url = _member_url(db, demo.GEORGE)
+    page = client.get("/orgs/1").text
+    assert f'<a href="{url}">What it lets you do</a>' in page
+    assert client.get(url).status_code == 200
