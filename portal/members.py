@@ -32,6 +32,9 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+# WTForms 3.3's choice type; see portal.forms.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
+
 from portal import db, member_search, roles
 from portal.authz import authorize, get_oso
 from portal.authz.explain import AccessModel, access_model
@@ -83,9 +86,15 @@ def _change_role(
     """
     authorize("UPDATE_ROLE", organization)
     session = db.get_session()
-    change = partial(
-        roles.reassign_user_role, session, organization, user, text(form.name)
-    )
+    member = roles.user_role(session, organization, user)
+    access, name = _access(organization), text(form.name)
+    if member is not None and _loses_own_access(access, member, name):
+        # The same confirmation as the member page's: ask before an owner takes
+        # role management away from themselves, whichever form they used.
+        return _render_change_confirmation(
+            organization, member, MemberRoleForm(), access
+        )
+    change = partial(roles.reassign_user_role, session, organization, user, name)
     return _apply(organization, form, partial(change, actor=_actor()))
 
 
@@ -250,10 +259,9 @@ def member_show(org_id: int, user_id: int) -> ResponseReturnValue:
     """One member: their role, what it lets them do here and why, and the change
     and remove controls the viewer may use."""
     organization = load_organization(org_id)
-    authorize("READ", organization)
-    member = load_member(organization, user_id)
+    member = _find_member(organization, user_id)
     authorize("READ", member)
-    return _render_member(organization, member, MemberRoleForm(name=member.name))
+    return _render_member(organization, member, MemberRoleForm())
 
 
 @bp.route("/orgs/<id:org_id>/roles/<id:user_id>", methods=["POST"])
@@ -261,8 +269,7 @@ def member_update(org_id: int, user_id: int) -> ResponseReturnValue:
     """Change a member's role; the flash says what they gained and lost. Changing
     one's own role so that it loses access asks for confirmation first."""
     organization = load_organization(org_id)
-    authorize("READ", organization)
-    member = load_member(organization, user_id)
+    member = _find_member(organization, user_id)
     authorize("UPDATE", member)
     form = MemberRoleForm()
     if not form.validate():
@@ -280,17 +287,29 @@ def member_delete(org_id: int, user_id: int) -> ResponseReturnValue:
     """Remove a member's role, or leave: GET lists what they will lose and asks
     for confirmation; POST removes it."""
     organization = load_organization(org_id)
-    authorize("READ", organization)
-    member = load_member(organization, user_id)
+    member = _find_member(organization, user_id)
     authorize("DELETE", member)
     form = RemoveForm()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD like it
         return _render_removal(organization, member, form)
     if not form.validate():
         return _render_removal(organization, member, form), 422
     if text(form.current) != member.name:
         return _render_removal(organization, member, form, _stale(member)), 409
     return _apply_removal(organization, member, form)
+
+
+def _find_member(organization: Organization, user_id: int) -> OrganizationRole:
+    """The role user_id holds in organization, or 404, looked up as the viewer may.
+
+    Looking someone else up is reading the organization's member list
+    (LIST_ROLES), asked before the lookup: otherwise whoever may only read the
+    organization (BILLING) could tell members from strangers by the two 404s.
+    One's own role needs the organization's READ only (the policy lets everyone
+    read and give up their own role).
+    """
+    authorize("READ" if user_id == current_user.id else "LIST_ROLES", organization)
+    return load_member(organization, user_id)
 
 
 def _stale(member: OrganizationRole) -> str:
@@ -302,10 +321,17 @@ def _stale(member: OrganizationRole) -> str:
 
 
 def _loses_own_access(access: AccessModel, member: OrganizationRole, name: str) -> bool:
-    """Whether the change is to the signed-in user's own role and takes something
-    away from them (then they confirm it first)."""
+    """Whether changing member's role to name is a change the signed-in user makes
+    to their own role, that takes something away from them and that the data
+    allows (then they confirm it first; a refused one, the last owner's, is
+    refused straight away instead of after a confirmation)."""
     _gained, lost = access.change(member.name, name)
-    return member.user_id == current_user.id and bool(lost)
+    if member.user_id != current_user.id or not lost:
+        return False
+    session, user = db.get_session(), member.user
+    organization = member.organization
+    refused = _refusal(partial(roles.check_change, session, organization, user, name))
+    return refused is None
 
 
 def _apply_member_change(
@@ -365,8 +391,12 @@ def _render_member(
     form: MemberRoleForm,
     error: str | None = None,
 ) -> str:
-    """The member page; form re-rendered for the role member holds now."""
+    """The member page; form re-rendered for the role member holds now, offering
+    the roles they do not hold (choosing theirs would change nothing)."""
     form.current.data = member.name
+    form.name.choices = [
+        SelectChoice(name) for name in ROLE_NAMES if name != member.name
+    ]
     return render_template(
         "orgs/member.html",
         organization=organization,

@@ -167,28 +167,29 @@ MATRIX: dict[tuple[str, str], Route] = {
         _role_form,
         writes=frozenset({"owner"}),
     ),
-    # The member pages are about Ringo. Billing may read only their own role, so
-    # Ringo's is as hidden from them as another tenant's person (404); a member
-    # may read it (LIST_ROLES) but not change or remove it (403). Two queries:
-    # the organization and Ringo's role; what roles grant is known at start-up.
+    # The member pages are about Ringo. Looking someone else up needs
+    # LIST_ROLES, asked before the lookup, so billing gets 403 whether or not
+    # the person is a member (as on the roles page); a member may read Ringo's
+    # role but not change or remove it (403). Two queries: the organization and
+    # Ringo's role; what roles grant is known at start-up.
     ("members.member_show", "GET"): Route(
-        "/orgs/{org_id}/roles/{user_id}", _org(GONE, OK, OK), html=True, oso_queries=2
+        "/orgs/{org_id}/roles/{user_id}", _org(NO, OK, OK), html=True, oso_queries=2
     ),
     ("members.member_update", "POST"): Route(
         "/orgs/{org_id}/roles/{user_id}",
-        _org(GONE, NO, MOVED),
+        _org(NO, NO, MOVED),
         _member_role_form,
         writes=frozenset({"owner"}),
     ),
     ("members.member_delete", "GET"): Route(
         "/orgs/{org_id}/roles/{user_id}/delete",
-        _org(GONE, NO, OK),
+        _org(NO, NO, OK),
         html=True,
         oso_queries=2,
     ),
     ("members.member_delete", "POST"): Route(
         "/orgs/{org_id}/roles/{user_id}/delete",
-        _org(GONE, NO, MOVED),
+        _org(NO, NO, MOVED),
         _remove_form,
         writes=frozenset({"owner"}),
     ),

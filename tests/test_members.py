@@ -81,7 +81,10 @@ def test_member_show_owner_sees_change_form_and_remove_button(
     url = _member_url(db, demo.RINGO)
     page = client.get(url).text
     assert f'<form method="post" action="{url}"' in page
-    assert '<option selected value="MEMBER">' in page
+    # why: offering Ringo's own role would only lead to "already MEMBER" (409)
+    assert '<option value="MEMBER">' not in page
+    assert '<option selected value="MEMBER">' not in page
+    assert '<option value="OWNER">' in page and '<option value="BILLING">' in page
     assert 'name="current" type="hidden" value="MEMBER"' in page
     assert f'href="{url}/delete">Remove ringo@beatles.com</a>' in page
 
@@ -134,7 +137,28 @@ def test_member_show_billing_cannot_see_others(
     client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
     auth.login(demo.GEORGE)
-    assert client.get(_member_url(db, demo.RINGO)).status_code == 404
+    assert client.get(_member_url(db, demo.RINGO)).status_code == 403
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("suffix", ["", "/delete"])
+def test_member_lookup_tells_billing_nothing_about_who_is_a_member(
+    client: FlaskClient, auth: AuthActions, db: Session, method: str, suffix: str
+) -> None:
+    # why: billing may not list members; if a member's id and a stranger's id
+    # answered differently, george could find out who belongs to The Beatles
+    auth.login(demo.GEORGE)
+    token = csrf_token(client, "/orgs")
+    answers = {
+        client.open(
+            f"{_member_url(db, email)}{suffix}",
+            method=method,
+            data={"csrf_token": token, "name": "MEMBER", "current": "MEMBER"},
+        ).status_code
+        for email in (demo.RINGO, demo.ADMIN, demo.MIKE)
+    }
+    assert answers == {403}
+    assert client.get(f"/orgs/1/roles/999{suffix}").status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -403,6 +427,40 @@ def test_member_update_self_demotion_confirmed(
     assert response.status_code == 302 and response.location == url
     assert role_of(db, demo.JOHN, BEATLES) == "MEMBER"
     assert "john@beatles.com is now MEMBER: lost READ_BILLING" in client.get(url).text
+
+
+def test_member_role_create_self_demotion_asks_for_confirmation(
+    auth: AuthActions, roles: RoleActions, db: Session
+) -> None:
+    # why: the assign form on the roles page reaches the same change; it must
+    # not be the way round the confirmation
+    _make_owner(db, demo.PAUL)
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    response = roles.assign(1, demo.JOHN, "BILLING")
+    assert response.status_code == 200
+    assert "Change your own role to BILLING?" in response.text
+    assert "You will lose access to role management" in response.text
+    assert f'action="{_member_url(db, demo.JOHN)}"' in response.text
+    assert roles_snapshot(db) == before
+
+
+def test_member_update_last_owner_refused_without_a_confirmation(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: confirming a change that will be refused anyway only delays the news
+    auth.login(demo.JOHN)
+    response = _post(client, _member_url(db, demo.JOHN), name="MEMBER", current="OWNER")
+    assert response.status_code == 409 and LAST_OWNER in response.text
+    assert "Change your own role" not in response.text
+
+
+def test_member_delete_head_answers_like_get(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    url = _member_url(db, demo.RINGO) + "/delete"
+    assert client.head(url).status_code == client.get(url).status_code == 200
 
 
 # --- stale forms and bad input ------------------------------------------------------
