@@ -353,7 +353,9 @@ def harmless_data(app: Flask, email: str, form: Form) -> dict[str, str]:
     empty = [
         control.name
         for control in form.inputs
-        if control.kind in TEXT_INPUTS and control.name and not values[control.name]
+        if control.kind in TEXT_INPUTS
+        and control.name in values  # named and enabled: a browser sends it
+        and not values[control.name]
     ]
     assert not empty, f"{endpoint}: give HARMLESS values for {empty}"
     return values
@@ -501,3 +503,29 @@ def test_crawl_reaches_every_allowed_route(app: Flask, actor: str) -> None:
         and (endpoint, method, spec.path) not in reached
     ]
     assert not missing, f"allowed to {actor} but shown nowhere: {missing}"
+
+
+# --- the crawler's own checks ----------------------------------------------------
+
+
+def test_crawl_does_not_count_a_disabled_form_as_reachable(app: Flask) -> None:
+    # why: John is the Beatles' last owner, so his own role's form is shown with
+    # its button disabled; a person cannot use it, nor may it satisfy the reverse
+    # check for anyone
+    john_id = demo.USERS.index(demo.JOHN) + 1  # inserted in demo.USERS order
+    seen = crawl(app, logged_in(app, demo.JOHN))
+    own = seen.forms[("POST", f"/orgs/{demo.BEATLES_ID}/roles/{john_id}")]
+    assert not own.usable
+    assert ("members.member_update", "POST", own.action) not in seen.reached(app)
+
+
+def test_crawl_refuses_a_text_field_without_harmless_data(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # why: an empty email is no valid data; a new form's text field must get a
+    # value in HARMLESS rather than be submitted empty and refused as 422
+    monkeypatch.delitem(HARMLESS, "members.role_create")
+    seen = crawl(app, logged_in(app, demo.JOHN))
+    form = seen.forms[("POST", f"/orgs/{demo.BEATLES_ID}/roles")]
+    with pytest.raises(AssertionError, match="user_email"):
+        harmless_data(app, demo.JOHN, form)
