@@ -392,9 +392,11 @@ def _render_member(
     error: str | None = None,
 ) -> str:
     """The member page; form re-rendered for the role member holds now, offering
-    the roles they do not hold (choosing theirs would change nothing)."""
+    the roles they do not hold (choosing theirs would change nothing), none of
+    them preselected."""
     form.current.data = member.name
-    form.name.choices = [
+    # No role preselected: one careless click must not make anyone an OWNER.
+    form.name.choices = [SelectChoice("", "Choose a role…")] + [
         SelectChoice(name) for name in ROLE_NAMES if name != member.name
     ]
     return render_template(

@@ -590,3 +590,24 @@ def test_member_overview_links_to_ones_own_access(
     page = client.get("/orgs/1").text
     assert f'<a href="{url}">What it lets you do</a>' in page
     assert client.get(url).status_code == 200
+
+
+def test_member_show_change_form_preselects_no_role(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: a preselected OWNER made one careless click promote someone
+    auth.login(demo.JOHN)
+    page = client.get(_member_url(db, demo.RINGO)).text
+    assert 'name="name" required><option value="">Choose a role…</option>' in page
+    assert "<option selected" not in page
+
+
+def test_member_update_without_a_choice_is_refused(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    response = _post(client, _member_url(db, demo.RINGO), name="", current="MEMBER")
+    assert response.status_code == 422
+    assert "Choose one of OWNER, MEMBER, BILLING." in response.text
+    assert roles_snapshot(db) == before
