@@ -22,6 +22,7 @@ from tests.conftest import (
     roles_snapshot,
     user_by_email,
 )
+from tests.races import RACES, race_owners_through_the_pages
 from tests.routes import TARGET, TARGET_ID
 
 BEATLES = demo.BEATLES_ID
@@ -590,3 +591,15 @@ def test_member_overview_links_to_ones_own_access(
     page = client.get("/orgs/1").text
     assert f'<a href="{url}">What it lets you do</a>' in page
     assert client.get(url).status_code == 200
+
+
+# --- two owners against each other at the same moment (tests/races.py) --------
+
+
+@pytest.mark.parametrize("race", list(RACES))
+def test_member_owners_racing_keep_an_owner(app: Flask, race: str) -> None:
+    # why: every write path (assign, change, remove, leave, and two additions of
+    # one person) must serialize on the organization: on SQLite, taking away
+    # BEGIN IMMEDIATE turned round 0 of each into a 503 ("database is locked")
+    outcomes = race_owners_through_the_pages(app, race, rounds=100)
+    assert outcomes == {RACES[race].statuses: 100}
