@@ -329,12 +329,23 @@ def _newcomer(engine: Engine) -> str:
 
 
 def _make_owners(engine: Engine, owners: list[Owner]) -> int:
-    """Make both owners OWNER of The Beatles again, whatever the last round did
-    (the domain's own calls, from the command line: actor None); the id of the
-    newest audit entry then, the reset's own included (0: none)."""
+    """Make both owners OWNER of The Beatles again and take away the roles of
+    anyone the last round added, so every round starts from the same members (the
+    domain's own calls, from the command line: actor None); the id of the newest
+    audit entry then, the reset's own included (0: none)."""
     with writer_session(engine) as session:
         org = roles.lock_organization(session, demo.BEATLES_ID)
         assert org is not None
+        added = session.scalars(
+            select(User)
+            .join(OrganizationRole)
+            .where(
+                OrganizationRole.organization_id == org.id,
+                User.email.not_in(demo.ROLES[demo.BEATLES_ID]),
+            )
+        ).all()
+        for user in added:
+            roles.delete_user_role(session, org, user, actor=None)
         for owner in owners:
             user = roles.find_user(session, owner.email)
             role = roles.user_role(session, org, user)
