@@ -306,9 +306,7 @@ def race_owners_through_the_pages(
         loser = next(r for r in responses if r.status_code != 302)
         if race.refusal is not None:
             assert race.refusal in loser.text, where
-        _assert_invariants(engine, race, since, where)
-        if race.newcomer:
-            assert _role_rows(engine, newcomer) == ["MEMBER"], where
+        _assert_invariants(engine, race, since, newcomer, where)
         outcomes[statuses] += 1
     return outcomes
 
@@ -451,8 +449,11 @@ def _post_at_once(
     return [responses[i] for i in range(len(owners))]
 
 
-def _assert_invariants(engine: Engine, race: Race, since: int, where: str) -> None:
-    """What must hold after every round, read on a new connection."""
+def _assert_invariants(
+    engine: Engine, race: Race, since: int, newcomer: str, where: str
+) -> None:
+    """What must hold after every round, read on a new connection; newcomer (if
+    any) holds exactly one role, MEMBER."""
     with engine.connect() as connection:
         owners = connection.scalar(
             select(func.count()).where(
@@ -468,23 +469,13 @@ def _assert_invariants(engine: Engine, race: Race, since: int, where: str) -> No
         actions = connection.scalars(
             select(AuditEntry.action).where(AuditEntry.id > since)
         ).all()
+        newcomer_roles = connection.scalars(
+            select(OrganizationRole.name).join(User).where(User.email == newcomer)
+        ).all()
     assert owners is not None and owners >= 1, f"{where}: no owner left"
     assert owners == race.owners, f"{where}: {owners} owners"
     assert doubles == [], f"{where}: two roles in one organization: {doubles}"
     # One 302 per round: exactly one entry, the winner's; none for the refusal.
     assert actions == [race.action], f"{where}: audit entries {actions}"
-
-
-def _role_rows(engine: Engine, email: str) -> list[str]:
-    """The role names email holds in The Beatles, as committed."""
-    with engine.connect() as connection:
-        return list(
-            connection.scalars(
-                select(OrganizationRole.name)
-                .join(User)
-                .where(
-                    User.email == email,
-                    OrganizationRole.organization_id == demo.BEATLES_ID,
-                )
-            )
-        )
+    if race.newcomer:
+        assert newcomer_roles == ["MEMBER"], f"{where}: {newcomer} has {newcomer_roles}"
