@@ -20,7 +20,12 @@ from portal.db import make_engine
 from portal.models import Organization
 from tests.conftest import AuthActions, RoleActions, organization
 from tests.database import PostgresSchemas, seed_demo
-from tests.races import race_owners_demoting_each_other, race_password_changes
+from tests.races import (
+    RACES,
+    race_owners_demoting_each_other,
+    race_owners_through_the_pages,
+    race_password_changes,
+)
 from tests.test_models import assert_organization_delete_loads_nothing
 from tests.test_security import parallel_wrong_logins
 
@@ -45,6 +50,18 @@ def test_postgres_password_change_race_lets_exactly_one_win(pg_app: Flask) -> No
     # why: READ COMMITTED lets both requests read the old hash; only the lock on
     # the user row and the re-check under it refuse the second change
     race_password_changes(pg_app, rounds=20)
+
+
+@pytest.mark.parametrize("race", list(RACES))
+def test_postgres_owners_racing_through_the_pages_keep_an_owner(
+    pg_app: Flask, race: str
+) -> None:
+    # why: READ COMMITTED lets both requests read two owners; only the row lock
+    # taken before authorizing serializes them. Without it: (302, 302) and zero
+    # owners, 409 where the loser should have lost its rights, and a 500 on the
+    # unique constraint when both add the same person
+    outcomes = race_owners_through_the_pages(pg_app, race, rounds=100)
+    assert outcomes == {RACES[race].statuses: 100}
 
 
 @pytest.fixture
