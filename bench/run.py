@@ -325,8 +325,9 @@ def _member_context(org_id: int, user_id: int) -> dict[str, Any]:
 
 def control_member_show(org_id: int, user_id: int) -> ResponseReturnValue:
     context = _member_context(org_id, user_id)
-    form = MemberRoleForm(name=context["membership"].role.name)
+    form = MemberRoleForm()
     form.current.data = context["membership"].role.name
+    form.name.choices = members.change_choices(form.current.data)
     return _render("orgs/member.html", form=form, error=None, **context)
 
 

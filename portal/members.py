@@ -395,10 +395,7 @@ def _render_member(
     the roles they do not hold (choosing theirs would change nothing), none of
     them preselected."""
     form.current.data = member.name
-    # No role preselected: one careless click must not make anyone an OWNER.
-    form.name.choices = [SelectChoice("", "Choose a role…")] + [
-        SelectChoice(name) for name in ROLE_NAMES if name != member.name
-    ]
+    form.name.choices = change_choices(member.name)
     return render_template(
         "orgs/member.html",
         organization=organization,
@@ -407,6 +404,14 @@ def _render_member(
         form=form,
         error=error,
     )
+
+
+def change_choices(current: str) -> list[SelectChoice]:
+    """The change form's options: the roles other than current, none preselected
+    (one careless click must not make anyone an OWNER)."""
+    return [SelectChoice("", "Choose a role…")] + [
+        SelectChoice(name) for name in ROLE_NAMES if name != current
+    ]
 
 
 def _render_change_confirmation(

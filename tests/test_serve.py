@@ -31,7 +31,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from portal import demo
-from portal.models import OrganizationRole, User
+from portal.models import AuditEntry, OrganizationRole, User
 from tests.conftest import CSRF_RE
 from tests.tcpproxy import TcpProxy
 from tests.test_errors import through
@@ -292,6 +292,15 @@ def _blocked_update(engine: Engine) -> int | None:
     )
 
 
+def _audit_entries(url: str) -> int:
+    """How many audit entries the database holds."""
+    engine = create_engine(url)
+    with Session(engine) as session:
+        count = session.scalar(select(func.count()).select_from(AuditEntry))
+    engine.dispose()
+    return count or 0
+
+
 def _check_invariants(url: str) -> None:
     """Every organization has an owner; nobody holds two roles in one."""
     engine = create_engine(url)
@@ -329,12 +338,14 @@ def test_serve_worker_killed_in_the_middle_of_a_change_leaves_none_of_it(
         with Session(engine) as holder:
             try:
                 # Hold Ringo's role row so the change stops half-way: organization
-                # locked, role row being updated, nothing committed.
+                # locked, role row being updated, nothing committed. Only the
+                # role row (OF): the change's audit entry refers to Ringo's user
+                # row, which must stay free for that insert.
                 holder.execute(
                     select(OrganizationRole.id)
                     .join(User)
                     .where(User.email == demo.RINGO)
-                    .with_for_update()
+                    .with_for_update(of=OrganizationRole)
                 ).all()
                 client.start()
                 _wait_for(lambda: _blocked_update(engine), "the blocked UPDATE")
@@ -352,6 +363,7 @@ def test_serve_worker_killed_in_the_middle_of_a_change_leaves_none_of_it(
     finally:
         engine.dispose()
     assert _roles(pg_url)[demo.RINGO] == "MEMBER"  # none of the change
+    assert _audit_entries(pg_url) == 0  # its audit entry went with it
     _check_invariants(pg_url)
     # The arbiter replaced the worker, and the organization's lock is free.
     wait_until_healthy(server)
