@@ -11,6 +11,12 @@
 #   UPDATE_ROLE          x
 #   DELETE_ROLE          x
 #   READ_AUDIT           x
+#
+# One person's role in an organization (OrganizationRole) may be read by whoever
+# may LIST_ROLES there, changed with UPDATE_ROLE, removed with DELETE_ROLE, and
+# read and given up (leaving) by the person who holds it. The product shows this
+# table to its users by asking this file (RoleHolder, portal/authz/explain.py),
+# so the table above is for readers of this file only.
 
 allow(actor, action, resource) if has_permission(actor, action, resource);
 
