@@ -124,3 +124,15 @@ def test_e2e_pages_load_without_csp_violations(
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     assert violations == []
+
+
+def test_e2e_pages_ask_for_no_favicon_ico(page: Page, live_server: LiveServer) -> None:
+    # why: the browser's own /favicon.ico request answered 404 with a session
+    # cookie; arriving after a newer page's cookie, it replaced the session and
+    # the next form failed its CSRF check ("This form has expired")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    for _ in _every_page(page, live_server):
+        pass
+    assert not [url for url in asked if url.endswith("/favicon.ico")]
+    assert any(url.endswith("/static/favicon.svg") for url in asked)
