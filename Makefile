@@ -54,6 +54,8 @@ lint: $(VENV)/.installed-test
 # The whole suite on SQLite, then again on PostgreSQL (skipped loudly when no
 # server answers; CI sets PORTAL_REQUIRE_POSTGRES=1 to make that a failure).
 test: $(VENV)/.installed-test browser lint
+	@# curl runs the README's JSON walkthrough (tests/e2e/test_curl.py).
+	command -v curl >/dev/null 2>&1 || apt-get install -y -qq curl >/dev/null
 	$(PY) -m pytest
 	PY=$(PY) scripts/postgres-leg.sh
 

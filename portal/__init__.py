@@ -23,6 +23,7 @@ from portal import (
     guards,
     health,
     members,
+    negotiation,
     security,
     sessions,
     views,
@@ -83,9 +84,11 @@ def trust_proxies(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, headers, CSRF, Oso (+ FlaskOso), sessions and the login guard."""
+    """Database, headers, HTML or JSON, CSRF, Oso (+ FlaskOso), sessions and the
+    login guard."""
     db.init_app(app)
     security.init_app(app)
+    negotiation.init_app(app)
     csrf.init_app(app)
     authz.init_app(app)
     sessions.init_app(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -10,6 +10,7 @@ from portal import clock, db, throttle, users
 from portal.authz import authorize
 from portal.forms import PasswordForm, text
 from portal.models import User
+from portal.negotiation import render
 from portal.passwords import hash_password, verify_password
 from portal.sessions import start_session
 
@@ -27,9 +28,8 @@ def password_change() -> ResponseReturnValue:
     authorize("CHANGE_PASSWORD", user)
     form = PasswordForm()
     if not form.validate_on_submit():
-        return render_template("account/password.html", form=form), (
-            422 if form.is_submitted() else 200
-        )
+        status = 422 if form.is_submitted() else 200
+        return render("account/password.html", status, form=form)
     session = db.get_session()
     email = user.email
     seen = users.Seen.of(user)  # what the password is verified against
@@ -37,18 +37,18 @@ def password_change() -> ResponseReturnValue:
     wait = throttle.start_attempt(session, email, clock.now())
     if wait is not None:
         form.form_errors.append(throttle.too_many_failures(wait))
-        return throttle.throttled(
-            render_template("account/password.html", form=form), wait
+        return render(
+            "account/password.html", 429, throttle.retry_after(wait), form=form
         )
     if not verify_password(seen.password_hash, text(form.current_password)):
         form.current_password.errors = ["That is not your current password."]
-        return render_template("account/password.html", form=form), 422
+        return render("account/password.html", 422, form=form)
     new_hash = hash_password(text(form.new_password))
     try:
         users.change_password(session, user, seen, new_hash)  # locks the user row
     except users.AccountChangedMeanwhile as error:
         form.form_errors.append(str(error))
-        return render_template("account/password.html", form=form), 409
+        return render("account/password.html", 409, form=form)
     throttle.succeeded(session, email)
     session.commit()
     start_session(user)  # this browser stays logged in, on the new token

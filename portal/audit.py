@@ -7,13 +7,14 @@ load, authorize, act (read a page), render.
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from portal.authz import authorize
 from portal.loaders import load_organization, page_of
 from portal.models import AuditEntry
+from portal.negotiation import render
 
 bp = Blueprint("audit", __name__)
 
@@ -28,6 +29,4 @@ def audit_list(org_id: int) -> ResponseReturnValue:
         .where(AuditEntry.organization_id == organization.id)
         .order_by(AuditEntry.id.desc())
     )
-    return render_template(
-        "orgs/audit.html", organization=organization, entries=entries
-    )
+    return render("orgs/audit.html", organization=organization, entries=entries)

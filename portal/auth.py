@@ -9,7 +9,6 @@ from flask import (
     current_app,
     flash,
     redirect,
-    render_template,
     request,
     session,
     url_for,
@@ -22,6 +21,7 @@ from portal import clock, db, throttle, users
 from portal.forms import LoginForm, text
 from portal.guards import public
 from portal.models import User, normalize_email
+from portal.negotiation import render
 from portal.passwords import hash_password, needs_rehash, verify_password
 from portal.sessions import start_session
 
@@ -58,7 +58,7 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
-        return render_template("auth/login.html", form=form), status
+        return render("auth/login.html", status, form=form)
     email = normalize_email(text(form.email))
     password = text(form.password)
     dbs = db.get_session()
@@ -74,7 +74,7 @@ def login() -> ResponseReturnValue:
             wait.total_seconds(),
         )
         form.form_errors.append(throttle.too_many_failures(wait))
-        return throttle.throttled(render_template("auth/login.html", form=form), wait)
+        return render("auth/login.html", 429, throttle.retry_after(wait), form=form)
     # Same hash work whether or not the account exists (see portal.passwords).
     verified = verify_password(seen.password_hash if seen else None, password)
     if user is None or seen is None or not verified:
@@ -103,7 +103,7 @@ def _bad_credentials(
         reason,
     )
     form.form_errors.append(BAD_CREDENTIALS)
-    return render_template("auth/login.html", form=form), 422
+    return render("auth/login.html", 422, form=form)
 
 
 def _id_of(user: User | None) -> str:

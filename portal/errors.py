@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, current_app, g, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.wrappers import Response
 
+from portal.negotiation import render
 from portal.sessions import Guest
+from portal.shapes import http_error_message
 
 # Pages with their own template; every other HTTP error uses errors/error.html.
 _OWN_TEMPLATE = {403, 404, 500}
+
+# What those pages say, for JSON (the templates word them for a person).
+_MESSAGES = {
+    403: "Your role in this organization does not allow this.",
+    404: "There is nothing here, or you don't have access to it.",
+    500: "Something went wrong on our side; nothing was changed. Try again.",
+}
 
 
 def init_app(app: Flask) -> None:
@@ -31,7 +40,7 @@ def _refused() -> None:
     current_app.extensions["portal.flask_oso"].skip_authorization()
 
 
-def _http_error(error: HTTPException) -> tuple[str, int] | Response:
+def _http_error(error: HTTPException) -> Response:
     """Any HTTP error, in the layout."""
     _refused()
     if request_ctx.url_adapter is None:
@@ -43,25 +52,44 @@ def _http_error(error: HTTPException) -> tuple[str, int] | Response:
     # A description of the view's own (abort(404, description=...)) says more
     # than the generic text; Werkzeug's class default says nothing specific.
     specific = error.description != type(error).description
-    return render_template(template, error=error, specific=specific), code
+    if code == 403:
+        message = _MESSAGES[403]  # the page, too, says the same for every refusal
+    else:
+        message = http_error_message(
+            error, _MESSAGES.get(code, error.description or "")
+        )
+    headers = dict(error.get_headers())
+    headers.pop("Content-Type", None)
+    return render(
+        template,
+        code,
+        headers,
+        error=error,
+        specific=specific,
+        message=message,
+    )
 
 
-def _csrf_error(error: CSRFError) -> tuple[str, int]:
+def _csrf_error(error: CSRFError) -> Response:
     """A POST without a valid CSRF token: say what to do about it."""
     _refused()
-    return render_template("errors/csrf.html", error=error), 400
+    message = (
+        f"{error.description} Send the csrf_token of a recent response in the"
+        " X-CSRFToken header."
+    )
+    return render("errors/csrf.html", 400, error=error, message=message)
 
 
-def _server_error(error: InternalServerError) -> tuple[str, int]:
+def _server_error(error: InternalServerError) -> Response:
     """A crash: undo the request's unfinished work, then say sorry."""
     _refused()
     session = g.get("db_session")
     if session is not None:
         session.rollback()
-    return render_template("errors/500.html", error=error), 500
+    return render("errors/500.html", 500, error=error, message=_MESSAGES[500])
 
 
-def _database_error(error: DBAPIError) -> tuple[str, int, dict[str, str]]:
+def _database_error(error: DBAPIError) -> Response:
     """The database is down or dropped the connection: 503, try again shortly.
 
     Any other database error is a bug: re-raised, it becomes a logged 500.
@@ -87,5 +115,11 @@ def _database_error(error: DBAPIError) -> tuple[str, int, dict[str, str]]:
     # g._login_user). The session cookie is left alone, so nobody is logged out.
     g._login_user = Guest()
     unavailable = ServiceUnavailable()
-    page = render_template("errors/503.html", error=unavailable)
-    return page, 503, {"Retry-After": "5"}
+    message = "The database is not answering; try again in a few seconds."
+    return render(
+        "errors/503.html",
+        503,
+        {"Retry-After": "5"},
+        error=unavailable,
+        message=message,
+    )

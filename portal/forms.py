@@ -5,10 +5,12 @@ The one GET form, MemberSearchForm, changes nothing and reads the query string.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import request
+from flask import abort, request
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import (
     EmailField,
     Field,
@@ -39,17 +41,63 @@ ALL_ROLES = ""  # the role filter's value for "All roles"
 _SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class Form(FlaskForm):
-    """Base of our forms: fields come from the urlencoded/multipart form only.
+NOT_AN_OBJECT = (
+    'Send one JSON object whose values are strings, such as {"name": "MEMBER"}.'
+)
+NOT_A_STRING = "Send this as a JSON string."
 
-    Flask-WTF would also read uploaded files and JSON bodies into the fields; a
-    file or a number where a string belongs then crashes validators (500). None
-    of our forms takes either.
+
+class Form(FlaskForm):
+    """Base of our forms: fields come from the urlencoded/multipart form, or from a
+    JSON body that is one flat object of strings (the same fields, the same
+    validators).
+
+    Flask-WTF would also read uploaded files into the fields, and JSON values of any
+    type; a file or a number where a string belongs then crashes validators (500).
+    Here anything but a string is a field error (anything but an object, a form
+    error), so validate() fails with a message and the view answers 422.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         submitted = request.method in _SUBMIT_METHODS
-        super().__init__(formdata=request.form if submitted else None, **kwargs)
+        formdata, self._refused = _submitted() if submitted else (None, {})
+        super().__init__(formdata=formdata, **kwargs)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate the fields; a JSON value that is not a string fails its field
+        (a key that is no field, or a body that is no object: the form)."""
+        valid = super().validate(extra_validators)
+        for name, message in self._refused.items():
+            if name is None:
+                self.form_errors.append(message)
+            elif name in self._fields:
+                self._fields[name].errors = [message]
+            else:
+                self.form_errors.append(f"{name}: {message}")
+        return valid and not self._refused
+
+
+def _submitted() -> tuple[MultiDict[str, str], dict[str | None, str]]:
+    """A submission's fields, and why some values were refused (name: message).
+
+    A body that is not valid JSON is a 400 that says where it breaks; a JSON
+    array, string, number or null is refused as a whole.
+    """
+    if not request.is_json:
+        return request.form, {}
+    try:
+        payload = json.loads(request.get_data(cache=True))
+    except ValueError as error:  # also a body that is not UTF-8
+        abort(400, description=f"The request body is not valid JSON: {error}.")
+    if not isinstance(payload, dict):
+        return MultiDict(), {None: NOT_AN_OBJECT}
+    fields = {key: value for key, value in payload.items() if isinstance(value, str)}
+    refused: dict[str | None, str] = {
+        key: NOT_A_STRING
+        for key, value in payload.items()
+        if not isinstance(value, str)
+    }
+    return MultiDict(fields), refused
 
 
 def text(field: Field) -> str:

@@ -1,13 +1,16 @@
-"""Deny by default: anonymous users go to the login page unless a route is public."""
+"""Deny by default: anonymous users go to the login page (JSON: 401) unless a route
+is public."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, redirect, request, url_for
+from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
+
+from portal.negotiation import to_login
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,5 +49,5 @@ def _require_login() -> Response | None:
         return None
     if request.method == "GET":
         target = request.full_path.rstrip("?")
-        return redirect(url_for("auth.login", next=target))
-    return redirect(url_for("auth.login"))
+        return to_login(url_for("auth.login", next=target))
+    return to_login(url_for("auth.login"))

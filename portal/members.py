@@ -25,12 +25,12 @@ from flask import (
     current_app,
     flash,
     redirect,
-    render_template,
     request,
     url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 # WTForms 3.3's choice type; see portal.forms.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
@@ -41,6 +41,7 @@ from portal.authz.explain import AccessModel, access_model
 from portal.forms import MemberRoleForm, MemberSearchForm, RemoveForm, RoleForm, text
 from portal.loaders import load_member, load_organization, page_of
 from portal.models import ROLE_NAMES, Organization, OrganizationRole, User
+from portal.negotiation import render
 from portal.paging import Page
 
 bp = Blueprint("members", __name__)
@@ -54,7 +55,7 @@ def role_list(org_id: int) -> ResponseReturnValue:
     authorize("LIST_ROLES", organization)
     search = MemberSearchForm()
     status = 200 if search.validate() else 400
-    return _render_roles(organization, RoleForm(), search), status
+    return _render_roles(organization, RoleForm(), search, status=status)
 
 
 @bp.route("/orgs/<id:org_id>/roles", methods=["POST"])
@@ -65,7 +66,7 @@ def role_create(org_id: int) -> ResponseReturnValue:
     authorize("CREATE_ROLE", organization)
     form = RoleForm()
     if not form.validate():
-        return _render_roles(organization, form), 422
+        return _render_roles(organization, form, status=422)
     session = db.get_session()
     try:
         user = roles.find_user(session, text(form.user_email))
@@ -173,12 +174,15 @@ def _refused(
         type(error).__name__,
     )
     form.user_email.errors = [*form.user_email.errors, str(error)]
-    return _render_roles(organization, form), error.status
+    return _render_roles(organization, form, status=error.status)
 
 
 def _render_roles(
-    organization: Organization, form: RoleForm, search: MemberSearchForm | None = None
-) -> str:
+    organization: Organization,
+    form: RoleForm,
+    search: MemberSearchForm | None = None,
+    status: int = 200,
+) -> Response:
     """The role page: the members found by the search, a page at a time, the
     counts per role, and the form (shown only to owners).
 
@@ -196,8 +200,9 @@ def _render_roles(
             )
         )
     counts = member_search.role_counts(db.get_session(), organization.id)
-    return render_template(
+    return render(
         "orgs/roles.html",
+        status,
         organization=organization,
         members=members,
         counts=counts,
@@ -273,9 +278,9 @@ def member_update(org_id: int, user_id: int) -> ResponseReturnValue:
     authorize("UPDATE", member)
     form = MemberRoleForm()
     if not form.validate():
-        return _render_member(organization, member, form), 422
+        return _render_member(organization, member, form, status=422)
     if text(form.current) != member.name:
-        return _render_member(organization, member, form, _stale(member)), 409
+        return _render_member(organization, member, form, _stale(member), status=409)
     name, access = text(form.name), _access(organization)
     if _loses_own_access(access, member, name) and not form.confirmed:
         return _render_change_confirmation(organization, member, form, access)
@@ -293,9 +298,9 @@ def member_delete(org_id: int, user_id: int) -> ResponseReturnValue:
     if request.method != "POST":  # GET, and HEAD like it
         return _render_removal(organization, member, form)
     if not form.validate():
-        return _render_removal(organization, member, form), 422
+        return _render_removal(organization, member, form, status=422)
     if text(form.current) != member.name:
-        return _render_removal(organization, member, form, _stale(member)), 409
+        return _render_removal(organization, member, form, _stale(member), status=409)
     return _apply_removal(organization, member, form)
 
 
@@ -350,7 +355,9 @@ def _apply_member_change(
         done = _commit(partial(change, actor=_actor()))
     except roles.RoleError as error:
         _log_refusal(organization, error)
-        return _render_member(organization, member, form, str(error)), error.status
+        return _render_member(
+            organization, member, form, str(error), status=error.status
+        )
     flash(_what_changed(access, done), "success")
     return redirect(url_for("members.member_show", org_id=org_id, user_id=user_id))
 
@@ -367,7 +374,9 @@ def _apply_removal(
         done = _commit(partial(change, member.user, actor=_actor()))
     except roles.RoleError as error:
         _log_refusal(organization, error)
-        return _render_removal(organization, member, form, str(error)), error.status
+        return _render_removal(
+            organization, member, form, str(error), status=error.status
+        )
     if leaving:
         flash(f"You left {org_name}.", "success")
         return redirect(url_for("orgs.organization_list"))
@@ -390,14 +399,16 @@ def _render_member(
     member: OrganizationRole,
     form: MemberRoleForm,
     error: str | None = None,
-) -> str:
+    status: int = 200,
+) -> Response:
     """The member page; form re-rendered for the role member holds now, offering
     the roles they do not hold (choosing theirs would change nothing), none of
     them preselected."""
     form.current.data = member.name
     form.name.choices = change_choices(member.name)
-    return render_template(
+    return render(
         "orgs/member.html",
+        status,
         organization=organization,
         membership=membership(organization, member),
         access=_access(organization),
@@ -419,10 +430,10 @@ def _render_change_confirmation(
     member: OrganizationRole,
     form: MemberRoleForm,
     access: AccessModel,
-) -> str:
+) -> Response:
     """Ask an owner to confirm a change of their own role that takes access away."""
     gained, lost = access.change(member.name, text(form.name))
-    return render_template(
+    return render(
         "orgs/member_confirm.html",
         organization=organization,
         membership=membership(organization, member),
@@ -438,12 +449,14 @@ def _render_removal(
     member: OrganizationRole,
     form: RemoveForm,
     error: str | None = None,
-) -> str:
+    status: int = 200,
+) -> Response:
     """The confirmation page of a removal (or leaving): exactly what they lose."""
     form.current.data = member.name
     access = _access(organization)
-    return render_template(
+    return render(
         "orgs/member_delete.html",
+        status,
         organization=organization,
         membership=membership(organization, member),
         access=access,

@@ -8,7 +8,7 @@ after login, by the app's clock.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, flash, request, session
+from flask import Flask, current_app, flash, g, request, session
 from flask_login import AnonymousUserMixin, login_user, logout_user
 from sqlalchemy import select
 
@@ -46,6 +46,7 @@ def load_user(token: str) -> User | None:
 def start_session(user: User) -> None:
     """Log user in on a fresh session (nothing from before survives: no fixation)."""
     session.clear()
+    g.pop("csrf_token", None)  # Flask-WTF's copy of the token just cleared
     login_user(user)
     stamp = clock.now().timestamp()
     session["login_at"] = stamp

@@ -71,9 +71,9 @@ def _aware(value: datetime, like: datetime) -> datetime:
     return value
 
 
-def throttled(page: str, wait: timedelta) -> tuple[str, int, dict[str, str]]:
-    """A 429 response for a throttled account, with Retry-After."""
-    return page, 429, {"Retry-After": str(ceil(wait.total_seconds()))}
+def retry_after(wait: timedelta) -> dict[str, str]:
+    """The Retry-After header of a 429 for a throttled account."""
+    return {"Retry-After": str(ceil(wait.total_seconds()))}
 
 
 def too_many_failures(wait: timedelta) -> str:

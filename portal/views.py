@@ -7,7 +7,7 @@ controls; both answers come from one memoized Oso query per organization.
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, url_for
 from flask.typing import ResponseReturnValue
 
 from portal.authz import authorize, authorized
@@ -15,6 +15,7 @@ from portal.guards import public
 from portal.loaders import load_organization, page_of
 from portal.members import own_membership
 from portal.models import Organization, Repository
+from portal.negotiation import render
 
 bp = Blueprint("orgs", __name__)
 
@@ -32,7 +33,7 @@ def organization_list() -> ResponseReturnValue:
     organizations = page_of(
         authorized("READ", Organization).order_by(Organization.name, Organization.id)
     )
-    return render_template("orgs/list.html", organizations=organizations)
+    return render("orgs/list.html", organizations=organizations)
 
 
 @bp.route("/orgs/<id:org_id>")
@@ -40,7 +41,7 @@ def organization_show(org_id: int) -> ResponseReturnValue:
     """An organization's overview, with links to what the user may open."""
     organization = load_organization(org_id)
     authorize("READ", organization)
-    return render_template(
+    return render(
         "orgs/show.html",
         organization=organization,
         membership=own_membership(organization),
@@ -57,7 +58,7 @@ def repository_list(org_id: int) -> ResponseReturnValue:
         .where(Repository.organization_id == organization.id)
         .order_by(Repository.name, Repository.id)
     )
-    return render_template(
+    return render(
         "orgs/repos.html", organization=organization, repositories=repositories
     )
 
@@ -67,4 +68,4 @@ def billing_show(org_id: int) -> ResponseReturnValue:
     """The organization's billing details."""
     organization = load_organization(org_id)
     authorize("READ_BILLING", organization)
-    return render_template("orgs/billing.html", organization=organization)
+    return render("orgs/billing.html", organization=organization)

@@ -39,6 +39,8 @@ OK = 200
 GONE = 404
 NO = 403
 MOVED = 302  # a redirect that is the route's normal answer
+UNAUTHORIZED = 401  # an anonymous JSON request (no login page to go to)
+DONE = 200  # a JSON write's outcome: {"message", "location"} instead of a redirect
 
 Outcome = int | str
 FormData = Callable[[str | None], dict[str, str]]
@@ -205,6 +207,30 @@ MATRIX: dict[tuple[str, str], Route] = {
 }
 
 PUBLIC = {"static", "auth.login", "auth.logout", "orgs.index", "health.healthz"}
+
+
+def json_outcome(method: str, outcome: Outcome) -> int:
+    """The JSON column: what a JSON request gets where a browser gets outcome.
+
+    The same status, except that an anonymous request gets 401 instead of the
+    login page, and a write answers 200 with its outcome instead of redirecting
+    (a GET's redirect stays one).
+    """
+    if outcome == LOGIN:
+        return UNAUTHORIZED
+    if outcome == MOVED and method != "GET":
+        return DONE
+    assert isinstance(outcome, int)
+    return outcome
+
+
+JSON_MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    (endpoint, method): {
+        actor: json_outcome(method, outcome)
+        for actor, outcome in route.expected.items()
+    }
+    for (endpoint, method), route in MATRIX.items()
+}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from portal import demo
 from portal.guards import is_public
 from tests.conftest import AuthActions, client_for, csrf_token
 from tests.database import snapshot
-from tests.routes import ACTORS, LOGIN, MATRIX, OK, PUBLIC, pages
+from tests.routes import ACTORS, JSON_MATRIX, LOGIN, MATRIX, OK, PUBLIC, pages
 
 CELLS = [(route, actor) for route in sorted(MATRIX) for actor in ACTORS]
 
@@ -69,6 +69,35 @@ def test_routes_matrix(app: Flask, route: tuple[str, str], actor: str) -> None:
         assert response.status_code == expected
     if response.status_code >= 400 or actor not in spec.writes:
         # A refused request, or one that only reads: nothing may change.
+        assert snapshot(app.extensions["portal.engine"]) == before
+
+
+@pytest.mark.parametrize(("route", "actor"), CELLS)
+def test_routes_matrix_json(app: Flask, route: tuple[str, str], actor: str) -> None:
+    """The JSON column: the same request as JSON (Accept, a JSON body of the same
+    fields, the CSRF token in X-CSRFToken) gets the column's status, in JSON."""
+    spec, method = MATRIX[route], route[1]
+    client = client_for(app, actor)
+    headers = {"Accept": "application/json"}
+    body = None
+    if method == "POST":
+        page = "/login" if ACTORS[actor] is None else "/account/password"
+        headers["X-CSRFToken"] = client.get(page, headers=headers).json["csrf_token"]
+        body = spec.form(ACTORS[actor]) if spec.form is not None else {}
+    before = snapshot(app.extensions["portal.engine"])
+    response = client.open(spec.path, method=method, json=body, headers=headers)
+    response.close()
+    expected = JSON_MATRIX[route][actor]
+    assert response.status_code == expected, response.get_data(as_text=True)[:300]
+    if route[0] not in {"static", "orgs.index"} and expected != 302:
+        assert response.mimetype == "application/json"
+        assert response.json is not None
+        if route[0] != "health.healthz":
+            assert response.json["csrf_token"]
+        if expected >= 400:
+            assert response.json["status"] == expected
+            assert response.json["message"]
+    if response.status_code >= 400 or actor not in spec.writes:
         assert snapshot(app.extensions["portal.engine"]) == before
 
 

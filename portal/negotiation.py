@@ -1,0 +1,136 @@
+"""HTML or JSON: the one place that decides how a response is written.
+
+Every route answers in both. A request gets JSON when it sends a JSON body or its
+``Accept`` header prefers ``application/json`` to ``text/html``; otherwise HTML (a
+browser, or no ``Accept`` header at all). An ``Accept`` header that allows neither
+is answered 406 before anything else runs.
+
+Views never branch on the format. They call :func:`render` with a template and its
+context; for JSON, the template's shape in :mod:`portal.shapes` turns the same
+context into a JSON body (and an error status into ``{"status", "message",
+"errors"}``). What a view does after a write (flash a sentence, redirect) becomes,
+for JSON, ``200 {"message": ..., "location": ...}``; an anonymous JSON request
+gets 401 instead of the login page (:func:`to_login`). Every JSON body carries a
+fresh ``csrf_token``, to send back in the ``X-CSRFToken`` header of the next write.
+Responses vary by ``Accept``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, abort, g, redirect, render_template, request, session
+from flask.json import dumps
+from flask_wtf.csrf import generate_csrf
+from werkzeug.wrappers import Response
+
+from portal import shapes
+from portal.db import SAFE_METHODS
+
+HTML = "text/html"
+JSON = "application/json"
+
+NOT_ACCEPTABLE = (
+    "Portal answers in HTML (text/html) or JSON (application/json); this request's"
+    " Accept header allows neither."
+)
+LOG_IN_FIRST = (
+    "Log in first: POST /login with your email and password (GET /login gives the"
+    " CSRF token to send in the X-CSRFToken header)."
+)
+
+
+def init_app(app: Flask) -> None:
+    """Refuse unacceptable requests early; finish JSON responses (writes' redirects,
+    the CSRF token) and mark every response as varying by Accept."""
+    app.before_request(_refuse_unacceptable)
+    app.after_request(_finish)
+
+
+def wants_json() -> bool:
+    """Whether this request is answered in JSON (decided once per request)."""
+    return _chosen() == JSON
+
+
+def render(
+    template: str,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    """The response of a view: template rendered with context, or its JSON shape.
+
+    An error status (400 and up) in JSON is ``{"status", "message", "errors"}``:
+    the message and the field errors that the page would show.
+    """
+    if not wants_json():
+        response = Response(render_template(template, **context), status, headers)
+        response.mimetype = HTML
+        return response
+    if status >= 400:
+        return json_response(shapes.error_body(status, context), status, headers)
+    body, shaped_status = shapes.shape(template, context)
+    return json_response(body, shaped_status or status, headers)
+
+
+def json_response(
+    body: Mapping[str, Any], status: int, headers: Mapping[str, str] | None = None
+) -> Response:
+    """body as a JSON response, with the request's fresh CSRF token added."""
+    payload = {**body, "csrf_token": generate_csrf()}
+    # One object a line (keys sorted), so that curl's output ends its line.
+    return Response(dumps(payload) + "\n", status, headers, mimetype=JSON)
+
+
+def to_login(target: str) -> Response:
+    """Where an anonymous request goes: the login page (then back to target), or,
+    for JSON, 401."""
+    if wants_json():
+        abort(401, description=LOG_IN_FIRST)
+    return redirect(target)
+
+
+def _chosen() -> str | None:
+    """HTML, JSON or None (neither is acceptable); memoized on g."""
+    if "response_format" not in g:
+        g.response_format = _choose()
+    return g.response_format
+
+
+def _choose() -> str | None:
+    if request.is_json:
+        return JSON  # a JSON body: the client speaks JSON
+    accept = request.accept_mimetypes
+    if not accept:
+        return HTML  # no Accept header: anything goes, and pages are the default
+    return accept.best_match([HTML, JSON])
+
+
+def _refuse_unacceptable() -> None:
+    if _chosen() is None:
+        abort(406, description=NOT_ACCEPTABLE)
+
+
+def _finish(response: Response) -> Response:
+    """Mark the response as varying by Accept; for JSON, turn a write's redirect
+    into its outcome."""
+    response.vary.add("Accept")
+    if not wants_json() or request.method in SAFE_METHODS:
+        return response
+    if not response.is_json and 300 <= response.status_code < 400:
+        return _outcome(response)
+    return response
+
+
+def _outcome(response: Response) -> Response:
+    """A write's redirect, for JSON: what the flash said and where the result is."""
+    flashes = session.pop("_flashes", [])
+    body: dict[str, Any] = {"location": response.location}
+    if flashes:
+        body["message"] = " ".join(message for _category, message in flashes)
+    outcome = json_response(body, 200)
+    outcome.vary.add("Accept")
+    for cookie in response.headers.getlist("Set-Cookie"):
+        outcome.headers.add("Set-Cookie", cookie)
+    return outcome
