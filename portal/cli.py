@@ -1,5 +1,6 @@
 """Flask CLI commands: ``flask --app portal db upgrade`` (and the rest of ``db``),
-``init-db`` and ``seed`` (``seed --scale`` adds the scale data too)."""
+``init-db`` and ``seed`` (``seed --scale`` adds the scale data too); the
+administration commands (users and roles) are portal.admin_cli's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from portal import db, migrate, scale
+from portal import admin_cli, db, migrate, scale
 from portal.demo import seed_database
 from portal.models import User
 
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(init_db_command)
     app.cli.add_command(seed_command)
+    admin_cli.init_app(app)
 
 
 @db_group.command("upgrade")

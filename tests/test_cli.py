@@ -220,5 +220,15 @@ def test_seed_script_seeds_a_new_database_once(empty_db_url: str) -> None:
 
 def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
     # why: a new command must come with its tests in this module (the db group's
-    # in tests/test_migrations.py)
-    assert set(app.cli.commands) == {"init-db", "seed", "db"}
+    # in tests/test_migrations.py, the administration commands' in
+    # tests/test_admin_cli.py)
+    assert set(app.cli.commands) == {
+        "init-db",
+        "seed",
+        "db",
+        "create-user",
+        "assign-role",
+        "remove-role",
+        "list-roles",
+        "list-orgs",
+    }

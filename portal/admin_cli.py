@@ -1,0 +1,271 @@
+"""Administration from the command line: ``flask --app portal create-user``,
+``assign-role``, ``remove-role``, ``list-roles`` and ``list-orgs``.
+
+The same rules as the web, from the same code: emails and passwords are checked
+with the web forms' own fields (portal.forms), roles change through portal.roles
+with the command line as the actor (``actor=None``, audited as "command line"),
+in a writer transaction that locks the organization first, as a request does.
+
+Refusals print one line, ``Error: ...``, on stderr and change nothing. Exit
+status 1: the operation was refused (unknown user or organization, the last
+owner, ...). Status 2: an argument is unusable (a bad email or role name), as for
+Click's own usage errors.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+import wtforms
+from flask import Flask
+from flask.cli import with_appcontext
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from portal import db, member_search, organizations, roles
+from portal.forms import PasswordForm, RoleForm
+from portal.models import ROLE_NAMES, Organization, User, normalize_email
+from portal.passwords import hash_password
+
+
+def init_app(app: Flask) -> None:
+    """Register the administration commands on app."""
+    for command in (
+        create_user_command,
+        assign_role_command,
+        remove_role_command,
+        list_roles_command,
+        list_orgs_command,
+    ):
+        app.cli.add_command(command)
+
+
+class Refused(click.ClickException):
+    """The operation was refused; nothing changed (exit status 1)."""
+
+
+class BadArgument(click.ClickException):
+    """An argument the command cannot use, said in one line (exit status 2, as
+    Click's usage errors, without their usage text)."""
+
+    exit_code = 2
+
+
+# --- the web's checks, without a request ---------------------------------------
+
+# What a browser accepts in the web forms' <input type="email"> (the HTML
+# standard's "valid email address"), which the web relies on for the forms' email.
+_VALID_EMAIL = re.compile(
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+"
+    r"@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*"
+)
+
+
+class EmailForm(wtforms.Form):
+    """An email as the role form takes it: RoleForm's own field and validators
+    (required, at most 254 characters, no control characters)."""
+
+    email = RoleForm.user_email
+
+
+class NewEmailForm(EmailForm):
+    """The email of a new account: EmailForm's rules, and an address a browser
+    would accept in the web's email fields."""
+
+    def validate_email(self, field: wtforms.Field) -> None:
+        """Refuse what is not an email address (the web's email fields refuse
+        it in the browser)."""
+        if not _VALID_EMAIL.fullmatch(field.data.strip()):
+            raise wtforms.ValidationError(
+                "That is not an email address (name@example.com)."
+            )
+
+
+class NewPasswordForm(wtforms.Form):
+    """A new password as the password page takes it: PasswordForm's own fields
+    (12 to 128 characters, no control characters, typed twice the same)."""
+
+    new_password = PasswordForm.new_password
+    confirm = PasswordForm.confirm
+
+
+def _first_error(form: wtforms.Form) -> str | None:
+    """The first message of the first field that failed, if any."""
+    if form.validate():
+        return None
+    messages = [str(message) for errors in form.errors.values() for message in errors]
+    return messages[0]
+
+
+def _checked_email(email: str, form_class: type[EmailForm] = EmailForm) -> str:
+    """email as the web stores it, if the form accepts it; else BadArgument."""
+    error = _first_error(form_class(MultiDict({"email": email})))
+    if error is not None:
+        raise BadArgument(f"Invalid EMAIL: {error}")
+    return normalize_email(email)
+
+
+def _role_name(_ctx: click.Context, _param: click.Parameter, name: str) -> str:
+    """ROLE, if it names a role; else BadArgument with the roles' names."""
+    if name not in ROLE_NAMES:
+        raise BadArgument(str(roles.UnknownRoleName(name)))
+    return name
+
+
+# --- create-user ---------------------------------------------------------------
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of"
+    " asking for it twice.",
+)
+@with_appcontext
+def create_user_command(email: str, password_stdin: bool) -> None:
+    """Create an account that logs in with EMAIL and a password.
+
+    The password is asked for twice, hidden, unless --password-stdin is given.
+    The account has no role anywhere yet: see assign-role.
+    """
+    email = _checked_email(email, NewEmailForm)
+    password, confirm = _read_password(password_stdin)
+    error = _first_error(
+        NewPasswordForm(MultiDict({"new_password": password, "confirm": confirm}))
+    )
+    if error is not None:
+        raise Refused(f"Password not accepted: {error}")
+    password_hash = hash_password(password)  # slow: before the write lock
+    with _refusals(), db.writer_session() as session:
+        user = _add_user(session, email, password_hash)
+        user_id = user.id
+    click.echo(f"Created user {email} (id {user_id}).")
+
+
+def _read_password(from_stdin: bool) -> tuple[str, str]:
+    """The password and its confirmation: the first line of stdin (its own
+    confirmation), or typed twice at hidden prompts (on stderr, so that stdout
+    carries only the result)."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise Refused("No password on standard input: its first line must hold it.")
+        return password, password
+    password = click.prompt("Password", hide_input=True, err=True)
+    confirm = click.prompt("Repeat the password", hide_input=True, err=True)
+    return password, confirm
+
+
+def _add_user(session: Session, email: str, password_hash: str) -> User:
+    """Add the account; Refused if the email is taken (also by a concurrent add,
+    which the unique constraint catches)."""
+    taken = Refused(f"There is already a user with the email {email!r}.")
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise taken
+    user = User(email=email, password_hash=password_hash)
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise taken from error
+    return user
+
+
+# --- roles ---------------------------------------------------------------------
+
+
+@click.command("assign-role")
+@click.argument("email")
+@click.argument("org")
+@click.argument("role", callback=_role_name)
+@with_appcontext
+def assign_role_command(email: str, org: str, role: str) -> None:
+    """Give EMAIL the ROLE (OWNER, MEMBER or BILLING) in ORG, or change the role
+    they have there to ROLE. ORG is an id or an exact name."""
+    email = _checked_email(email)
+    with _refusals(), db.writer_session() as session:
+        organization = _locked_organization(session, org)
+        user = roles.find_user(session, email)
+        change = roles.assign_role(session, organization, user, role, actor=None)
+        where = _name_of(organization)
+    click.echo(f"{where}: {change}")
+
+
+@click.command("remove-role")
+@click.argument("email")
+@click.argument("org")
+@with_appcontext
+def remove_role_command(email: str, org: str) -> None:
+    """Take away the role EMAIL holds in ORG (an id or an exact name)."""
+    email = _checked_email(email)
+    with _refusals(), db.writer_session() as session:
+        organization = _locked_organization(session, org)
+        user = roles.find_user(session, email)
+        change = roles.delete_user_role(session, organization, user, actor=None)
+        where = _name_of(organization)
+    click.echo(f"{where}: {change}")
+
+
+@click.command("list-roles")
+@click.argument("org")
+@with_appcontext
+def list_roles_command(org: str) -> None:
+    """List the members of ORG (an id or an exact name) and their roles, by email
+    as on the roles page."""
+    with _refusals(), Session(db.engine()) as session:
+        organization = organizations.find_organization(session, org)
+        members = session.scalars(member_search.members_matching(organization.id))
+        rows = [(role.user.email, role.name) for role in members]
+    width = max((len(email) for email, _ in rows), default=0)
+    for email, name in rows:
+        click.echo(f"{email:<{width}}  {name}")
+
+
+@click.command("list-orgs")
+@with_appcontext
+def list_orgs_command() -> None:
+    """List every organization: its id, name and number of members."""
+    with Session(db.engine()) as session:
+        summaries = organizations.organization_summaries(session)
+    id_width = max((len(str(org.id)) for org in summaries), default=0)
+    name_width = max((len(org.name) for org in summaries), default=0)
+    for org in summaries:
+        noun = "member" if org.members == 1 else "members"
+        click.echo(
+            f"{org.id:>{id_width}}  {org.name:<{name_width}}  {org.members} {noun}"
+        )
+
+
+def _locked_organization(session: Session, ref: str) -> Organization:
+    """The organization ref names, locked until the transaction ends (as the
+    web's writing requests lock it before anything else)."""
+    found = organizations.find_organization(session, ref)
+    locked = roles.lock_organization(session, found.id)
+    if locked is None:  # deleted since it was found
+        raise organizations.NoSuchOrganization(ref)
+    return locked
+
+
+def _name_of(organization: Organization) -> str:
+    """How a result line names the organization: "The Beatles (id 1)"."""
+    return f"{organization.name} (id {organization.id})"
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Turn a refusal of the domain (whose transaction has rolled back by the
+    time it gets here) into Refused, its message on one line."""
+    try:
+        yield
+    except (roles.RoleError, organizations.OrganizationNotFound) as error:
+        raise Refused(str(error)) from error
