@@ -36,6 +36,9 @@ Budgets (exit status 1 if one is missed; each miss is named):
   a few, and with one that finds a second page: the search runs in SQL, so it
   must not slow down with the members behind it. The control's ratio for the
   same two pages is printed beside (what rendering more rows costs alone);
+- every page as JSON (Accept: application/json) <= 1.1x the same page as HTML,
+  asking Oso no more than the page does: the JSON shape replaces the template,
+  the authorization is the same;
 - gunicorn under ``wrk -t2 -c8`` (reported, no budget).
 """
 
@@ -110,6 +113,7 @@ MAX_PAGE_VS_CONTROL = 1.5
 MAX_MANY_ROLES_DECISION = 1.2
 MAX_MANY_ROWS_PAGE = 1.3
 MAX_ROLES_VS_BEATLES = 1.2  # x the same ratio of the controls
+MAX_JSON_VS_PAGE = 1.1  # a page's JSON against its HTML, same request otherwise
 HEAVY = "heavy@bench.example"  # the user with many roles
 SINGLE = "single@bench.example"  # the user with one role, in an org of one row
 FULL = "full@bench.example"  # a page's worth of roles, in an org with a page of rows
@@ -452,14 +456,54 @@ def logged_in_client(app: Flask, email: str | None) -> FlaskClient:
     return client
 
 
-def cpu(client: FlaskClient, path: str) -> float:
+def cpu(client: FlaskClient, path: str, accept: str = "text/html") -> float:
     """CPU seconds this process spent answering one GET of path."""
     start = time.process_time()
-    response = client.get(path)
+    response = client.get(path, headers={"Accept": accept})
     elapsed = time.process_time() - start
     if response.status_code != 200:
         raise RuntimeError(f"{path}: {response.status_code}")
     return elapsed
+
+
+def bench_json(app: Flask, size: str, runs: int, report: Report, budgets: bool) -> None:
+    """Each page as JSON against the same page as HTML: the same Oso queries (the
+    same authorization), and no more CPU (the shape replaces the template)."""
+    oso = app.extensions["portal.oso"]
+    clients: dict[str | None, FlaskClient] = {}
+    print(f"\n## JSON at {size} size ({runs} requests each, CPU medians)")
+    print(f"{'page':<22}{'cold q':>7}{'json ms':>9}{'html ms':>9}{'ratio':>7}  budget")
+    for entry in pages():
+        if entry.email not in clients:
+            clients[entry.email] = logged_in_client(app, entry.email)
+        client, path = clients[entry.email], entry.path
+        as_json = functools.partial(cpu, client, path, "application/json")
+        as_html = functools.partial(cpu, client, path)
+        clear_caches(app)
+        before = oso.queries
+        as_json()
+        cold = oso.queries - before
+        for _ in range(min(runs, 20)):
+            as_json(), as_html()
+        json_s, html_s = side_by_side(as_json, as_html, runs)
+        ratio = json_s / html_s
+        verdicts = [
+            report.check(
+                cold <= entry.oso_queries,
+                f"{size} {path} JSON: {cold} cold Oso queries > {entry.oso_queries}",
+            )
+        ]
+        if budgets:
+            verdicts.append(
+                report.check(
+                    ratio <= MAX_JSON_VS_PAGE,
+                    f"{size} {path}: JSON {ratio:.2f}x the page > {MAX_JSON_VS_PAGE}x",
+                )
+            )
+        print(
+            f"{path:<22}{cold:>7}{json_s * 1000:>9.2f}{html_s * 1000:>9.2f}"
+            f"{ratio:>7.2f}  {' '.join(verdicts)}"
+        )
 
 
 def side_by_side(
@@ -884,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
         scale_url, fixtures = build_database(Path(tmp) / "scale.sqlite", scale)
         print(f"scale data: {scale} ({time.perf_counter() - start:.1f} s to build)")
         bench_pages(app, "demo", runs, report, budgets)
+        bench_json(app, "demo", runs, report, budgets)
         app.extensions["portal.engine"].dispose()
         app = bench_app(scale_url)
         bench_pages(app, "scale", runs, report, budgets)
