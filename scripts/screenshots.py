@@ -54,18 +54,17 @@ DEBIAN_CHROMIUM = "/usr/lib/chromium/chromium"  # /usr/bin/chromium is a wrapper
 WIDTH = 1100
 HEIGHT = 720  # the viewport's; a full-page picture is as tall as the page
 
-#: The pictures, in the order they are taken, with the README's captions.
-SHOTS = {
-    "login": "The login page.",
-    "organizations": "john's organizations: only those his roles let him read.",
-    "organization-owner": "The Beatles as john, its OWNER: every section.",
-    "roles": "The roles page as john: members, the assign form, what each role can do.",
-    "member": "Ringo's member page as john: his role, where each permission comes"
-    " from, the change and remove forms.",
-    "audit": "The audit log as john, after Ringo went to BILLING and back.",
-    "organization-member": "The Beatles as paul, a MEMBER: no Billing, no audit log.",
-    "forbidden": "paul opening The Beatles' billing page: 403, in the layout.",
-}
+#: The pictures, in the order they are taken (the README shows each, captioned).
+SHOTS = (
+    "login",  # anonymous
+    "organizations",  # john, OWNER of The Beatles
+    "organization-owner",
+    "roles",
+    "member",  # Ringo's, before the changes
+    "audit",  # after Ringo went to BILLING and back
+    "organization-member",  # paul, MEMBER
+    "forbidden",  # paul on /orgs/1/billing: 403
+)
 
 BEATLES = demo.BEATLES_ID
 
