@@ -7,7 +7,7 @@ PORT ?= 5000
 # bring the database to the newest schema (portal/migrations).
 SCHEMA_STEP ?= $(VENV)/bin/flask --app portal db upgrade
 
-.PHONY: run migrate serve test lint browser bench clean
+.PHONY: run migrate serve test lint browser bench screenshots clean
 
 # Runtime dependencies. flask-oso and sqlalchemy-oso go in with --no-deps: their
 # stale pins conflict with patched Flask and pytest (see requirements-nodeps.txt).
@@ -48,7 +48,7 @@ browser: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m bandit --quiet --recursive --severity-level medium portal seed.py bench
+	$(PY) -m bandit --quiet --recursive --severity-level medium portal seed.py bench scripts
 	$(PY) -m mypy
 
 # The whole suite on SQLite, then again on PostgreSQL (skipped loudly when no
@@ -64,6 +64,11 @@ test: $(VENV)/.installed-test browser lint
 bench: $(VENV)/.installed-test
 	command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk >/dev/null 2>&1 || true
 	$(PY) bench/run.py
+
+# The README's pictures, docs/screenshots/*.png: the demo on a throwaway database,
+# driven through the login form in headless Chromium (scripts/screenshots.py).
+screenshots: $(VENV)/.installed-test browser
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
