@@ -115,21 +115,26 @@ def audit_entry(entry: AuditEntry) -> Body:
     }
 
 
-def paging(page: Page[Any]) -> Body:
-    """Where page is in its list, with the links to its neighbours."""
+def paging(page: Page[Any], **params: str | None) -> Body:
+    """Where page is in its list, with the links to its neighbours; params are the
+    list's own query parameters (a search), kept in the links as the page's pager
+    keeps them (None: left out)."""
     return {
         "page": page.number,
         "per_page": page.per_page,
         "total": page.total,
         "pages": page.pages,
-        "prev": _page_url(page.number - 1) if page.has_prev else None,
-        "next": _page_url(page.number + 1) if page.has_next else None,
+        "prev": _page_url(page.number - 1, params) if page.has_prev else None,
+        "next": _page_url(page.number + 1, params) if page.has_next else None,
     }
 
 
-def _page_url(number: int) -> str:
-    args: dict[str, Any] = {**request.args.to_dict(flat=False), "page": number}
-    return url_for(request.endpoint or "", **(request.view_args or {}), **args)
+def _page_url(number: int, params: Mapping[str, str | None]) -> str:
+    """The list's URL at page number. Only the route's own values and params go
+    to url_for: any other query argument would be taken as one of its options
+    (_external, _anchor, _method ...) or clash with a route value."""
+    values: dict[str, Any] = {**(request.view_args or {}), **params, "page": number}
+    return url_for(request.endpoint or "", **values)
 
 
 def _member_page(context: Context) -> Body:
@@ -202,7 +207,7 @@ def _role_list(context: Context) -> Body:
     return {
         "organization": organization(context["organization"]),
         "members": [member(role) for role in page.items],
-        "paging": paging(page),
+        "paging": paging(page, q=search.q.data or None, role=search.role.data or None),
         "counts": dict(context["counts"].by_role),
         "search": {"q": search.q.data or "", "role": search.role.data or ""},
     }

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from portal import demo
 from tests.conftest import roles_snapshot
-from tests.test_json import api_for
+from tests.factories import bulk_repositories, bulk_roles, bulk_users
+from tests.test_json import Api, api_for
 
 ASSIGN = "/orgs/1/roles"
 
@@ -86,3 +87,54 @@ def test_json_duplicate_keys_are_refused(app: Flask, db: Session) -> None:
     assert response.status_code == 422
     assert _body(response)["errors"] == {"name": ["Send this key once."]}
     assert roles_snapshot(db) == before
+
+
+# --- paging links ---------------------------------------------------------------
+
+
+@pytest.fixture
+def long_list(app: Flask, db: Session) -> Api:
+    """John, with 121 repositories in The Beatles (3 pages)."""
+    bulk_repositories(db, demo.BEATLES_ID, 120)
+    db.commit()
+    return api_for(app, demo.JOHN)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "_external=1",
+        "_external=1&_scheme=javascript",
+        "_anchor=x",
+        "_method=POST",
+        "endpoint=auth.login",
+        "org_id=2",
+        "next=//evil.example",
+    ],
+)
+def test_json_paging_links_carry_only_the_lists_own_parameters(
+    long_list: Api, query: str
+) -> None:
+    # why: every query argument went to url_for as a keyword: _external made the
+    # links absolute on the request's Host, and _anchor, _scheme, _method,
+    # endpoint or a view argument crashed it (500)
+    response = long_list.get(f"/orgs/1/repos?page=2&{query}")
+    assert response.status_code == 200
+    paging = _body(response)["paging"]
+    assert paging["prev"] == "/orgs/1/repos?page=1"
+    assert paging["next"] == "/orgs/1/repos?page=3"
+
+
+def test_json_paging_links_keep_the_search(app: Flask, db: Session) -> None:
+    # The roles list's own parameters (q, role) stay in its links, as on the page;
+    # the search is stripped like the page's, and an unknown argument is dropped.
+    users = bulk_users(db, 60, email="extra-{n}@beatles.com")
+    bulk_roles(db, [(user_id, demo.BEATLES_ID, "MEMBER") for user_id in users])
+    db.commit()
+    john = api_for(app, demo.JOHN)
+    response = john.get("/orgs/1/roles?q=+extra+&role=MEMBER&page=1&x=1")
+    paging = _body(response)["paging"]
+    assert paging["next"] == "/orgs/1/roles?q=extra&role=MEMBER&page=2"
+    second = _body(john.get(paging["next"]))
+    assert second["paging"]["prev"] == "/orgs/1/roles?q=extra&role=MEMBER&page=1"
+    assert len(second["members"]) == 10
