@@ -138,3 +138,45 @@ def test_json_paging_links_keep_the_search(app: Flask, db: Session) -> None:
     second = _body(john.get(paging["next"]))
     assert second["paging"]["prev"] == "/orgs/1/roles?q=extra&role=MEMBER&page=1"
     assert len(second["members"]) == 10
+
+
+# --- Accept ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "answer"),
+    [
+        ("application/json; charset=utf-8", "application/json"),
+        ("application/json;charset=UTF-8, */*;q=0.1", "application/json"),
+        ("text/html;level=1;q=0.5, application/json;q=0.4", "text/html"),
+    ],
+)
+def test_json_accept_parameters_do_not_hide_the_type(
+    app: Flask, accept: str, answer: str
+) -> None:
+    # why: Werkzeug matched "application/json; charset=utf-8" against
+    # application/json only with the same parameters: 406 for a client that asks
+    # for exactly JSON (Spring's old APPLICATION_JSON_UTF8 sends it)
+    john = api_for(app, demo.JOHN)
+    response = john.client.get("/orgs/1", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.mimetype == answer
+
+
+@pytest.mark.parametrize("accept", ["text/css", "image/png", "text/plain"])
+def test_json_static_files_and_health_are_not_negotiated(
+    app: Flask, accept: str
+) -> None:
+    # why: the 406 refused /static/portal.css to "Accept: text/css" and /healthz to
+    # a monitor's "Accept: text/plain"; neither is HTML or JSON by choice
+    client = app.test_client()
+    with client.get("/static/portal.css", headers={"Accept": accept}) as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/css"
+        assert "Accept" not in response.vary
+    health = client.get("/healthz", headers={"Accept": accept})
+    assert health.status_code == 200
+    assert "Accept" not in health.vary
+    page = client.get("/login", headers={"Accept": accept})
+    assert page.status_code == 406
+    assert "Accept" in page.vary
