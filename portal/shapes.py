@@ -143,6 +143,7 @@ def _member_page(context: Context) -> Body:
     membership = context["membership"]
     access: AccessModel = context["access"]
     role: OrganizationRole = membership.role
+    may_change, may_remove = can("UPDATE", role), can("DELETE", role)
     return {
         "organization": organization(context["organization"]),
         "member": member(role),
@@ -151,10 +152,12 @@ def _member_page(context: Context) -> Body:
             {"name": permission.name, "reason": permission.reason}
             for permission in access.explain(role.name)
         ],
-        "may_change": can("UPDATE", role),
-        "may_remove": can("DELETE", role),
-        "change_refused": membership.change_refused,
-        "removal_refused": membership.removal_refused,
+        "may_change": may_change,
+        "may_remove": may_remove,
+        # Why a control is disabled: the page says it next to the control, so
+        # only to whoever it shows the control to.
+        "change_refused": membership.change_refused if may_change else None,
+        "removal_refused": membership.removal_refused if may_remove else None,
     }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from portal import demo
 from tests.conftest import roles_snapshot
 from tests.factories import bulk_repositories, bulk_roles, bulk_users
-from tests.test_json import Api, api_for
+from tests.test_json import JOHN_ID, Api, api_for
 
 ASSIGN = "/orgs/1/roles"
 
@@ -180,3 +180,21 @@ def test_json_static_files_and_health_are_not_negotiated(
     page = client.get("/login", headers={"Accept": accept})
     assert page.status_code == 406
     assert "Accept" in page.vary
+
+
+# --- what the pages show --------------------------------------------------------
+
+
+def test_json_member_page_gives_refusals_only_to_who_may_act(
+    app: Flask, db: Session
+) -> None:
+    # why: change_refused / removal_refused went to every viewer; the page shows
+    # them only next to the controls of someone who may change or remove
+    paul = api_for(app, demo.PAUL)
+    body = _body(paul.get(f"/orgs/1/roles/{JOHN_ID}"))
+    assert (body["may_change"], body["may_remove"]) == (False, False)
+    assert body["change_refused"] is None
+    assert body["removal_refused"] is None
+    john = api_for(app, demo.JOHN)
+    own = _body(john.get(f"/orgs/1/roles/{JOHN_ID}"))
+    assert "last owner" in own["removal_refused"]
