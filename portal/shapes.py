@@ -228,13 +228,22 @@ def _member_removal(context: Context) -> Body:
 
 @shape_of("orgs/member_confirm.html")
 def _member_confirmation(context: Context) -> Shaped:
+    """The confirmation as its page's form makes it: what to POST where (the
+    member's URL, whichever form asked: the assign form has no confirm field)."""
+    role: OrganizationRole = context["membership"].role
+    url = url_for(
+        "members.member_update", org_id=role.organization_id, user_id=role.user_id
+    )
+    send = {"name": context["form"].name.data, "current": role.name, "confirm": "yes"}
     body = {
         **_member_page(context),
         "status": 409,
         "message": (
-            "This change takes access away from you: send it again with"
-            ' "confirm": "yes" to make it.'
+            "This change takes access away from you: to make it, POST"
+            f' {{"name": "{send["name"]}", "current": "{send["current"]}",'
+            f' "confirm": "yes"}} to {url}.'
         ),
+        "confirm": {"url": url, "body": send},
         "gains": list(context["gained"]),
         "loses": list(context["lost"]),
     }

@@ -15,9 +15,9 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from portal import demo
-from tests.conftest import roles_snapshot
+from tests.conftest import role_of, roles_snapshot
 from tests.factories import bulk_repositories, bulk_roles, bulk_users
-from tests.test_json import JOHN_ID, Api, api_for
+from tests.test_json import JOHN_ID, JSON, Api, api_for
 
 ASSIGN = "/orgs/1/roles"
 
@@ -198,3 +198,39 @@ def test_json_member_page_gives_refusals_only_to_who_may_act(
     john = api_for(app, demo.JOHN)
     own = _body(john.get(f"/orgs/1/roles/{JOHN_ID}"))
     assert "last owner" in own["removal_refused"]
+
+
+# --- the confirmation -----------------------------------------------------------
+
+
+def test_json_confirmation_says_where_and_what_to_send(app: Flask, db: Session) -> None:
+    # why: demoting oneself through the assign form (POST /orgs/1/roles) answered
+    # 409 'send it again with "confirm": "yes"', and sending it again there asked
+    # again, for ever: the form that confirms is the member page's
+    john = api_for(app, demo.JOHN)
+    john.post(ASSIGN, {"user_email": demo.PAUL, "name": "OWNER"})
+    asked = john.post(ASSIGN, {"user_email": demo.JOHN, "name": "MEMBER"})
+    assert asked.status_code == 409
+    body = _body(asked)
+    confirm = body["confirm"]
+    assert confirm == {
+        "url": f"/orgs/1/roles/{JOHN_ID}",
+        "body": {"name": "MEMBER", "current": "OWNER", "confirm": "yes"},
+    }
+    assert confirm["url"] in body["message"]
+    assert role_of(db, demo.JOHN, 1) == "OWNER"
+    done = john.post(confirm["url"], confirm["body"])
+    assert done.status_code == 200
+    assert role_of(db, demo.JOHN, 1) == "MEMBER"
+
+
+def test_json_csrf_token_of_another_session_is_refused(app: Flask, db: Session) -> None:
+    john, paul = api_for(app, demo.JOHN), api_for(app, demo.PAUL)
+    before = roles_snapshot(db)
+    response = john.client.post(
+        ASSIGN,
+        json={"user_email": demo.RINGO, "name": "BILLING", "csrf_token": john.token},
+        headers={**JSON, "X-CSRFToken": paul.token},
+    )
+    assert response.status_code == 400
+    assert roles_snapshot(db) == before
