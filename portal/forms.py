@@ -45,6 +45,7 @@ NOT_AN_OBJECT = (
     'Send one JSON object whose values are strings, such as {"name": "MEMBER"}.'
 )
 NOT_A_STRING = "Send this as a JSON string."
+SEND_ONCE = "Send this key once."
 
 
 class Form(FlaskForm):
@@ -77,26 +78,62 @@ class Form(FlaskForm):
         return valid and not self._refused
 
 
+class _Object(dict[str, Any]):
+    """A decoded JSON object that remembers the keys it was sent more than once
+    (json.loads keeps the last value; a form's field keeps the first)."""
+
+    repeated: frozenset[str] = frozenset()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    decoded = _Object(pairs)
+    if len(decoded) != len(pairs):
+        keys = [key for key, _value in pairs]
+        decoded.repeated = frozenset(key for key in keys if keys.count(key) > 1)
+    return decoded
+
+
+def _is_text(value: str) -> bool:
+    """Whether value is text that UTF-8 can encode: a JSON escape such as \\ud800
+    names half a UTF-16 pair, which no database driver stores."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _submitted() -> tuple[MultiDict[str, str], dict[str | None, str]]:
     """A submission's fields, and why some values were refused (name: message).
 
-    A body that is not valid JSON is a 400 that says where it breaks; a JSON
-    array, string, number or null is refused as a whole.
+    A body that is not valid JSON (or nested past the parser's depth, or holding
+    a lone surrogate) is a 400 that says why; a JSON array, string, number or
+    null is refused as a whole; a key sent twice is refused as a field error.
     """
     if not request.is_json:
         return request.form, {}
     try:
-        payload = json.loads(request.get_data(cache=True))
+        payload = json.loads(request.get_data(cache=True), object_pairs_hook=_object)
     except ValueError as error:  # also a body that is not UTF-8
         abort(400, description=f"The request body is not valid JSON: {error}.")
-    if not isinstance(payload, dict):
+    except RecursionError:
+        abort(400, description="The request body is not valid JSON: nested too deeply.")
+    if not isinstance(payload, _Object):
         return MultiDict(), {None: NOT_AN_OBJECT}
-    fields = {key: value for key, value in payload.items() if isinstance(value, str)}
+    strings = [key for key, value in payload.items() if isinstance(value, str)]
+    if not all(_is_text(key) for key in payload) or not all(
+        _is_text(payload[key]) for key in strings
+    ):
+        abort(
+            400,
+            description="The request body is not valid JSON: a string holds a lone"
+            " surrogate (half a UTF-16 pair).",
+        )
+    fields = {key: payload[key] for key in strings}
     refused: dict[str | None, str] = {
-        key: NOT_A_STRING
-        for key, value in payload.items()
-        if not isinstance(value, str)
+        key: NOT_A_STRING for key in payload if key not in fields
     }
+    refused.update({key: SEND_ONCE for key in payload.repeated})
     return MultiDict(fields), refused
 
 

@@ -11,12 +11,14 @@ from flask.typing import ResponseReturnValue
 
 from portal import db
 from portal.guards import public
+from portal.negotiation import not_negotiated
 
 bp = Blueprint("health", __name__)
 
 
 @bp.route("/healthz")
 @public
+@not_negotiated
 def healthz() -> ResponseReturnValue:
     """200 {"status": "ok", ...} if SELECT 1 works, else 503 with a short body."""
     try:

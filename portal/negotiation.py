@@ -12,17 +12,30 @@ context into a JSON body (and an error status into ``{"status", "message",
 for JSON, ``200 {"message": ..., "location": ...}``; an anonymous JSON request
 gets 401 instead of the login page (:func:`to_login`). Every JSON body carries a
 fresh ``csrf_token``, to send back in the ``X-CSRFToken`` header of the next write.
-Responses vary by ``Accept``.
+Responses whose format was chosen vary by ``Accept``.
+
+Static files and views marked :func:`not_negotiated` (/healthz, always JSON) are
+served whatever the ``Accept`` header says: never refused with 406.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-from flask import Flask, abort, g, redirect, render_template, request, session
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 from flask.json import dumps
 from flask_wtf.csrf import generate_csrf
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.wrappers import Response
 
 from portal import shapes
@@ -41,9 +54,18 @@ LOG_IN_FIRST = (
 )
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def not_negotiated(view: F) -> F:
+    """Mark view as answering in one format of its own, whatever Accept says."""
+    view.not_negotiated = True  # type: ignore[attr-defined]
+    return view
+
+
 def init_app(app: Flask) -> None:
     """Refuse unacceptable requests early; finish JSON responses (writes' redirects,
-    the CSRF token) and mark every response as varying by Accept."""
+    the CSRF token) and mark negotiated responses as varying by Accept."""
     app.before_request(_refuse_unacceptable)
     app.after_request(_finish)
 
@@ -101,20 +123,39 @@ def _chosen() -> str | None:
 def _choose() -> str | None:
     if request.is_json:
         return JSON  # a JSON body: the client speaks JSON
-    accept = request.accept_mimetypes
-    if not accept:
+    if not request.accept_mimetypes:
         return HTML  # no Accept header: anything goes, and pages are the default
+    # Compared by type alone: Werkzeug matches "application/json; charset=utf-8"
+    # only to a type with the same parameters, and would refuse it (406).
+    accept = MIMEAccept(
+        [
+            (value.partition(";")[0].strip(), quality)
+            for value, quality in request.accept_mimetypes
+        ]
+    )
     return accept.best_match([HTML, JSON])
 
 
+def _negotiated() -> bool:
+    """Whether this request's route answers in HTML or JSON as asked (every page
+    and every error, where no route matched); not a static file or a view of one
+    format."""
+    if request.endpoint == "static":
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return not getattr(view, "not_negotiated", False)
+
+
 def _refuse_unacceptable() -> None:
-    if _chosen() is None:
+    if _negotiated() and _chosen() is None:
         abort(406, description=NOT_ACCEPTABLE)
 
 
 def _finish(response: Response) -> Response:
-    """Mark the response as varying by Accept; for JSON, turn a write's redirect
-    into its outcome."""
+    """Mark a response whose format was chosen as varying by Accept; for JSON,
+    turn a write's redirect into its outcome."""
+    if "response_format" not in g:
+        return response  # a static file or a view of one format: not negotiated
     response.vary.add("Accept")
     if not wants_json() or request.method in SAFE_METHODS:
         return response

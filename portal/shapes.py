@@ -115,21 +115,26 @@ def audit_entry(entry: AuditEntry) -> Body:
     }
 
 
-def paging(page: Page[Any]) -> Body:
-    """Where page is in its list, with the links to its neighbours."""
+def paging(page: Page[Any], **params: str | None) -> Body:
+    """Where page is in its list, with the links to its neighbours; params are the
+    list's own query parameters (a search), kept in the links as the page's pager
+    keeps them (None: left out)."""
     return {
         "page": page.number,
         "per_page": page.per_page,
         "total": page.total,
         "pages": page.pages,
-        "prev": _page_url(page.number - 1) if page.has_prev else None,
-        "next": _page_url(page.number + 1) if page.has_next else None,
+        "prev": _page_url(page.number - 1, params) if page.has_prev else None,
+        "next": _page_url(page.number + 1, params) if page.has_next else None,
     }
 
 
-def _page_url(number: int) -> str:
-    args: dict[str, Any] = {**request.args.to_dict(flat=False), "page": number}
-    return url_for(request.endpoint or "", **(request.view_args or {}), **args)
+def _page_url(number: int, params: Mapping[str, str | None]) -> str:
+    """The list's URL at page number. Only the route's own values and params go
+    to url_for: any other query argument would be taken as one of its options
+    (_external, _anchor, _method ...) or clash with a route value."""
+    values: dict[str, Any] = {**(request.view_args or {}), **params, "page": number}
+    return url_for(request.endpoint or "", **values)
 
 
 def _member_page(context: Context) -> Body:
@@ -138,6 +143,7 @@ def _member_page(context: Context) -> Body:
     membership = context["membership"]
     access: AccessModel = context["access"]
     role: OrganizationRole = membership.role
+    may_change, may_remove = can("UPDATE", role), can("DELETE", role)
     return {
         "organization": organization(context["organization"]),
         "member": member(role),
@@ -146,10 +152,12 @@ def _member_page(context: Context) -> Body:
             {"name": permission.name, "reason": permission.reason}
             for permission in access.explain(role.name)
         ],
-        "may_change": can("UPDATE", role),
-        "may_remove": can("DELETE", role),
-        "change_refused": membership.change_refused,
-        "removal_refused": membership.removal_refused,
+        "may_change": may_change,
+        "may_remove": may_remove,
+        # Why a control is disabled: the page says it next to the control, so
+        # only to whoever it shows the control to.
+        "change_refused": membership.change_refused if may_change else None,
+        "removal_refused": membership.removal_refused if may_remove else None,
     }
 
 
@@ -202,7 +210,7 @@ def _role_list(context: Context) -> Body:
     return {
         "organization": organization(context["organization"]),
         "members": [member(role) for role in page.items],
-        "paging": paging(page),
+        "paging": paging(page, q=search.q.data or None, role=search.role.data or None),
         "counts": dict(context["counts"].by_role),
         "search": {"q": search.q.data or "", "role": search.role.data or ""},
     }
@@ -220,13 +228,22 @@ def _member_removal(context: Context) -> Body:
 
 @shape_of("orgs/member_confirm.html")
 def _member_confirmation(context: Context) -> Shaped:
+    """The confirmation as its page's form makes it: what to POST where (the
+    member's URL, whichever form asked: the assign form has no confirm field)."""
+    role: OrganizationRole = context["membership"].role
+    url = url_for(
+        "members.member_update", org_id=role.organization_id, user_id=role.user_id
+    )
+    send = {"name": context["form"].name.data, "current": role.name, "confirm": "yes"}
     body = {
         **_member_page(context),
         "status": 409,
         "message": (
-            "This change takes access away from you: send it again with"
-            ' "confirm": "yes" to make it.'
+            "This change takes access away from you: to make it, POST"
+            f' {{"name": "{send["name"]}", "current": "{send["current"]}",'
+            f' "confirm": "yes"}} to {url}.'
         ),
+        "confirm": {"url": url, "body": send},
         "gains": list(context["gained"]),
         "loses": list(context["lost"]),
     }

@@ -1,0 +1,236 @@
+"""The JSON door under attack: what a hostile client sends gets a clean 4xx (never
+a 500), changes nothing the HTML form could not change, and leaks nothing the
+page does not show.
+
+Each test is a defect a hostile review found in the first JSON version; the
+client is tests.test_json's Api (Accept / a JSON body / X-CSRFToken).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from portal import demo
+from tests.conftest import role_of, roles_snapshot
+from tests.factories import bulk_repositories, bulk_roles, bulk_users
+from tests.test_json import JOHN_ID, JSON, Api, api_for
+
+ASSIGN = "/orgs/1/roles"
+
+
+def _body(response: Any) -> dict[str, Any]:
+    assert response.mimetype == "application/json", response.get_data(as_text=True)
+    body = response.json
+    assert isinstance(body, dict)
+    return body
+
+
+# --- bodies the HTML form cannot send -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 5000 + "]" * 5000,
+        '{"user_email": ' + "[" * 5000 + "]" * 5000 + "}",
+        '{"name": ' + '{"a":' * 3000 + "1" + "}" * 3000 + "}",
+    ],
+    ids=["array", "value", "objects"],
+)
+def test_json_deeply_nested_body_is_400_not_a_crash(
+    app: Flask, db: Session, raw: str
+) -> None:
+    # why: json.loads raised RecursionError (not ValueError) past ~1000 levels,
+    # a 500 from a 10 kB body
+    john = api_for(app, demo.JOHN)
+    before = roles_snapshot(db)
+    response = john.post(ASSIGN, data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert _body(response)["message"].startswith("The request body is not valid JSON")
+    assert roles_snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (b'{"user_email": "\\ud800@beatles.com", "name": "MEMBER"}', ASSIGN),
+        (b'{"user_email": "ringo@beatles.com", "name": "\\udfff"}', ASSIGN),
+        (b'{"\\ud800": "x", "user_email": "ringo@beatles.com"}', ASSIGN),
+        (b'{"email": "\\udcff@beatles.com", "password": "portal-demo"}', "/login"),
+    ],
+    ids=["email", "role", "key", "login"],
+)
+def test_json_lone_surrogate_is_400_not_a_crash(
+    app: Flask, db: Session, raw: bytes, path: str
+) -> None:
+    # why: a JSON escape can name half a UTF-16 pair, which no urlencoded form
+    # can; the database driver then failed to encode it (500)
+    api = api_for(app, None if path == "/login" else demo.JOHN)
+    before = roles_snapshot(db)
+    response = api.post(path, data=raw, content_type="application/json")
+    assert response.status_code == 400
+    assert "surrogate" in _body(response)["message"]
+    assert roles_snapshot(db) == before
+
+
+def test_json_duplicate_keys_are_refused(app: Flask, db: Session) -> None:
+    # why: json.loads kept the last of two "name"s where the form keeps the
+    # first: a proxy or log that reads one sees another change than the one made
+    john = api_for(app, demo.JOHN)
+    before = roles_snapshot(db)
+    raw = '{"user_email": "ringo@beatles.com", "name": "BILLING", "name": "OWNER"}'
+    response = john.post(ASSIGN, data=raw, content_type="application/json")
+    assert response.status_code == 422
+    assert _body(response)["errors"] == {"name": ["Send this key once."]}
+    assert roles_snapshot(db) == before
+
+
+# --- paging links ---------------------------------------------------------------
+
+
+@pytest.fixture
+def long_list(app: Flask, db: Session) -> Api:
+    """John, with 121 repositories in The Beatles (3 pages)."""
+    bulk_repositories(db, demo.BEATLES_ID, 120)
+    db.commit()
+    return api_for(app, demo.JOHN)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "_external=1",
+        "_external=1&_scheme=javascript",
+        "_anchor=x",
+        "_method=POST",
+        "endpoint=auth.login",
+        "org_id=2",
+        "next=//evil.example",
+    ],
+)
+def test_json_paging_links_carry_only_the_lists_own_parameters(
+    long_list: Api, query: str
+) -> None:
+    # why: every query argument went to url_for as a keyword: _external made the
+    # links absolute on the request's Host, and _anchor, _scheme, _method,
+    # endpoint or a view argument crashed it (500)
+    response = long_list.get(f"/orgs/1/repos?page=2&{query}")
+    assert response.status_code == 200
+    paging = _body(response)["paging"]
+    assert paging["prev"] == "/orgs/1/repos?page=1"
+    assert paging["next"] == "/orgs/1/repos?page=3"
+
+
+def test_json_paging_links_keep_the_search(app: Flask, db: Session) -> None:
+    # The roles list's own parameters (q, role) stay in its links, as on the page;
+    # the search is stripped like the page's, and an unknown argument is dropped.
+    users = bulk_users(db, 60, email="extra-{n}@beatles.com")
+    bulk_roles(db, [(user_id, demo.BEATLES_ID, "MEMBER") for user_id in users])
+    db.commit()
+    john = api_for(app, demo.JOHN)
+    response = john.get("/orgs/1/roles?q=+extra+&role=MEMBER&page=1&x=1")
+    paging = _body(response)["paging"]
+    assert paging["next"] == "/orgs/1/roles?q=extra&role=MEMBER&page=2"
+    second = _body(john.get(paging["next"]))
+    assert second["paging"]["prev"] == "/orgs/1/roles?q=extra&role=MEMBER&page=1"
+    assert len(second["members"]) == 10
+
+
+# --- Accept ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "answer"),
+    [
+        ("application/json; charset=utf-8", "application/json"),
+        ("application/json;charset=UTF-8, */*;q=0.1", "application/json"),
+        ("text/html;level=1;q=0.5, application/json;q=0.4", "text/html"),
+    ],
+)
+def test_json_accept_parameters_do_not_hide_the_type(
+    app: Flask, accept: str, answer: str
+) -> None:
+    # why: Werkzeug matched "application/json; charset=utf-8" against
+    # application/json only with the same parameters: 406 for a client that asks
+    # for exactly JSON (Spring's old APPLICATION_JSON_UTF8 sends it)
+    john = api_for(app, demo.JOHN)
+    response = john.client.get("/orgs/1", headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.mimetype == answer
+
+
+@pytest.mark.parametrize("accept", ["text/css", "image/png", "text/plain"])
+def test_json_static_files_and_health_are_not_negotiated(
+    app: Flask, accept: str
+) -> None:
+    # why: the 406 refused /static/portal.css to "Accept: text/css" and /healthz to
+    # a monitor's "Accept: text/plain"; neither is HTML or JSON by choice
+    client = app.test_client()
+    with client.get("/static/portal.css", headers={"Accept": accept}) as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/css"
+        assert "Accept" not in response.vary
+    health = client.get("/healthz", headers={"Accept": accept})
+    assert health.status_code == 200
+    assert "Accept" not in health.vary
+    page = client.get("/login", headers={"Accept": accept})
+    assert page.status_code == 406
+    assert "Accept" in page.vary
+
+
+# --- what the pages show --------------------------------------------------------
+
+
+def test_json_member_page_gives_refusals_only_to_who_may_act(
+    app: Flask, db: Session
+) -> None:
+    # why: change_refused / removal_refused went to every viewer; the page shows
+    # them only next to the controls of someone who may change or remove
+    paul = api_for(app, demo.PAUL)
+    body = _body(paul.get(f"/orgs/1/roles/{JOHN_ID}"))
+    assert (body["may_change"], body["may_remove"]) == (False, False)
+    assert body["change_refused"] is None
+    assert body["removal_refused"] is None
+    john = api_for(app, demo.JOHN)
+    own = _body(john.get(f"/orgs/1/roles/{JOHN_ID}"))
+    assert "last owner" in own["removal_refused"]
+
+
+# --- the confirmation -----------------------------------------------------------
+
+
+def test_json_confirmation_says_where_and_what_to_send(app: Flask, db: Session) -> None:
+    # why: demoting oneself through the assign form (POST /orgs/1/roles) answered
+    # 409 'send it again with "confirm": "yes"', and sending it again there asked
+    # again, for ever: the form that confirms is the member page's
+    john = api_for(app, demo.JOHN)
+    john.post(ASSIGN, {"user_email": demo.PAUL, "name": "OWNER"})
+    asked = john.post(ASSIGN, {"user_email": demo.JOHN, "name": "MEMBER"})
+    assert asked.status_code == 409
+    body = _body(asked)
+    confirm = body["confirm"]
+    assert confirm == {
+        "url": f"/orgs/1/roles/{JOHN_ID}",
+        "body": {"name": "MEMBER", "current": "OWNER", "confirm": "yes"},
+    }
+    assert confirm["url"] in body["message"]
+    assert role_of(db, demo.JOHN, 1) == "OWNER"
+    done = john.post(confirm["url"], confirm["body"])
+    assert done.status_code == 200
+    assert role_of(db, demo.JOHN, 1) == "MEMBER"
+
+
+def test_json_csrf_token_of_another_session_is_refused(app: Flask, db: Session) -> None:
+    john, paul = api_for(app, demo.JOHN), api_for(app, demo.PAUL)
+    before = roles_snapshot(db)
+    response = john.client.post(
+        ASSIGN,
+        json={"user_email": demo.RINGO, "name": "BILLING", "csrf_token": john.token},
+        headers={**JSON, "X-CSRFToken": paul.token},
+    )
+    assert response.status_code == 400
+    assert roles_snapshot(db) == before
