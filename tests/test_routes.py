@@ -82,7 +82,9 @@ def test_routes_matrix_json(app: Flask, route: tuple[str, str], actor: str) -> N
     body = None
     if method == "POST":
         page = "/login" if ACTORS[actor] is None else "/account/password"
-        headers["X-CSRFToken"] = client.get(page, headers=headers).json["csrf_token"]
+        token = client.get(page, headers=headers).get_json()
+        assert isinstance(token, dict)
+        headers["X-CSRFToken"] = token["csrf_token"]
         body = spec.form(ACTORS[actor]) if spec.form is not None else {}
     before = snapshot(app.extensions["portal.engine"])
     response = client.open(spec.path, method=method, json=body, headers=headers)
