@@ -33,7 +33,7 @@ migrate: $(VENV)/.installed instance/config.py
 
 run: migrate
 	$(VENV)/bin/flask --app portal seed --if-empty
-	PORTAL_HTTPS=0 $(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
+	PORTAL_HTTPS=0 PORTAL_DEMO_ACCOUNTS=1 $(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
 
 # Production: gunicorn with gunicorn.conf.py on HOST:PORT (127.0.0.1:8000).
 # SECRET_KEY must come from the environment (or instance/config.py): no key is
