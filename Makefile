@@ -42,8 +42,11 @@ serve: $(VENV)/.installed
 	$(SCHEMA_STEP)
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
 
+# Chromium for Playwright, and axe-core (pinned, integrity-checked, from npm) for
+# the accessibility tests (tests/e2e/test_a11y.py).
 browser: $(VENV)/.installed-test
 	VENV=$(VENV) scripts/ensure-chromium.sh
+	VENV=$(VENV) scripts/ensure-axe.sh
 
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .
