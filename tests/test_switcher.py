@@ -18,7 +18,13 @@ from portal import demo
 from portal.models import Organization
 from portal.switcher import SWITCHER_SIZE
 from tests.conftest import AuthActions, client_for, organization, user_by_email
-from tests.factories import bulk_organizations, bulk_roles, make_role, make_user
+from tests.factories import (
+    bulk_organizations,
+    bulk_roles,
+    make_organization,
+    make_role,
+    make_user,
+)
 from tests.routes import ACTORS, Page, pages
 
 
@@ -187,3 +193,21 @@ def test_switcher_does_not_silence_the_tripwire(app: Flask) -> None:
     client = client_for(app, "owner")
     with pytest.raises(OsoError, match="Authorize not called"):
         client.get("/forgotten-page")
+
+
+def test_switcher_lists_the_current_organization_even_past_its_size(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: on the page of an organization that sorts past the first ten, the
+    # switcher would otherwise not show where the user is
+    user = make_user(db)
+    org_ids = bulk_organizations(db, SWITCHER_SIZE + 2, name="Aaa switch {i:02} {n}")
+    last = make_organization(db, "Zzz last of them")
+    bulk_roles(db, [(user.id, org_id, "MEMBER") for org_id in [*org_ids, last.id]])
+    db.commit()
+    auth.login(user.email)
+    shown = switcher(client.get(f"/orgs/{last.id}").text)
+    assert shown.names is not None and len(shown.names) == SWITCHER_SIZE + 1
+    assert shown.names[0] == "Zzz last of them" and shown.current == [last.name]
+    assert shown.see_all == "/orgs"
+    assert switcher(client.get(f"/orgs/{org_ids[0]}").text).names == (shown.names[1:])

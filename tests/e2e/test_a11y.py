@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 
 from portal import demo
 from portal.models import OrganizationRole, User
+from portal.switcher import SWITCHER_SIZE
 from tests.e2e.conftest import LiveServer, login, screenshot, serving
+from tests.factories import bulk_organizations, bulk_roles
 from tests.routes import ACTORS, NO, OK, pages
 
 pytestmark = pytest.mark.e2e
@@ -149,6 +151,7 @@ def test_a11y_axe_finds_nothing_serious_on_any_page(
         results[path if status == OK else f"{path} ({status})"] = run_axe(page)
     if actor == "owner":
         results.update(_owner_confirmation_pages(page, demo_server))
+        results.update(_switcher_with_more(page, demo_server))
     record(actor, results)
     problems = [
         line
@@ -187,6 +190,22 @@ def _owner_confirmation_pages(
     page.goto(server.url + ringo)
     found[ringo] = run_axe(page)
     return found
+
+
+def _switcher_with_more(
+    page: Page, server: LiveServer
+) -> dict[str, list[dict[str, Any]]]:
+    """axe on a page whose switcher is full: the first organizations by name,
+    the current one, and "See all organizations"."""
+    with Session(server.app.extensions["portal.engine"]) as session:
+        org_ids = bulk_organizations(session, SWITCHER_SIZE + 1, name="Axe {i:02}")
+        bulk_roles(session, [(_user_id(demo.JOHN), i, "MEMBER") for i in org_ids])
+        session.commit()
+    path = f"/orgs/{demo.BEATLES_ID}"
+    page.goto(server.url + path)
+    open_switcher(page)
+    expect(page.get_by_role("link", name="See all organizations")).to_be_visible()
+    return {f"{path} (switcher full)": run_axe(page)}
 
 
 # --- phone width --------------------------------------------------------------
