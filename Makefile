@@ -33,7 +33,7 @@ migrate: $(VENV)/.installed instance/config.py
 
 run: migrate
 	$(VENV)/bin/flask --app portal seed --if-empty
-	PORTAL_HTTPS=0 $(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
+	PORTAL_HTTPS=0 PORTAL_DEMO_ACCOUNTS=1 $(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
 
 # Production: gunicorn with gunicorn.conf.py on HOST:PORT (127.0.0.1:8000).
 # SECRET_KEY must come from the environment (or instance/config.py): no key is
@@ -42,8 +42,11 @@ serve: $(VENV)/.installed
 	$(SCHEMA_STEP)
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py
 
+# Chromium for Playwright, and axe-core (pinned, integrity-checked, from npm) for
+# the accessibility tests (tests/e2e/test_a11y.py).
 browser: $(VENV)/.installed-test
 	VENV=$(VENV) scripts/ensure-chromium.sh
+	VENV=$(VENV) scripts/ensure-axe.sh
 
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check .

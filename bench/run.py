@@ -70,7 +70,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask import Flask, current_app, request  # noqa: E402
+from flask import Flask, current_app, g, request  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from flask.typing import ResponseReturnValue  # noqa: E402
 from flask_login import current_user  # noqa: E402
@@ -100,6 +100,7 @@ from portal.models import (  # noqa: E402
     Repository,
     User,
 )
+from portal.switcher import Switcher, switcher_of  # noqa: E402
 from tests.factories import (  # noqa: E402
     bulk_organizations,
     bulk_repositories,
@@ -248,8 +249,24 @@ def _control_access(organization: Organization) -> AccessModel:
     return _access[organization.id]
 
 
+def _control_switcher() -> Switcher | None:
+    """The header's organization switcher from a hand-written join (no policy),
+    once per request like the page's."""
+    if not current_user.is_authenticated:
+        return None
+    if "org_switcher" not in g:
+        g.org_switcher = switcher_of(
+            select(Organization)
+            .join(OrganizationRole, OrganizationRole.organization_id == Organization.id)
+            .where(OrganizationRole.user_id == current_user.id)
+        )
+    switcher: Switcher = g.org_switcher
+    return switcher
+
+
 def _control_environment(app: Flask) -> Environment:
-    """The app's Jinja environment with can/my_role answering from the table.
+    """The app's Jinja environment with can/my_role answering from the table
+    and the header's switcher from plain SQL.
 
     A copy with a cache of its own: an imported macro file (org_tabs calls can)
     keeps the globals of the environment it was first loaded in.
@@ -261,6 +278,7 @@ def _control_environment(app: Flask) -> Environment:
             can=_control_can,
             my_role=_control_my_role,
             access=_control_access,
+            org_switcher=_control_switcher,
         )
         app.extensions["bench.control_env"] = env
     return app.extensions["bench.control_env"]

@@ -19,6 +19,7 @@ from portal import (
     authz,
     cli,
     db,
+    demo,
     errors,
     guards,
     health,
@@ -26,6 +27,7 @@ from portal import (
     negotiation,
     security,
     sessions,
+    switcher,
     views,
 )
 from portal.config import load_config
@@ -95,7 +97,13 @@ def register_extensions(app: Flask) -> None:
     guards.init_app(app)
     # A global, not a context processor, so that imported macros see it too.
     app.jinja_env.globals.update(
-        can=authz.can, my_role=authz.my_role, access=authz.access
+        can=authz.can,
+        my_role=authz.my_role,
+        access=authz.access,
+        org_switcher=switcher.organization_switcher,
+        # Listed on the login page only when DEMO_ACCOUNTS is on (make run).
+        demo_accounts=demo.accounts,
+        demo_password=demo.PASSWORD,
     )
 
 

@@ -43,6 +43,9 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         # Entries in each of PortalOso's cross-request caches (decisions and
         # list filters); 0 switches them off.
         AUTHZ_CACHE_SIZE=4096,
+        # List the demo accounts and their password on the login page. Only for
+        # the demo (make run sets it); a real deployment never shows accounts.
+        DEMO_ACCOUNTS=False,
     )
     app.config.from_pyfile("config.py", silent=True)
     for name in ("SECRET_KEY", "DATABASE_URL"):
@@ -53,10 +56,19 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         # a forged Host header never ends up in a redirect URL.
         app.config["TRUSTED_HOSTS"] = os.environ["PORTAL_TRUSTED_HOSTS"].split(",")
     if "PORTAL_HTTPS" in os.environ:
+        # Off only when clearly switched off: a typo must not drop Secure cookies.
         app.config["HTTPS"] = os.environ["PORTAL_HTTPS"].lower() not in {
             "0",
             "false",
             "no",
+        }
+    if "PORTAL_DEMO_ACCOUNTS" in os.environ:
+        # On only when clearly switched on: a typo must not list accounts.
+        app.config["DEMO_ACCOUNTS"] = os.environ["PORTAL_DEMO_ACCOUNTS"].lower() in {
+            "1",
+            "true",
+            "yes",
+            "on",
         }
     for name, key in _INTEGERS.items():
         if name in os.environ:

@@ -6,6 +6,8 @@ constants below instead of repeating names and addresses.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,6 +37,30 @@ ROLES = {
     BEATLES_ID: {JOHN: "OWNER", PAUL: "MEMBER", RINGO: "MEMBER", GEORGE: "BILLING"},
     MONSTERS_ID: {MIKE: "OWNER", SULLY: "MEMBER", RANDALL: "MEMBER"},
 }
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo login as the login page lists it: the email and, per organization,
+    the role (none for an account with no role)."""
+
+    email: str
+    roles: tuple[tuple[str, str], ...]  # (organization name, role name)
+
+
+def accounts() -> list[DemoAccount]:
+    """The demo accounts in USERS order, with their roles (from ROLES)."""
+    return [
+        DemoAccount(
+            email=email,
+            roles=tuple(
+                (ORGANIZATIONS[org_id][0], ROLES[org_id][email])
+                for org_id in ORGANIZATIONS
+                if email in ROLES[org_id]
+            ),
+        )
+        for email in USERS
+    ]
 
 
 def seed_database(session: Session) -> int:

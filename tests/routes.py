@@ -150,18 +150,22 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("orgs.organization_list", "GET"): Route(
         "/orgs", _everyone(OK), html=True, oso_queries=1
     ),
-    # Two queries: the organization, and the viewer's own role (the Leave button).
+    # Every signed-in page lists, in its header's organization switcher, the
+    # organizations the user can READ: one list filter, counted below, which /orgs
+    # shares with its own list (the same filter, asked once).
+    # Three queries: the organization, the viewer's own role (the Leave button)
+    # and the switcher.
     ("orgs.organization_show", "GET"): Route(
-        "/orgs/{org_id}", _org(OK, OK, OK), html=True, oso_queries=2
+        "/orgs/{org_id}", _org(OK, OK, OK), html=True, oso_queries=3
     ),
     ("orgs.repository_list", "GET"): Route(
-        "/orgs/{org_id}/repos", _org(NO, OK, OK), html=True, oso_queries=2
+        "/orgs/{org_id}/repos", _org(NO, OK, OK), html=True, oso_queries=3
     ),
     ("orgs.billing_show", "GET"): Route(
-        "/orgs/{org_id}/billing", _org(OK, NO, OK), html=True, oso_queries=1
+        "/orgs/{org_id}/billing", _org(OK, NO, OK), html=True, oso_queries=2
     ),
     ("members.role_list", "GET"): Route(
-        "/orgs/{org_id}/roles", _org(NO, OK, OK), html=True, oso_queries=1
+        "/orgs/{org_id}/roles", _org(NO, OK, OK), html=True, oso_queries=2
     ),
     ("members.role_create", "POST"): Route(
         "/orgs/{org_id}/roles",
@@ -172,10 +176,10 @@ MATRIX: dict[tuple[str, str], Route] = {
     # The member pages are about Ringo. Looking someone else up needs
     # LIST_ROLES, asked before the lookup, so billing gets 403 whether or not
     # the person is a member (as on the roles page); a member may read Ringo's
-    # role but not change or remove it (403). Two queries: the organization and
-    # Ringo's role; what roles grant is known at start-up.
+    # role but not change or remove it (403). Three queries: the organization,
+    # Ringo's role and the switcher; what roles grant is known at start-up.
     ("members.member_show", "GET"): Route(
-        "/orgs/{org_id}/roles/{user_id}", _org(NO, OK, OK), html=True, oso_queries=2
+        "/orgs/{org_id}/roles/{user_id}", _org(NO, OK, OK), html=True, oso_queries=3
     ),
     ("members.member_update", "POST"): Route(
         "/orgs/{org_id}/roles/{user_id}",
@@ -187,7 +191,7 @@ MATRIX: dict[tuple[str, str], Route] = {
         "/orgs/{org_id}/roles/{user_id}/delete",
         _org(NO, NO, OK),
         html=True,
-        oso_queries=2,
+        oso_queries=3,
     ),
     ("members.member_delete", "POST"): Route(
         "/orgs/{org_id}/roles/{user_id}/delete",
@@ -196,10 +200,10 @@ MATRIX: dict[tuple[str, str], Route] = {
         writes=frozenset({"owner"}),
     ),
     ("audit.audit_list", "GET"): Route(
-        "/orgs/{org_id}/audit", _org(NO, NO, OK), html=True, oso_queries=1
+        "/orgs/{org_id}/audit", _org(NO, NO, OK), html=True, oso_queries=2
     ),
     ("account.password_change", "GET"): Route(
-        "/account/password", _everyone(OK), html=True, oso_queries=1
+        "/account/password", _everyone(OK), html=True, oso_queries=2
     ),
     ("account.password_change", "POST"): Route(
         "/account/password", _everyone(MOVED), _password_form, writes=_LOGGED_IN

@@ -56,11 +56,13 @@ def test_authz_oso_queries_do_not_grow_with_rows(
     bulk_roles(db, [(john, org_id, "MEMBER") for org_id in extra])
     db.commit()
     auth.login(demo.JOHN)
-    assert _oso_queries(app, client.get, "/orgs/1/repos") == 2
+    # The organization, its repositories and the header's switcher (51
+    # organizations: it shows 10 and links to the rest).
+    assert _oso_queries(app, client.get, "/orgs/1/repos") == 3
     assert _oso_queries(app, client.get, "/orgs") == 1
     # The last page (201 rows, 50 a page) costs the same as the first: the count
     # and the page reuse the one policy-filtered select.
-    assert _oso_queries(app, client.get, "/orgs/1/repos?page=5") == 2
+    assert _oso_queries(app, client.get, "/orgs/1/repos?page=5") == 3
     assert _oso_queries(app, client.get, "/orgs?page=2") == 1
     assert "Abbey Road" in client.get("/orgs/1/repos").text
     assert "repo 199" in client.get("/orgs/1/repos?page=5").text
@@ -75,11 +77,13 @@ def test_authz_role_post_costs_one_query(
     assert queries == 1
 
 
-def test_authz_forbidden_page_costs_one_query(
+def test_authz_forbidden_page_costs_one_decision_and_the_switcher(
     app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:
+    # why: the 403 page is in the layout, whose header lists the organizations
+    # the user can READ (one list filter); the refusal itself is one decision.
     auth.login(demo.PAUL)
-    assert _oso_queries(app, client.get, "/orgs/1/billing") == 1
+    assert _oso_queries(app, client.get, "/orgs/1/billing") == 2
 
 
 def test_authz_authorized_is_a_select_run_by_the_session(app: Flask) -> None:

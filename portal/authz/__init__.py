@@ -46,6 +46,7 @@ __all__ = [
     "authorize",
     "authorized",
     "can",
+    "readable_rows",
     "current_viewer",
     "get_oso",
     "init_app",
@@ -125,4 +126,14 @@ def authorized(action: str, model: type) -> Select[Any]:
     request is marked as authorized for FlaskOso's tripwire.
     """
     current_app.extensions["portal.flask_oso"].skip_authorization()
+    return readable_rows(action, model)
+
+
+def readable_rows(action: str, model: type) -> Select[Any]:
+    """``authorized()`` without marking the request as authorized.
+
+    For what the layout shows on every page (the header's organization switcher):
+    a view that forgot to authorize must still trip FlaskOso's tripwire, whatever
+    its page's header lists. The same SQL filter, from the same policy.
+    """
     return get_oso().authorized_query(current_user._get_current_object(), action, model)

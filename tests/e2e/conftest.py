@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,14 +47,23 @@ class LiveServer:
 @pytest.fixture
 def live_server(db_url: str) -> Iterator[LiveServer]:
     """Portal served on a free localhost port by a threaded server."""
-    app = create_app({"SECRET_KEY": "e2e-secret-key", "DATABASE_URL": db_url})
+    with serving(db_url) as server:
+        yield server
+
+
+@contextmanager
+def serving(db_url: str, **config: Any) -> Iterator[LiveServer]:
+    """Portal on db_url (with config added) on a free localhost port."""
+    app = create_app({"SECRET_KEY": "e2e-secret-key", "DATABASE_URL": db_url, **config})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
-    server.shutdown()
-    thread.join(timeout=5)
-    app.extensions["portal.engine"].dispose()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        app.extensions["portal.engine"].dispose()
 
 
 def login(
