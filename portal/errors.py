@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from portal import db
 from portal.authz import can
 from portal.models import Organization, OrganizationRole
-from portal.negotiation import render, wants_json
+from portal.negotiation import render
 from portal.sessions import Guest
 from portal.shapes import http_error_message
 
@@ -61,7 +61,7 @@ def _http_error(error: HTTPException) -> Response:
     refusal: dict[str, Any] = {}
     if code == 403:
         message = _MESSAGES[403]  # JSON says the same for every refusal
-        refusal = {} if wants_json() else _refused_in_organization()
+        refusal = _refused_in_organization()  # the page's words; JSON ignores them
     else:
         message = http_error_message(
             error, _MESSAGES.get(code, error.description or "")
