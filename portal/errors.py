@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app, g, request
 from flask.globals import request_ctx
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.wrappers import Response
 
+from portal import db
+from portal.authz import can
+from portal.models import Organization, OrganizationRole
 from portal.negotiation import render
 from portal.sessions import Guest
 from portal.shapes import http_error_message
@@ -52,8 +58,10 @@ def _http_error(error: HTTPException) -> Response:
     # A description of the view's own (abort(404, description=...)) says more
     # than the generic text; Werkzeug's class default says nothing specific.
     specific = error.description != type(error).description
+    refusal: dict[str, Any] = {}
     if code == 403:
-        message = _MESSAGES[403]  # the page, too, says the same for every refusal
+        message = _MESSAGES[403]  # JSON says the same for every refusal
+        refusal = _refused_in_organization()  # the page's words; JSON ignores them
     else:
         message = http_error_message(
             error, _MESSAGES.get(code, error.description or "")
@@ -67,7 +75,31 @@ def _http_error(error: HTTPException) -> Response:
         error=error,
         specific=specific,
         message=message,
+        **refusal,
     )
+
+
+def _refused_in_organization() -> dict[str, Any]:
+    """For the 403 page: the organization of the refused URL and what was refused
+    in it (``organization``, ``action``, ``on_role``), or nothing.
+
+    Only an organization the user may READ is named (the policy is asked): a page
+    of one they may not read is a 404 that reveals nothing. The action is the one
+    authorize() refused, when it refused it on this organization or on one of its
+    roles.
+    """
+    org_id = (request.view_args or {}).get("org_id")
+    if not isinstance(org_id, int) or not current_user.is_authenticated:
+        return {}
+    organization = db.get_session().get(Organization, org_id)
+    if organization is None or not can("READ", organization):
+        return {}
+    action, resource = g.get("refused", (None, None))
+    if resource is organization:
+        return {"organization": organization, "action": action}
+    if isinstance(resource, OrganizationRole) and resource.organization_id == org_id:
+        return {"organization": organization, "action": action, "on_role": resource}
+    return {"organization": organization}
 
 
 def _csrf_error(error: CSRFError) -> Response:

@@ -220,13 +220,46 @@ class Membership:
     does (the last owner). Who may try at all is the policy's: ask can()."""
 
     role: OrganizationRole
-    change_refused: str | None  # why no other role can be given, or None
-    removal_refused: str | None  # why the role cannot be taken away, or None
+    organization: Organization
+    change_refusal: roles.RoleError | None  # why no other role can be given
+    removal_refusal: roles.RoleError | None  # why the role cannot be taken away
 
     @property
     def is_mine(self) -> bool:
         """Whether the role is the signed-in user's own (wording: "Leave")."""
         return self.role.user_id == current_user.id
+
+    @property
+    def change_refused(self) -> str | None:
+        """Why no other role can be given, as the server refuses it (JSON, 409)."""
+        return None if self.change_refusal is None else str(self.change_refusal)
+
+    @property
+    def removal_refused(self) -> str | None:
+        """Why the role cannot be taken away, as the server refuses it."""
+        return None if self.removal_refusal is None else str(self.removal_refusal)
+
+    @property
+    def change_note(self) -> str | None:
+        """change_refused as the page says it next to the disabled control."""
+        return self._note(self.change_refusal, "change your role")
+
+    @property
+    def removal_note(self) -> str | None:
+        """removal_refused as the page says it next to the disabled control."""
+        return self._note(self.removal_refusal, "leave")
+
+    def _note(self, refusal: roles.RoleError | None, doing: str) -> str | None:
+        """refusal worded for the reader: on their own role, the last owner is
+        told to their face what to do first; anyone else reads the server's words."""
+        if refusal is None:
+            return None
+        if self.is_mine and isinstance(refusal, roles.LastOwner):
+            return (
+                f"You are the last owner of {self.organization.name}: make someone"
+                f" else an owner before you {doing}."
+            )
+        return str(refusal)
 
 
 def membership(organization: Organization, role: OrganizationRole) -> Membership:
@@ -241,7 +274,7 @@ def membership(organization: Organization, role: OrganizationRole) -> Membership
     ]
     # Refused only if no other role can be given; the reason is the first's.
     change = None if None in changes else changes[0]
-    return Membership(role, change, removal)
+    return Membership(role, organization, change, removal)
 
 
 def own_membership(organization: Organization) -> Membership:
@@ -250,12 +283,12 @@ def own_membership(organization: Organization) -> Membership:
     return membership(organization, load_member(organization, current_user.id))
 
 
-def _refusal(dry_run: Callable[[], object]) -> str | None:
-    """The message of the RoleError dry_run raises, or None if it raises none."""
+def _refusal(dry_run: Callable[[], object]) -> roles.RoleError | None:
+    """The RoleError dry_run raises, or None if it raises none."""
     try:
         dry_run()
     except roles.RoleError as error:
-        return str(error)
+        return error
     return None
 
 

@@ -240,7 +240,7 @@ def test_audit_page_shows_the_time_in_utc(
     auth.login(demo.JOHN)
     [[when, _, _]] = shown(client)
     page = client.get("/orgs/1/audit").text
-    assert when == "2026-11-29 01:23 UTC"
+    assert when == "2026-11-29 01:23:45 UTC"
     assert '<time datetime="2026-11-29T01:23:45+00:00">' in page
 
 

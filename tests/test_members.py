@@ -30,6 +30,15 @@ LAST_OWNER = (
     "john@beatles.com is the last owner. Make someone else an owner first:"
     " every organization needs at least one."
 )
+# The same refusal, worded to the last owner on their own pages.
+LEAVE_NOTE = (
+    "You are the last owner of The Beatles: make someone else an owner before you"
+    " leave."
+)
+CHANGE_NOTE = (
+    "You are the last owner of The Beatles: make someone else an owner before you"
+    " change your role."
+)
 
 
 def _uid(db: Session, email: str) -> int:
@@ -100,6 +109,24 @@ def test_member_show_explains_each_permission_with_its_source(
     ringo = client.get(_member_url(db, demo.RINGO)).text
     assert _why(ringo, "LIST_REPOS") == "granted to MEMBER"
     assert "READ_BILLING" not in ringo
+
+
+def _top_of_member_page(page: str) -> str:
+    """The member page from under the organization's tabs to the first card."""
+    start = page.index("</nav>", page.index('class="tabs"'))
+    return page[start : page.index('<section class="card"', start)]
+
+
+def test_member_show_names_the_member_once_at_the_top(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: breadcrumb, heading and sentence all said the email; the heading
+    # carries it, the sentence says the role
+    auth.login(demo.JOHN)
+    top = _top_of_member_page(client.get(_member_url(db, demo.RINGO)).text)
+    assert top.count("ringo@beatles.com") == 1
+    assert "<h2>ringo@beatles.com</h2>" in top
+    assert re.search(r"Role in The Beatles: <span class=\"badge[^>]*>MEMBER<", top)
 
 
 def _why(page: str, permission: str) -> str | None:
@@ -338,7 +365,7 @@ def test_member_show_last_owner_controls_disabled_with_reason(
     auth.login(demo.JOHN)
     page = client.get(_member_url(db, demo.JOHN)).text
     # the role select, its button and the Leave button
-    assert _disabled_with_reason(page) == [LAST_OWNER] * 3
+    assert _disabled_with_reason(page) == [CHANGE_NOTE, CHANGE_NOTE, LEAVE_NOTE]
     assert "Leave organization</button>" in page
 
 
@@ -346,7 +373,27 @@ def test_member_overview_last_owner_leave_disabled_with_reason(
     client: FlaskClient, auth: AuthActions
 ) -> None:
     auth.login(demo.JOHN)
-    assert _disabled_with_reason(client.get("/orgs/1").text) == [LAST_OWNER]
+    assert _disabled_with_reason(client.get("/orgs/1").text) == [LEAVE_NOTE]
+
+
+def test_member_leave_and_remove_entry_points_are_outlined(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: the way to a removal is a secondary control; only the confirmation
+    # page's final button is the solid red one
+    auth.login(demo.PAUL)
+    leave = _member_url(db, demo.PAUL) + "/delete"
+    entry = f'<a class="button button-danger-outline" href="{leave}">'
+    assert entry + "Leave organization</a>" in client.get("/orgs/1").text
+    confirm = client.get(leave).text
+    assert '<button type="submit" class="button button-danger">Leave' in confirm
+    auth.logout()
+    auth.login(demo.JOHN)
+    ringo = _member_url(db, demo.RINGO)
+    assert (
+        f'<a class="button button-danger-outline" href="{ringo}/delete">Remove'
+        in client.get(ringo).text
+    )
 
 
 def test_member_delete_last_owner_confirmation_disabled_with_reason(
@@ -354,7 +401,7 @@ def test_member_delete_last_owner_confirmation_disabled_with_reason(
 ) -> None:
     auth.login(demo.JOHN)
     page = client.get(_member_url(db, demo.JOHN) + "/delete").text
-    assert _disabled_with_reason(page) == [LAST_OWNER]
+    assert _disabled_with_reason(page) == [LEAVE_NOTE]
 
 
 def test_member_update_last_owner_forced_post_is_refused(

@@ -18,7 +18,13 @@ from portal import db as portal_db
 from portal import demo, scale
 from portal.authz import Viewer, get_oso
 from portal.models import ROLE_NAMES, Organization
-from tests.conftest import AuthActions, RoleActions, role_of, roles_snapshot
+from tests.conftest import (
+    AuthActions,
+    RoleActions,
+    role_of,
+    roles_snapshot,
+    user_by_email,
+)
 from tests.factories import (
     bulk_organizations,
     bulk_repositories,
@@ -56,6 +62,39 @@ def test_member_sees_repositories_but_not_billing(
     assert "64 Penny Ln" not in billing.text
 
 
+def test_forbidden_page_names_the_organization_and_what_was_refused(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.PAUL)
+    page = client.get("/orgs/1/billing").text
+    assert "Your role in The Beatles" in page and "<code>READ_BILLING</code>" in page
+    assert '<a class="button" href="/orgs/1">Back to The Beatles</a>' in page
+    # a role row refused: the page says what to whom
+    ringo = user_by_email(db, demo.RINGO).id
+    removal = client.get(f"/orgs/1/roles/{ringo}/delete")
+    assert removal.status_code == 403
+    assert "does not let you remove ringo@beatles.com from The Beatles" in removal.text
+
+
+def test_billing_refused_roles_names_list_roles(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    auth.login(demo.GEORGE)
+    page = client.get("/orgs/1/roles").text
+    assert "<code>LIST_ROLES</code>" in page and "Back to The Beatles" in page
+
+
+def test_not_found_page_names_no_organization(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    # why: an organization the user cannot read stays a 404 that reveals nothing
+    auth.login(demo.PAUL)
+    response = client.get(f"/orgs/{demo.MONSTERS_ID}/billing")
+    assert response.status_code == 404
+    assert "Monsters" not in response.text
+    assert "Back to your organizations" in response.text
+
+
 def test_overview_links_follow_the_policy(
     client: FlaskClient, auth: AuthActions
 ) -> None:
@@ -73,6 +112,20 @@ def test_billing_user_sees_billing_only(client: FlaskClient, auth: AuthActions) 
     assert "64 Penny Ln Liverpool, UK" in client.get("/orgs/1/billing").text
     assert client.get("/orgs/1/repos").status_code == 403
     assert client.get("/orgs/1/roles").status_code == 403
+
+
+def test_roles_page_counts_the_members_once(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    # why: unfiltered on one page, "All 4" said what "4 members" said again
+    auth.login(demo.JOHN)
+    page = client.get("/orgs/1/roles").text
+    assert (
+        'aria-current="true" class="role-filter-link role-filter-current">All' in page
+    )
+    assert '<p class="page-summary">' not in page
+    # a search still says how many it found
+    assert "2 members match" in client.get("/orgs/1/roles?role=MEMBER").text
 
 
 def test_member_sees_roles_without_the_form(

@@ -29,6 +29,7 @@ from typing import Any
 from flask import Flask, abort, current_app, g
 from flask_login import current_user
 from sqlalchemy import Select
+from werkzeug.exceptions import Forbidden
 
 from portal import db
 from portal.authz.actors import Viewer
@@ -97,7 +98,11 @@ def authorize(action: str, resource: object) -> None:
     if READ not in get_oso().authorized_actions(current_viewer(), resource):
         flask_oso.skip_authorization()  # decided: refused
         abort(404)
-    flask_oso.authorize(resource, action=action)  # 403 unless allowed
+    try:
+        flask_oso.authorize(resource, action=action)  # 403 unless allowed
+    except Forbidden:
+        g.refused = (action, resource)  # what the 403 page says was refused
+        raise
 
 
 def my_role(organization: Organization) -> str | None:

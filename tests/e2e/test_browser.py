@@ -129,8 +129,10 @@ def test_e2e_forbidden_page_renders_in_the_layout(
         page.get_by_role("heading", name="You don't have access to this page")
     ).to_be_visible()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    page.get_by_role("link", name="Back to your organizations").click()
-    expect(page.get_by_role("heading", name="Your organizations")).to_be_visible()
+    # The refusal names the organization and leads back to it.
+    expect(page.get_by_text("does not include READ_BILLING")).to_be_visible()
+    page.get_by_role("link", name="Back to The Beatles").click()
+    expect(page.get_by_role("heading", name="The Beatles", exact=True)).to_be_visible()
 
 
 def test_e2e_forbidden_screenshot(page: Page, live_server: LiveServer) -> None:
@@ -213,3 +215,78 @@ def test_e2e_pager_walks_the_repositories_of_an_organization(
     pager.get_by_role("link", name="Previous").click()
     expect(pager.get_by_text("Page 2 of 3")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/repos\?page=2$"))
+
+
+# --- how the first pages look: colours and sizes as the browser computes them ------
+
+ERROR_INK = "rgb(161, 31, 31)"  # --err-ink in portal.css
+WHITE = "rgb(255, 255, 255)"
+
+
+def _style(page: Page, selector: str, prop: str) -> str:
+    """The computed value of a CSS property of the first element matching selector."""
+    value: str = page.locator(selector).first.evaluate(
+        f"e => getComputedStyle(e).getPropertyValue('{prop}')"
+    )
+    return value
+
+
+def test_e2e_last_owner_reason_is_a_neutral_note(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}")
+    leave = page.get_by_role("button", name="Leave organization")
+    expect(leave).to_be_disabled()
+    expect(leave).to_have_accessible_description(
+        "You are the last owner of The Beatles: make someone else an owner before"
+        " you leave."
+    )
+    assert _style(page, "#leave-refused", "color") != ERROR_INK
+    assert _style(page, "#leave-refused", "background-color") != "rgb(253, 236, 236)"
+
+
+def test_e2e_leave_is_a_secondary_button_until_the_confirmation(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, demo.PAUL)
+    page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}")
+    leave = page.get_by_role("link", name="Leave organization")
+    assert leave.evaluate("e => getComputedStyle(e).backgroundColor") == WHITE
+    assert leave.evaluate("e => getComputedStyle(e).color") == ERROR_INK
+    leave.click()
+    final = page.get_by_role("button", name="Leave The Beatles")
+    assert final.evaluate("e => getComputedStyle(e).backgroundColor") == ERROR_INK
+
+
+@pytest.mark.parametrize("width", [1100, 390])
+def test_e2e_member_page_select_is_as_wide_as_its_options(
+    page: Page, live_server: LiveServer, width: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": 900})
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
+    page.get_by_role("table", name="Members").get_by_role(
+        "link", name=demo.RINGO
+    ).click()
+    select = page.get_by_label("Role", exact=True)
+    box = select.bounding_box()
+    assert box is not None
+    if width == 1100:
+        assert box["width"] <= 16 * 16  # 16rem, not the card's 700 px
+        button = page.get_by_role("button", name="Change role").bounding_box()
+        assert button is not None and button["x"] - (box["x"] + box["width"]) < 40
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_e2e_roles_table_gives_the_email_the_room(
+    page: Page, live_server: LiveServer
+) -> None:
+    page.set_viewport_size({"width": 1100, "height": 900})
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
+    members = page.get_by_role("table", name="Members")
+    email = members.get_by_role("columnheader", name="Email").bounding_box()
+    role = members.get_by_role("columnheader", name="Role").bounding_box()
+    assert email is not None and role is not None
+    assert role["width"] < 160 < 600 < email["width"]
