@@ -241,12 +241,14 @@ def _person(browser: Browser) -> Iterator[Page]:
 
 
 def _app(database_url: str) -> Flask:
-    """Portal on database_url with a throwaway key, over plain HTTP (localhost)."""
+    """Portal on database_url with a throwaway key, over plain HTTP (localhost),
+    listing the demo accounts on the login page: as ``make run`` serves it."""
     return create_app(
         {
             "SECRET_KEY": secrets.token_hex(32),
             "DATABASE_URL": database_url,
             "HTTPS": False,
+            "DEMO_ACCOUNTS": True,
             # The role changes on the way are not news; failures still show.
             "LOG_LEVEL": "WARNING",
         }
