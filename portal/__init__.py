@@ -95,6 +95,7 @@ def register_extensions(app: Flask) -> None:
     authz.init_app(app)
     sessions.init_app(app)
     guards.init_app(app)
+    app.jinja_env.bytecode_cache = app.config["TEMPLATE_BYTECODE_CACHE"]
     # A global, not a context processor, so that imported macros see it too.
     app.jinja_env.globals.update(
         can=authz.can,

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Flask
 
+from portal.passwords import ASVS
+
 # Whole numbers read from the environment, and the settings they set.
 _INTEGERS = {
     "PORTAL_PROXY_COUNT": "PROXY_COUNT",
@@ -46,6 +48,13 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         # List the demo accounts and their password on the login page. Only for
         # the demo (make run sets it); a real deployment never shows accounts.
         DEMO_ACCOUNTS=False,
+        # argon2id's cost for new password hashes (portal/passwords.py). ASVS in
+        # every deployment; test suites set passwords.FAST.
+        PASSWORD_HASH_COST=ASVS,
+        # A jinja2.BytecodeCache for compiled templates, shared by every app that
+        # is given the same one (the test suite makes ~1,500 apps); None: each app
+        # compiles its templates on first use.
+        TEMPLATE_BYTECODE_CACHE=None,
     )
     app.config.from_pyfile("config.py", silent=True)
     for name in ("SECRET_KEY", "DATABASE_URL"):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Organization, OrganizationRole, Repository, User
-from portal.passwords import hash_password
+from portal.passwords import HashCost, hash_password
 
 PASSWORD = "portal-demo"
 
@@ -63,14 +63,18 @@ def accounts() -> list[DemoAccount]:
     ]
 
 
-def seed_database(session: Session) -> int:
-    """Add whatever part of the demo data is missing; return how many rows."""
+def seed_database(session: Session, cost: HashCost | None = None) -> int:
+    """Add whatever part of the demo data is missing; return how many rows.
+
+    Passwords are hashed at cost (default: the configured cost, see
+    portal.passwords).
+    """
     created = 0
     users = {}
     for email in USERS:
         user = session.scalar(select(User).where(User.email == email))
         if user is None:
-            user = User(email=email, password_hash=hash_password(PASSWORD))
+            user = User(email=email, password_hash=hash_password(PASSWORD, cost))
             session.add(user)
             created += 1
         users[email] = user
