@@ -22,6 +22,17 @@ from tests.routes import ACTORS, JSON_MATRIX, LOGIN, MATRIX, OK, PUBLIC, pages
 CELLS = [(route, actor) for route in sorted(MATRIX) for actor in ACTORS]
 
 
+def assert_connections_returned(app: Flask) -> None:
+    """Every database connection the app's requests took is back in the pool.
+
+    why: a request that keeps one (an error path that skips the teardown, a
+    generator that outlives the response) starves the pool: 10 such requests
+    and every later one waits, then fails
+    """
+    pool = app.extensions["portal.engine"].pool
+    assert pool.checkedout() == 0, f"{pool.checkedout()} connections not returned"
+
+
 def _routes(app: Flask) -> set[tuple[str, str]]:
     routes: set[tuple[str, str]] = set()
     for rule in app.url_map.iter_rules():
@@ -61,6 +72,7 @@ def test_routes_matrix(app: Flask, route: tuple[str, str], actor: str) -> None:
     before = snapshot(app.extensions["portal.engine"])
     response = client.open(spec.path, method=route[1], data=data)
     response.close()  # static files are streamed from an open file
+    assert_connections_returned(app)
     expected = spec.expected[actor]
     if expected == LOGIN:
         assert response.status_code == 302
@@ -89,6 +101,7 @@ def test_routes_matrix_json(app: Flask, route: tuple[str, str], actor: str) -> N
     before = snapshot(app.extensions["portal.engine"])
     response = client.open(spec.path, method=method, json=body, headers=headers)
     response.close()
+    assert_connections_returned(app)
     expected = JSON_MATRIX[route][actor]
     assert response.status_code == expected, response.get_data(as_text=True)[:300]
     if route[0] not in {"static", "orgs.index"} and expected != 302:
@@ -160,3 +173,26 @@ def test_routes_tripwire_catches_a_view_without_a_check(app: Flask) -> None:
     AuthActions(client).login(demo.JOHN)
     with pytest.raises(OsoError, match="Authorize not called"):
         client.get("/forgotten")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("GET", "/orgs/999999", {}, 404),  # a loader's 404
+        ("GET", "/no/such/page", {}, 404),  # routing's 404
+        ("DELETE", "/orgs/1", {}, 405),
+        ("POST", "/orgs/1/roles", {"data": {"user_email": "x"}}, 400),  # no CSRF
+        ("POST", "/orgs/1/roles", {"data": {"x": "y" * 70_000}}, 413),
+        ("GET", "/orgs/2/billing", {"headers": {"Accept": "application/json"}}, 404),
+        ("GET", "/orgs", {"headers": {"Accept": "text/csv"}}, 406),
+        ("POST", "/orgs/1/roles", {"json": [1, 2]}, 400),
+    ],
+)
+def test_routes_every_kind_of_refusal_returns_its_connection(
+    app: Flask, method: str, path: str, kwargs: dict[str, object], status: int
+) -> None:
+    client = client_for(app, "owner")
+    response = client.open(path, method=method, **kwargs)  # type: ignore[arg-type]
+    response.close()
+    assert response.status_code == status
+    assert_connections_returned(app)
