@@ -7,7 +7,7 @@ PORT ?= 5000
 # bring the database to the newest schema (portal/migrations).
 SCHEMA_STEP ?= $(VENV)/bin/flask --app portal db upgrade
 
-.PHONY: run migrate serve test lint browser bench screenshots clean
+.PHONY: run migrate serve test test-full coverage lint browser bench screenshots clean
 
 # Runtime dependencies. flask-oso and sqlalchemy-oso go in with --no-deps: their
 # stale pins conflict with patched Flask and pytest (see requirements-nodeps.txt).
@@ -54,13 +54,29 @@ lint: $(VENV)/.installed-test
 	$(PY) -m bandit --quiet --recursive --severity-level medium portal seed.py bench scripts
 	$(PY) -m mypy
 
-# The whole suite on SQLite, then again on PostgreSQL (skipped loudly when no
-# server answers; CI sets PORTAL_REQUIRE_POSTGRES=1 to make that a failure).
+# Lint, then every test in one pytest session on all CPUs and the serial tests
+# after it (scripts/run-tests.sh). Tests with a database run on SQLite and on
+# PostgreSQL (skipped loudly when no server answers; CI sets
+# PORTAL_REQUIRE_POSTGRES=1 to make that a failure); the rest run once.
 test: $(VENV)/.installed-test browser lint
 	@# curl runs the README's JSON walkthrough (tests/e2e/test_curl.py).
 	command -v curl >/dev/null 2>&1 || apt-get install -y -qq curl >/dev/null
-	$(PY) -m pytest
-	PY=$(PY) scripts/postgres-leg.sh
+	PY=$(PY) scripts/run-tests.sh
+
+# As make test, and the browser tests on PostgreSQL too.
+test-full: $(VENV)/.installed-test browser lint
+	command -v curl >/dev/null 2>&1 || apt-get install -y -qq curl >/dev/null
+	PORTAL_TEST_FULL=1 PY=$(PY) scripts/run-tests.sh
+
+# Branch coverage of portal/ by the whole suite, both backends, in one process
+# (coverage.py; servers started as subprocesses are not counted). The report
+# lands in test-artifacts/coverage/ and its total on the last line.
+coverage: $(VENV)/.installed-test browser
+	command -v curl >/dev/null 2>&1 || apt-get install -y -qq curl >/dev/null
+	rm -f .coverage
+	$(PY) -m coverage run -m pytest -q -p no:xdist
+	$(PY) -m coverage html -q -d test-artifacts/coverage
+	$(PY) -m coverage report --format=total | sed 's/^/branch coverage of portal\/: /; s/$$/%/'
 
 # wrk loads gunicorn for the HTTP part (Debian's package; skipped, and said so,
 # when it cannot be installed).

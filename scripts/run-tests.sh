@@ -1,14 +1,21 @@
 #!/bin/sh
-# The second leg of `make test`: the whole suite again, on PostgreSQL.
+# The pytest part of `make test`: one pytest session per part, both backends in
+# each (see tests/database.py).
 #
-# Every test database is then a schema of its own on $PORTAL_TEST_POSTGRES_URL
-# (default: the local server's `test` database); tests about SQLite itself are
-# marked sqlite_only and skipped. When no server answers, the leg is skipped with
-# a loud line, unless PORTAL_REQUIRE_POSTGRES=1 (CI sets it): then it fails.
+# 1. Everything but the serial tests, on $PORTAL_TEST_WORKERS processes
+#    (pytest-xdist; default: one per CPU).
+# 2. The serial tests (gunicorn servers, races, timing: marked `serial`) alone,
+#    so that they neither slow the parallel part nor are slowed by it.
+#
+# Tests with a database run on SQLite and on the PostgreSQL server at
+# $PORTAL_TEST_POSTGRES_URL (default: the local server's `test` database). When
+# no server answers, they run on SQLite only, with a loud line, unless
+# PORTAL_REQUIRE_POSTGRES=1 (CI sets it): then this fails. Arguments go to both
+# pytest runs.
 set -eu
 PY=${PY:-.venv/bin/python}
 URL=${PORTAL_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
-if ! "$PY" - "$URL" <<'PYTHON'
+if "$PY" - "$URL" <<'PYTHON'
 import sys
 
 from sqlalchemy import create_engine, text
@@ -22,15 +29,20 @@ except Exception as error:  # any failure to connect means: no server here
     sys.exit(1)
 PYTHON
 then
+    BACKENDS=${PORTAL_TEST_DATABASES:-sqlite postgresql}
+else
     if [ "${PORTAL_REQUIRE_POSTGRES:-0}" = 1 ]; then
-        echo "FAILED: PostgreSQL leg required (PORTAL_REQUIRE_POSTGRES=1) but no server answers at $URL" >&2
+        echo "FAILED: PostgreSQL required (PORTAL_REQUIRE_POSTGRES=1) but no server answers at $URL" >&2
         exit 1
     fi
     echo "=================================================================="
-    echo "!!! PostgreSQL leg SKIPPED: no server answers at $URL"
-    echo "!!! Only the SQLite leg ran. Set PORTAL_TEST_POSTGRES_URL to run it."
+    echo "!!! PostgreSQL SKIPPED: no server answers at $URL"
+    echo "!!! Tests run on SQLite only. Set PORTAL_TEST_POSTGRES_URL to add it."
     echo "=================================================================="
-    exit 0
+    BACKENDS=sqlite
 fi
-echo "=== PostgreSQL leg: the whole suite on $URL ==="
-PORTAL_TEST_DATABASE=postgresql PORTAL_TEST_POSTGRES_URL=$URL exec "$PY" -m pytest "$@"
+export PORTAL_TEST_DATABASES="$BACKENDS" PORTAL_TEST_POSTGRES_URL="$URL"
+echo "=== Parallel part ($PORTAL_TEST_DATABASES) ==="
+"$PY" -m pytest -n "${PORTAL_TEST_WORKERS:-auto}" -m "not serial" "$@"
+echo "=== Serial part ($PORTAL_TEST_DATABASES) ==="
+"$PY" -m pytest -m serial "$@"

@@ -6,22 +6,23 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import create_app, demo
+from portal import create_app, demo, migrate
 from portal.models import Organization, OrganizationRole, User
+from portal.passwords import ASVS, FAST, HashCost
 from tests.database import (
     PostgresSchemas,
-    backend,
+    backends,
     committed,
     committed_scalar,
     postgres_required,
@@ -30,23 +31,38 @@ from tests.database import (
     seed_demo,
 )
 from tests.routes import ACTORS
+from tests.settings import app_settings
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip the tests about SQLite itself when the suite runs on PostgreSQL."""
-    if backend() == "sqlite":
-        return
-    skip = pytest.mark.skip(reason=f"about SQLite; the backend is {backend()}")
+def pytest_report_header() -> str:
+    """Say which backends the tests with a database run on."""
+    return f"database backends: {', '.join(backends())} (see tests/database.py)"
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Run the tests about SQLite itself on SQLite only: their PostgreSQL copies
+    are deselected, not skipped, since they could not change an outcome."""
+    kept, dropped = [], []
     for item in items:
-        if item.get_closest_marker("sqlite_only"):
-            item.add_marker(skip)
+        on = getattr(item, "callspec", None)
+        backend = on.params.get("database_backend") if on is not None else None
+        if backend == "postgresql" and item.get_closest_marker("sqlite_only"):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 # Read by the test harness, not by the app: kept.
 HARNESS_VARIABLES = {
-    "PORTAL_TEST_DATABASE",
+    "PORTAL_TEST_DATABASES",
+    "PORTAL_TEST_FULL",
     "PORTAL_TEST_POSTGRES_URL",
     "PORTAL_CHROMIUM",
 }
@@ -72,17 +88,47 @@ def instance_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture
+def hash_cost(request: pytest.FixtureRequest) -> HashCost:
+    """The password hash cost of the test's apps and seeded data: argon2's
+    minimum, or ASVS's for tests marked asvs_hashing (about the real cost)."""
+    return ASVS if request.node.get_closest_marker("asvs_hashing") else FAST
+
+
+@pytest.fixture(params=backends())
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """The backend of this run of a test that asks for a database."""
+    backend: str = request.param
+    return backend
+
+
 @pytest.fixture(scope="session")
-def seeded_db_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated, seeded SQLite file, made once; each test gets its own copy.
+def sqlite_templates(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[HashCost], Path]:
+    """Migrated, seeded SQLite files, one per hash cost, each made once.
 
     Built by the migrations (not create_all), so every test runs on the schema
-    production gets. Hashing eight passwords with argon2id takes a while, so it
-    is done once.
+    production gets.
     """
-    path = tmp_path_factory.mktemp("template") / "seeded.sqlite"
-    seed_demo(f"sqlite:///{path}")
-    return path
+    made: dict[HashCost, Path] = {}
+
+    def template(cost: HashCost) -> Path:
+        if cost not in made:
+            path = tmp_path_factory.mktemp("template") / "seeded.sqlite"
+            seed_demo(f"sqlite:///{path}", cost)
+            made[cost] = path
+        return made[cost]
+
+    return template
+
+
+@pytest.fixture
+def seeded_db_file(
+    sqlite_templates: Callable[[HashCost], Path], hash_cost: HashCost
+) -> Path:
+    """The seeded SQLite file of the test's hash cost (copy it before use)."""
+    return sqlite_templates(hash_cost)
 
 
 def skip_without_postgres() -> None:
@@ -104,42 +150,78 @@ def postgres() -> Iterator[PostgresSchemas]:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres: PostgresSchemas) -> Iterator[str]:
-    """A seeded schema, made once per session; each test gets its own copy."""
-    url = postgres.create()
-    seed_demo(url)
-    yield postgres.schema(url)
-    postgres.drop(url)
+def postgres_templates(
+    postgres: PostgresSchemas,
+) -> Iterator[Callable[[HashCost], str]]:
+    """Seeded schemas, one per hash cost, each made once per test process."""
+    made: dict[HashCost, str] = {}
+
+    def template(cost: HashCost) -> str:
+        if cost not in made:
+            url = postgres.create()
+            seed_demo(url, cost)
+            made[cost] = url
+        return postgres.schema(made[cost])
+
+    yield template
+    for url in made.values():
+        postgres.drop(url)
 
 
 @pytest.fixture
-def pg_url(postgres: PostgresSchemas, postgres_template: str) -> Iterator[str]:
-    """A seeded schema of the test's own on the PostgreSQL server, whatever the
-    backend (for tests about PostgreSQL itself); dropped afterwards."""
-    url = postgres.create(copy_of=postgres_template)
+def postgres_template(
+    postgres_templates: Callable[[HashCost], str], hash_cost: HashCost
+) -> str:
+    """The seeded schema of the test's hash cost (copy it, never change it)."""
+    return postgres_templates(hash_cost)
+
+
+@pytest.fixture(scope="session")
+def postgres_working_schema(postgres: PostgresSchemas) -> Iterator[str]:
+    """This test process's working schema: made once by the migrations, its rows
+    reset before each test that uses it (pg_url)."""
+    url = postgres.create()
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
     yield url
     postgres.drop(url)
 
 
 @pytest.fixture
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A seeded database of the test's own, on the backend of this run.
-
-    SQLite (default): a copy of the seeded file. PORTAL_TEST_DATABASE=postgresql:
-    a copy of the seeded schema, dropped afterwards (see tests/database.py).
-    """
-    if backend() == "postgresql":
-        yield request.getfixturevalue("pg_url")
-        return
-    path = tmp_path / "portal.sqlite"
-    shutil.copy(request.getfixturevalue("seeded_db_file"), path)
-    yield f"sqlite:///{path}"
+def pg_url(
+    postgres: PostgresSchemas, postgres_working_schema: str, postgres_template: str
+) -> str:
+    """A schema holding exactly the seeded rows, on the PostgreSQL server, whatever
+    the backend (tests about PostgreSQL itself use it directly): the process's
+    working schema, reset for this test."""
+    postgres.reset(postgres_working_schema, postgres_template)
+    return postgres_working_schema
 
 
 @pytest.fixture
-def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database without tables, on the backend of this run."""
-    if backend() == "postgresql":
+def sqlite_db_url(seeded_db_file: Path, tmp_path: Path) -> str:
+    """A seeded SQLite database of the test's own: a copy of the seeded file."""
+    path = tmp_path / "portal.sqlite"
+    shutil.copy(seeded_db_file, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def db_url(database_backend: str, request: pytest.FixtureRequest) -> str:
+    """A seeded database for the test, on each backend in turn (see
+    tests/database.py)."""
+    fixture = "pg_url" if database_backend == "postgresql" else "sqlite_db_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+def empty_db_url(
+    database_backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """A database without tables, on each backend in turn."""
+    if database_backend == "postgresql":
         postgres: PostgresSchemas = request.getfixturevalue("postgres")
         url = postgres.create()
         yield url
@@ -149,7 +231,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
+def app(db_url: str, hash_cost: HashCost) -> Iterator[Flask]:
     """The app on the test's own database, CSRF on as in production."""
     app = create_app(
         {
@@ -157,6 +239,7 @@ def app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
             "SECRET_KEY": "test-secret-key",
             "DATABASE_URL": db_url,
             "HTTPS": False,  # the test client speaks plain HTTP
+            **app_settings(hash_cost),
         }
     )
     yield app

@@ -8,9 +8,9 @@ audit entries.
   rows in milliseconds. Names are format strings with ``{i}`` (the row's index in
   this call) and ``{n}`` (a number unique in this process).
 
-Every user gets the same argon2id hash of ``demo.PASSWORD``, computed once per
-process (one hash at ASVS parameters takes about 50 ms), so factory users log in
-with ``demo.PASSWORD`` like the demo users.
+Every user gets the same argon2id hash of ``demo.PASSWORD`` at the tests' cost
+(``passwords.FAST``, see tests/settings.py), computed once per process, so factory
+users log in with ``demo.PASSWORD`` like the demo users.
 
 Imports only SQLAlchemy and portal: bench/run.py uses the bulk path too.
 """
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from portal import demo
 from portal.models import AuditEntry, Organization, OrganizationRole, Repository, User
-from portal.passwords import hash_password
+from portal.passwords import FAST, hash_password
 
 _numbers = itertools.count(1)
 
@@ -49,7 +49,7 @@ def unique_number() -> int:
 @cache
 def password_hash() -> str:
     """The argon2id hash of demo.PASSWORD that every factory user gets."""
-    return hash_password(demo.PASSWORD)
+    return hash_password(demo.PASSWORD, FAST)
 
 
 def make_user(session: Session, email: str | None = None) -> User:

@@ -19,6 +19,7 @@ from portal import create_app, demo, migrate
 from portal.models import Base, Organization, OrganizationRole, User
 from tests import factories
 from tests.database import snapshot
+from tests.settings import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,13 +32,6 @@ DEMO_ROWS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Seed with the factories' precomputed hash: eight argon2id hashes per run
-    would cost about half a second and test nothing here."""
-    monkeypatch.setattr(demo, "hash_password", lambda _: factories.password_hash())
-
-
 @pytest.fixture
 def empty_app(empty_db_url: str) -> Iterator[Flask]:
     """The app on a database without tables."""
@@ -47,6 +41,7 @@ def empty_app(empty_db_url: str) -> Iterator[Flask]:
             "SECRET_KEY": "k",
             "DATABASE_URL": empty_db_url,
             "HTTPS": False,
+            **app_settings(),
         }
     )
     yield app

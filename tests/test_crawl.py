@@ -41,8 +41,9 @@ from portal.authz import Viewer, get_oso
 from portal.models import ROLE_NAMES, OrganizationRole
 from portal.roles import OWNER
 from tests.conftest import AuthActions, user_by_email
-from tests.database import PostgresSchemas, backend, snapshot
+from tests.database import PostgresSchemas, snapshot
 from tests.routes import ACTORS, MATRIX, MOVED, OK, Outcome
+from tests.settings import app_settings
 
 START = "/orgs"
 SITE = "localhost"  # the test client's host: links to it are same-site
@@ -377,6 +378,7 @@ def app_on(url: str) -> Flask:
             "SECRET_KEY": "test-secret-key",
             "DATABASE_URL": url,
             "HTTPS": False,
+            **app_settings(),
         }
     )
 
@@ -385,7 +387,9 @@ Sandbox = Callable[[], AbstractContextManager[Flask]]
 
 
 @pytest.fixture
-def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Sandbox:
+def sandbox(
+    request: pytest.FixtureRequest, tmp_path: Path, database_backend: str
+) -> Sandbox:
     """Make fresh apps, each on a fresh copy of the seeded database (SQLite: a
     file copy; PostgreSQL: a schema copy, dropped afterwards)."""
     numbers = count()
@@ -394,7 +398,7 @@ def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Sandbox:
     def new() -> Iterator[Flask]:
         """A fresh app on a fresh copy of the seeded database."""
         schemas: PostgresSchemas | None = None
-        if backend() == "postgresql":
+        if database_backend == "postgresql":
             schemas = request.getfixturevalue("postgres")
             url = schemas.create(copy_of=request.getfixturevalue("postgres_template"))
         else:

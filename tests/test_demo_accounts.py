@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 
 from portal import create_app, demo
+from tests.settings import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +27,13 @@ def make_app(db_url: str) -> Iterator[MakeApp]:
 
     def make(**config: object) -> Flask:
         app = create_app(
-            {"SECRET_KEY": "k", "DATABASE_URL": db_url, "HTTPS": False, **config}
+            {
+                "SECRET_KEY": "k",
+                "DATABASE_URL": db_url,
+                "HTTPS": False,
+                **app_settings(),
+                **config,
+            }
         )
         apps.append(app)
         return app

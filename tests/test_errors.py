@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from portal import create_app, demo
 from tests.conftest import AuthActions, csrf_token
 from tests.database import postgres_server_url
+from tests.settings import app_settings
 from tests.tcpproxy import TcpProxy
 
 OUTAGE = "The database is not answering; try again in a moment."
@@ -46,7 +47,13 @@ def proxy(pg_url: str) -> Iterator[TcpProxy]:
 
 def _app(url: str) -> Flask:
     return create_app(
-        {"TESTING": True, "SECRET_KEY": "k", "DATABASE_URL": url, "HTTPS": False}
+        {
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "DATABASE_URL": url,
+            "HTTPS": False,
+            **app_settings(),
+        }
     )
 
 

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from portal import create_app
 from portal.health import require_database
+from tests.settings import app_settings
 
 
 def closed_port() -> int:
@@ -25,7 +26,13 @@ def unreachable_app() -> Iterator[Flask]:
     """The app pointed at a PostgreSQL address where nothing answers."""
     url = f"postgresql+psycopg://portal:s3cret@127.0.0.1:{closed_port()}/portal"
     app = create_app(
-        {"TESTING": True, "SECRET_KEY": "k", "DATABASE_URL": url, "HTTPS": False}
+        {
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "DATABASE_URL": url,
+            "HTTPS": False,
+            **app_settings(),
+        }
     )
     yield app
     app.extensions["portal.engine"].dispose()

@@ -664,9 +664,10 @@ def test_member_update_without_a_choice_is_refused(
 # --- two owners against each other at the same moment (tests/races.py) --------
 
 
-# On SQLite here; tests/test_postgres.py runs the same races on PostgreSQL in
-# both legs of make test, so the PostgreSQL leg skips this copy.
+# On SQLite here; tests/test_postgres.py runs the same races on PostgreSQL, so
+# this copy's PostgreSQL run is deselected. Serial: a race measures contention.
 @pytest.mark.sqlite_only
+@pytest.mark.serial
 @pytest.mark.parametrize("race", list(RACES))
 def test_member_owners_racing_keep_an_owner(app: Flask, race: str) -> None:
     # why: every write path (assign, change, remove, leave, and two additions of

@@ -22,6 +22,7 @@ from portal.db import make_engine
 from portal.models import Base
 from tests.conftest import skip_without_postgres
 from tests.database import postgres_schema
+from tests.settings import app_settings
 
 # Rows for every table of the first revision, written in plain SQL: the models
 # may have moved on since, and these rows stand for a database made back then.
@@ -261,6 +262,7 @@ def empty_app(tmp_path: Path) -> Iterator[Flask]:
             "SECRET_KEY": "k",
             "HTTPS": False,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.sqlite'}",
+            **app_settings(),
         }
     )
     yield app

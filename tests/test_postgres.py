@@ -1,9 +1,10 @@
 """The same app on a real PostgreSQL server: races, sequences, bad input.
 
 SQLite ignores SELECT ... FOR UPDATE, so the organization row lock in
-portal.roles is only exercised here, whatever PORTAL_TEST_DATABASE says. Uses
-$PORTAL_TEST_POSTGRES_URL (default: the local server's `test` database); each test
-works in a seeded schema of its own (the pg_url fixture of conftest.py).
+portal.roles is exercised on PostgreSQL by these tests, which run once (pinned to
+PostgreSQL, not parametrized by backend). Uses $PORTAL_TEST_POSTGRES_URL (default:
+the local server's `test` database); each test works on the process's working
+schema, reset to the seeded rows (the pg_url fixture of conftest.py).
 """
 
 from __future__ import annotations
@@ -26,14 +27,25 @@ from tests.races import (
     race_owners_through_the_pages,
     race_password_changes,
 )
+from tests.settings import app_settings
 from tests.test_models import assert_organization_delete_loads_nothing
 from tests.test_security import parallel_wrong_logins
+
+# why: gunicorn servers and races measure time and contention; alone they
+# neither slow the parallel part nor get slowed by it (see the Makefile).
+pytestmark = pytest.mark.serial
 
 
 @pytest.fixture
 def pg_app(pg_url: str) -> Iterator[Flask]:
     app = create_app(
-        {"TESTING": True, "SECRET_KEY": "k", "DATABASE_URL": pg_url, "HTTPS": False}
+        {
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "DATABASE_URL": pg_url,
+            "HTTPS": False,
+            **app_settings(),
+        }
     )
     yield app
     app.extensions["portal.engine"].dispose()

@@ -21,6 +21,10 @@ from portal import demo
 from portal.models import OrganizationRole, User
 from tests.test_serve import Browser, Server, start_server, stop_server
 
+# why: gunicorn servers and races measure time and contention; alone they
+# neither slow the parallel part nor get slowed by it (see the Makefile).
+pytestmark = pytest.mark.serial
+
 ROUNDS = 50
 
 

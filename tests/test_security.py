@@ -6,12 +6,15 @@ import http.client
 import io
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 from importlib.metadata import version
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 from urllib.request import HTTPCookieProcessor, build_opener
 
@@ -45,6 +48,9 @@ from tests.conftest import (
 from tests.database import committed_scalar
 from tests.races import race_password_changes
 from tests.routes import ACTORS, routes
+from tests.settings import app_settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Clock:
@@ -104,7 +110,9 @@ def test_session_cookie_is_httponly_and_lax(
 
 
 def test_session_cookie_is_secure_with_host_prefix_over_https(db_url: str) -> None:
-    app = create_app({"SECRET_KEY": "k", "DATABASE_URL": db_url})  # HTTPS by default
+    app = create_app(  # HTTPS by default
+        {"SECRET_KEY": "k", "DATABASE_URL": db_url, **app_settings()}
+    )
     page = app.test_client().get("/login", base_url="https://localhost")
     cookie = page.headers["Set-Cookie"]
     assert cookie.startswith("__Host-session=")
@@ -191,6 +199,10 @@ def test_change_password_refuses_an_account_changed_since_it_was_read(
     assert stored == seen.password_hash
 
 
+# On SQLite here; tests/test_postgres.py runs the same race on PostgreSQL, so
+# this copy's PostgreSQL run is deselected. Serial: a race measures contention.
+@pytest.mark.sqlite_only
+@pytest.mark.serial
 def test_password_change_race_lets_exactly_one_win(app: Flask) -> None:
     # why: both changes used to report success; only one new password worked,
     # and sometimes both sessions stayed logged in
@@ -235,6 +247,7 @@ def test_password_change_refuses_bad_input(
 # --- passwords and throttling -----------------------------------------------
 
 
+@pytest.mark.asvs_hashing
 def test_passwords_are_argon2id_at_asvs_parameters(db: Session) -> None:
     stored = user_by_email(db, demo.JOHN).password_hash
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
@@ -315,6 +328,58 @@ def test_hash_password_works_in_a_forked_child() -> None:
     assert os.waitstatus_to_exitcode(status) == 0
 
 
+def test_password_hash_cost_is_the_apps_setting(app: Flask) -> None:
+    # why: tests hash at argon2's minimum by setting; production must keep ASVS
+    with app.app_context():
+        assert passwords.hash_password("x").startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert passwords.configured_cost() == passwords.ASVS  # outside any app
+    default = create_app({"SECRET_KEY": "k", "DATABASE_URL": "sqlite://"})
+    assert default.config["PASSWORD_HASH_COST"] == passwords.ASVS
+    with default.app_context():
+        assert passwords.hash_password("x").startswith(
+            "$argon2id$v=19$m=19456,t=2,p=1$"
+        )
+    default.extensions["portal.engine"].dispose()
+
+
+def test_login_rehashes_a_hash_weaker_than_the_setting(
+    db_url: str, db: Session
+) -> None:
+    # why: raising the setting must reach every account at its next login
+    stronger = create_app(
+        {
+            "SECRET_KEY": "k",
+            "DATABASE_URL": db_url,
+            "HTTPS": False,
+            **app_settings(passwords.ASVS),
+        }
+    )
+    auth = AuthActions(stronger.test_client())
+    assert auth.login(demo.PAUL).status_code == 302
+    stored = committed_scalar(
+        db, select(User.password_hash).where(User.email == demo.PAUL)
+    )
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert AuthActions(stronger.test_client()).login(demo.PAUL).status_code == 302
+    stronger.extensions["portal.engine"].dispose()
+
+
+def test_passwords_module_does_nothing_at_import() -> None:
+    # why: it used to start its threads and hash at import, in every process
+    # that imported portal (the CLI, each test process, each gunicorn master)
+    code = (
+        "import threading, time; start = time.perf_counter();"
+        "import portal.passwords;"
+        "assert threading.active_count() == 1, threading.enumerate();"
+        "assert portal.passwords._dummy_hash.cache_info().currsize == 0"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.asvs_hashing
 def test_unknown_email_costs_the_same_hash_work(
     auth: AuthActions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -434,7 +499,9 @@ def test_login_throttle_holds_across_app_instances(
     # why: two server processes share only the database
     for _ in range(10):
         AuthActions(app.test_client()).login(demo.PAUL, "wrong")
-    other = create_app({"SECRET_KEY": "k", "DATABASE_URL": db_url, "HTTPS": False})
+    other = create_app(
+        {"SECRET_KEY": "k", "DATABASE_URL": db_url, "HTTPS": False, **app_settings()}
+    )
     other.config["CLOCK"] = clock
     assert AuthActions(other.test_client()).login(demo.PAUL).status_code == 429
     other.extensions["portal.engine"].dispose()
@@ -597,7 +664,9 @@ def test_forged_host_header_refused_with_trusted_hosts(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PORTAL_TRUSTED_HOSTS", "portal.example.com")
-    app = create_app({"SECRET_KEY": "k", "DATABASE_URL": db_url, "HTTPS": False})
+    app = create_app(
+        {"SECRET_KEY": "k", "DATABASE_URL": db_url, "HTTPS": False, **app_settings()}
+    )
     client = app.test_client()
     assert client.get("/orgs//1", headers={"Host": "evil.example"}).status_code == 400
     ok = client.get("/login", headers={"Host": "portal.example.com"})

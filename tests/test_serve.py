@@ -37,6 +37,10 @@ from tests.tcpproxy import TcpProxy
 from tests.test_errors import through
 from tests.test_health import closed_port
 
+# why: gunicorn servers and races measure time and contention; alone they
+# neither slow the parallel part nor get slowed by it (see the Makefile).
+pytestmark = pytest.mark.serial
+
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 START_TIMEOUT = 30.0

@@ -171,6 +171,37 @@ def test_postgres_schema_drop_ends_connections_left_open(
     forgotten.invalidate()
 
 
+def test_postgres_reset_restores_the_template_rows_over_a_test_left_open(
+    pg_url: str, postgres: PostgresSchemas, postgres_template: str
+) -> None:
+    # why: the working schema is reused by every test of a process; whatever one
+    # test changed, or left locked in an open transaction, must not reach the next
+    forgotten = create_engine(pg_url).connect()
+    forgotten.begin()
+    forgotten.execute(text('DELETE FROM "user" WHERE email = :e'), {"e": demo.ADMIN})
+    forgotten.execute(
+        text("INSERT INTO organization (name, billing_address) VALUES ('Left', '')")
+    )
+    forgotten.execute(text("LOCK TABLE organization_role"))  # TRUNCATE would wait
+    postgres.reset(pg_url, postgres_template)
+    forgotten.invalidate()
+    assert _snapshot_of(pg_url) == _snapshot_of(postgres.url(postgres_template))
+    engine = create_engine(pg_url)
+    with Session(engine) as session:  # the sequences are past the copied ids
+        session.add(Organization(name="After the reset"))
+        session.commit()
+    engine.dispose()
+
+
+def test_db_url_runs_on_each_backend_of_the_run(
+    db_url: str, database_backend: str
+) -> None:
+    # why: a test that asks for a database must run once per backend
+    assert db_url.startswith(
+        {"sqlite": "sqlite:", "postgresql": "postgresql"}[database_backend]
+    )
+
+
 @pytest.mark.sqlite_only
 def test_db_url_is_a_copy_of_the_seeded_sqlite_file(
     db_url: str, seeded_db_file: Path

@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
 from portal import create_app, demo
+from tests.settings import app_settings
 
 DEBIAN_CHROMIUM = "/usr/lib/chromium/chromium"  # /usr/bin/chromium is a wrapper
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -44,6 +45,15 @@ class LiveServer:
     app: Flask
 
 
+if os.environ.get("PORTAL_TEST_FULL") != "1":  # make test-full: every backend
+
+    @pytest.fixture
+    def db_url(sqlite_db_url: str) -> str:
+        """Browser tests run on SQLite only: the browser sees the same pages on
+        either backend, and every route runs on both in the HTTP tests."""
+        return sqlite_db_url
+
+
 @pytest.fixture
 def live_server(db_url: str) -> Iterator[LiveServer]:
     """Portal served on a free localhost port by a threaded server."""
@@ -54,7 +64,14 @@ def live_server(db_url: str) -> Iterator[LiveServer]:
 @contextmanager
 def serving(db_url: str, **config: Any) -> Iterator[LiveServer]:
     """Portal on db_url (with config added) on a free localhost port."""
-    app = create_app({"SECRET_KEY": "e2e-secret-key", "DATABASE_URL": db_url, **config})
+    app = create_app(
+        {
+            "SECRET_KEY": "e2e-secret-key",
+            "DATABASE_URL": db_url,
+            **app_settings(),
+            **config,
+        }
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -19,6 +19,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from portal import create_app
+from tests.settings import app_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARKER = "<!-- curl walkthrough:"
@@ -45,7 +46,12 @@ def walkthrough() -> list[tuple[str, str]]:
 def server_url(db_url: str) -> Iterator[str]:
     """Portal as `make run` serves it: demo data, plain HTTP."""
     app = create_app(
-        {"SECRET_KEY": "curl-secret-key", "DATABASE_URL": db_url, "HTTPS": False}
+        {
+            "SECRET_KEY": "curl-secret-key",
+            "DATABASE_URL": db_url,
+            "HTTPS": False,
+            **app_settings(),
+        }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
