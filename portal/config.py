@@ -23,6 +23,22 @@ _INTEGERS = {
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Defaults < instance/config.py < environment < test_config."""
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _set_defaults(app)
+    app.config.from_pyfile("config.py", silent=True)
+    _read_environment(app)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    _apply_https(app)
+    if not app.config.get("SECRET_KEY"):
+        # No default: a guessable key would let anyone forge session cookies.
+        raise RuntimeError(
+            "SECRET_KEY is not set: put it in the environment or instance/config.py"
+            " (make run creates one for development; production supplies its own)."
+        )
+
+
+def _set_defaults(app: Flask) -> None:
+    """Every setting's default."""
     app.config.from_mapping(
         DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'portal.sqlite'}",
         SESSION_COOKIE_HTTPONLY=True,
@@ -56,7 +72,10 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         # compiles its templates on first use.
         TEMPLATE_BYTECODE_CACHE=None,
     )
-    app.config.from_pyfile("config.py", silent=True)
+
+
+def _read_environment(app: Flask) -> None:
+    """The settings the environment gives (SECRET_KEY, DATABASE_URL, PORTAL_*)."""
     for name in ("SECRET_KEY", "DATABASE_URL"):
         if name in os.environ:
             app.config[name] = os.environ[name]
@@ -84,8 +103,10 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
             app.config[key] = _non_negative(name, os.environ[name])
     if "PORTAL_LOG_LEVEL" in os.environ:
         app.config["LOG_LEVEL"] = os.environ["PORTAL_LOG_LEVEL"].upper()
-    if test_config is not None:
-        app.config.from_mapping(test_config)
+
+
+def _apply_https(app: Flask) -> None:
+    """With HTTPS on: Secure, __Host- prefixed session cookies and https URLs."""
     if app.config["HTTPS"]:
         app.config.update(
             SESSION_COOKIE_SECURE=True,
@@ -94,12 +115,6 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
             SESSION_COOKIE_NAME="__Host-session",
             SESSION_COOKIE_PATH="/",
             PREFERRED_URL_SCHEME="https",
-        )
-    if not app.config.get("SECRET_KEY"):
-        # No default: a guessable key would let anyone forge session cookies.
-        raise RuntimeError(
-            "SECRET_KEY is not set: put it in the environment or instance/config.py"
-            " (make run creates one for development; production supplies its own)."
         )
 
 

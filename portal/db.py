@@ -142,6 +142,8 @@ def writer_session(bind: Engine | None = None) -> Iterator[Session]:
 
     Commits when the block ends normally, rolls back when it raises.
     """
-    with Session(bind or engine(), execution_options=WRITER) as session:
-        with session.begin():
-            yield session
+    with (
+        Session(bind or engine(), execution_options=WRITER) as session,
+        session.begin(),
+    ):
+        yield session

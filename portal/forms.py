@@ -133,7 +133,7 @@ def _submitted() -> tuple[MultiDict[str, str], dict[str | None, str]]:
     refused: dict[str | None, str] = {
         key: NOT_A_STRING for key in payload if key not in fields
     }
-    refused.update({key: SEND_ONCE for key in payload.repeated})
+    refused.update(dict.fromkeys(payload.repeated, SEND_ONCE))
     return MultiDict(fields), refused
 
 

@@ -58,5 +58,5 @@ def role_counts(session: Session, organization_id: int) -> RoleCounts:
         .where(OrganizationRole.organization_id == organization_id)
         .group_by(OrganizationRole.name)
     )
-    found = {name: count for name, count in rows}
+    found = dict(rows)
     return RoleCounts({name: found.get(name, 0) for name in ROLE_NAMES})

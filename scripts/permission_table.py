@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from portal.authz.explain import AccessModel, access_model  # noqa: E402
-from portal.authz.policy import PortalOso, build_oso  # noqa: E402
-from portal.models import Organization  # noqa: E402
+from portal.authz.explain import AccessModel, access_model
+from portal.authz.policy import PortalOso, build_oso
+from portal.models import Organization
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

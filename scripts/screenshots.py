@@ -35,18 +35,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask import Flask  # noqa: E402
-from playwright.sync_api import (  # noqa: E402
+from flask import Flask
+from playwright.sync_api import (
     Browser,
     BrowserContext,
     Page,
     expect,
     sync_playwright,
 )
-from werkzeug.serving import make_server  # noqa: E402
+from werkzeug.serving import make_server
 
-from portal import create_app, db, demo, migrate  # noqa: E402
-from portal.demo import seed_database  # noqa: E402
+from portal import create_app, db, demo, migrate
+from portal.demo import seed_database
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"

@@ -329,7 +329,7 @@ class RoleActions:
         email: str,
         name: str | None,
         *,
-        token: str | None | Token = Token.FETCH,
+        token: str | Token | None = Token.FETCH,
         **extra: str,
     ) -> TestResponse:
         """POST /orgs/<org_id>/roles: give email the role name.

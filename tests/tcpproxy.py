@@ -3,6 +3,7 @@ goes away and comes back, without touching the shared database server."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -85,8 +86,6 @@ class TcpProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):  # the peer may have closed it already
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

@@ -130,21 +130,24 @@ class PageParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         """Record links, forms and the controls inside the open form."""
         attr = {name: value or "" for name, value in attrs}
-        disabled = "disabled" in attr
         if tag == "a" and "href" in attr:
             self.links.append(attr["href"])
         elif tag == "form":
             method = attr.get("method", "get").upper() or "GET"
             action = urljoin(self.page, attr.get("action") or self.page)
             self._form = Form(self.page, method, action)
-        elif self._form is None:
-            return
-        elif tag == "input":
+        elif self._form is not None:
+            self._control(self._form, tag, attr)
+
+    def _control(self, form: Form, tag: str, attr: dict[str, str]) -> None:
+        """Record a control (or a select's option) of the open form."""
+        disabled = "disabled" in attr
+        if tag == "input":
             kind = attr.get("type", "text").lower()
             if kind in {"submit", "image"}:
-                self._form.buttons.append(disabled)
+                form.buttons.append(disabled)
             if kind not in NOT_SUBMITTED:
-                self._form.inputs.append(
+                form.inputs.append(
                     Input(
                         attr.get("name", ""),
                         kind,
@@ -154,17 +157,17 @@ class PageParser(HTMLParser):
                     )
                 )
         elif tag == "button" and attr.get("type", "submit").lower() == "submit":
-            self._form.buttons.append(disabled)
+            form.buttons.append(disabled)
         elif tag == "select":
             self._select = Input(attr.get("name", ""), "select", "", disabled)
-            self._form.inputs.append(self._select)
+            form.inputs.append(self._select)
         elif tag == "option" and self._select is not None:
             self._select.options.append(attr.get("value", ""))
             if "selected" in attr:
                 self._select.value = attr.get("value", "")
         elif tag == "textarea":
             self._textarea = Input(attr.get("name", ""), "textarea", "", disabled)
-            self._form.inputs.append(self._textarea)
+            form.inputs.append(self._textarea)
 
     def handle_data(self, data: str) -> None:
         """A textarea's shown text is its value."""
@@ -280,19 +283,27 @@ def crawl(app: Flask, client: FlaskClient) -> Crawl:
         if response.status_code != 200 or response.mimetype != "text/html":
             continue
         page = read_page(url, response.get_data(as_text=True))
-        for href in page.links:
-            target = same_site(url, href)
-            if target is not None:
-                seen.links.setdefault(target, url)
-                queue.append((target, url))
-        for form in page.forms:
-            if form.method == "GET":
-                for target in get_form_urls(form):
-                    seen.links.setdefault(target, url)
-                    queue.append((target, f"the form on {url}"))
-            else:
-                seen.forms.setdefault((form.method, form.action), form)
+        queue.extend(_found_on(seen, url, page))
     return seen
+
+
+def _found_on(seen: Crawl, url: str, page: PageParser) -> list[tuple[str, str]]:
+    """What to crawl next from page (with where it was shown); its POST forms
+    are kept in seen."""
+    found: list[tuple[str, str]] = []
+    for href in page.links:
+        target = same_site(url, href)
+        if target is not None:
+            seen.links.setdefault(target, url)
+            found.append((target, url))
+    for form in page.forms:
+        if form.method == "GET":
+            for target in get_form_urls(form):
+                seen.links.setdefault(target, url)
+                found.append((target, f"the form on {url}"))
+        else:
+            seen.forms.setdefault((form.method, form.action), form)
+    return found
 
 
 def logged_in(app: Flask, email: str) -> FlaskClient:

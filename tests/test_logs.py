@@ -29,9 +29,7 @@ def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 def _ids(app: Flask) -> dict[str, int]:
     """User ids by email, read straight from the database."""
     with Session(app.extensions["portal.engine"]) as session:
-        return {
-            email: id_ for email, id_ in session.execute(select(User.email, User.id))
-        }
+        return dict(session.execute(select(User.email, User.id)))
 
 
 def test_logs_role_change_names_org_user_and_actor(

@@ -7,6 +7,7 @@ when the test ends.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import http.cookiejar
 import os
@@ -122,21 +123,17 @@ def stop_server(server: Server) -> None:
     """SIGTERM (graceful), then SIGKILL the whole group if it lingers."""
     if server.process.poll() is None:
         os.killpg(server.process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             server.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(server.process.pid, signal.SIGKILL)  # workers left behind, if any
-    except ProcessLookupError:
-        pass
+    with contextlib.suppress(ProcessLookupError):  # no workers left behind
+        os.killpg(server.process.pid, signal.SIGKILL)
     server.process.wait(timeout=5)
 
 
 def get(url: str) -> tuple[int, str]:
     """(status, body) of a GET; (0, reason) if no answer."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -261,7 +258,7 @@ def _roles(url: str) -> dict[str, str]:
             .where(OrganizationRole.organization_id == 1)
         ).all()
     engine.dispose()
-    return {email: name for email, name in rows}
+    return dict(rows)
 
 
 def _wait_for(condition: object, what: str, timeout: float = 15.0) -> None:

@@ -73,7 +73,7 @@ def test_curl_walkthrough_prints_what_the_readme_shows(
         f"echo '{SEPARATOR}'\n{command.replace(DEMO_URL, server_url)}"
         for command, _output in steps
     )
-    run = subprocess.run(  # noqa: S603 - our own script, from our own README
+    run = subprocess.run(  # our own script, from our own README
         ["/bin/bash", "-c", script],
         cwd=tmp_path,
         capture_output=True,
