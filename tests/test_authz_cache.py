@@ -23,13 +23,9 @@ from sqlalchemy.orm import Session
 from portal import create_app, demo
 from portal import db as portal_db
 from portal.authz import PortalOso, Viewer, get_oso
-from portal.authz.policy import (
-    FILTER_ACTOR_FIELDS,
-    _read_key,
-    _recording_reads,
-    build_oso,
-    decision_inputs,
-)
+from portal.authz.policy import build_oso
+from portal.authz.reads import FILTER_ACTOR_FIELDS, decision_inputs
+from portal.authz.recording import read_key, recording_reads
 from portal.models import ROLE_NAMES, Organization, OrganizationRole, Repository, User
 from tests.conftest import AuthActions
 from tests.factories import (
@@ -176,14 +172,14 @@ def test_authz_cache_keys_cover_what_the_policy_reads(app: Flask) -> None:
                 for resource in session.scalars(select(cls)):
                     inputs = decision_inputs(viewer, resource)
                     assert inputs is not None
-                    with _recording_reads() as reads:
+                    with recording_reads() as reads:
                         Oso.authorized_actions(oso, viewer, resource)
                     assert reads <= inputs.reads, (user.email, resource)
             for cls in CLASSES:
-                with _recording_reads() as reads:
+                with recording_reads() as reads:
                     oso.data_filter(user, "READ", cls)
                 fields = FILTER_ACTOR_FIELDS[User]
-                assert reads == {(_read_key(user), name, ()) for name in fields}
+                assert reads == {(read_key(user), name, ()) for name in fields}
 
 
 def test_authz_cache_skips_a_policy_that_reads_more(

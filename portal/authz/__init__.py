@@ -3,7 +3,10 @@
 - ``authorize(action, resource)`` for views, ``can(action, resource)`` for
   templates, ``authorized(action, Model)``: a ``select()`` of the rows a list may
   show, filtered in SQL generated from the policy;
-- ``portal.authz.policy``: the app's Oso (classes registered, policy loaded);
+- ``portal.authz.policy``: the app's Oso (classes registered, policy loaded) and
+  its caches; ``portal.authz.reads``: what the policy reads, the caches' keys;
+  ``portal.authz.recording``: what Polar read, recorded while it runs;
+  ``portal.authz.registration``: the mapped classes with their fields;
 - ``access(organization)``: what each role grants there and why, derived from
   the policy's answers (``portal.authz.explain``);
 - ``portal.authz.actors``: the Viewer and RoleHolder actors;
@@ -18,7 +21,7 @@ lists are one data-filtering query however many rows they hold. Across requests,
 PortalOso keeps both kinds of answer in bounded caches keyed by everything the
 policy reads (a Viewer's role name in the organization; a user's id for a list's
 filter), so a warm page usually makes no Oso query at all (see
-``portal.authz.policy``).
+``portal.authz.policy`` and ``portal.authz.reads``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,98 @@
+"""What Polar reads from Python objects while it evaluates, recorded for the caches.
+
+PortalOso keeps an answer across requests only if the policy read nothing outside
+the answer's key (``portal.authz.reads``). To know what it read, a query run inside
+``recording_reads()`` uses RecordingQuery, which notes every attribute and method
+Polar asks of a host object; ``recorded_query`` is oso's ``Polar.query`` with that
+Query class swapped in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from oso import Oso
+from polar.exceptions import InvalidQueryTypeError
+from polar.predicate import Predicate
+from polar.query import Query
+from sqlalchemy import inspect
+
+# One thing Polar read while deciding: (the object, the attribute or method, the
+# call's arguments). Objects are named by their row (persistent ORM objects) or
+# their id(), so that the same row loaded twice is one object.
+Read = tuple[Hashable, str, tuple[Hashable, ...]]
+
+# The reads of the policy evaluation under way in this context, if recorded.
+_reads: ContextVar[set[Read] | None] = ContextVar("portal_authz_reads", default=None)
+
+
+@contextmanager
+def recording_reads() -> Iterator[set[Read]]:
+    """Record what Polar reads from host objects inside the with block."""
+    reads: set[Read] = set()
+    token = _reads.set(reads)
+    try:
+        yield reads
+    finally:
+        _reads.reset(token)
+
+
+def current_reads() -> set[Read] | None:
+    """The reads being recorded in this context, or None when none are."""
+    return _reads.get()
+
+
+def recorded_query(
+    oso: Oso,
+    query: Any,
+    *,
+    bindings: Any,
+    accept_expression: bool,
+    reads: set[Read],
+) -> Iterator[dict[str, Any]]:
+    """Polar.query of oso 0.27.3 (the last release) with the Query class swapped
+    for RecordingQuery, which adds what it reads to reads."""
+    host = oso.host.copy()
+    host.set_accept_expression(accept_expression)
+    if isinstance(query, str):
+        ffi_query = oso.ffi_polar.new_query_from_str(query)
+    elif isinstance(query, Predicate):
+        ffi_query = oso.ffi_polar.new_query_from_term(host.to_polar(query))
+    else:
+        raise InvalidQueryTypeError()
+    recording = RecordingQuery(ffi_query, host=host, bindings=bindings)
+    recording.reads = reads
+    yield from recording.run()
+
+
+class RecordingQuery(Query):
+    """A Polar query that notes every attribute and method it asks of an object."""
+
+    reads: set[Read]
+
+    def handle_external_call(self, data: dict[str, Any]) -> None:
+        instance = self.host.to_python(data["instance"])
+        args = tuple(read_key(self.host.to_python(a)) for a in data["args"] or ())
+        self.reads.add((read_key(instance), data["attribute"], args))
+        super().handle_external_call(data)
+
+
+def read_key(value: Any) -> Hashable:
+    """An object as a read names it: its row if it has one, else itself."""
+    row = identity(value)
+    if row is not None:
+        return ("row", row)
+    if isinstance(value, (int, str, float, bool, type(None))):
+        return ("value", value)
+    return ("object", id(value))
+
+
+def identity(resource: Any) -> Any:
+    """A stable key for a persistent ORM object; None for anything else."""
+    state = inspect(resource, raiseerr=False)
+    if state is None or getattr(state, "identity_key", None) is None:
+        return None
+    return state.identity_key
