@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from portal import create_app, demo
 from portal import db as portal_db
-from portal.authz import PortalOso, Viewer, get_oso
+from portal.authz import PortalOso, Viewer, get_oso, recording
 from portal.authz.policy import build_oso
 from portal.authz.reads import FILTER_ACTOR_FIELDS, decision_inputs
-from portal.authz.recording import read_key, recording_reads
+from portal.authz.recording import UncheckedOsoVersion, read_key, recording_reads
 from portal.models import ROLE_NAMES, Organization, OrganizationRole, Repository, User
 from tests.conftest import AuthActions
 from tests.factories import (
@@ -250,3 +250,17 @@ def test_authz_cache_size_zero_keeps_nothing(db_url: str) -> None:
             oso.authorized_actions(Viewer(session, 1), session.get(Organization, 1))
         assert oso.cache_hits == 0 and oso.queries == 2
     app.extensions["portal.engine"].dispose()
+
+
+def test_authz_cache_refuses_an_oso_its_query_copy_was_not_taken_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # why: recording reads runs a copy of oso's Polar.query; on another oso
+    # release the copy may be stale and the caches wrong without a failing test,
+    # so building the app's Oso must stop and say what to re-check.
+    monkeypatch.setattr(recording, "version", {"oso": "0.27.4"}.__getitem__)
+    with pytest.raises(
+        UncheckedOsoVersion,
+        match=r"oso 0\.27\.4 is installed.*Polar\.query from oso 0\.27\.3",
+    ):
+        build_oso(POLICY)

@@ -18,6 +18,7 @@ from portal.authz.adapter import RequestSessionAdapter
 from portal.authz.cache import LruCache
 from portal.authz.reads import FILTER_ACTOR_FIELDS, decision_inputs
 from portal.authz.recording import (
+    check_oso_version,
     current_reads,
     identity,
     read_key,
@@ -59,10 +60,15 @@ class PortalOso(Oso):
     cache_hits = 0
 
     def __init__(self, *args: Any, cache_size: int = 4096, **kwargs: Any) -> None:
+        """An Oso whose caches hold at most cache_size answers each (0: none)."""
         self._decisions = LruCache(cache_size)
         self._filters = LruCache(cache_size)
         self._role_grants = LruCache(min(cache_size, 64))
         super().__init__(*args, **kwargs)
+        # query() runs a copy of oso's Polar.query: fail here, at start-up, rather
+        # than record reads wrongly (and cache wrong answers) on another release.
+        # (After Polar's own __init__, whose __del__ needs what it sets up.)
+        check_oso_version()
 
     def clear_caches(self) -> None:
         """Forget every answer about the data kept across requests (a cold start).

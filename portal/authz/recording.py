@@ -4,7 +4,8 @@ PortalOso keeps an answer across requests only if the policy read nothing outsid
 the answer's key (``portal.authz.reads``). To know what it read, a query run inside
 ``recording_reads()`` uses RecordingQuery, which notes every attribute and method
 Polar asks of a host object; ``recorded_query`` is oso's ``Polar.query`` with that
-Query class swapped in.
+Query class swapped in. A copy can silently go stale, so PortalOso refuses to start
+on any oso but the release it was copied from (``check_oso_version``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from importlib.metadata import version
 from typing import Any
 
 from oso import Oso
@@ -19,6 +21,11 @@ from polar.exceptions import InvalidQueryTypeError
 from polar.predicate import Predicate
 from polar.query import Query
 from sqlalchemy import inspect
+
+# The oso release whose Polar.query recorded_query copies, and whose query events
+# (external calls: instance, attribute, args) RecordingQuery reads. oso 0.27.3 is
+# its last release; a later one may still come with critical fixes.
+COPIED_FROM_OSO = "0.27.3"
 
 # One thing Polar read while deciding: (the object, the attribute or method, the
 # call's arguments). Objects are named by their row (persistent ORM objects) or
@@ -45,6 +52,24 @@ def current_reads() -> set[Read] | None:
     return _reads.get()
 
 
+class UncheckedOsoVersion(RuntimeError):
+    """oso is not the release recorded_query was copied from."""
+
+
+def check_oso_version() -> None:
+    """Refuse to build an Oso whose recorded_query may be a stale copy."""
+    installed = version("oso")
+    if installed != COPIED_FROM_OSO:
+        raise UncheckedOsoVersion(
+            f"oso {installed} is installed, but recorded_query in"
+            f" portal/authz/recording.py is a copy of Polar.query from oso"
+            f" {COPIED_FROM_OSO} (and RecordingQuery reads its query events)."
+            f" Compare both with polar/polar.py and polar/query.py of oso"
+            f" {installed}, update them, run tests/test_authz_cache.py, then set"
+            f" COPIED_FROM_OSO = {installed!r}."
+        )
+
+
 def recorded_query(
     oso: Oso,
     query: Any,
@@ -53,8 +78,8 @@ def recorded_query(
     accept_expression: bool,
     reads: set[Read],
 ) -> Iterator[dict[str, Any]]:
-    """Polar.query of oso 0.27.3 (the last release) with the Query class swapped
-    for RecordingQuery, which adds what it reads to reads."""
+    """Polar.query of oso COPIED_FROM_OSO with the Query class swapped for
+    RecordingQuery, which adds what it reads to reads."""
     host = oso.host.copy()
     host.set_accept_expression(accept_expression)
     if isinstance(query, str):
