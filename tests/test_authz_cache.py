@@ -136,7 +136,7 @@ def test_authz_cache_equals_uncached_oso_on_random_data(
 ) -> None:
     rng = random.Random(seed)
     _generate(db, rng)
-    oso: PortalOso = app.extensions["portal.oso"]
+    oso = get_oso(app)
     for round_number in range(ROUNDS):
         hits = oso.cache_hits
         assert _compare_one_request(app) > 500

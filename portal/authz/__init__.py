@@ -27,7 +27,7 @@ filter), so a warm page usually makes no Oso query at all (see
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, abort, current_app, g
 from flask_login import current_user
@@ -55,7 +55,13 @@ __all__ = [
     "get_oso",
     "init_app",
     "my_role",
+    "skip_authorization",
 ]
+
+# Where init_app keeps the app's Oso and FlaskOso. Read them through get_oso() and
+# _flask_oso(), which say their types, never by these strings.
+_OSO = "portal.oso"
+_FLASK_OSO = "portal.flask_oso"
 
 
 def init_app(app: Flask) -> None:
@@ -73,13 +79,30 @@ def init_app(app: Flask) -> None:
     # write: tests/test_routes.py is the real guarantee.
     flask_oso.require_authorization()
     learn_role_grants(oso)  # after FlaskOso, which registers a class
-    app.extensions["portal.oso"] = oso
-    app.extensions["portal.flask_oso"] = flask_oso
+    app.extensions[_OSO] = oso
+    app.extensions[_FLASK_OSO] = flask_oso
 
 
-def get_oso() -> PortalOso:
-    """The current app's Oso."""
-    return current_app.extensions["portal.oso"]
+def get_oso(app: Flask | None = None) -> PortalOso:
+    """The Oso of app, by default of the current app."""
+    # init_app stored it; extensions is a dict of anything, so say what it is.
+    return cast(PortalOso, _app(app).extensions[_OSO])
+
+
+def _flask_oso(app: Flask | None = None) -> FlaskOso:
+    """The FlaskOso of app, by default of the current app."""
+    return _app(app).extensions[_FLASK_OSO]
+
+
+def _app(app: Flask | None) -> Flask:
+    """app, or the current app when app is None."""
+    return current_app if app is None else app
+
+
+def skip_authorization() -> None:
+    """Tell FlaskOso's tripwire that this request needs no check in its view:
+    it was decided before the view (refused, or public)."""
+    _flask_oso().skip_authorization()
 
 
 def current_viewer() -> Viewer:
@@ -97,12 +120,11 @@ def authorize(action: str, resource: object) -> None:
     user may not even READ it (its existence is not revealed), 403 if they may
     read it but not take this action.
     """
-    flask_oso = current_app.extensions["portal.flask_oso"]
     if READ not in get_oso().authorized_actions(current_viewer(), resource):
-        flask_oso.skip_authorization()  # decided: refused
+        skip_authorization()  # decided: refused
         abort(404)
     try:
-        flask_oso.authorize(resource, action=action)  # 403 unless allowed
+        _flask_oso().authorize(resource, action=action)  # 403 unless allowed
     except Forbidden:
         g.refused = (action, resource)  # what the 403 page says was refused
         raise
@@ -133,7 +155,7 @@ def authorized(action: str, model: type) -> Select[Any]:
     ``db.get_session().scalars(...)``. Listing is itself authorization: the
     request is marked as authorized for FlaskOso's tripwire.
     """
-    current_app.extensions["portal.flask_oso"].skip_authorization()
+    skip_authorization()
     return readable_rows(action, model)
 
 
