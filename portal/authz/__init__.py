@@ -86,17 +86,13 @@ def init_app(app: Flask) -> None:
 def get_oso(app: Flask | None = None) -> PortalOso:
     """The Oso of app, by default of the current app."""
     # init_app stored it; extensions is a dict of anything, so say what it is.
-    return cast(PortalOso, _app(app).extensions[_OSO])
+    extensions = (current_app if app is None else app).extensions
+    return cast(PortalOso, extensions[_OSO])
 
 
-def _flask_oso(app: Flask | None = None) -> FlaskOso:
-    """The FlaskOso of app, by default of the current app."""
-    return _app(app).extensions[_FLASK_OSO]
-
-
-def _app(app: Flask | None) -> Flask:
-    """app, or the current app when app is None."""
-    return current_app if app is None else app
+def _flask_oso() -> FlaskOso:
+    """The current app's FlaskOso."""
+    return current_app.extensions[_FLASK_OSO]
 
 
 def skip_authorization() -> None:
@@ -107,10 +103,11 @@ def skip_authorization() -> None:
 
 def current_viewer() -> Viewer:
     """The Viewer for the signed-in user of this request (memoized)."""
-    if "viewer" not in g:
+    viewer: Viewer | None = g.get("viewer")
+    if viewer is None:
         user_id = current_user.id if current_user.is_authenticated else None
-        g.viewer = Viewer(db.get_session(), user_id)
-    return g.viewer
+        viewer = g.viewer = Viewer(db.get_session(), user_id)
+    return viewer
 
 
 def authorize(action: str, resource: object) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from oso import Oso
 from polar.exceptions import InvalidQueryTypeError
+from polar.host import Host
 from polar.predicate import Predicate
 from polar.query import Query
 from sqlalchemy import inspect
@@ -80,29 +81,38 @@ def recorded_query(
 ) -> Iterator[dict[str, Any]]:
     """Polar.query of oso COPIED_FROM_OSO with the Query class swapped for
     RecordingQuery, which adds what it reads to reads."""
+    # Polar's host and FFI have no annotations ("Untyped oso" in policy.py).
     host = oso.host.copy()
-    host.set_accept_expression(accept_expression)
+    host.set_accept_expression(accept_expression)  # type: ignore[no-untyped-call, unused-ignore]
     if isinstance(query, str):
-        ffi_query = oso.ffi_polar.new_query_from_str(query)
+        ffi_query = oso.ffi_polar.new_query_from_str(query)  # type: ignore[no-untyped-call, unused-ignore]
     elif isinstance(query, Predicate):
-        ffi_query = oso.ffi_polar.new_query_from_term(host.to_polar(query))
+        term = host.to_polar(query)  # type: ignore[no-untyped-call, unused-ignore]
+        ffi_query = oso.ffi_polar.new_query_from_term(term)  # type: ignore[no-untyped-call, unused-ignore]
     else:
-        raise InvalidQueryTypeError()
-    recording = RecordingQuery(ffi_query, host=host, bindings=bindings)
-    recording.reads = reads
+        raise InvalidQueryTypeError()  # type: ignore[no-untyped-call, unused-ignore]
+    recording = RecordingQuery(ffi_query, host=host, bindings=bindings, reads=reads)
     yield from recording.run()
 
 
 class RecordingQuery(Query):
     """A Polar query that notes every attribute and method it asks of an object."""
 
-    reads: set[Read]
+    def __init__(
+        self, ffi_query: Any, *, host: Host, bindings: Any, reads: set[Read]
+    ) -> None:
+        """Query's own setup; what Polar reads is added to reads."""
+        # Query.__init__ has no annotations ("Untyped oso" in policy.py).
+        super().__init__(ffi_query, host=host, bindings=bindings)  # type: ignore[no-untyped-call, unused-ignore]
+        self.reads = reads
 
     def handle_external_call(self, data: dict[str, Any]) -> None:
+        """Note what Polar asks of an object, then answer it as Query does."""
         instance = self.host.to_python(data["instance"])
         args = tuple(read_key(self.host.to_python(a)) for a in data["args"] or ())
         self.reads.add((read_key(instance), data["attribute"], args))
-        super().handle_external_call(data)
+        # Query.handle_external_call: untyped ("Untyped oso" in policy.py).
+        super().handle_external_call(data)  # type: ignore[no-untyped-call, unused-ignore]
 
 
 def read_key(value: Any) -> Hashable:

@@ -22,16 +22,19 @@ def register_mapped_classes(oso: Oso, base: type) -> None:
     classes under their own names. Oso already knows int, float, bool, str, list,
     dict, datetime and timedelta.
     """
-    models = sorted(iterate_model_classes(base), key=default_polar_model_name)
-    for model in models:
+    # sqlalchemy-oso's iterate_model_classes and Polar's register_class have no
+    # annotations (0.27, the last releases; "Untyped oso" in policy.py).
+    mapped = iterate_model_classes(base)  # type: ignore[no-untyped-call, unused-ignore]
+    for model in sorted(mapped, key=default_polar_model_name):
         fields = mapped_fields(inspect(model))
         for field_type in fields.values():
             if (
                 not isinstance(field_type, Relation)
                 and field_type not in oso.host.types
             ):
-                oso.register_class(field_type)
-        oso.register_class(model, name=default_polar_model_name(model), fields=fields)
+                oso.register_class(field_type)  # type: ignore[no-untyped-call, unused-ignore]
+        name = default_polar_model_name(model)
+        oso.register_class(model, name=name, fields=fields)  # type: ignore[no-untyped-call, unused-ignore]
 
 
 def mapped_fields(mapper: Mapper[Any]) -> dict[str, Any]:
