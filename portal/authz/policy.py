@@ -1,4 +1,5 @@
-"""The app's Oso: classes registered, the policy loaded, decisions memoized."""
+"""The app's Oso: PortalOso, which keeps its answers per request and across
+requests, and build_oso, which registers our classes and loads the policy."""
 
 from __future__ import annotations
 
