@@ -10,6 +10,7 @@ from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from portal.authz import skip_authorization
 from portal.negotiation import to_login
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,14 +38,14 @@ def _require_login() -> Response | None:
     """Send anonymous users to the login page, except on public routes."""
     if request.method == "OPTIONS":
         # Flask answers OPTIONS itself (the Allow header) without running a view.
-        current_app.extensions["portal.flask_oso"].skip_authorization()
+        skip_authorization()
         return None
     # Public first: a public route (/healthz) must not need the database just to
     # learn who is asking.
     if not is_public(current_app, request.endpoint) and current_user.is_authenticated:
         return None  # the view authorizes
     # Public, or refused here: either way no view-level check is due.
-    current_app.extensions["portal.flask_oso"].skip_authorization()
+    skip_authorization()
     if is_public(current_app, request.endpoint):
         return None
     if request.method == "GET":

@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 
 from portal import db as portal_db
 from portal import demo
-from portal.authz import authorized
+from portal.authz import authorized, get_oso
 from portal.models import Organization, User
 from tests.conftest import AuthActions, RoleActions, client_for, user_by_email
 from tests.factories import bulk_organizations, bulk_repositories, bulk_roles
@@ -31,7 +31,7 @@ def _oso_queries(
     so a warm request makes none: the counts stated here are what a page costs
     when nothing is cached yet.
     """
-    oso = app.extensions["portal.oso"]
+    oso = get_oso(app)
     oso.clear_caches()
     before = oso.queries
     response = request(*args, **kwargs)

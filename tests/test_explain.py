@@ -43,7 +43,7 @@ def _beatles() -> Organization:
 
 def _load_policy(app: Flask, text: str) -> None:
     """Replace the app's policy with text (as a deploy of a new policy would)."""
-    oso: PortalOso = app.extensions["portal.oso"]
+    oso = get_oso(app)
     oso.clear_rules()
     oso.load_str(text)
 

@@ -12,6 +12,7 @@ from types import ModuleType
 import pytest
 from flask import Flask
 
+from portal.authz import get_oso
 from portal.authz.policy import PortalOso, build_oso
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def _changed(old: str, new: str) -> str:
 
 
 def test_readme_permission_table_is_the_loaded_policys(app: Flask) -> None:
-    oso: PortalOso = app.extensions["portal.oso"]
+    oso = get_oso(app)
     assert permission_table.in_readme(README) == permission_table.table(oso), (
         "README.md's permission table is stale: run"
         " `.venv/bin/python scripts/permission_table.py --write`"

@@ -24,7 +24,8 @@ from sqlalchemy.orm import (
 from portal import db as portal_db
 from portal.authz import get_oso
 from portal.authz.adapter import RequestSessionAdapter
-from portal.authz.policy import PortalOso, mapped_fields, register_mapped_classes
+from portal.authz.policy import PortalOso
+from portal.authz.registration import mapped_fields, register_mapped_classes
 from portal.models import Base
 from tests.test_adapter import (
     USER_ROLE,

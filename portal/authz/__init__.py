@@ -3,7 +3,10 @@
 - ``authorize(action, resource)`` for views, ``can(action, resource)`` for
   templates, ``authorized(action, Model)``: a ``select()`` of the rows a list may
   show, filtered in SQL generated from the policy;
-- ``portal.authz.policy``: the app's Oso (classes registered, policy loaded);
+- ``portal.authz.policy``: the app's Oso (classes registered, policy loaded) and
+  its caches; ``portal.authz.reads``: what the policy reads, the caches' keys;
+  ``portal.authz.recording``: what Polar read, recorded while it runs;
+  ``portal.authz.registration``: the mapped classes with their fields;
 - ``access(organization)``: what each role grants there and why, derived from
   the policy's answers (``portal.authz.explain``);
 - ``portal.authz.actors``: the Viewer and RoleHolder actors;
@@ -18,13 +21,13 @@ lists are one data-filtering query however many rows they hold. Across requests,
 PortalOso keeps both kinds of answer in bounded caches keyed by everything the
 policy reads (a Viewer's role name in the organization; a user's id for a list's
 filter), so a warm page usually makes no Oso query at all (see
-``portal.authz.policy``).
+``portal.authz.policy`` and ``portal.authz.reads``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, abort, current_app, g
 from flask_login import current_user
@@ -52,7 +55,13 @@ __all__ = [
     "get_oso",
     "init_app",
     "my_role",
+    "skip_authorization",
 ]
+
+# Where init_app keeps the app's Oso and FlaskOso. Read them through get_oso() and
+# _flask_oso(), which say their types, never by these strings.
+_OSO = "portal.oso"
+_FLASK_OSO = "portal.flask_oso"
 
 
 def init_app(app: Flask) -> None:
@@ -70,21 +79,35 @@ def init_app(app: Flask) -> None:
     # write: tests/test_routes.py is the real guarantee.
     flask_oso.require_authorization()
     learn_role_grants(oso)  # after FlaskOso, which registers a class
-    app.extensions["portal.oso"] = oso
-    app.extensions["portal.flask_oso"] = flask_oso
+    app.extensions[_OSO] = oso
+    app.extensions[_FLASK_OSO] = flask_oso
 
 
-def get_oso() -> PortalOso:
-    """The current app's Oso."""
-    return current_app.extensions["portal.oso"]
+def get_oso(app: Flask | None = None) -> PortalOso:
+    """The Oso of app, by default of the current app."""
+    # init_app stored it; extensions is a dict of anything, so say what it is.
+    extensions = (current_app if app is None else app).extensions
+    return cast(PortalOso, extensions[_OSO])
+
+
+def _flask_oso() -> FlaskOso:
+    """The current app's FlaskOso."""
+    return current_app.extensions[_FLASK_OSO]
+
+
+def skip_authorization() -> None:
+    """Tell FlaskOso's tripwire that this request needs no check in its view:
+    it was decided before the view (refused, or public)."""
+    _flask_oso().skip_authorization()
 
 
 def current_viewer() -> Viewer:
     """The Viewer for the signed-in user of this request (memoized)."""
-    if "viewer" not in g:
+    viewer: Viewer | None = g.get("viewer")
+    if viewer is None:
         user_id = current_user.id if current_user.is_authenticated else None
-        g.viewer = Viewer(db.get_session(), user_id)
-    return g.viewer
+        viewer = g.viewer = Viewer(db.get_session(), user_id)
+    return viewer
 
 
 def authorize(action: str, resource: object) -> None:
@@ -94,12 +117,11 @@ def authorize(action: str, resource: object) -> None:
     user may not even READ it (its existence is not revealed), 403 if they may
     read it but not take this action.
     """
-    flask_oso = current_app.extensions["portal.flask_oso"]
     if READ not in get_oso().authorized_actions(current_viewer(), resource):
-        flask_oso.skip_authorization()  # decided: refused
+        skip_authorization()  # decided: refused
         abort(404)
     try:
-        flask_oso.authorize(resource, action=action)  # 403 unless allowed
+        _flask_oso().authorize(resource, action=action)  # 403 unless allowed
     except Forbidden:
         g.refused = (action, resource)  # what the 403 page says was refused
         raise
@@ -130,7 +152,7 @@ def authorized(action: str, model: type) -> Select[Any]:
     ``db.get_session().scalars(...)``. Listing is itself authorization: the
     request is marked as authorized for FlaskOso's tripwire.
     """
-    current_app.extensions["portal.flask_oso"].skip_authorization()
+    skip_authorization()
     return readable_rows(action, model)
 
 

@@ -16,6 +16,7 @@ class Viewer:
     """
 
     def __init__(self, session: Session, user_id: int | None) -> None:
+        """The user user_id (None: nobody signed in), read through session."""
         self.session = session
         self.user_id = user_id
         self._roles: dict[int, str | None] = {}
@@ -34,6 +35,7 @@ class Viewer:
         return self._roles[organization.id]
 
     def __repr__(self) -> str:
+        """<Viewer user=1>, for test failures and logs."""
         return f"<Viewer user={self.user_id}>"
 
 
@@ -47,7 +49,9 @@ class RoleHolder:
     """
 
     def __init__(self, name: str) -> None:
+        """Someone who holds the role name."""
         self.name = name
 
     def __repr__(self) -> str:
+        """<RoleHolder OWNER>, for test failures and logs."""
         return f"<RoleHolder {self.name}>"

@@ -65,7 +65,9 @@ class UntranslatableCondition(OsoError):
     """A data-filtering condition with no faithful SQL translation."""
 
     def __init__(self, condition: Condition, reason: str) -> None:
-        super().__init__(
+        """The error for condition, saying why it has no SQL."""
+        # OsoError.__init__ has no annotations ("Untyped oso" in policy.py).
+        super().__init__(  # type: ignore[no-untyped-call, unused-ignore]
             f"cannot translate {_describe(condition.left)} {condition.cmp}"
             f" {_describe(condition.right)} to SQL: {reason}. Rewrite the rule"
             " (a list filtered by it would be wrong, not just slow)."
@@ -81,8 +83,8 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
     ``where``/``order_by`` and run it with ``session.scalars()``.
     """
 
-    def __init__(self) -> None:  # no session of its own: see the property
-        pass
+    def __init__(self) -> None:
+        """An adapter with no session of its own (see the session property)."""
 
     @property
     def session(self) -> Session:  # type: ignore[override]
@@ -121,8 +123,7 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
         compare = _COMPARISONS.get(cond.cmp)
         if compare is None:
             raise UntranslatableCondition(cond, "unknown comparison")
-        add_side = SqlAlchemyAdapter.add_side
-        return compare(add_side(cond.left), add_side(cond.right))
+        return compare(_sql_side(cond.left), _sql_side(cond.right))
 
 
 def _membership(cond: Condition) -> Any:
@@ -147,10 +148,17 @@ def _membership(cond: Condition) -> Any:
         # Both sides are values (Polar keeps such a check when the list was bound
         # after the `in`): decide it here, as Polar would.
         return true() if (left in right) != negate else false()
-    column = SqlAlchemyAdapter.add_side(left)
+    column = _sql_side(left)
     # Records in the list stand for their primary keys, as in Oso's Eq.
-    values = [SqlAlchemyAdapter.add_side(value) for value in right]
+    values = [_sql_side(value) for value in right]
     return column.not_in(values) if negate else column.in_(values)
+
+
+def _sql_side(side: Any) -> Any:
+    """One side of a condition in SQL: a column for a projection, a record's
+    primary key, or the value itself (Oso's own SqlAlchemyAdapter.add_side)."""
+    # add_side has no annotations ("Untyped oso" in policy.py).
+    return SqlAlchemyAdapter.add_side(side)  # type: ignore[no-untyped-call, unused-ignore]
 
 
 def _joins_one_row(filter: DataFilter, relation: Relation) -> bool:
@@ -188,7 +196,9 @@ def _joins_one_row(filter: DataFilter, relation: Relation) -> bool:
     return True
 
 
-def _join_target(filter: DataFilter, relation: Relation) -> tuple[Any, ColumnElement]:
+def _join_target(
+    filter: DataFilter, relation: Relation
+) -> tuple[Any, ColumnElement[bool]]:
     """The class a relation of the filter joins to, and the ON clause."""
     field = filter.types[relation.left].fields[relation.name]
     right = filter.types[field.other_type].cls

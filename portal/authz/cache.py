@@ -13,6 +13,7 @@ class LruCache:
     nothing (every ``get`` misses)."""
 
     def __init__(self, size: int) -> None:
+        """An empty cache of at most size entries."""
         self.size = size
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()  # gunicorn threads share the app's Oso
@@ -36,8 +37,10 @@ class LruCache:
                 self._entries.popitem(last=False)
 
     def clear(self) -> None:
+        """Forget every entry."""
         with self._lock:
             self._entries.clear()
 
     def __len__(self) -> int:
+        """How many entries the cache holds."""
         return len(self._entries)

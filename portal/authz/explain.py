@@ -41,6 +41,7 @@ class Permission:
         return f"{granted}; {self.role} includes {self.through}"
 
     def __str__(self) -> str:
+        """The permission and its reason: "READ_BILLING: granted to BILLING; ..."."""
         return f"{self.name}: {self.reason}"
 
 
