@@ -58,5 +58,5 @@ def role_counts(session: Session, organization_id: int) -> RoleCounts:
         .where(OrganizationRole.organization_id == organization_id)
         .group_by(OrganizationRole.name)
     )
-    found = dict(rows)
+    found = dict(rows.all())
     return RoleCounts({name: found.get(name, 0) for name in ROLE_NAMES})

@@ -182,7 +182,8 @@ def test_authz_cache_keys_cover_what_the_policy_reads(app: Flask) -> None:
         session = portal_db.get_session()
         for user in session.scalars(select(User)):
             viewer = Viewer(session, user.id)
-            for cls in DECIDED + (User,):
+            classes: tuple[type[Base], ...] = (*DECIDED, User)
+            for cls in classes:
                 for resource in session.scalars(select(cls)):
                     inputs = decision_inputs(viewer, resource)
                     assert inputs is not None

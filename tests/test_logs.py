@@ -29,7 +29,7 @@ def _lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 def _ids(app: Flask) -> dict[str, int]:
     """User ids by email, read straight from the database."""
     with Session(app.extensions["portal.engine"]) as session:
-        return dict(session.execute(select(User.email, User.id)))
+        return dict(session.execute(select(User.email, User.id)).all())
 
 
 def test_logs_role_change_names_org_user_and_actor(

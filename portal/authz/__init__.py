@@ -50,11 +50,11 @@ __all__ = [
     "authorize",
     "authorized",
     "can",
-    "readable_rows",
     "current_viewer",
     "get_oso",
     "init_app",
     "my_role",
+    "readable_rows",
     "skip_authorization",
 ]
 
