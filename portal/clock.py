@@ -20,7 +20,8 @@ def now() -> datetime:
     if has_app_context():
         clock = current_app.config.get("CLOCK")
         if clock is not None:
-            return clock()
+            moment: datetime = clock()
+            return moment
     return datetime.now(UTC)
 
 

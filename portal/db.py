@@ -86,9 +86,10 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
-def engine() -> Engine:
-    """The current app's engine."""
-    return current_app.extensions["portal.engine"]
+def engine(app: Flask | None = None) -> Engine:
+    """The engine of app (default: the current app)."""
+    made: Engine = (app or current_app).extensions["portal.engine"]
+    return made
 
 
 def ping(bind: Engine | None = None) -> None:
@@ -110,7 +111,8 @@ def get_session() -> Session:
     if "db_session" not in g:
         writer = has_request_context() and request.method not in SAFE_METHODS
         g.db_session = Session(engine(), execution_options=WRITER if writer else {})
-    return g.db_session
+    session: Session = g.db_session
+    return session
 
 
 def _close_session(_exc: BaseException | None) -> None:

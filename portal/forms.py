@@ -48,7 +48,8 @@ NOT_A_STRING = "Send this as a JSON string."
 SEND_ONCE = "Send this key once."
 
 
-class Form(FlaskForm):
+# Flask-WTF ships no type information: FlaskForm is Any to mypy.
+class Form(FlaskForm):  # type: ignore[misc]
     """Base of our forms: fields come from the urlencoded/multipart form, or from a
     JSON body that is one flat object of strings (the same fields, the same
     validators).
@@ -267,7 +268,7 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if value is not None else None
 
 
-class MemberSearchForm(FlaskForm):
+class MemberSearchForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF: untyped
     """Find people on the roles page: email contains q, holding role.
 
     A GET form: it changes nothing, so it has no CSRF token, and it always reads

@@ -23,7 +23,8 @@ SESSION_EXPIRED = "Your session has expired. Please log in again."
 _SEEN_RESOLUTION = 60.0
 
 
-class Guest(AnonymousUserMixin):
+# Flask-Login ships no type information: its classes and decorators are Any.
+class Guest(AnonymousUserMixin):  # type: ignore[misc]
     """The user of a request that is not logged in."""
 
     email = None
@@ -37,7 +38,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_expire_old_sessions)
 
 
-@login_manager.user_loader
+@login_manager.user_loader  # type: ignore[untyped-decorator]  # Flask-Login: untyped
 def load_user(token: str) -> User | None:
     """The user whose current session token is in the cookie (None if rotated)."""
     return db.get_session().scalar(select(User).where(User.session_token == token))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -114,7 +115,7 @@ def test_logout_without_csrf_is_refused(client: FlaskClient, auth: AuthActions) 
 
 
 def test_logout_kills_a_copied_session_cookie(
-    app, client: FlaskClient, auth: AuthActions
+    app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:
     auth.login(demo.PAUL)
     cookie = client.get_cookie("session")

@@ -855,7 +855,7 @@ def test_login_refused_when_the_password_changes_during_the_check(
 ) -> None:
     # why: a login that verified the old password while a password change
     # committed used to start a session on the new token, old password and all
-    real_verify = auth_module.verify_password
+    real_verify = passwords.verify_password  # what auth_module calls
 
     def verify_then_change(password_hash: str | None, password: str) -> bool:
         result = real_verify(password_hash, password)
