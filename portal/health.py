@@ -35,7 +35,7 @@ def require_database(app: Flask) -> None:
     For start-up (gunicorn.conf.py): a server that starts without its database
     only fails later, request by request.
     """
-    engine = app.extensions["portal.engine"]
+    engine = db.engine(app)
     try:
         db.ping(engine)
     except db.DatabaseUnavailable as error:
