@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask, template_rendered
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from portal import db as portal_db
@@ -281,6 +281,41 @@ def test_overview_shows_my_role(
         f'Your role here: <span class="badge badge-{role.lower()}">{role}</span>'
         in (client.get("/orgs/1").text)
     )
+
+
+@contextmanager
+def _statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements the app's engine runs inside the block, without the
+    transaction control (SQLite's BEGIN, which PostgreSQL's driver does not send
+    as a statement)."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        statement: str = args[2]  # (conn, cursor, statement, ...)
+        if statement.strip().upper() != "BEGIN":
+            seen.append(statement)
+
+    engine = app.extensions["portal.engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("email", [demo.JOHN, demo.PAUL, demo.GEORGE])
+def test_overview_statements_are_pinned(
+    app: Flask, client: FlaskClient, auth: AuthActions, email: str
+) -> None:
+    # why: the overview ran 11 statements, 7 of them the Leave button's dry runs
+    # repeating the role SELECT and the owner count. Now: the session's user, the
+    # organization, the viewer's role name (the policy's), the own role row with
+    # the owner count (one statement), the header's switcher.
+    auth.login(email)
+    client.get("/orgs/1")  # warm the policy's caches, as a second visit finds them
+    with _statements(app) as seen:
+        assert client.get("/orgs/1").status_code == 200
+    assert len(seen) == 5, "\n".join(seen)
 
 
 @contextmanager
