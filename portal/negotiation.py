@@ -37,6 +37,7 @@ from flask import (
 )
 from flask.json import dumps
 from flask_wtf.csrf import generate_csrf
+from jinja2 import StrictUndefined
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.wrappers import Response
 
@@ -65,8 +66,11 @@ def not_negotiated(view: F) -> F:
 
 
 def init_app(app: Flask) -> None:
-    """Refuse unacceptable requests early; mark negotiated responses as varying by
-    Accept."""
+    """Refuse unacceptable requests early, mark negotiated responses as varying by
+    Accept, and make templates fail on a name their page does not give them."""
+    # A typo in a template, or a field a page forgot, is an error rather than an
+    # empty string on the page: the typed page is the template's whole context.
+    app.jinja_env.undefined = StrictUndefined
     app.before_request(_refuse_unacceptable)
     app.after_request(_finish)
 
