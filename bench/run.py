@@ -92,7 +92,7 @@ from portal.forms import (  # noqa: E402
     RoleForm,
 )
 from portal.guards import public  # noqa: E402
-from portal.membership import membership_of  # noqa: E402
+from portal.membership import find_membership, membership_of  # noqa: E402
 from portal.models import (  # noqa: E402
     AuditEntry,
     Base,
@@ -333,9 +333,9 @@ def _role(organization: Organization, user_id: int) -> OrganizationRole:
 
 def control_organization_show(org_id: int) -> ResponseReturnValue:
     organization = _org(org_id)
-    role = _role(organization, current_user.id)
-    membership = membership_of(
-        portal_db.get_session(), organization, role, current_user.id
+    # The page's own read: the role row and the owner count in one statement.
+    membership = find_membership(
+        portal_db.get_session(), organization, current_user.id, current_user.id
     )
     return _render("orgs/show.html", organization=organization, membership=membership)
 
