@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask, template_rendered
 from flask.testing import FlaskClient
+from jinja2 import UndefinedError
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
@@ -620,3 +621,12 @@ def test_role_list_refuses_bad_pages_in_the_layout(
     response = client.get(f"/orgs/{org_id}/roles?{query}")
     assert response.status_code == status
     assert message in response.text
+
+
+def test_templates_refuse_a_name_their_page_does_not_give(app: Flask) -> None:
+    # why: with lenient Undefined a typo or a field a page forgot renders as an
+    # empty string; the typed page is the template's whole context
+    with app.test_request_context("/"):
+        template = app.jinja_env.from_string("{{ not_a_field_of_any_page }}")
+        with pytest.raises(UndefinedError):
+            template.render()
