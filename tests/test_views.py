@@ -630,3 +630,18 @@ def test_templates_refuse_a_name_their_page_does_not_give(app: Flask) -> None:
         template = app.jinja_env.from_string("{{ not_a_field_of_any_page }}")
         with pytest.raises(UndefinedError):
             template.render()
+
+
+def test_overview_without_a_role_row_of_ones_own_offers_no_leave(
+    client: FlaskClient, auth: AuthActions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # why: reading an organization need not mean holding a role row in it (a
+    # role granted on a repository, later); the overview then shows no Leave
+    # button and no link to one's own member page, instead of a 404
+    monkeypatch.setattr("portal.views.find_membership", lambda *args, **kwargs: None)
+    auth.login(demo.PAUL)
+    response = client.get("/orgs/1")
+    assert response.status_code == 200
+    assert "Leave organization" not in response.text
+    assert "What it lets you do" not in response.text
+    assert "Repositories" in response.text  # the policy's answers are unchanged
