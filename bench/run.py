@@ -92,6 +92,7 @@ from portal.forms import (  # noqa: E402
     RoleForm,
 )
 from portal.guards import public  # noqa: E402
+from portal.membership import find_membership, membership_of  # noqa: E402
 from portal.models import (  # noqa: E402
     AuditEntry,
     Base,
@@ -332,7 +333,10 @@ def _role(organization: Organization, user_id: int) -> OrganizationRole:
 
 def control_organization_show(org_id: int) -> ResponseReturnValue:
     organization = _org(org_id)
-    membership = members.membership(organization, _role(organization, current_user.id))
+    # The page's own read: the role row and the owner count in one statement.
+    membership = find_membership(
+        portal_db.get_session(), organization, current_user.id, current_user.id
+    )
     return _render("orgs/show.html", organization=organization, membership=membership)
 
 
@@ -341,7 +345,10 @@ def _member_context(org_id: int, user_id: int) -> dict[str, Any]:
     (what roles grant comes from the app's start-up, as for the page)."""
     organization = _org(org_id)
     access = access_model(current_app.extensions["portal.oso"], organization)
-    membership = members.membership(organization, _role(organization, user_id))
+    role = _role(organization, user_id)
+    membership = membership_of(
+        portal_db.get_session(), organization, role, current_user.id
+    )
     return {"organization": organization, "membership": membership, "access": access}
 
 

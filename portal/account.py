@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, url_for
+from dataclasses import dataclass
+
+from flask import Blueprint, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -10,11 +12,20 @@ from portal import clock, db, throttle, users
 from portal.authz import authorize
 from portal.forms import PasswordForm, text
 from portal.models import User
-from portal.negotiation import render
+from portal.negotiation import done, render
+from portal.pages import PageView
 from portal.passwords import hash_password, verify_password
 from portal.sessions import start_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+@dataclass(frozen=True)
+class PasswordPage(PageView):
+    """The password form (JSON: nothing but the CSRF token every answer has)."""
+
+    template = "account/password.html"
+    form: PasswordForm
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -29,7 +40,7 @@ def password_change() -> ResponseReturnValue:
     form = PasswordForm()
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
-        return render("account/password.html", status, form=form)
+        return render(PasswordPage(form), status)
     session = db.get_session()
     email = user.email
     seen = users.Seen.of(user)  # what the password is verified against
@@ -37,20 +48,18 @@ def password_change() -> ResponseReturnValue:
     wait = throttle.start_attempt(session, email, clock.now())
     if wait is not None:
         form.form_errors.append(throttle.too_many_failures(wait))
-        return render(
-            "account/password.html", 429, throttle.retry_after(wait), form=form
-        )
+        return render(PasswordPage(form), 429, throttle.retry_after(wait))
     if not verify_password(seen.password_hash, text(form.current_password)):
         form.current_password.errors = ["That is not your current password."]
-        return render("account/password.html", 422, form=form)
+        return render(PasswordPage(form), 422)
     new_hash = hash_password(text(form.new_password))
     try:
         users.change_password(session, user, seen, new_hash)  # locks the user row
     except users.AccountChangedMeanwhile as error:
         form.form_errors.append(str(error))
-        return render("account/password.html", 409, form=form)
+        return render(PasswordPage(form), 409)
     throttle.succeeded(session, email)
     session.commit()
     start_session(user)  # this browser stays logged in, on the new token
-    flash("Your password was changed. Any other sessions were logged out.", "success")
-    return redirect(url_for("orgs.organization_list"))
+    changed = "Your password was changed. Any other sessions were logged out."
+    return done(changed, url_for("orgs.organization_list"))

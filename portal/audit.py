@@ -7,16 +7,52 @@ load, authorize, act (read a page), render.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from portal.authz import authorize
+from portal.clock import as_utc
 from portal.loaders import load_organization, page_of
-from portal.models import AuditEntry
+from portal.models import AuditEntry, Organization
 from portal.negotiation import render
+from portal.pages import Body, PageView, organization_json, paging_json
+from portal.paging import Page
 
 bp = Blueprint("audit", __name__)
+
+
+@dataclass(frozen=True)
+class AuditPage(PageView):
+    """The organization's role changes, newest first, a page at a time."""
+
+    template = "orgs/audit.html"
+    organization: Organization
+    entries: Page[AuditEntry]
+
+    def json(self) -> Body:
+        """``{"organization", "entries": [...], "paging"}``."""
+        return {
+            "organization": organization_json(self.organization),
+            "entries": [entry_json(entry) for entry in self.entries.items],
+            "paging": paging_json(self.entries),
+        }
+
+
+def entry_json(entry: AuditEntry) -> Body:
+    """One audit entry, its time in UTC."""
+    return {
+        "id": entry.id,
+        "at": as_utc(entry.at).isoformat(),
+        # None: the command line (flask --app portal assign-role ...)
+        "actor": entry.actor_email,
+        "user": entry.user_email,
+        "action": entry.action,
+        "old": entry.old_role,
+        "new": entry.new_role,
+    }
 
 
 @bp.route("/orgs/<id:org_id>/audit")
@@ -29,4 +65,4 @@ def audit_list(org_id: int) -> ResponseReturnValue:
         .where(AuditEntry.organization_id == organization.id)
         .order_by(AuditEntry.id.desc())
     )
-    return render("orgs/audit.html", organization=organization, entries=entries)
+    return render(AuditPage(organization, entries))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     current_app,
-    flash,
     redirect,
     request,
     session,
@@ -21,13 +21,22 @@ from portal import clock, db, throttle, users
 from portal.forms import LoginForm, text
 from portal.guards import public
 from portal.models import User, normalize_email
-from portal.negotiation import render
+from portal.negotiation import done, render
+from portal.pages import PageView
 from portal.passwords import hash_password, needs_rehash, verify_password
 from portal.sessions import start_session
 
 bp = Blueprint("auth", __name__)
 
 BAD_CREDENTIALS = "Wrong email or password."
+
+
+@dataclass(frozen=True)
+class LoginPage(PageView):
+    """The login form (JSON: nothing but the CSRF token every answer has)."""
+
+    template = "auth/login.html"
+    form: LoginForm
 
 
 def safe_next(target: str | None) -> str | None:
@@ -54,11 +63,15 @@ def login() -> ResponseReturnValue:
     """Show the login form; log the user in when the credentials match."""
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(next_url or url_for("orgs.organization_list"))
+        target = next_url or url_for("orgs.organization_list")
+        # Reading the form: the page is elsewhere. Sending it: a login already done.
+        if request.method in db.SAFE_METHODS:
+            return redirect(target)
+        return done(None, target)
     form = LoginForm()
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
-        return render("auth/login.html", status, form=form)
+        return render(LoginPage(form), status)
     email = normalize_email(text(form.email))
     password = text(form.password)
     dbs = db.get_session()
@@ -74,7 +87,7 @@ def login() -> ResponseReturnValue:
             wait.total_seconds(),
         )
         form.form_errors.append(throttle.too_many_failures(wait))
-        return render("auth/login.html", 429, throttle.retry_after(wait), form=form)
+        return render(LoginPage(form), 429, throttle.retry_after(wait))
     # Same hash work whether or not the account exists (see portal.passwords).
     verified = verify_password(seen.password_hash if seen else None, password)
     if user is None or seen is None or not verified:
@@ -89,7 +102,7 @@ def login() -> ResponseReturnValue:
     throttle.succeeded(dbs, email)
     dbs.commit()
     start_session(user)
-    return redirect(next_url or url_for("orgs.organization_list"))
+    return done(None, next_url or url_for("orgs.organization_list"))
 
 
 def _bad_credentials(
@@ -103,7 +116,7 @@ def _bad_credentials(
         reason,
     )
     form.form_errors.append(BAD_CREDENTIALS)
-    return render("auth/login.html", 422, form=form)
+    return render(LoginPage(form), 422)
 
 
 def _id_of(user: User | None) -> str:
@@ -125,5 +138,4 @@ def logout() -> ResponseReturnValue:
         db.get_session().commit()
         logout_user()
     session.clear()
-    flash("You are logged out.", "info")
-    return redirect(url_for("auth.login"))
+    return done("You are logged out.", url_for("auth.login"), "info")

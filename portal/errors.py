@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, replace
 
 from flask import Flask, current_app, g, request
 from flask.globals import request_ctx
@@ -16,17 +16,74 @@ from portal import db
 from portal.authz import can, skip_authorization
 from portal.models import Organization, OrganizationRole
 from portal.negotiation import render
+from portal.pages import PageView, http_error_message
 from portal.sessions import Guest
-from portal.shapes import http_error_message
-
-# Pages with their own template; every other HTTP error uses errors/error.html.
-_OWN_TEMPLATE = {403, 404, 500}
 
 # What those pages say, for JSON (the templates word them for a person).
 _MESSAGES = {
     403: "Your role in this organization does not allow this.",
     404: "There is nothing here, or you don't have access to it.",
     500: "Something went wrong on our side; nothing was changed. Try again.",
+}
+
+
+@dataclass(frozen=True)
+class ErrorPage(PageView):
+    """An HTTP error in the layout: what went wrong and a way back. Its JSON is the
+    error body every page has (``{"status", "message"}``)."""
+
+    template = "errors/error.html"
+    error: HTTPException
+    message: str
+    # Whether the error's description is the view's own (abort(404,
+    # description=...)) rather than Werkzeug's generic text for its class.
+    specific: bool = False
+
+
+@dataclass(frozen=True)
+class NotFoundPage(ErrorPage):
+    """404: nothing here, or nothing the user may see."""
+
+    template = "errors/404.html"
+
+
+@dataclass(frozen=True)
+class ForbiddenPage(ErrorPage):
+    """403, naming the organization and what was refused in it when the user may
+    read the organization (the page's words; JSON says the same for every one)."""
+
+    template = "errors/403.html"
+    organization: Organization | None = None
+    action: str | None = None
+    on_role: OrganizationRole | None = None
+
+
+@dataclass(frozen=True)
+class ServerErrorPage(ErrorPage):
+    """500: a crash; the layout asks the database nothing more."""
+
+    template = "errors/500.html"
+
+
+@dataclass(frozen=True)
+class CsrfErrorPage(ErrorPage):
+    """400 for a write without a valid CSRF token."""
+
+    template = "errors/csrf.html"
+
+
+@dataclass(frozen=True)
+class UnavailablePage(ErrorPage):
+    """503: the database is not answering."""
+
+    template = "errors/503.html"
+
+
+# Errors with a page of their own; every other HTTP error uses errors/error.html.
+_PAGES: dict[int, type[ErrorPage]] = {
+    403: ForbiddenPage,
+    404: NotFoundPage,
+    500: ServerErrorPage,
 }
 
 
@@ -54,34 +111,26 @@ def _http_error(error: HTTPException) -> Response:
         # the layout's links cannot be built, so answer with Werkzeug's page.
         return error.get_response()
     code = error.code or 500
-    template = f"errors/{code}.html" if code in _OWN_TEMPLATE else "errors/error.html"
     # A description of the view's own (abort(404, description=...)) says more
     # than the generic text; Werkzeug's class default says nothing specific.
     specific = error.description != type(error).description
-    refusal: dict[str, Any] = {}
+    headers = dict(error.get_headers())
+    headers.pop("Content-Type", None)
     if code == 403:
         message = _MESSAGES[403]  # JSON says the same for every refusal
-        refusal = _refused_in_organization()  # the page's words; JSON ignores them
     else:
         message = http_error_message(
             error, _MESSAGES.get(code, error.description or "")
         )
-    headers = dict(error.get_headers())
-    headers.pop("Content-Type", None)
-    return render(
-        template,
-        code,
-        headers,
-        error=error,
-        specific=specific,
-        message=message,
-        **refusal,
-    )
+    page = _PAGES.get(code, ErrorPage)(error, message, specific)
+    if isinstance(page, ForbiddenPage):
+        page = _refused_in_organization(page)  # the page's words; JSON ignores them
+    return render(page, code, headers)
 
 
-def _refused_in_organization() -> dict[str, Any]:
-    """For the 403 page: the organization of the refused URL and what was refused
-    in it (``organization``, ``action``, ``on_role``), or nothing.
+def _refused_in_organization(page: ForbiddenPage) -> ForbiddenPage:
+    """The 403 page with the organization of the refused URL and what was refused
+    in it (``organization``, ``action``, ``on_role``), or as it is.
 
     Only an organization the user may READ is named (the policy is asked): a page
     of one they may not read is a 404 that reveals nothing. The action is the one
@@ -90,16 +139,16 @@ def _refused_in_organization() -> dict[str, Any]:
     """
     org_id = (request.view_args or {}).get("org_id")
     if not isinstance(org_id, int) or not current_user.is_authenticated:
-        return {}
+        return page
     organization = db.get_session().get(Organization, org_id)
     if organization is None or not can("READ", organization):
-        return {}
+        return page
     action, resource = g.get("refused", (None, None))
     if resource is organization:
-        return {"organization": organization, "action": action}
+        return replace(page, organization=organization, action=action)
     if isinstance(resource, OrganizationRole) and resource.organization_id == org_id:
-        return {"organization": organization, "action": action, "on_role": resource}
-    return {"organization": organization}
+        return replace(page, organization=organization, action=action, on_role=resource)
+    return replace(page, organization=organization)
 
 
 def _csrf_error(error: CSRFError) -> Response:
@@ -109,7 +158,7 @@ def _csrf_error(error: CSRFError) -> Response:
         f"{error.description} Send the csrf_token of a recent response in the"
         " X-CSRFToken header."
     )
-    return render("errors/csrf.html", 400, error=error, message=message)
+    return render(CsrfErrorPage(error, message), 400)
 
 
 def _server_error(error: InternalServerError) -> Response:
@@ -118,7 +167,7 @@ def _server_error(error: InternalServerError) -> Response:
     session = g.get("db_session")
     if session is not None:
         session.rollback()
-    return render("errors/500.html", 500, error=error, message=_MESSAGES[500])
+    return render(ServerErrorPage(error, _MESSAGES[500]), 500)
 
 
 def _database_error(error: DBAPIError) -> Response:
@@ -148,10 +197,4 @@ def _database_error(error: DBAPIError) -> Response:
     g._login_user = Guest()
     unavailable = ServiceUnavailable()
     message = "The database is not answering; try again in a few seconds."
-    return render(
-        "errors/503.html",
-        503,
-        {"Retry-After": "5"},
-        error=unavailable,
-        message=message,
-    )
+    return render(UnavailablePage(unavailable, message), 503, {"Retry-After": "5"})

@@ -6,25 +6,25 @@ Who may do what is the policy's: the organization's LIST_ROLES / CREATE_ROLE /
 UPDATE_ROLE for the roles page and its form, the member's role row (an
 OrganizationRole: READ, UPDATE, DELETE, the last also for its HOLDER, which is
 leaving) for the member pages. What the data refuses whoever asks (the last
-owner) is portal.roles', whose dry runs word the disabled controls' reasons.
+owner) is portal.roles', which portal.membership applies to word the disabled
+controls' reasons.
 
 Every view follows the same order on consecutive lines: load the resource (404 if
 it does not exist), authorize, act, render. Changes go through portal.roles inside
 ``db.transaction``; a refused change (RoleError) comes back as a form error with
-the status the error carries.
+the status the error carries. Each page's data and its JSON are a page class in
+this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 from flask import (
     Blueprint,
     current_app,
-    flash,
-    redirect,
     request,
     url_for,
 )
@@ -36,15 +36,69 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from portal import db, member_search, roles
-from portal.authz import authorize, get_oso
+from portal.authz import authorize, can, get_oso
 from portal.authz.explain import AccessModel, access_model
 from portal.forms import MemberRoleForm, MemberSearchForm, RemoveForm, RoleForm, text
 from portal.loaders import load_member, load_organization, page_of
+from portal.member_search import RoleCounts
+from portal.membership import Membership, membership_of
 from portal.models import ROLE_NAMES, Organization, OrganizationRole, User
-from portal.negotiation import render
+from portal.negotiation import done, render
+from portal.pages import Body, PageView, organization_json, paging_json
 from portal.paging import Page
 
 bp = Blueprint("members", __name__)
+
+# The assign form adds a role or changes the one the person already has, which of
+# the two only the data tells: it needs both, asked once before anything is read.
+ASSIGN = ("CREATE_ROLE", "UPDATE_ROLE")
+
+
+# --- JSON pieces ------------------------------------------------------------------
+
+
+def member_json(role: OrganizationRole) -> Body:
+    """A member as the lists and the member pages name them."""
+    return {
+        "user": {"id": role.user_id, "email": role.user.email},
+        "role": role.name,
+        "url": url_for(
+            "members.member_show",
+            org_id=role.organization_id,
+            user_id=role.user_id,
+        ),
+    }
+
+
+# --- the roles page -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RolesPage(PageView):
+    """The members found by the search, a page at a time, the counts per role, and
+    the assign form (shown only to owners)."""
+
+    template = "orgs/roles.html"
+    organization: Organization
+    members: Page[OrganizationRole] | None  # None: the search is invalid (400)
+    counts: RoleCounts
+    search: MemberSearchForm
+    form: RoleForm
+
+    def json(self) -> Body:
+        """The members found, where they are in the list, the counts, the search."""
+        search = self.search
+        members = self.members
+        assert members is not None  # an invalid search is a 400: error_json
+        return {
+            "organization": organization_json(self.organization),
+            "members": [member_json(role) for role in members.items],
+            "paging": paging_json(
+                members, q=search.q.data or None, role=search.role.data or None
+            ),
+            "counts": dict(self.counts.by_role),
+            "search": {"q": search.q.data or "", "role": search.role.data or ""},
+        }
 
 
 @bp.route("/orgs/<id:org_id>/roles")
@@ -61,42 +115,28 @@ def role_list(org_id: int) -> ResponseReturnValue:
 @bp.route("/orgs/<id:org_id>/roles", methods=["POST"])
 def role_create(org_id: int) -> ResponseReturnValue:
     """Assign a role to a user by email, or change the one they have (the guide's
-    add-or-reassign)."""
+    add-or-reassign). Changing one's own role so that it loses access asks for the
+    same confirmation as the member page."""
     organization = load_organization(org_id)
-    authorize("CREATE_ROLE", organization)
+    for action in ASSIGN:
+        authorize(action, organization)
     form = RoleForm()
     if not form.validate():
         return _render_roles(organization, form, status=422)
-    session = db.get_session()
+    session, name = db.get_session(), text(form.name)
     try:
         user = roles.find_user(session, text(form.user_email))
     except roles.RoleError as error:
         return _refused(organization, form, error)
-    if roles.user_role(session, organization, user) is not None:
-        return _change_role(organization, user, form)
-    add = partial(roles.add_user_role, session, organization, user, text(form.name))
-    return _apply(organization, form, partial(add, actor=_actor()))
-
-
-def _change_role(
-    organization: Organization, user: User, form: RoleForm
-) -> ResponseReturnValue:
-    """Change the role user holds: an UPDATE_ROLE, whichever form asked for it.
-
-    The organization is loaded and locked; user holds a role in it.
-    """
-    authorize("UPDATE_ROLE", organization)
-    session = db.get_session()
     member = roles.user_role(session, organization, user)
-    access, name = _access(organization), text(form.name)
-    if member is not None and _loses_own_access(access, member, name):
-        # The same confirmation as the member page's: ask before an owner takes
-        # role management away from themselves, whichever form they used.
-        return _render_change_confirmation(
-            organization, member, MemberRoleForm(), access
-        )
-    change = partial(roles.reassign_user_role, session, organization, user, name)
-    return _apply(organization, form, partial(change, actor=_actor()))
+    if member is not None:
+        # The assign form has no confirm field: the confirmation posts to the
+        # member's page, whose form does.
+        confirmation = _confirmation(organization, member, name, MemberRoleForm())
+        if confirmation is not None:
+            return confirmation
+    assign = partial(roles.assign_role, session, organization, user, name)
+    return _apply(organization, form, partial(assign, actor=_actor()))
 
 
 def _apply(
@@ -104,34 +144,35 @@ def _apply(
     form: RoleForm,
     change: Callable[[], roles.RoleChange],
 ) -> ResponseReturnValue:
-    """Run change in one transaction; flash it, or show why it was refused."""
+    """Run change in one transaction; say what changed, or show why it was
+    refused."""
     # Read before the commit expires the object: building the URL afterwards
     # would start another (writer) transaction just to reload it.
     org_id = organization.id
     access = _access(organization)
     try:
-        done = _commit(change)
+        made = _commit(change)
     except roles.RoleError as error:
         return _refused(organization, form, error)
-    flash(_what_changed(access, done), "success")
-    return redirect(url_for("members.role_list", org_id=org_id))
+    location = url_for("members.role_list", org_id=org_id)
+    return done(_what_changed(access, made), location)
 
 
 def _commit(change: Callable[[], roles.RoleChange]) -> roles.RoleChange:
     """Run change in one transaction and log it once committed (RoleError: refused,
     nothing changed)."""
     with db.transaction(db.get_session()):
-        done = change()
+        made = change()
     # Logged once committed: a line here means the change is in the database.
     current_app.logger.info(
         "role changed: org=%s user=%s actor=%s old=%s new=%s",
-        done.organization_id,
-        done.user_id,
-        done.actor_id,
-        done.old,
-        done.new,
+        made.organization_id,
+        made.user_id,
+        made.actor_id,
+        made.old,
+        made.new,
     )
-    return done
+    return made
 
 
 def _access(organization: Organization) -> AccessModel:
@@ -140,39 +181,41 @@ def _access(organization: Organization) -> AccessModel:
 
 
 def _what_changed(
-    access: AccessModel, done: roles.RoleChange, where: str = "here"
+    access: AccessModel, made: roles.RoleChange, where: str = "here"
 ) -> str:
-    """The flash of a role change: the person, their new role, what they gained
+    """The message of a role change: the person, their new role, what they gained
     and lost ("ringo@beatles.com is now BILLING: gained READ_BILLING; lost
     LIST_REPOS, LIST_ROLES")."""
-    gained, lost = access.change(done.old, done.new)
+    gained, lost = access.change(made.old, made.new)
     parts = [
         f"{verb} {', '.join(names)}"
         for verb, names in (("gained", gained), ("lost", lost))
         if names
     ]
-    if done.new is None:
-        return f"{done.user_email} no longer has a role {where}: {'; '.join(parts)}."
+    if made.new is None:
+        return f"{made.user_email} no longer has a role {where}: {'; '.join(parts)}."
     if not parts:
-        return str(done)
-    return f"{done.user_email} is now {done.new}: {'; '.join(parts)}."
+        return str(made)
+    return f"{made.user_email} is now {made.new}: {'; '.join(parts)}."
 
 
 def _actor() -> User:
     """The signed-in user, who acts in a role change."""
-    return current_user._get_current_object()
+    actor: User = current_user._get_current_object()
+    return actor
+
+
+def _viewer_id() -> int:
+    """The signed-in user's id: whose membership is "mine"."""
+    viewer_id: int = current_user.id
+    return viewer_id
 
 
 def _refused(
     organization: Organization, form: RoleForm, error: roles.RoleError
 ) -> ResponseReturnValue:
     """The role page again, with the reason next to the email field."""
-    current_app.logger.info(
-        "role change refused: org=%s actor=%s reason=%s",
-        organization.id,
-        _actor().id,
-        type(error).__name__,
-    )
+    _log_refusal(organization, error)
     form.user_email.errors = [*form.user_email.errors, str(error)]
     return _render_roles(organization, form, status=error.status)
 
@@ -183,8 +226,7 @@ def _render_roles(
     search: MemberSearchForm | None = None,
     status: int = 200,
 ) -> Response:
-    """The role page: the members found by the search, a page at a time, the
-    counts per role, and the form (shown only to owners).
+    """The role page, at status.
 
     Without a validated search (a POST re-rendering the page), the query
     string's is read and validated here. An invalid search lists nobody.
@@ -200,96 +242,105 @@ def _render_roles(
             )
         )
     counts = member_search.role_counts(db.get_session(), organization.id)
-    return render(
-        "orgs/roles.html",
-        status,
-        organization=organization,
-        members=members,
-        counts=counts,
-        search=search,
-        form=form,
-    )
+    return render(RolesPage(organization, members, counts, search, form), status)
 
 
 # --- one member: the page, changing and removing the role, leaving -------------
 
 
+def member_page_json(membership: Membership, access: AccessModel) -> Body:
+    """What every member page says of the member: their role, what it lets them do
+    and why, and what the viewer may do about it."""
+    role = membership.role
+    may_change, may_remove = can("UPDATE", role), can("DELETE", role)
+    return {
+        "organization": organization_json(membership.organization),
+        "member": member_json(role),
+        "yours": membership.is_mine,
+        "permissions": [
+            {"name": permission.name, "reason": permission.reason}
+            for permission in access.explain(role.name)
+        ],
+        "may_change": may_change,
+        "may_remove": may_remove,
+        # Why a control is disabled: the page says it next to the control, so
+        # only to whoever it shows the control to.
+        "change_refused": membership.change_refused if may_change else None,
+        "removal_refused": membership.removal_refused if may_remove else None,
+    }
+
+
 @dataclass(frozen=True)
-class Membership:
-    """One person's role and why the data refuses a change or removal of it, if it
-    does (the last owner). Who may try at all is the policy's: ask can()."""
+class MemberPage(PageView):
+    """One member: their role, what it lets them do and why, and the change and
+    remove controls the viewer may use."""
 
-    role: OrganizationRole
+    template = "orgs/member.html"
     organization: Organization
-    change_refusal: roles.RoleError | None  # why no other role can be given
-    removal_refusal: roles.RoleError | None  # why the role cannot be taken away
+    membership: Membership
+    access: AccessModel
+    form: MemberRoleForm
+    error: str | None = None
 
-    @property
-    def is_mine(self) -> bool:
-        """Whether the role is the signed-in user's own (wording: "Leave")."""
-        return self.role.user_id == current_user.id
-
-    @property
-    def change_refused(self) -> str | None:
-        """Why no other role can be given, as the server refuses it (JSON, 409)."""
-        return None if self.change_refusal is None else str(self.change_refusal)
-
-    @property
-    def removal_refused(self) -> str | None:
-        """Why the role cannot be taken away, as the server refuses it."""
-        return None if self.removal_refusal is None else str(self.removal_refusal)
-
-    @property
-    def change_note(self) -> str | None:
-        """change_refused as the page says it next to the disabled control."""
-        return self._note(self.change_refusal, "change your role")
-
-    @property
-    def removal_note(self) -> str | None:
-        """removal_refused as the page says it next to the disabled control."""
-        return self._note(self.removal_refusal, "leave")
-
-    def _note(self, refusal: roles.RoleError | None, doing: str) -> str | None:
-        """refusal worded for the reader: on their own role, the last owner is
-        told to their face what to do first; anyone else reads the server's words."""
-        if refusal is None:
-            return None
-        if self.is_mine and isinstance(refusal, roles.LastOwner):
-            return (
-                f"You are the last owner of {self.organization.name}: make someone"
-                f" else an owner before you {doing}."
-            )
-        return str(refusal)
+    def json(self) -> Body:
+        """The member, their permissions explained, what the viewer may do."""
+        return member_page_json(self.membership, self.access)
 
 
-def membership(organization: Organization, role: OrganizationRole) -> Membership:
-    """role with the refusals the dry runs in portal.roles predict (no change)."""
-    session = db.get_session()
-    user = role.user
-    removal = _refusal(partial(roles.check_removal, session, organization, user))
-    changes = [
-        _refusal(partial(roles.check_change, session, organization, user, name))
-        for name in ROLE_NAMES
-        if name != role.name
-    ]
-    # Refused only if no other role can be given; the reason is the first's.
-    change = None if None in changes else changes[0]
-    return Membership(role, organization, change, removal)
+@dataclass(frozen=True)
+class RemovalPage(PageView):
+    """The confirmation of a removal (or of leaving): exactly what they lose."""
+
+    template = "orgs/member_delete.html"
+    organization: Organization
+    membership: Membership
+    access: AccessModel
+    lost: Sequence[str]
+    form: RemoveForm
+    error: str | None = None
+
+    def json(self) -> Body:
+        """The member page's JSON and the permissions the removal takes away."""
+        page = member_page_json(self.membership, self.access)
+        return {**page, "loses": list(self.lost)}
 
 
-def own_membership(organization: Organization) -> Membership:
-    """The signed-in user's membership (the overview's Leave button); they hold a
-    role there, or they could not have read the organization."""
-    return membership(organization, load_member(organization, current_user.id))
+@dataclass(frozen=True)
+class ConfirmationPage(PageView):
+    """Asks an owner to confirm a change of their own role that takes access away."""
 
+    template = "orgs/member_confirm.html"
+    organization: Organization
+    membership: Membership
+    access: AccessModel
+    form: MemberRoleForm
+    gained: Sequence[str]
+    lost: Sequence[str]
 
-def _refusal(dry_run: Callable[[], object]) -> roles.RoleError | None:
-    """The RoleError dry_run raises, or None if it raises none."""
-    try:
-        dry_run()
-    except roles.RoleError as error:
-        return error
-    return None
+    def json(self) -> Body:
+        """The confirmation as its page's form makes it: what to POST where (the
+        member's URL, whichever form asked: the assign form has no confirm field)."""
+        role = self.membership.role
+        url = url_for(
+            "members.member_update", org_id=role.organization_id, user_id=role.user_id
+        )
+        send = {"name": self.form.name.data, "current": role.name, "confirm": "yes"}
+        return {
+            **member_page_json(self.membership, self.access),
+            "status": 409,
+            "message": (
+                "This change takes access away from you: to make it, POST"
+                f' {{"name": "{send["name"]}", "current": "{send["current"]}",'
+                f' "confirm": "yes"}} to {url}.'
+            ),
+            "confirm": {"url": url, "body": send},
+            "gains": list(self.gained),
+            "loses": list(self.lost),
+        }
+
+    def json_status(self, status: int) -> int:
+        """409: for a client, a change that is asked about is a change not made."""
+        return 409
 
 
 @bp.route("/orgs/<id:org_id>/roles/<id:user_id>")
@@ -304,7 +355,7 @@ def member_show(org_id: int, user_id: int) -> ResponseReturnValue:
 
 @bp.route("/orgs/<id:org_id>/roles/<id:user_id>", methods=["POST"])
 def member_update(org_id: int, user_id: int) -> ResponseReturnValue:
-    """Change a member's role; the flash says what they gained and lost. Changing
+    """Change a member's role; the answer says what they gained and lost. Changing
     one's own role so that it loses access asks for confirmation first."""
     organization = load_organization(org_id)
     member = _find_member(organization, user_id)
@@ -314,10 +365,12 @@ def member_update(org_id: int, user_id: int) -> ResponseReturnValue:
         return _render_member(organization, member, form, status=422)
     if text(form.current) != member.name:
         return _render_member(organization, member, form, _stale(member), status=409)
-    name, access = text(form.name), _access(organization)
-    if _loses_own_access(access, member, name) and not form.confirmed:
-        return _render_change_confirmation(organization, member, form, access)
-    return _apply_member_change(organization, member, form, access, name)
+    name = text(form.name)
+    if not form.confirmed:
+        confirmation = _confirmation(organization, member, name, form)
+        if confirmation is not None:
+            return confirmation
+    return _apply_member_change(organization, member, form, name)
 
 
 @bp.route("/orgs/<id:org_id>/roles/<id:user_id>/delete", methods=["GET", "POST"])
@@ -346,8 +399,13 @@ def _find_member(organization: Organization, user_id: int) -> OrganizationRole:
     One's own role needs the organization's READ only (the policy lets everyone
     read and give up their own role).
     """
-    authorize("READ" if user_id == current_user.id else "LIST_ROLES", organization)
+    authorize("READ" if user_id == _viewer_id() else "LIST_ROLES", organization)
     return load_member(organization, user_id)
+
+
+def _membership(organization: Organization, member: OrganizationRole) -> Membership:
+    """member's membership as the signed-in user sees it (one count of owners)."""
+    return membership_of(db.get_session(), organization, member, _viewer_id())
 
 
 def _stale(member: OrganizationRole) -> str:
@@ -358,41 +416,52 @@ def _stale(member: OrganizationRole) -> str:
     )
 
 
-def _loses_own_access(access: AccessModel, member: OrganizationRole, name: str) -> bool:
-    """Whether changing member's role to name is a change the signed-in user makes
-    to their own role, that takes something away from them and that the data
-    allows (then they confirm it first; a refused one, the last owner's, is
-    refused straight away instead of after a confirmation)."""
-    _gained, lost = access.change(member.name, name)
-    if member.user_id != current_user.id or not lost:
-        return False
-    session, user = db.get_session(), member.user
-    organization = member.organization
-    refused = _refusal(partial(roles.check_change, session, organization, user, name))
-    return refused is None
+def _confirmation(
+    organization: Organization,
+    member: OrganizationRole,
+    name: str,
+    form: MemberRoleForm,
+) -> Response | None:
+    """The confirmation page, if changing member's role to name is a change the
+    signed-in user makes to their own role, that takes something away from them and
+    that the data allows; else None (go ahead).
+
+    The one confirmation path of both forms that change a role. A change the data
+    refuses (the last owner's) is refused straight away instead of after a
+    confirmation.
+    """
+    access = _access(organization)
+    gained, lost = access.change(member.name, name)
+    if member.user_id != _viewer_id() or not lost:
+        return None
+    membership = _membership(organization, member)
+    if membership.change_refusal is not None:
+        return None
+    page = ConfirmationPage(organization, membership, access, form, gained, lost)
+    return render(page)
 
 
 def _apply_member_change(
     organization: Organization,
     member: OrganizationRole,
     form: MemberRoleForm,
-    access: AccessModel,
     name: str,
 ) -> ResponseReturnValue:
     """Change member's role to name; then their page, with what changed."""
     org_id, user_id = organization.id, member.user_id  # before the commit expires
+    access = _access(organization)
     change = partial(
         roles.reassign_user_role, db.get_session(), organization, member.user, name
     )
     try:
-        done = _commit(partial(change, actor=_actor()))
+        made = _commit(partial(change, actor=_actor()))
     except roles.RoleError as error:
         _log_refusal(organization, error)
         return _render_member(
             organization, member, form, str(error), status=error.status
         )
-    flash(_what_changed(access, done), "success")
-    return redirect(url_for("members.member_show", org_id=org_id, user_id=user_id))
+    location = url_for("members.member_show", org_id=org_id, user_id=user_id)
+    return done(_what_changed(access, made), location)
 
 
 def _apply_removal(
@@ -401,24 +470,23 @@ def _apply_removal(
     """Take member's role away: leaving goes to the organization list, removing
     someone else back to the roles page."""
     org_id, org_name = organization.id, organization.name  # before the commit
-    leaving, access = member.user_id == current_user.id, _access(organization)
+    leaving, access = member.user_id == _viewer_id(), _access(organization)
     change = partial(roles.delete_user_role, db.get_session(), organization)
     try:
-        done = _commit(partial(change, member.user, actor=_actor()))
+        made = _commit(partial(change, member.user, actor=_actor()))
     except roles.RoleError as error:
         _log_refusal(organization, error)
         return _render_removal(
             organization, member, form, str(error), status=error.status
         )
     if leaving:
-        flash(f"You left {org_name}.", "success")
-        return redirect(url_for("orgs.organization_list"))
-    flash(_what_changed(access, done, f"in {org_name}"), "success")
-    return redirect(url_for("members.role_list", org_id=org_id))
+        return done(f"You left {org_name}.", url_for("orgs.organization_list"))
+    message = _what_changed(access, made, f"in {org_name}")
+    return done(message, url_for("members.role_list", org_id=org_id))
 
 
 def _log_refusal(organization: Organization, error: roles.RoleError) -> None:
-    """Log a refused change like _refused does."""
+    """Log a refused change: where, by whom, and which rule refused it."""
     current_app.logger.info(
         "role change refused: org=%s actor=%s reason=%s",
         organization.id,
@@ -439,15 +507,9 @@ def _render_member(
     them preselected."""
     form.current.data = member.name
     form.name.choices = change_choices(member.name)
-    return render(
-        "orgs/member.html",
-        status,
-        organization=organization,
-        membership=membership(organization, member),
-        access=_access(organization),
-        form=form,
-        error=error,
-    )
+    membership = _membership(organization, member)
+    access = _access(organization)
+    return render(MemberPage(organization, membership, access, form, error), status)
 
 
 def change_choices(current: str) -> list[SelectChoice]:
@@ -456,25 +518,6 @@ def change_choices(current: str) -> list[SelectChoice]:
     return [SelectChoice("", "Choose a role…")] + [
         SelectChoice(name) for name in ROLE_NAMES if name != current
     ]
-
-
-def _render_change_confirmation(
-    organization: Organization,
-    member: OrganizationRole,
-    form: MemberRoleForm,
-    access: AccessModel,
-) -> Response:
-    """Ask an owner to confirm a change of their own role that takes access away."""
-    gained, lost = access.change(member.name, text(form.name))
-    return render(
-        "orgs/member_confirm.html",
-        organization=organization,
-        membership=membership(organization, member),
-        access=access,
-        form=form,
-        gained=gained,
-        lost=lost,
-    )
 
 
 def _render_removal(
@@ -487,13 +530,7 @@ def _render_removal(
     """The confirmation page of a removal (or leaving): exactly what they lose."""
     form.current.data = member.name
     access = _access(organization)
-    return render(
-        "orgs/member_delete.html",
-        status,
-        organization=organization,
-        membership=membership(organization, member),
-        access=access,
-        lost=access.change(member.name, None)[1],
-        form=form,
-        error=error,
-    )
+    lost = access.change(member.name, None)[1]
+    membership = _membership(organization, member)
+    page = RemovalPage(organization, membership, access, lost, form, error)
+    return render(page, status)

@@ -5,11 +5,12 @@ Every route answers in both. A request gets JSON when it sends a JSON body or it
 browser, or no ``Accept`` header at all). An ``Accept`` header that allows neither
 is answered 406 before anything else runs.
 
-Views never branch on the format. They call :func:`render` with a template and its
-context; for JSON, the template's shape in :mod:`portal.shapes` turns the same
-context into a JSON body (and an error status into ``{"status", "message",
-"errors"}``). What a view does after a write (flash a sentence, redirect) becomes,
-for JSON, ``200 {"message": ..., "location": ...}``; an anonymous JSON request
+Views never branch on the format. They build one typed page (a
+:class:`portal.pages.PageView`, next to the view) and call :func:`render`: HTML
+from the page's template and fields, or the page's own ``json()`` (an error status:
+``{"status", "message", "errors"}``). A write that succeeded calls :func:`done`
+with its sentence and where its result is: a flash and a redirect for HTML,
+``200 {"message": ..., "location": ...}`` for JSON. An anonymous JSON request
 gets 401 instead of the login page (:func:`to_login`). Every JSON body carries a
 fresh ``csrf_token``, to send back in the ``X-CSRFToken`` header of the next write.
 Responses whose format was chosen vary by ``Accept``.
@@ -27,6 +28,7 @@ from flask import (
     Flask,
     abort,
     current_app,
+    flash,
     g,
     redirect,
     render_template,
@@ -35,11 +37,11 @@ from flask import (
 )
 from flask.json import dumps
 from flask_wtf.csrf import generate_csrf
+from jinja2 import StrictUndefined
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.wrappers import Response
 
-from portal import shapes
-from portal.db import SAFE_METHODS
+from portal.pages import PageView
 
 HTML = "text/html"
 JSON = "application/json"
@@ -64,8 +66,11 @@ def not_negotiated(view: F) -> F:
 
 
 def init_app(app: Flask) -> None:
-    """Refuse unacceptable requests early; finish JSON responses (writes' redirects,
-    the CSRF token) and mark negotiated responses as varying by Accept."""
+    """Refuse unacceptable requests early, mark negotiated responses as varying by
+    Accept, and make templates fail on a name their page does not give them."""
+    # A typo in a template, or a field a page forgot, is an error rather than an
+    # empty string on the page: the typed page is the template's whole context.
+    app.jinja_env.undefined = StrictUndefined
     app.before_request(_refuse_unacceptable)
     app.after_request(_finish)
 
@@ -76,24 +81,39 @@ def wants_json() -> bool:
 
 
 def render(
-    template: str,
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-    **context: Any,
+    page: PageView, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """The response of a view: template rendered with context, or its JSON shape.
+    """The response of a view: page's template rendered with its fields, or its JSON.
 
     An error status (400 and up) in JSON is ``{"status", "message", "errors"}``:
     the message and the field errors that the page would show.
     """
     if not wants_json():
-        response = Response(render_template(template, **context), status, headers)
+        html = render_template(page.template, **page.context())
+        response = Response(html, status, headers)
         response.mimetype = HTML
         return response
     if status >= 400:
-        return json_response(shapes.error_body(status, context), status, headers)
-    body, shaped_status = shapes.shape(template, context)
-    return json_response(body, shaped_status or status, headers)
+        return json_response(page.error_json(status), status, headers)
+    return json_response(page.json(), page.json_status(status), headers)
+
+
+def done(message: str | None, location: str, category: str = "success") -> Response:
+    """The answer to a write that succeeded: for HTML, message flashed and a
+    redirect to location; for JSON, ``200 {"location", "message"}`` (no message
+    key when message is None)."""
+    if not wants_json():
+        if message is not None:
+            flash(message, category)
+        return redirect(location)
+    # A JSON client loads no page that would show a message flashed earlier in its
+    # session (a session that expired, say): it reads them here, before this one.
+    pending = [text for _category, text in session.pop("_flashes", [])]
+    said = [*pending, message] if message is not None else pending
+    body: dict[str, Any] = {"location": location}
+    if said:
+        body["message"] = " ".join(said)
+    return json_response(body, 200)
 
 
 def json_response(
@@ -117,10 +137,12 @@ def _chosen() -> str | None:
     """HTML, JSON or None (neither is acceptable); memoized on g."""
     if "response_format" not in g:
         g.response_format = _choose()
-    return g.response_format
+    chosen: str | None = g.response_format
+    return chosen
 
 
 def _choose() -> str | None:
+    """The format the request asks for: HTML, JSON, or None (neither)."""
     if request.is_json:
         return JSON  # a JSON body: the client speaks JSON
     if not request.accept_mimetypes:
@@ -147,31 +169,13 @@ def _negotiated() -> bool:
 
 
 def _refuse_unacceptable() -> None:
+    """406 for a negotiated request whose Accept header allows neither format."""
     if _negotiated() and _chosen() is None:
         abort(406, description=NOT_ACCEPTABLE)
 
 
 def _finish(response: Response) -> Response:
-    """Mark a response whose format was chosen as varying by Accept; for JSON,
-    turn a write's redirect into its outcome."""
-    if "response_format" not in g:
-        return response  # a static file or a view of one format: not negotiated
-    response.vary.add("Accept")
-    if not wants_json() or request.method in SAFE_METHODS:
-        return response
-    if not response.is_json and 300 <= response.status_code < 400:
-        return _outcome(response)
+    """Mark a response whose format was chosen as varying by Accept."""
+    if "response_format" in g:  # else a static file or a view of one format
+        response.vary.add("Accept")
     return response
-
-
-def _outcome(response: Response) -> Response:
-    """A write's redirect, for JSON: what the flash said and where the result is."""
-    flashes = session.pop("_flashes", [])
-    body: dict[str, Any] = {"location": response.location}
-    if flashes:
-        body["message"] = " ".join(message for _category, message in flashes)
-    outcome = json_response(body, 200)
-    outcome.vary.add("Accept")
-    for cookie in response.headers.getlist("Set-Cookie"):
-        outcome.headers.add("Set-Cookie", cookie)
-    return outcome

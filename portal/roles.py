@@ -59,6 +59,7 @@ class UnknownRoleName(RoleError):
     status = 422  # the request names something that does not exist
 
     def __init__(self, name: str) -> None:
+        """The error for name, shortened to 40 characters."""
         shown = name if len(name) <= 40 else name[:40] + "…"
         super().__init__(
             f"{shown!r} is not a role. Choose one of {', '.join(ROLE_NAMES)}."
@@ -71,6 +72,7 @@ class NoSuchUser(RoleError):
     status = 422
 
     def __init__(self, email: str) -> None:
+        """The error for email, shortened to 80 characters."""
         shown = email if len(email) <= 80 else email[:80] + "…"
         super().__init__(f"There is no user with the email {shown!r}.")
 
@@ -79,6 +81,7 @@ class AlreadyHasRole(RoleError):
     """The user already holds a role here (or exactly this role)."""
 
     def __init__(self, user: User, role: OrganizationRole) -> None:
+        """The error naming user and the role they hold."""
         super().__init__(f"{user.email} is already {role.name} here.")
 
 
@@ -86,6 +89,7 @@ class NotAMember(RoleError):
     """The user holds no role here."""
 
     def __init__(self, user: User) -> None:
+        """The error naming user."""
         super().__init__(f"{user.email} has no role in this organization.")
 
 
@@ -93,6 +97,7 @@ class LastOwner(RoleError):
     """The change would leave the organization without an owner."""
 
     def __init__(self, user: User) -> None:
+        """The error naming user, and what to do first."""
         super().__init__(
             f"{user.email} is the last owner. Make someone else an owner first:"
             " every organization needs at least one."
@@ -126,6 +131,7 @@ class RoleChange:
         return "leave" if self.actor_id == self.user_id else "remove"
 
     def __str__(self) -> str:
+        """The change in one sentence, for the command line and the flash."""
         if self.old is None:
             return f"{self.user_email} is now {self.new}."
         if self.new is None:
@@ -290,11 +296,13 @@ def assign_role(
 
 
 def _check_name(name: str) -> None:
+    """Refuse a name that is not one of the policy's roles."""
     if name not in ROLE_NAMES:
         raise UnknownRoleName(name)
 
 
 def _lock(session: Session, organization: Organization) -> None:
+    """Lock organization's row for the transaction (see lock_organization)."""
     lock_organization(session, organization.id)
 
 
@@ -323,9 +331,15 @@ def _reassign(
     return _record(session, organization, user, actor, old, name)
 
 
+def leaves_no_owner(role_name: str, owners: int) -> bool:
+    """Whether taking role_name away (changing or removing it) leaves none of the
+    organization's owners, given how many it has: the one rule behind LastOwner."""
+    return role_name == OWNER and owners <= 1
+
+
 def _keep_an_owner(session: Session, organization: Organization, user: User) -> None:
     """Refuse to take OWNER from user if they are the organization's only owner."""
-    if count_owners(session, organization) <= 1:
+    if leaves_no_owner(OWNER, count_owners(session, organization)):
         raise LastOwner(user)
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from flask import Flask, template_rendered
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from jinja2 import UndefinedError
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from portal import db as portal_db
@@ -281,6 +282,41 @@ def test_overview_shows_my_role(
         f'Your role here: <span class="badge badge-{role.lower()}">{role}</span>'
         in (client.get("/orgs/1").text)
     )
+
+
+@contextmanager
+def _statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements the app's engine runs inside the block, without the
+    transaction control (SQLite's BEGIN, which PostgreSQL's driver does not send
+    as a statement)."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        statement: str = args[2]  # (conn, cursor, statement, ...)
+        if statement.strip().upper() != "BEGIN":
+            seen.append(statement)
+
+    engine = app.extensions["portal.engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("email", [demo.JOHN, demo.PAUL, demo.GEORGE])
+def test_overview_statements_are_pinned(
+    app: Flask, client: FlaskClient, auth: AuthActions, email: str
+) -> None:
+    # why: the overview ran 11 statements, 7 of them the Leave button's dry runs
+    # repeating the role SELECT and the owner count. Now: the session's user, the
+    # organization, the viewer's role name (the policy's), the own role row with
+    # the owner count (one statement), the header's switcher.
+    auth.login(email)
+    client.get("/orgs/1")  # warm the policy's caches, as a second visit finds them
+    with _statements(app) as seen:
+        assert client.get("/orgs/1").status_code == 200
+    assert len(seen) == 5, "\n".join(seen)
 
 
 @contextmanager
@@ -585,3 +621,27 @@ def test_role_list_refuses_bad_pages_in_the_layout(
     response = client.get(f"/orgs/{org_id}/roles?{query}")
     assert response.status_code == status
     assert message in response.text
+
+
+def test_templates_refuse_a_name_their_page_does_not_give(app: Flask) -> None:
+    # why: with lenient Undefined a typo or a field a page forgot renders as an
+    # empty string; the typed page is the template's whole context
+    with app.test_request_context("/"):
+        template = app.jinja_env.from_string("{{ not_a_field_of_any_page }}")
+        with pytest.raises(UndefinedError):
+            template.render()
+
+
+def test_overview_without_a_role_row_of_ones_own_offers_no_leave(
+    client: FlaskClient, auth: AuthActions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # why: reading an organization need not mean holding a role row in it (a
+    # role granted on a repository, later); the overview then shows no Leave
+    # button and no link to one's own member page, instead of a 404
+    monkeypatch.setattr("portal.views.find_membership", lambda *args, **kwargs: None)
+    auth.login(demo.PAUL)
+    response = client.get("/orgs/1")
+    assert response.status_code == 200
+    assert "Leave organization" not in response.text
+    assert "What it lets you do" not in response.text
+    assert "Repositories" in response.text  # the policy's answers are unchanged

@@ -1,0 +1,131 @@
+"""One person's membership of an organization, as a page (or the command line)
+shows it: their role row, and whether the data refuses to change or remove it.
+
+Read once per page: the role and the organization's owner count (one statement
+for the overview's own membership, one count for a member page that has loaded
+the row already). The refusals follow from those two values by portal.roles' own
+rule (``leaves_no_owner``), so no dry run repeats the reads. Who is looking is
+passed in (``viewer_id``), never read from the request: no Flask here, and the
+command line and tests build one the same way. Who may try a change at all is the
+policy's business, not this module's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from portal import roles
+from portal.models import Organization, OrganizationRole
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One person's role and why the data refuses a change or removal of it, if it
+    does (the last owner), as seen by the person viewer_id (None: nobody signed in,
+    the command line)."""
+
+    role: OrganizationRole
+    organization: Organization
+    owners: int  # the organization's owners when the role was read
+    viewer_id: int | None
+
+    @property
+    def is_mine(self) -> bool:
+        """Whether the role is the viewer's own (wording: "Leave")."""
+        return self.role.user_id == self.viewer_id
+
+    @property
+    def change_refusal(self) -> roles.RoleError | None:
+        """Why no other role can be given (the last owner), or None.
+
+        Every other refusal of check_change (an unknown name, no role, the same
+        role) cannot happen to another of the policy's roles for a role row that
+        exists, so the owner count decides alone.
+        """
+        return self._last_owner()
+
+    @property
+    def removal_refusal(self) -> roles.RoleError | None:
+        """Why the role cannot be taken away (the last owner), or None."""
+        return self._last_owner()
+
+    @property
+    def change_refused(self) -> str | None:
+        """Why no other role can be given, as the server refuses it (JSON, 409)."""
+        refusal = self.change_refusal
+        return None if refusal is None else str(refusal)
+
+    @property
+    def removal_refused(self) -> str | None:
+        """Why the role cannot be taken away, as the server refuses it."""
+        refusal = self.removal_refusal
+        return None if refusal is None else str(refusal)
+
+    @property
+    def change_note(self) -> str | None:
+        """change_refused as the page says it next to the disabled control."""
+        return self._note(self.change_refusal, "change your role")
+
+    @property
+    def removal_note(self) -> str | None:
+        """removal_refused as the page says it next to the disabled control."""
+        return self._note(self.removal_refusal, "leave")
+
+    def _last_owner(self) -> roles.RoleError | None:
+        """LastOwner if taking this role away leaves the organization no owner."""
+        if roles.leaves_no_owner(self.role.name, self.owners):
+            return roles.LastOwner(self.role.user)
+        return None
+
+    def _note(self, refusal: roles.RoleError | None, doing: str) -> str | None:
+        """refusal worded for the reader: on their own role, the last owner is
+        told to their face what to do first; anyone else reads the server's words."""
+        if refusal is None:
+            return None
+        if self.is_mine and isinstance(refusal, roles.LastOwner):
+            return (
+                f"You are the last owner of {self.organization.name}: make someone"
+                f" else an owner before you {doing}."
+            )
+        return str(refusal)
+
+
+def membership_of(
+    session: Session,
+    organization: Organization,
+    role: OrganizationRole,
+    viewer_id: int | None,
+) -> Membership:
+    """The membership of a role row already loaded: one count of the owners."""
+    owners = roles.count_owners(session, organization)
+    return Membership(role, organization, owners, viewer_id)
+
+
+def find_membership(
+    session: Session,
+    organization: Organization,
+    user_id: int,
+    viewer_id: int | None,
+) -> Membership | None:
+    """user_id's membership of organization, or None if they hold no role row
+    there; the row and the owner count in one statement."""
+    owner = aliased(OrganizationRole)  # not the outer row: a separate count
+    owners = (
+        select(func.count())
+        .select_from(owner)
+        .where(owner.organization_id == organization.id, owner.name == roles.OWNER)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select(OrganizationRole, owners).where(
+            OrganizationRole.organization_id == organization.id,
+            OrganizationRole.user_id == user_id,
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    role, count = row
+    return Membership(role, organization, int(count), viewer_id)
