@@ -33,12 +33,12 @@ from urllib.request import HTTPCookieProcessor, build_opener
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 
-from portal import create_app, demo  # noqa: E402
-from portal.models import Base  # noqa: E402
+from portal import create_app, demo
+from portal.models import Base
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 

@@ -70,20 +70,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask import Flask, current_app, g, request  # noqa: E402
-from flask.testing import FlaskClient  # noqa: E402
-from flask.typing import ResponseReturnValue  # noqa: E402
-from flask_login import current_user  # noqa: E402
-from jinja2 import Environment  # noqa: E402
-from oso import Oso  # noqa: E402
-from sqlalchemy import Select, create_engine, insert, select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from flask import Flask, current_app, g, request
+from flask.testing import FlaskClient
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from jinja2 import Environment
+from oso import Oso
+from sqlalchemy import Select, create_engine, insert, select
+from sqlalchemy.orm import Session
 
-from portal import create_app, demo, member_search, members, paging  # noqa: E402
-from portal import db as portal_db  # noqa: E402
-from portal.authz import AccessModel, Viewer  # noqa: E402
-from portal.authz.explain import access_model  # noqa: E402
-from portal.forms import (  # noqa: E402
+from portal import create_app, demo, member_search, members, paging
+from portal import db as portal_db
+from portal.authz import AccessModel, Viewer
+from portal.authz.explain import access_model
+from portal.forms import (
     LoginForm,
     MemberRoleForm,
     MemberSearchForm,
@@ -91,9 +91,9 @@ from portal.forms import (  # noqa: E402
     RemoveForm,
     RoleForm,
 )
-from portal.guards import public  # noqa: E402
-from portal.membership import find_membership, membership_of  # noqa: E402
-from portal.models import (  # noqa: E402
+from portal.guards import public
+from portal.membership import find_membership, membership_of
+from portal.models import (
     AuditEntry,
     Base,
     Organization,
@@ -101,14 +101,14 @@ from portal.models import (  # noqa: E402
     Repository,
     User,
 )
-from portal.switcher import Switcher, switcher_of  # noqa: E402
-from tests.factories import (  # noqa: E402
+from portal.switcher import Switcher, switcher_of
+from tests.factories import (
     bulk_organizations,
     bulk_repositories,
     bulk_roles,
     bulk_users,
 )
-from tests.routes import pages  # noqa: E402
+from tests.routes import pages
 
 MAX_QUERIES = 3
 MAX_PAGE_VS_CONTROL = 1.5
@@ -282,7 +282,8 @@ def _control_environment(app: Flask) -> Environment:
             org_switcher=_control_switcher,
         )
         app.extensions["bench.control_env"] = env
-    return app.extensions["bench.control_env"]
+    control: Environment = app.extensions["bench.control_env"]
+    return control
 
 
 def _render(template: str, **context: Any) -> str:

@@ -58,14 +58,7 @@ class PageView:
 def error_body(status: int, context: Mapping[str, Any]) -> Body:
     """What went wrong, as the page would say it: the message and, for a form, each
     field's errors (``{"user_email": ["Enter the email of the person."]}``)."""
-    errors: dict[str, list[str]] = {}
-    form_errors: list[str] = []
-    for value in context.values():
-        if isinstance(value, FlaskForm):
-            form_errors.extend(value.form_errors)
-            for name, field in value._fields.items():
-                if field.errors:
-                    errors.setdefault(name, []).extend(field.errors)
+    errors, form_errors = _form_errors(context)
     message = context.get("message")
     problem = context.get("error")
     if message is None and isinstance(problem, str):
@@ -82,6 +75,21 @@ def error_body(status: int, context: Mapping[str, Any]) -> Body:
     if errors:
         body["errors"] = errors
     return body
+
+
+def _form_errors(
+    context: Mapping[str, Any],
+) -> tuple[dict[str, list[str]], list[str]]:
+    """The errors of the forms in context: per field, and of whole forms."""
+    errors: dict[str, list[str]] = {}
+    form_errors: list[str] = []
+    for value in context.values():
+        if isinstance(value, FlaskForm):
+            form_errors.extend(value.form_errors)
+            for name, field in value._fields.items():
+                if field.errors:
+                    errors.setdefault(name, []).extend(field.errors)
+    return errors, form_errors
 
 
 def http_error_message(error: HTTPException, fallback: str) -> str:

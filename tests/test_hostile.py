@@ -15,6 +15,7 @@ from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from portal import demo
+from portal.auth import safe_next
 from portal.models import Repository
 from tests.conftest import (
     AuthActions,
@@ -310,8 +311,6 @@ def test_hostile_role_post_without_the_role_field(
 )
 @given(target=st.text(max_size=60))
 def test_hostile_generated_next_stays_on_site(client: FlaskClient, target: str) -> None:
-    from portal.auth import safe_next
-
     result = safe_next(target)
     assert result is None or (result.startswith("/") and not result.startswith("//"))
     assert result is None or "\\" not in result

@@ -8,6 +8,7 @@ against a live server in tests/e2e/test_curl.py.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -563,6 +564,4 @@ _DECIDERS = {"negotiation.py", "forms.py"}
 
 
 def _dumps(value: Any) -> str:
-    import json
-
     return json.dumps(value)
