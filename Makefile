@@ -26,7 +26,7 @@ instance/config.py:
 	mkdir -p instance
 	$(PY) -c 'import secrets; print(f"SECRET_KEY = {secrets.token_hex(32)!r}")' > $@
 
-# Bring the database's schema to the newest revision (portal/migrations/); the
+# Bring the database's schema to the newest revision (portal/infra/migrations/); the
 # step to run before any server starts on a database.
 migrate: $(VENV)/.installed instance/config.py
 	$(VENV)/bin/flask --app portal db upgrade

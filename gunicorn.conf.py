@@ -12,7 +12,7 @@ from typing import Any
 
 from portal import create_app
 from portal.health import require_database
-from portal.logs import DATE_FORMAT, FORMAT
+from portal.infra.logs import DATE_FORMAT, FORMAT
 
 wsgi_app = "portal:create_app()"
 

@@ -1,12 +1,13 @@
 """Seed the database with the demo data: ``python seed.py``.
 
-The same as ``flask --app portal seed``; the data itself is in portal/demo.py.
+The same as ``flask --app portal seed``; the data itself is in portal/domain/demo.py.
 """
 
 from __future__ import annotations
 
-from portal import create_app, db, migrate
-from portal.demo import seed_database
+from portal import create_app
+from portal.domain.demo import seed_database
+from portal.infra import db, migrate
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ server up with one login, then has --logins clients log in at the same moment
 warm-up (VmRSS) and its peak (VmHWM, from /proc/<pid>/status, so Linux only).
 Each argon2id check holds 19 MiB while it runs; the peak shows how many ran at
 once. --hash-concurrency sets PORTAL_HASH_CONCURRENCY for the server, which
-portal.passwords reads. Numbers are for comparison between commits on one machine.
+portal.infra.passwords reads. Numbers are for comparison between commits on one machine.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from portal import create_app, demo
-from portal.models import Base
+from portal import create_app
+from portal.domain import demo
+from portal.domain.models import Base
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 

@@ -79,10 +79,19 @@ from oso import Oso
 from sqlalchemy import Select, create_engine, insert, select
 from sqlalchemy.orm import Session
 
-from portal import create_app, demo, member_search, members, paging
-from portal import db as portal_db
+from portal import create_app, members
 from portal.authz import AccessModel, Viewer
 from portal.authz.explain import access_model
+from portal.domain import demo, member_search, paging
+from portal.domain.membership import find_membership, membership_of
+from portal.domain.models import (
+    AuditEntry,
+    Base,
+    Organization,
+    OrganizationRole,
+    Repository,
+    User,
+)
 from portal.forms import (
     LoginForm,
     MemberRoleForm,
@@ -91,17 +100,9 @@ from portal.forms import (
     RemoveForm,
     RoleForm,
 )
-from portal.guards import public
-from portal.membership import find_membership, membership_of
-from portal.models import (
-    AuditEntry,
-    Base,
-    Organization,
-    OrganizationRole,
-    Repository,
-    User,
-)
-from portal.switcher import Switcher, switcher_of
+from portal.infra import db as portal_db
+from portal.web.guards import public
+from portal.web.switcher import Switcher, switcher_of
 from tests.factories import (
     bulk_organizations,
     bulk_repositories,
@@ -165,7 +166,7 @@ def build_database(path: Path, scale: Scale | None) -> tuple[str, Fixtures]:
 
 
 def _scale_data(session: Session, scale: Scale) -> Fixtures:
-    """Scale data through tests/factories.py (portal/scale.py may replace it)."""
+    """Scale data through tests/factories.py (portal/domain/scale.py may replace it)."""
     orgs = bulk_organizations(session, scale.organizations, name="Bench org {i:05}")
     per_org = max(1, scale.repositories // scale.organizations)
     # One executemany for all of them: a call per organization would take minutes.
@@ -388,7 +389,7 @@ def control_billing_show(org_id: int) -> ResponseReturnValue:
 
 
 def control_role_list(org_id: int) -> ResponseReturnValue:
-    # The search's SQL is the page's own (portal.member_search builds no policy
+    # The search's SQL is the page's own (portal.domain.member_search builds no policy
     # query); the control differs in asking Oso nothing.
     search = MemberSearchForm()
     if not search.validate():

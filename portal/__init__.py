@@ -12,27 +12,13 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from portal import (
-    account,
-    audit,
-    auth,
-    authz,
-    cli,
-    db,
-    demo,
-    errors,
-    guards,
-    health,
-    members,
-    negotiation,
-    security,
-    sessions,
-    switcher,
-    views,
-)
-from portal.config import load_config
-from portal.extensions import csrf
-from portal.logs import configure_logging
+from portal import account, audit, auth, authz, cli, health, members, views
+from portal.domain import demo
+from portal.infra import db
+from portal.infra.config import load_config
+from portal.infra.logs import configure_logging
+from portal.web import errors, guards, negotiation, security, sessions, switcher
+from portal.web.extensions import csrf
 
 __all__ = ["create_app"]
 

@@ -8,14 +8,15 @@ from flask import Blueprint, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from portal import clock, db, throttle, users
 from portal.authz import authorize
+from portal.domain import throttle, users
+from portal.domain.models import User
 from portal.forms import PasswordForm, text
-from portal.models import User
-from portal.negotiation import done, render
-from portal.pages import PageView
-from portal.passwords import hash_password, verify_password
-from portal.sessions import start_session
+from portal.infra import clock, db
+from portal.infra.passwords import hash_password, verify_password
+from portal.web.negotiation import done, render
+from portal.web.pages import PageView
+from portal.web.sessions import start_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -33,7 +34,7 @@ def password_change() -> ResponseReturnValue:
     """Change one's password; every other session of the account is logged out.
 
     Of two changes at the same moment, one wins and the other gets 409 (see
-    portal.users).
+    portal.domain.users).
     """
     user: User = current_user._get_current_object()  # loaded by this session
     authorize("CHANGE_PASSWORD", user)

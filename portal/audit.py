@@ -1,6 +1,6 @@
 """The audit trail: an organization's role changes, newest first.
 
-The entries are written by portal.roles, in the transaction of each change; this
+The entries are written by portal.domain.roles, in the transaction of each change; this
 module only shows them. The view follows the house order on consecutive lines:
 load, authorize, act (read a page), render.
 """
@@ -14,12 +14,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from portal.authz import authorize
-from portal.clock import as_utc
-from portal.loaders import load_organization, page_of
-from portal.models import AuditEntry, Organization
-from portal.negotiation import render
-from portal.pages import Body, PageView, organization_json, paging_json
-from portal.paging import Page
+from portal.domain.models import AuditEntry, Organization
+from portal.domain.paging import Page
+from portal.infra.clock import as_utc
+from portal.web.loaders import load_organization, page_of
+from portal.web.negotiation import render
+from portal.web.pages import Body, PageView, organization_json, paging_json
 
 bp = Blueprint("audit", __name__)
 

@@ -17,14 +17,15 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
 from sqlalchemy import select
 
-from portal import clock, db, throttle, users
+from portal.domain import throttle, users
+from portal.domain.models import User, normalize_email
 from portal.forms import LoginForm, text
-from portal.guards import public
-from portal.models import User, normalize_email
-from portal.negotiation import done, render
-from portal.pages import PageView
-from portal.passwords import hash_password, needs_rehash, verify_password
-from portal.sessions import start_session
+from portal.infra import clock, db
+from portal.infra.passwords import hash_password, needs_rehash, verify_password
+from portal.web.guards import public
+from portal.web.negotiation import done, render
+from portal.web.pages import PageView
+from portal.web.sessions import start_session
 
 bp = Blueprint("auth", __name__)
 
@@ -88,7 +89,7 @@ def login() -> ResponseReturnValue:
         )
         form.form_errors.append(throttle.too_many_failures(wait))
         return render(LoginPage(form), 429, throttle.retry_after(wait))
-    # Same hash work whether or not the account exists (see portal.passwords).
+    # Same hash work whether or not the account exists (see portal.infra.passwords).
     verified = verify_password(seen.password_hash if seen else None, password)
     if user is None or seen is None or not verified:
         reason = "no such account" if user is None else "wrong password"

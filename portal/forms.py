@@ -32,7 +32,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.models import ROLE_NAMES
+from portal.domain.models import ROLE_NAMES
 
 CHOOSE_A_ROLE = f"Choose one of {', '.join(ROLE_NAMES)}."
 CHOOSE_A_ROLE_FILTER = f"Choose one of {', '.join(ROLE_NAMES)}, or all roles."

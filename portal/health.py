@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app
 from flask.typing import ResponseReturnValue
 
-from portal import db
-from portal.guards import public
-from portal.negotiation import not_negotiated
+from portal.infra import db
+from portal.web.guards import public
+from portal.web.negotiation import not_negotiated
 
 bp = Blueprint("health", __name__)
 

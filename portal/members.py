@@ -6,14 +6,14 @@ Who may do what is the policy's: the organization's LIST_ROLES / CREATE_ROLE /
 UPDATE_ROLE for the roles page and its form, the member's role row (an
 OrganizationRole: READ, UPDATE, DELETE, the last also for its HOLDER, which is
 leaving) for the member pages. What the data refuses whoever asks (the last
-owner) is portal.roles', which portal.membership applies to word the disabled
-controls' reasons.
+owner) is portal.domain.roles', which portal.domain.membership applies to word
+the disabled controls' reasons.
 
-Every view follows the same order on consecutive lines: load the resource (404 if
-it does not exist), authorize, act, render. Changes go through portal.roles inside
-``db.transaction``; a refused change (RoleError) comes back as a form error with
-the status the error carries. Each page's data and its JSON are a page class in
-this module.
+Every view follows the same order on consecutive lines: load the resource (404
+if it does not exist), authorize, act, render. Changes go through
+portal.domain.roles inside ``db.transaction``; a refused change (RoleError) comes
+back as a form error with the status the error carries. Each page's data and its
+JSON are a page class in this module.
 """
 
 from __future__ import annotations
@@ -35,17 +35,18 @@ from werkzeug.wrappers import Response
 # WTForms 3.3's choice type; see portal.forms.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
-from portal import db, member_search, roles
 from portal.authz import authorize, can, get_oso
 from portal.authz.explain import AccessModel, access_model
+from portal.domain import member_search, roles
+from portal.domain.member_search import RoleCounts
+from portal.domain.membership import Membership, membership_of
+from portal.domain.models import ROLE_NAMES, Organization, OrganizationRole, User
+from portal.domain.paging import Page
 from portal.forms import MemberRoleForm, MemberSearchForm, RemoveForm, RoleForm, text
-from portal.loaders import load_member, load_organization, page_of
-from portal.member_search import RoleCounts
-from portal.membership import Membership, membership_of
-from portal.models import ROLE_NAMES, Organization, OrganizationRole, User
-from portal.negotiation import done, render
-from portal.pages import Body, PageView, organization_json, paging_json
-from portal.paging import Page
+from portal.infra import db
+from portal.web.loaders import load_member, load_organization, page_of
+from portal.web.negotiation import done, render
+from portal.web.pages import Body, PageView, organization_json, paging_json
 
 bp = Blueprint("members", __name__)
 

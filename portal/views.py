@@ -14,15 +14,15 @@ from flask import Blueprint, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from portal import db
 from portal.authz import access, authorize, authorized, can
-from portal.guards import public
-from portal.loaders import load_organization, page_of
-from portal.membership import Membership, find_membership
-from portal.models import Organization, Repository
-from portal.negotiation import render
-from portal.pages import Body, PageView, organization_json, paging_json
-from portal.paging import Page
+from portal.domain.membership import Membership, find_membership
+from portal.domain.models import Organization, Repository
+from portal.domain.paging import Page
+from portal.infra import db
+from portal.web.guards import public
+from portal.web.loaders import load_organization, page_of
+from portal.web.negotiation import render
+from portal.web.pages import Body, PageView, organization_json, paging_json
 
 bp = Blueprint("orgs", __name__)
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.policy import PortalOso, build_oso
-from portal.models import Organization
+from portal.domain.models import Organization
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -45,8 +45,10 @@ from playwright.sync_api import (
 )
 from werkzeug.serving import make_server
 
-from portal import create_app, db, demo, migrate
-from portal.demo import seed_database
+from portal import create_app
+from portal.domain import demo
+from portal.domain.demo import seed_database
+from portal.infra import db, migrate
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"

@@ -17,9 +17,11 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import create_app, demo, migrate
-from portal.models import Organization, OrganizationRole, User
-from portal.passwords import ASVS, FAST, HashCost
+from portal import create_app
+from portal.domain import demo
+from portal.domain.models import Organization, OrganizationRole, User
+from portal.infra import migrate
+from portal.infra.passwords import ASVS, FAST, HashCost
 from tests.database import (
     PostgresSchemas,
     backends,

@@ -37,9 +37,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from portal import demo, migrate
-from portal.models import Base, Organization
-from portal.passwords import FAST, HashCost
+from portal.domain import demo
+from portal.domain.models import Base, Organization
+from portal.infra import migrate
+from portal.infra.passwords import FAST, HashCost
 
 BACKENDS = ("sqlite", "postgresql")
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

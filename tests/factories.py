@@ -25,9 +25,15 @@ from functools import cache
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import AuditEntry, Organization, OrganizationRole, Repository, User
-from portal.passwords import FAST, hash_password
+from portal.domain import demo
+from portal.domain.models import (
+    AuditEntry,
+    Organization,
+    OrganizationRole,
+    Repository,
+    User,
+)
+from portal.infra.passwords import FAST, hash_password
 
 _numbers = itertools.count(1)
 

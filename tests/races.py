@@ -19,11 +19,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import demo, roles
-from portal.db import WRITER, transaction, writer_session
-from portal.models import AuditEntry, OrganizationRole, User
-from portal.passwords import verify_password
-from portal.roles import OWNER
+from portal.domain import demo, roles
+from portal.domain.models import AuditEntry, OrganizationRole, User
+from portal.domain.roles import OWNER
+from portal.infra.db import WRITER, transaction, writer_session
+from portal.infra.passwords import verify_password
 from tests.conftest import AuthActions, csrf_token
 from tests.factories import make_user
 
@@ -201,7 +201,7 @@ def _member_page(user_id: int, suffix: str = "") -> str:
     return f"{ROLES_PAGE}/{user_id}{suffix}"
 
 
-# The lock on the organization is taken before authorizing (portal.loaders), so
+# The lock on the organization is taken before authorizing (portal.web.loaders), so
 # the loser always decides on the winner's committed change: an owner whose own
 # OWNER role the winner took gets the answer of whoever they have become.
 RACES = {

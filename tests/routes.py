@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from portal import demo
+from portal.domain import demo
 
 # Who asks: anonymous, a user with no role anywhere, each role in The Beatles, and
 # the owner of the other organization.

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
 
-from portal.passwords import FAST, HashCost
+from portal.infra.passwords import FAST, HashCost
 
 
 class MemoryBytecodeCache(BytecodeCache):

@@ -13,12 +13,11 @@ from polar.data.filter import Condition, DataFilter, Projection, Relation
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from portal import db as portal_db
-from portal import demo
 from portal.authz import PortalOso, Viewer, get_oso
 from portal.authz.adapter import RequestSessionAdapter, UntranslatableCondition
 from portal.authz.policy import build_oso
-from portal.models import (
+from portal.domain import demo
+from portal.domain.models import (
     ROLE_NAMES,
     Base,
     Organization,
@@ -26,6 +25,7 @@ from portal.models import (
     Repository,
     User,
 )
+from portal.infra import db as portal_db
 
 POLICY = Path(__file__).resolve().parents[1] / "portal" / "policy.polar"
 

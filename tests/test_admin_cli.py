@@ -1,4 +1,4 @@
-"""The administration commands (portal/admin_cli.py): create-user, assign-role,
+"""The administration commands (portal/cli/admin.py): create-user, assign-role,
 remove-role, list-roles, list-orgs, run as `flask --app portal ...` would.
 
 Each change is checked where it lands: committed rows (read on a new
@@ -21,9 +21,9 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import AuditEntry, User
-from portal.passwords import verify_password
+from portal.domain import demo
+from portal.domain.models import AuditEntry, User
+from portal.infra.passwords import verify_password
 from tests import factories
 from tests.conftest import AuthActions, client_for, role_of
 from tests.database import committed, committed_scalar, snapshot

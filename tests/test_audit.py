@@ -2,7 +2,7 @@
 GET /orgs/<id>/audit lists them, newest first, 50 a page.
 
 Additions and changes go through the role form as john; removals and leaving go
-through portal.roles directly (their pages are built elsewhere), as the command
+through portal.domain.roles directly (their pages are built elsewhere), as the command
 line would call it. Who may open the page is tests/routes.py's MATRIX.
 """
 
@@ -18,9 +18,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from portal import db as portal_db
-from portal import demo, roles
-from portal.models import AuditEntry, Organization
+from portal.domain import demo, roles
+from portal.domain.models import AuditEntry, Organization
+from portal.infra import db as portal_db
 from tests.conftest import (
     AuthActions,
     RoleActions,

@@ -7,8 +7,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from portal import demo
 from portal.auth import BAD_CREDENTIALS, safe_next
+from portal.domain import demo
 from tests.conftest import AuthActions, csrf_token, user_by_email
 
 

@@ -13,10 +13,10 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import db as portal_db
-from portal import demo
 from portal.authz import authorized, get_oso
-from portal.models import Organization, User
+from portal.domain import demo
+from portal.domain.models import Organization, User
+from portal.infra import db as portal_db
 from tests.conftest import AuthActions, RoleActions, client_for, user_by_email
 from tests.factories import bulk_organizations, bulk_repositories, bulk_roles
 from tests.routes import Page, pages

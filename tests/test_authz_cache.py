@@ -21,13 +21,13 @@ from oso import Oso
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from portal import create_app, demo
-from portal import db as portal_db
+from portal import create_app
 from portal.authz import PortalOso, Viewer, get_oso, recording
 from portal.authz.policy import build_oso
 from portal.authz.reads import FILTER_ACTOR_FIELDS, decision_inputs
 from portal.authz.recording import UncheckedOsoVersion, read_key, recording_reads
-from portal.models import (
+from portal.domain import demo
+from portal.domain.models import (
     ROLE_NAMES,
     Base,
     Organization,
@@ -35,6 +35,7 @@ from portal.models import (
     Repository,
     User,
 )
+from portal.infra import db as portal_db
 from tests.conftest import AuthActions
 from tests.factories import (
     bulk_organizations,

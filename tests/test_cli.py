@@ -15,8 +15,10 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import Engine, create_engine, delete, inspect, select
 from sqlalchemy.orm import Session
 
-from portal import create_app, demo, migrate
-from portal.models import Base, Organization, OrganizationRole, User
+from portal import create_app
+from portal.domain import demo
+from portal.domain.models import Base, Organization, OrganizationRole, User
+from portal.infra import migrate
 from tests import factories
 from tests.database import snapshot
 from tests.settings import app_settings

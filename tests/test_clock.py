@@ -1,4 +1,4 @@
-"""portal.clock: one clock for everything time-based."""
+"""portal.infra.clock: one clock for everything time-based."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import clock
-from portal.models import User
+from portal.domain.models import User
+from portal.infra import clock
 
 MOMENT = datetime(2030, 6, 7, 8, 9, 10, tzinfo=UTC)
 

@@ -35,11 +35,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from portal import create_app, demo, roles
-from portal import db as portal_db
+from portal import create_app
 from portal.authz import Viewer, get_oso
-from portal.models import ROLE_NAMES, OrganizationRole
-from portal.roles import OWNER
+from portal.domain import demo, roles
+from portal.domain.models import ROLE_NAMES, OrganizationRole
+from portal.domain.roles import OWNER
+from portal.infra import db as portal_db
 from tests.conftest import AuthActions, user_by_email
 from tests.database import PostgresSchemas, snapshot
 from tests.routes import ACTORS, MATRIX, MOVED, OK, Outcome
@@ -554,7 +555,7 @@ def test_crawl_reaches_every_right_over_ones_own_role(app: Flask, email: str) ->
 def _allowed_by_data(
     check: Callable[..., object], session: Session, role: OrganizationRole
 ) -> bool:
-    """Whether portal.roles' dry run check lets the change to role go through."""
+    """Whether portal.domain.roles' dry run check lets the change to role go through."""
     try:
         check(session, role.organization, role.user)
     except roles.RoleError:

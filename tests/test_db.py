@@ -1,4 +1,4 @@
-"""portal.db on SQLite: the settings that make SQLite safe for concurrent writers.
+"""portal.infra.db on SQLite: the settings that make SQLite safe for concurrent writers.
 
 PostgreSQL's counterpart (the organization row lock) is in tests/test_postgres.py.
 """
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from portal.db import WRITER, make_engine
+from portal.infra.db import WRITER, make_engine
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import Repository
+from portal.domain import demo
+from portal.domain.models import Repository
 from tests.database import engine_of
 from tests.test_models import statements
 

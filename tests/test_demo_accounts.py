@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from portal import create_app, demo
+from portal import create_app
+from portal.domain import demo
 from tests.settings import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import re
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from portal import demo
+from portal.domain import demo
 from tests.conftest import AuthActions, user_by_email
 from tests.factories import make_organization, make_role
 

@@ -18,7 +18,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from portal import create_app, demo
+from portal import create_app
+from portal.domain import demo
 from tests.conftest import AuthActions, csrf_token
 from tests.database import postgres_server_url
 from tests.settings import app_settings

@@ -15,10 +15,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal import db as portal_db
 from portal.authz import PortalOso, get_oso
 from portal.authz.explain import AccessModel, access_model
-from portal.models import Organization
+from portal.domain.models import Organization
+from portal.infra import db as portal_db
 from tests.conftest import AuthActions, client_for
 from tests.test_policy import EXPECTED, ORG_ACTIONS
 

@@ -16,7 +16,7 @@ from flask import Flask, request
 from sqlalchemy.pool import QueuePool
 
 from portal import create_app
-from portal.guards import public
+from portal.web.guards import public
 
 MakeApp = Callable[..., Flask]
 

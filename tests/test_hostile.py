@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
-from portal import demo
 from portal.auth import safe_next
-from portal.models import Repository
+from portal.domain import demo
+from portal.domain.models import Repository
 from tests.conftest import (
     AuthActions,
     RoleActions,

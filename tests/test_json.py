@@ -19,8 +19,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from portal import demo
-from portal.models import AuditEntry
+from portal.domain import demo
+from portal.domain.models import AuditEntry
 from tests.conftest import AuthActions, role_of, roles_snapshot
 from tests.database import committed_scalar
 from tests.factories import bulk_repositories

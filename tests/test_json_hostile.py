@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from portal import demo
+from portal.domain import demo
 from tests.conftest import role_of, roles_snapshot
 from tests.factories import bulk_repositories, bulk_roles, bulk_users
 from tests.test_json import JOHN_ID, JSON, Api, api_for

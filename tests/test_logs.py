@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import User
+from portal.domain import demo
+from portal.domain.models import User
 from tests.conftest import AuthActions, csrf_token
 
 ROOT = Path(__file__).resolve().parents[1]

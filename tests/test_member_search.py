@@ -20,7 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import demo
+from portal.domain import demo
 from tests.conftest import AuthActions, roles_snapshot, user_by_email
 from tests.factories import (
     bulk_organizations,

@@ -12,8 +12,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal import demo
-from portal.models import OrganizationRole
+from portal.domain import demo
+from portal.domain.models import OrganizationRole
 from tests.conftest import (
     AuthActions,
     RoleActions,

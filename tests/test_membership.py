@@ -1,4 +1,4 @@
-"""portal.membership: one person's role and its refusals, read once, for a viewer
+"""portal.domain.membership: one person's role and its refusals, read once, for a viewer
 passed in (no request, as the command line uses it)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from portal import demo, roles
-from portal.membership import Membership, find_membership, membership_of
+from portal.domain import demo, roles
+from portal.domain.membership import Membership, find_membership, membership_of
 from tests.conftest import organization, user_by_email
 
 

@@ -17,9 +17,10 @@ from alembic.runtime.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import Engine, inspect, text
 
-from portal import create_app, migrate
-from portal.db import make_engine
-from portal.models import Base
+from portal import create_app
+from portal.domain.models import Base
+from portal.infra import migrate
+from portal.infra.db import make_engine
 from tests.conftest import skip_without_postgres
 from tests.database import postgres_schema
 from tests.settings import app_settings

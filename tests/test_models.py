@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, event, func, insert, select
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import Organization, OrganizationRole, Repository, User
+from portal.domain import demo
+from portal.domain.models import Organization, OrganizationRole, Repository, User
 from tests.conftest import organization
 from tests.database import engine_of
 

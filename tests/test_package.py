@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_package_imports_cleanly_in_a_fresh_interpreter() -> None:
-    code = "import portal, portal.cli, portal.demo, seed; print(portal.create_app)"
+    code = (
+        "import portal, portal.cli, portal.domain.demo, seed; print(portal.create_app)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True
     )

@@ -1,4 +1,4 @@
-"""The paging helper (portal/paging.py): page numbers, counts, slices, bounds."""
+"""The paging helper (portal/domain/paging.py): page numbers, counts, slices, bounds."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from portal import paging
-from portal.models import Organization, OrganizationRole, Repository
+from portal.domain import paging
+from portal.domain.models import Organization, OrganizationRole, Repository
 from tests.factories import bulk_organizations, bulk_repositories, bulk_roles, make_user
 
 

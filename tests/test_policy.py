@@ -9,10 +9,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from portal import db as portal_db
-from portal import demo, scale
 from portal.authz import PortalOso, Viewer, get_oso
-from portal.models import ROLE_NAMES, Organization, Repository, User
+from portal.domain import demo, scale
+from portal.domain.models import ROLE_NAMES, Organization, Repository, User
+from portal.infra import db as portal_db
 from tests.conftest import organization, user_by_email
 from tests.factories import make_organization, make_role
 

@@ -1,7 +1,7 @@
 """The same app on a real PostgreSQL server: races, sequences, bad input.
 
 SQLite ignores SELECT ... FOR UPDATE, so the organization row lock in
-portal.roles is exercised on PostgreSQL by these tests, which run once (pinned to
+portal.domain.roles is exercised on PostgreSQL by these tests, which run once (pinned to
 PostgreSQL, not parametrized by backend). Uses $PORTAL_TEST_POSTGRES_URL (default:
 the local server's `test` database); each test works on the process's working
 schema, reset to the seeded rows (the pg_url fixture of conftest.py).
@@ -16,9 +16,10 @@ from flask import Flask
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from portal import create_app, demo
-from portal.db import make_engine
-from portal.models import Organization
+from portal import create_app
+from portal.domain import demo
+from portal.domain.models import Organization
+from portal.infra.db import make_engine
 from tests.conftest import AuthActions, RoleActions, organization
 from tests.database import PostgresSchemas, seed_demo
 from tests.races import (

@@ -21,12 +21,12 @@ from sqlalchemy.orm import (
     relationship,
 )
 
-from portal import db as portal_db
 from portal.authz import get_oso
 from portal.authz.adapter import RequestSessionAdapter
 from portal.authz.policy import PortalOso
 from portal.authz.registration import mapped_fields, register_mapped_classes
-from portal.models import Base
+from portal.domain.models import Base
+from portal.infra import db as portal_db
 from tests.test_adapter import (
     USER_ROLE,
     _assert_lists_equal_decisions,

@@ -1,4 +1,4 @@
-"""portal.roles: the role API, its errors and the last-owner rule."""
+"""portal.domain.roles: the role API, its errors and the last-owner rule."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal import demo, roles
-from portal.db import make_engine, transaction
-from portal.models import OrganizationRole
+from portal.domain import demo, roles
+from portal.domain.models import OrganizationRole
+from portal.infra.db import make_engine, transaction
 from tests.conftest import organization, role_of, roles_snapshot, user_by_email
 from tests.races import race_owners_demoting_each_other
 

@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 from polar.exceptions import OsoError
 
-from portal import demo
-from portal.guards import is_public
+from portal.domain import demo
+from portal.web.guards import is_public
 from tests.conftest import AuthActions, client_for, csrf_token
 from tests.database import snapshot
 from tests.routes import ACTORS, JSON_MATRIX, LOGIN, MATRIX, OK, PUBLIC, pages

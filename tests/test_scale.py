@@ -1,4 +1,5 @@
-"""The scale data (portal/scale.py): the issue's numbers, idempotent, loggable-in."""
+"""The scale data (portal/domain/scale.py): the issue's numbers, idempotent,
+loggable-in."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from portal import demo, scale
-from portal.models import Organization, OrganizationRole, Repository, User
+from portal.domain import demo, scale
+from portal.domain.models import Organization, OrganizationRole, Repository, User
 from tests.conftest import AuthActions
 from tests.database import snapshot
 

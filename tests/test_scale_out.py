@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import OrganizationRole, User
+from portal.domain import demo
+from portal.domain.models import OrganizationRole, User
 from tests.test_serve import Browser, Server, start_server, stop_server
 
 # why: gunicorn servers and races measure time and contention; alone they

@@ -31,10 +31,12 @@ from werkzeug.test import EnvironBuilder, TestResponse
 from werkzeug.wrappers import Request
 
 from portal import auth as auth_module
-from portal import create_app, demo, passwords, users
-from portal.db import WRITER
-from portal.models import LoginFailure, User
-from portal.sessions import SESSION_EXPIRED
+from portal import create_app
+from portal.domain import demo, users
+from portal.domain.models import LoginFailure, User
+from portal.infra import passwords
+from portal.infra.db import WRITER
+from portal.web.sessions import SESSION_EXPIRED
 from tests.conftest import (
     AuthActions,
     RoleActions,
@@ -369,9 +371,9 @@ def test_passwords_module_does_nothing_at_import() -> None:
     # that imported portal (the CLI, each test process, each gunicorn master)
     code = (
         "import threading, time; start = time.perf_counter();"
-        "import portal.passwords;"
+        "import portal.infra.passwords;"
         "assert threading.active_count() == 1, threading.enumerate();"
-        "assert portal.passwords._dummy_hash.cache_info().currsize == 0"
+        "assert portal.infra.passwords._dummy_hash.cache_info().currsize == 0"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True

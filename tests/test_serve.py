@@ -31,8 +31,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import AuditEntry, OrganizationRole, User
+from portal.domain import demo
+from portal.domain.models import AuditEntry, OrganizationRole, User
 from tests.conftest import CSRF_RE
 from tests.tcpproxy import TcpProxy
 from tests.test_errors import through

@@ -14,9 +14,9 @@ from polar.exceptions import OsoError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import Organization
-from portal.switcher import SWITCHER_SIZE
+from portal.domain import demo
+from portal.domain.models import Organization
+from portal.web.switcher import SWITCHER_SIZE
 from tests.conftest import AuthActions, client_for, organization, user_by_email
 from tests.factories import (
     bulk_organizations,

@@ -13,9 +13,9 @@ from flask import Flask
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import Base, Organization, OrganizationRole, Repository, User
-from portal.passwords import verify_password
+from portal.domain import demo
+from portal.domain.models import Base, Organization, OrganizationRole, Repository, User
+from portal.infra.passwords import verify_password
 from tests.conftest import AuthActions, role_of, roles_snapshot
 from tests.database import PostgresSchemas, Snapshot, committed_scalar, snapshot
 from tests.factories import (

@@ -15,10 +15,10 @@ from jinja2 import UndefinedError
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from portal import db as portal_db
-from portal import demo, scale
 from portal.authz import Viewer, get_oso
-from portal.models import ROLE_NAMES, Organization
+from portal.domain import demo, scale
+from portal.domain.models import ROLE_NAMES, Organization
+from portal.infra import db as portal_db
 from tests.conftest import (
     AuthActions,
     RoleActions,

@@ -34,12 +34,12 @@ from flask_login import current_user
 from sqlalchemy import Select
 from werkzeug.exceptions import Forbidden
 
-from portal import db
 from portal.authz.actors import Viewer
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.flask_oso_compat import FlaskOso
 from portal.authz.policy import READ, PortalOso, build_oso, learn_role_grants
-from portal.models import Organization
+from portal.domain.models import Organization
+from portal.infra import db
 
 __all__ = [
     "READ",
@@ -113,7 +113,7 @@ def current_viewer() -> Viewer:
 def authorize(action: str, resource: object) -> None:
     """Let the request go on only if the current user may take action on resource.
 
-    resource is a loaded row (portal.loaders 404s for a missing one). 404 if the
+    resource is a loaded row (portal.web.loaders 404s for a missing one). 404 if the
     user may not even READ it (its existence is not revealed), 403 if they may
     read it but not take this action.
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Organization, OrganizationRole
+from portal.domain.models import Organization, OrganizationRole
 
 
 class Viewer:

@@ -45,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from portal import db
+from portal.infra import db
 
 # Comparisons that mean the same in Polar and SQL for one value on each side.
 _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {

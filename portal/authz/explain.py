@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from portal.authz.policy import PortalOso, RoleGrant
-from portal.models import ROLE_NAMES, Organization
+from portal.domain.models import ROLE_NAMES, Organization
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from portal.authz.recording import (
     recording_reads,
 )
 from portal.authz.registration import register_mapped_classes
-from portal.models import ROLE_NAMES, Base, Organization
+from portal.domain.models import ROLE_NAMES, Base, Organization
 
 READ = "READ"
 

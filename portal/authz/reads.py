@@ -16,7 +16,7 @@ from typing import Any
 
 from portal.authz.actors import Viewer
 from portal.authz.recording import Read, read_key
-from portal.models import Organization, OrganizationRole, Repository, User
+from portal.domain.models import Organization, OrganizationRole, Repository, User
 
 # What the policy reads from an actor of each type when a list is filtered: the
 # cache key of its DataFilter. Role rows are not here on purpose: the filter

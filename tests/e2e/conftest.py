@@ -19,7 +19,8 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-from portal import create_app, demo
+from portal import create_app
+from portal.domain import demo
 from tests.settings import app_settings
 
 DEBIAN_CHROMIUM = "/usr/lib/chromium/chromium"  # /usr/bin/chromium is a wrapper

@@ -22,9 +22,9 @@ from playwright.sync_api import Page, ViewportSize, expect
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import OrganizationRole, User
-from portal.switcher import SWITCHER_SIZE
+from portal.domain import demo
+from portal.domain.models import OrganizationRole, User
+from portal.web.switcher import SWITCHER_SIZE
 from tests.e2e.conftest import LiveServer, login, screenshot, serving
 from tests.factories import bulk_organizations, bulk_roles
 from tests.routes import ACTORS, NO, OK, pages

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
-from portal import demo
+from portal.domain import demo
 from tests.e2e.conftest import LiveServer, login, screenshot
 from tests.factories import (
     bulk_organizations,

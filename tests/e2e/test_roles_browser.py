@@ -17,8 +17,8 @@ from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import AuditEntry, OrganizationRole, User
+from portal.domain import demo
+from portal.domain.models import AuditEntry, OrganizationRole, User
 from tests.database import committed
 from tests.database import committed_scalar as _scalar
 from tests.e2e.conftest import LiveServer, login, screenshot

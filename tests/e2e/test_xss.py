@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
 from sqlalchemy.orm import Session
 
-from portal import demo
+from portal.domain import demo
 from tests.conftest import organization
 from tests.e2e.conftest import LiveServer, login, screenshot
 from tests.factories import (

@@ -2,7 +2,7 @@
 
 Flask-Admin's list pipeline with its search: filter (email contains a term, the
 role is one name) -> count -> sort (email, then id) -> page, the last two by
-portal.paging. The counts per role come from one GROUP BY, whatever the search.
+portal.domain.paging. The counts per role come from one GROUP BY, whatever the search.
 
 No Flask here: the view reads and validates the search (MemberSearchForm).
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, contains_eager
 
-from portal.models import ROLE_NAMES, OrganizationRole, User
+from portal.domain.models import ROLE_NAMES, OrganizationRole, User
 
 
 def members_matching(

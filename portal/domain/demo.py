@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Organization, OrganizationRole, Repository, User
-from portal.passwords import HashCost, hash_password
+from portal.domain.models import Organization, OrganizationRole, Repository, User
+from portal.infra.passwords import HashCost, hash_password
 
 PASSWORD = "portal-demo"
 
@@ -67,7 +67,7 @@ def seed_database(session: Session, cost: HashCost | None = None) -> int:
     """Add whatever part of the demo data is missing; return how many rows.
 
     Passwords are hashed at cost (default: the configured cost, see
-    portal.passwords).
+    portal.infra.passwords).
     """
     created = 0
     users = {}

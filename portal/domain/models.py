@@ -23,7 +23,7 @@ from sqlalchemy.orm import (
     relationship,
 )
 
-from portal import clock
+from portal.infra import clock
 
 #: The organization roles, strongest first. The policy grants permissions to these
 #: names; the database refuses any other (check constraint below), and
@@ -195,7 +195,7 @@ class OrganizationRole(Base):
 class AuditEntry(Base):
     """One role change, as it was made: who did what to whom, where and when.
 
-    Written by portal.roles in the transaction of the change, never updated. The
+    Written by portal.domain.roles in the transaction of the change, never updated. The
     emails are copies, and the role names plain strings rather than references, so
     that an entry reads the same after the people leave (their ids become NULL)
     or the role names change. No relationship points here from User or

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from portal.passwords import ASVS
+from portal.infra.passwords import ASVS
 
 # Whole numbers read from the environment, and the settings they set.
 _INTEGERS = {
@@ -64,7 +64,7 @@ def _set_defaults(app: Flask) -> None:
         # List the demo accounts and their password on the login page. Only for
         # the demo (make run sets it); a real deployment never shows accounts.
         DEMO_ACCOUNTS=False,
-        # argon2id's cost for new password hashes (portal/passwords.py). ASVS in
+        # argon2id's cost for new password hashes (portal/infra/passwords.py). ASVS in
         # every deployment; test suites set passwords.FAST.
         PASSWORD_HASH_COST=ASVS,
         # A jinja2.BytecodeCache for compiled templates, shared by every app that

@@ -6,7 +6,7 @@ assign_role, which adds or reassigns as the role form does. Every operation:
 - takes the acting user (``actor``; None for the command line) and returns a
   RoleChange with ids and the old and new role names;
 - locks the organization row first (PostgreSQL; on SQLite the writer transaction
-  from portal.db already holds the database's write lock), so two concurrent
+  from portal.infra.db already holds the database's write lock), so two concurrent
   changes to one organization run one after the other;
 - checks its invariants with the same ``check_*`` function a page can call to show
   a control disabled with its reason: one role per user per organization, role
@@ -30,8 +30,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal import clock
-from portal.models import (
+from portal.domain.models import (
     ROLE_NAMES,
     AuditEntry,
     Organization,
@@ -39,6 +38,7 @@ from portal.models import (
     User,
     normalize_email,
 )
+from portal.infra import clock
 
 OWNER = "OWNER"
 
@@ -143,7 +143,7 @@ def lock_organization(session: Session, organization_id: int) -> Organization | 
     """Load the organization and lock its row until the transaction ends.
 
     Every membership change locks here first, so concurrent changes to one
-    organization are serialized (SQLite ignores FOR UPDATE; see portal.db).
+    organization are serialized (SQLite ignores FOR UPDATE; see portal.infra.db).
     """
     return session.scalar(
         select(Organization)

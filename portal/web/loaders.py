@@ -13,8 +13,9 @@ from typing import Any
 from flask import abort, request
 from sqlalchemy import Select, select
 
-from portal import db, paging, roles
-from portal.models import Organization, OrganizationRole
+from portal.domain import paging, roles
+from portal.domain.models import Organization, OrganizationRole
+from portal.infra import db
 
 
 def load_organization(org_id: int) -> Organization:

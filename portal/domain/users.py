@@ -3,7 +3,7 @@
 A password change verifies the current password against the hash read at the
 start of the request, without holding any lock: the check is deliberately slow.
 The write then locks the user's row (PostgreSQL: FOR UPDATE; SQLite: the writer
-transaction from portal.db already holds the database's write lock) and goes
+transaction from portal.infra.db already holds the database's write lock) and goes
 ahead only if the row still holds what was verified. Otherwise another request
 changed the password or ended the session in between, and this one is refused:
 two changes at the same moment can no longer both report success.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from portal.models import User
+from portal.domain.models import User
 
 CHANGED_MEANWHILE = (
     "Your password was not changed: another session changed this account at the"

@@ -3,7 +3,7 @@
 Each request gets one session and therefore one transaction. Requests that may
 write (anything but GET/HEAD/OPTIONS) start that transaction as a writer:
 ``BEGIN IMMEDIATE`` on SQLite, which ignores ``SELECT ... FOR UPDATE``; on
-PostgreSQL, portal.roles locks the organization row instead. Loading, authorizing
+PostgreSQL, portal.domain.roles locks the organization row instead. Loading, authorizing
 and changing therefore happen in one transaction that no concurrent change can
 slip into, which is what keeps "every organization has an owner" true under races.
 """
@@ -127,7 +127,7 @@ def transaction(session: Session) -> Iterator[Session]:
     """Commit session's work when the block ends normally; roll it back if it raises.
 
     The one way request code commits a change made through a domain module
-    (portal.roles and its siblings never commit), so a change and everything
+    (portal.domain.roles and its siblings never commit), so a change and everything
     recorded with it land together or not at all.
     """
     try:

@@ -1,6 +1,6 @@
 """Flask CLI commands: ``flask --app portal db upgrade`` (and the rest of ``db``),
 ``init-db`` and ``seed`` (``seed --scale`` adds the scale data too); the
-administration commands (users and roles) are portal.admin_cli's."""
+administration commands (users and roles) are portal.cli.admin's."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
-from portal import admin_cli, db, migrate, scale
-from portal.demo import seed_database
-from portal.models import User
+from portal.cli import admin
+from portal.domain import scale
+from portal.domain.demo import seed_database
+from portal.domain.models import User
+from portal.infra import db, migrate
 
-db_group = AppGroup("db", help="Schema migrations (Alembic, portal/migrations/).")
+db_group = AppGroup("db", help="Schema migrations (Alembic, portal/infra/migrations/).")
 
 
 def init_app(app: Flask) -> None:
@@ -21,7 +23,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(init_db_command)
     app.cli.add_command(seed_command)
-    admin_cli.init_app(app)
+    admin.init_app(app)
 
 
 @db_group.command("upgrade")
@@ -59,7 +61,7 @@ def current_command() -> None:
     help="Fill the revision with the difference between the models and the database.",
 )
 def revision_command(message: str, autogenerate: bool) -> None:
-    """Write a new revision file to portal/migrations/versions/ (review it!)."""
+    """Write a new revision file to portal/infra/migrations/versions/ (review it!)."""
     migrate.make_revision(db.engine(), message, autogenerate)
 
 

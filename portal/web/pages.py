@@ -1,4 +1,4 @@
-"""Typed pages: what a view hands to portal.negotiation.render.
+"""Typed pages: what a view hands to portal.web.negotiation.render.
 
 A page is a small frozen dataclass next to its view: its template (a class
 attribute), its fields (the template's context, typed, so mypy checks every view's
@@ -23,8 +23,8 @@ from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from portal.models import Organization
-from portal.paging import Page as RowPage
+from portal.domain.models import Organization
+from portal.domain.paging import Page as RowPage
 
 Body = dict[str, Any]
 

@@ -23,15 +23,15 @@ from typing import TypeVar
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from portal import demo
-from portal.models import (
+from portal.domain import demo
+from portal.domain.models import (
     ROLE_NAMES,
     Organization,
     OrganizationRole,
     Repository,
     User,
 )
-from portal.passwords import hash_password
+from portal.infra.passwords import hash_password
 
 #: Logs in with demo.PASSWORD; OWNER of the big and the crowded organization, and
 #: one of OWNER, MEMBER, BILLING (in turn) in the next ones, up to its role count.

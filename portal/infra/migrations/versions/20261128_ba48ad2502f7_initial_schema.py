@@ -1,7 +1,7 @@
 """Initial schema: what create_all made before Alembic owned the schema.
 
 A database created that way has exactly these tables and constraints, so
-portal.migrate stamps it at this revision instead of running it.
+portal.infra.migrate stamps it at this revision instead of running it.
 
 Revision ID: ba48ad2502f7
 Revises:

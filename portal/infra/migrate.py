@@ -1,6 +1,6 @@
 """Schema migrations: Alembic, run on the app's engine, configured from code.
 
-The revisions live in portal/migrations/versions/ and ship inside the package, so
+The revisions live in portal/infra/migrations/versions/ and ship inside the package, so
 an installed wheel can upgrade its database without the source tree or an
 alembic.ini. Everything goes through one connection of the app's engine: a
 ``search_path`` in a PostgreSQL URL applies, and on SQLite the upgrade is a
@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
 
-from portal.db import WRITER
+from portal.infra.db import WRITER
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -70,14 +70,14 @@ def config(connection: Connection | None = None) -> Config:
 def first_revision() -> str:
     """The id of the revision that creates the schema from nothing."""
     base = ScriptDirectory.from_config(config()).get_base()
-    assert base is not None, "no revisions in portal/migrations/versions"
+    assert base is not None, "no revisions in portal/infra/migrations/versions"
     return base
 
 
 def head_revision() -> str:
     """The id of the newest revision."""
     head = ScriptDirectory.from_config(config()).get_current_head()
-    assert head is not None, "no revisions in portal/migrations/versions"
+    assert head is not None, "no revisions in portal/infra/migrations/versions"
     return head
 
 

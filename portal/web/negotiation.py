@@ -6,7 +6,7 @@ browser, or no ``Accept`` header at all). An ``Accept`` header that allows neith
 is answered 406 before anything else runs.
 
 Views never branch on the format. They build one typed page (a
-:class:`portal.pages.PageView`, next to the view) and call :func:`render`: HTML
+:class:`portal.web.pages.PageView`, next to the view) and call :func:`render`: HTML
 from the page's template and fields, or the page's own ``json()`` (an error status:
 ``{"status", "message", "errors"}``). A write that succeeded calls :func:`done`
 with its sentence and where its result is: a flash and a redirect for HTML,
@@ -41,7 +41,7 @@ from jinja2 import StrictUndefined
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.wrappers import Response
 
-from portal.pages import PageView
+from portal.web.pages import PageView
 
 HTML = "text/html"
 JSON = "application/json"

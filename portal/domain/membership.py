@@ -3,7 +3,7 @@ shows it: their role row, and whether the data refuses to change or remove it.
 
 Read once per page: the role and the organization's owner count (one statement
 for the overview's own membership, one count for a member page that has loaded
-the row already). The refusals follow from those two values by portal.roles' own
+the row already). The refusals follow from those two values by portal.domain.roles' own
 rule (``leaves_no_owner``), so no dry run repeats the reads. Who is looking is
 passed in (``viewer_id``), never read from the request: no Flask here, and the
 command line and tests build one the same way. Who may try a change at all is the
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from portal import roles
-from portal.models import Organization, OrganizationRole
+from portal.domain import roles
+from portal.domain.models import Organization, OrganizationRole
 
 
 @dataclass(frozen=True)

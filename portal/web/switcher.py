@@ -17,9 +17,9 @@ from flask import g
 from flask_login import current_user
 from sqlalchemy import Select
 
-from portal import db
 from portal.authz import readable_rows
-from portal.models import Organization
+from portal.domain.models import Organization
+from portal.infra import db
 
 # How many organizations the switcher lists; past that it links to /orgs.
 SWITCHER_SIZE = 10

@@ -2,7 +2,7 @@
 ``assign-role``, ``remove-role``, ``list-roles`` and ``list-orgs``.
 
 The same rules as the web, from the same code: emails and passwords are checked
-with the web forms' own fields (portal.forms), roles change through portal.roles
+with the web forms' own fields (portal.forms), roles change through portal.domain.roles
 with the command line as the actor (``actor=None``, audited as "command line"),
 in a writer transaction that locks the organization first, as a request does.
 
@@ -28,10 +28,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from portal import db, member_search, organizations, roles
+from portal.domain import member_search, organizations, roles
+from portal.domain.models import ROLE_NAMES, Organization, User, normalize_email
 from portal.forms import PasswordForm, RoleForm
-from portal.models import ROLE_NAMES, Organization, User, normalize_email
-from portal.passwords import hash_password
+from portal.infra import db
+from portal.infra.passwords import hash_password
 
 
 def init_app(app: Flask) -> None:

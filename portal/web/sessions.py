@@ -12,9 +12,9 @@ from flask import Flask, current_app, flash, g, request, session
 from flask_login import AnonymousUserMixin, login_user, logout_user
 from sqlalchemy import select
 
-from portal import clock, db
-from portal.extensions import login_manager
-from portal.models import User
+from portal.domain.models import User
+from portal.infra import clock, db
+from portal.web.extensions import login_manager
 
 SESSION_EXPIRED = "Your session has expired. Please log in again."
 

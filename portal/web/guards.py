@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from portal.authz import skip_authorization
-from portal.negotiation import to_login
+from portal.web.negotiation import to_login
 
 F = TypeVar("F", bound=Callable[..., Any])
 

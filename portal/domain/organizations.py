@@ -1,7 +1,7 @@
 """Find organizations the way a person names them: by id or by exact name.
 
 For the command line, where people type "1" or "The Beatles". No Flask here:
-the web finds organizations by the id in the URL (portal.loaders).
+the web finds organizations by the id in the URL (portal.web.loaders).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.models import Organization, OrganizationRole
+from portal.domain.models import Organization, OrganizationRole
 
 # The largest id an INTEGER primary key holds on every database we support: a
 # larger number names no organization (PostgreSQL would refuse to compare it).

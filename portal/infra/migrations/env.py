@@ -1,4 +1,4 @@
-"""Alembic's environment: run by portal.migrate on a connection it hands over.
+"""Alembic's environment: run by portal.infra.migrate on a connection it hands over.
 
 Not for the ``alembic`` command line: there is no alembic.ini, and the engine is
 the app's (``flask --app portal db ...``).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from portal.models import Base
+from portal.domain.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -23,7 +23,7 @@ from math import ceil
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from portal.models import LoginFailure
+from portal.domain.models import LoginFailure
 
 MAX_FAILURES = 10
 WINDOW = timedelta(minutes=15)

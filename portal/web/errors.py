@@ -12,12 +12,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.wrappers import Response
 
-from portal import db
 from portal.authz import can, skip_authorization
-from portal.models import Organization, OrganizationRole
-from portal.negotiation import render
-from portal.pages import PageView, http_error_message
-from portal.sessions import Guest
+from portal.domain.models import Organization, OrganizationRole
+from portal.infra import db
+from portal.web.negotiation import render
+from portal.web.pages import PageView, http_error_message
+from portal.web.sessions import Guest
 
 # What those pages say, for JSON (the templates word them for a person).
 _MESSAGES = {

@@ -1,1 +1,0 @@
-"""Alembic's environment and revisions; run through portal.migrate."""
