@@ -82,3 +82,50 @@ def test_readme_shows_every_screenshot_and_only_those() -> None:
     assert sorted(set(shown)) == sorted(taken)
     for path in shown:
         assert (ROOT / path).is_file(), f"{path} is not committed: make screenshots"
+
+
+# --- the Layout section -----------------------------------------------------
+
+LAYOUT_ENTRY = re.compile(r"^(?P<indent> {0,2})(?P<path>[\w./-]+)(?:\s{2,}|$)")
+
+
+def _layout_paths() -> set[str]:
+    """The files and folders the README's Layout block names, as paths from the
+    root: a line at the left margin names a path, a line indented by two names
+    a file of the folder above it; deeper lines continue a description."""
+    block = README.split("## Layout", 1)[1].split("```", 2)[1]
+    paths: set[str] = set()
+    folder = ""
+    for line in block.splitlines():
+        match = LAYOUT_ENTRY.match(line)
+        if match is None or not line.strip():
+            continue
+        path = match["path"]
+        if match["indent"]:
+            paths.add(folder + path)
+        else:
+            paths.add(path)
+            folder = path if path.endswith("/") else ""
+    return paths
+
+
+def test_readme_layout_names_every_module_and_only_what_exists() -> None:
+    # why: the Layout drifted from the tree once (three modules under the wrong
+    # heading); it is now checked against the tree both ways
+    named = _layout_paths()
+    missing = [path for path in named if not (ROOT / path).exists()]
+    assert not missing, f"the README's Layout names what is not there: {missing}"
+    modules = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "portal").rglob("*.py")
+        if "migrations" not in path.parts
+    }
+    # A package's __init__.py is named by its folder's line.
+    unnamed = sorted(
+        module
+        for module in modules - named
+        if not (
+            module.endswith("/__init__.py") and module[: -len("__init__.py")] in named
+        )
+    )
+    assert not unnamed, f"modules missing from the README's Layout: {unnamed}"
