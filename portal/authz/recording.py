@@ -66,8 +66,8 @@ def check_oso_version() -> None:
             f" portal/authz/recording.py is a copy of Polar.query from oso"
             f" {COPIED_FROM_OSO} (and RecordingQuery reads its query events)."
             f" Compare both with polar/polar.py and polar/query.py of oso"
-            f" {installed}, update them, run tests/test_authz_cache.py, then set"
-            f" COPIED_FROM_OSO = {installed!r}."
+            f" {installed}, bring them in line, run tests/test_authz_cache.py, and"
+            f" make COPIED_FROM_OSO {installed!r}."
         )
 
 
