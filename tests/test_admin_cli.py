@@ -676,6 +676,58 @@ def test_list_orgs_lists_ids_names_and_member_counts(
     )
 
 
+# A name that would forge lines and colours if printed raw: a newline, a fake
+# list-orgs line, ANSI escapes (red, clear screen), DEL, a C1 control (CSI) and
+# Unicode's line separator (which str.splitlines breaks at).
+FORGING = "Evil\n99  Fake\r\t\x1b[31mred\x1b[2J\x7f\x9b\u2028end"
+FORGING_SHOWN = "Evil\\n99  Fake\\r\\t\\x1b[31mred\\x1b[2J\\x7f\\x9b\\u2028end"
+
+
+def test_list_orgs_escapes_control_characters_in_names(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    forged = make_organization_named(app, FORGING)
+    result = flask(app, runner, "list-orgs")
+    assert (result.exit_code, result.stderr) == (0, "")
+    lines = result.stdout.split("\n")
+    assert len(lines) == 4  # three organizations and the last newline
+    width = len(FORGING_SHOWN)
+    assert lines[2] == f"{forged}  {FORGING_SHOWN:<{width}}  0 members"
+    assert lines[0] == f"1  {'The Beatles':<{width}}  4 members"
+
+
+def test_list_roles_escapes_control_characters_in_emails(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    # why: the web refuses such emails, but rows written before that rule or by
+    # hand still print
+    with reader(app) as session:
+        org = factories.make_organization(session, "Solo")
+        user = factories.make_user(session, "x\n\x1b[2Jy@example.com")
+        factories.make_role(session, user, org, "OWNER")
+        session.commit()
+    result = flask(app, runner, "list-roles", "Solo")
+    assert (result.exit_code, result.stdout) == (
+        0,
+        "x\\n\\x1b[2Jy@example.com  OWNER\n",
+    )
+
+
+def test_results_and_refusals_escape_control_characters_in_names(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    forged = make_organization_named(app, FORGING)
+    done = flask(app, runner, "assign-role", demo.ADMIN, str(forged), "MEMBER")
+    assert done.stdout == (
+        f"{FORGING_SHOWN} (id {forged}): admin@admin.com is now MEMBER.\n"
+    )
+    make_organization_named(app, str(forged))  # now the id is also a name
+    refusal = flask(app, runner, "list-roles", str(forged))
+    assert refusal.exit_code == 1
+    assert refusal.stderr.count("\n") == 1, refusal.stderr
+    assert "\x1b" not in refusal.stderr and "\\x1b[2J" in refusal.stderr
+
+
 # --- the real command ---------------------------------------------------------
 
 

@@ -13,7 +13,9 @@ bad email or role name, --id with something that is not an id), as for Click's
 own usage errors.
 
 ORG is read by portal.domain.organizations: an id, or an exact name, refused when
-it is both; ``--id`` or ``--name`` says which.
+it is both; ``--id`` or ``--name`` says which. What the commands print from the
+database (names, emails) has its control characters escaped (``\\n``,
+``\\x1b``): a name can neither forge an output line nor drive the terminal.
 """
 
 from __future__ import annotations
@@ -52,11 +54,46 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-class Refused(click.ClickException):
+# What a terminal or a program reading lines acts on: C0 (ESC starts ANSI
+# sequences), DEL, C1, and the line and paragraph separators that
+# str.splitlines breaks at.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escaped(text: str) -> str:
+    """text with each control character written as its escape (\\n, \\x1b,
+    \\u2028), as Python's repr writes it: shown, never acted on."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    """The escape of the one control character match found."""
+    char = match.group()
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def _echo(line: str) -> None:
+    """Print one line of a result on stdout, its control characters escaped."""
+    click.echo(escaped(line))
+
+
+class _OneLineError(click.ClickException):
+    """An ``Error: ...`` line on stderr, its control characters escaped (the
+    messages quote names and emails from the database)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(escaped(message))
+
+
+class Refused(_OneLineError):
     """The operation was refused; nothing changed (exit status 1)."""
 
 
-class BadArgument(click.ClickException):
+class BadArgument(_OneLineError):
     """An argument the command cannot use, said in one line (exit status 2, as
     Click's usage errors, without their usage text)."""
 
@@ -183,7 +220,7 @@ def create_user_command(email: str, password_stdin: bool) -> None:
     with _refusals(), db.writer_session() as session:
         user = _add_user(session, email, password_hash)
         user_id = user.id
-    click.echo(f"Created user {email} (id {user_id}).")
+    _echo(f"Created user {email} (id {user_id}).")
 
 
 def _read_password(from_stdin: bool) -> tuple[str, str]:
@@ -237,7 +274,7 @@ def assign_role_command(
         user = roles.find_user(session, email)
         change = roles.assign_role(session, organization, user, role, actor=None)
         where = _name_of(organization)
-    click.echo(f"{where}: {change}")
+    _echo(f"{where}: {change}")
 
 
 @click.command("remove-role")
@@ -257,7 +294,7 @@ def remove_role_command(
         user = roles.find_user(session, email)
         change = roles.delete_user_role(session, organization, user, actor=None)
         where = _name_of(organization)
-    click.echo(f"{where}: {change}")
+    _echo(f"{where}: {change}")
 
 
 @click.command("list-roles")
@@ -271,7 +308,8 @@ def list_roles_command(org: str, org_by_id: bool, org_by_name: bool) -> None:
     with _refusals(), Session(db.engine()) as session:
         organization = organizations.find_organization(session, org, by)
         members = session.scalars(member_search.members_matching(organization.id))
-        rows = [(role.user.email, role.name) for role in members]
+        # escaped before measuring, so that the columns line up as printed
+        rows = [(escaped(role.user.email), role.name) for role in members]
     width = max((len(email) for email, _ in rows), default=0)
     for email, name in rows:
         click.echo(f"{email:<{width}}  {name}")
@@ -283,13 +321,13 @@ def list_orgs_command() -> None:
     """List every organization: its id, name and number of members."""
     with Session(db.engine()) as session:
         summaries = organizations.organization_summaries(session)
+    # escaped before measuring, so that the columns line up as printed
+    names = [escaped(org.name) for org in summaries]
     id_width = max((len(str(org.id)) for org in summaries), default=0)
-    name_width = max((len(org.name) for org in summaries), default=0)
-    for org in summaries:
+    name_width = max((len(name) for name in names), default=0)
+    for org, name in zip(summaries, names, strict=True):
         noun = "member" if org.members == 1 else "members"
-        click.echo(
-            f"{org.id:>{id_width}}  {org.name:<{name_width}}  {org.members} {noun}"
-        )
+        click.echo(f"{org.id:>{id_width}}  {name:<{name_width}}  {org.members} {noun}")
 
 
 def _locked_organization(
