@@ -7,17 +7,24 @@ with the command line as the actor (``actor=None``, audited as "command line"),
 in a writer transaction that locks the organization first, as a request does.
 
 Refusals print one line, ``Error: ...``, on stderr and change nothing. Exit
-status 1: the operation was refused (unknown user or organization, the last
-owner, ...). Status 2: an argument is unusable (a bad email or role name), as for
-Click's own usage errors.
+status 1: the operation was refused (unknown user or organization, an ORG that is
+both an id and a name, the last owner, ...). Status 2: an argument is unusable (a
+bad email or role name, --id with something that is not an id), as for Click's
+own usage errors.
+
+ORG is read by portal.domain.organizations: an id, or an exact name, refused when
+it is both; ``--id`` or ``--name`` says which. What the commands print from the
+database (names, emails) has its control characters escaped (``\\n``,
+``\\x1b``): a name can neither forge an output line nor drive the terminal.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import click
 import wtforms
@@ -47,11 +54,46 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-class Refused(click.ClickException):
+# What a terminal or a program reading lines acts on: C0 (ESC starts ANSI
+# sequences), DEL, C1, and the line and paragraph separators that
+# str.splitlines breaks at.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escaped(text: str) -> str:
+    """text with each control character written as its escape (\\n, \\x1b,
+    \\u2028), as Python's repr writes it: shown, never acted on."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    """The escape of the one control character match found."""
+    char = match.group()
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def _echo(line: str) -> None:
+    """Print one line of a result on stdout, its control characters escaped."""
+    click.echo(escaped(line))
+
+
+class _OneLineError(click.ClickException):
+    """An ``Error: ...`` line on stderr, its control characters escaped (the
+    messages quote names and emails from the database)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(escaped(message))
+
+
+class Refused(_OneLineError):
     """The operation was refused; nothing changed (exit status 1)."""
 
 
-class BadArgument(click.ClickException):
+class BadArgument(_OneLineError):
     """An argument the command cannot use, said in one line (exit status 2, as
     Click's usage errors, without their usage text)."""
 
@@ -113,6 +155,35 @@ def _checked_email(email: str, form_class: type[EmailForm] = EmailForm) -> str:
     return normalize_email(email)
 
 
+_Command = TypeVar("_Command", bound=Callable[..., object])
+
+
+def _org_flags(command: _Command) -> _Command:
+    """Add --id and --name, which say how to read the command's ORG."""
+    by_name = click.option(
+        "--name",
+        "org_by_name",
+        is_flag=True,
+        help="ORG is an exact name, even if it is written like an id.",
+    )
+    by_id = click.option(
+        "--id",
+        "org_by_id",
+        is_flag=True,
+        help="ORG is an id (digits without leading zeros), never a name.",
+    )
+    return by_id(by_name(command))
+
+
+def _reading(org_by_id: bool, org_by_name: bool) -> organizations.By:
+    """How ORG is read, from the --id and --name flags; BadArgument if both."""
+    if org_by_id and org_by_name:
+        raise BadArgument("Give --id or --name, not both.")
+    if org_by_id:
+        return "id"
+    return "name" if org_by_name else "either"
+
+
 def _role_name(_ctx: click.Context, _param: click.Parameter, name: str) -> str:
     """ROLE, if it names a role; else BadArgument with the roles' names."""
     if name not in ROLE_NAMES:
@@ -149,7 +220,7 @@ def create_user_command(email: str, password_stdin: bool) -> None:
     with _refusals(), db.writer_session() as session:
         user = _add_user(session, email, password_hash)
         user_id = user.id
-    click.echo(f"Created user {email} (id {user_id}).")
+    _echo(f"Created user {email} (id {user_id}).")
 
 
 def _read_password(from_stdin: bool) -> tuple[str, str]:
@@ -189,44 +260,56 @@ def _add_user(session: Session, email: str, password_hash: str) -> User:
 @click.argument("email")
 @click.argument("org")
 @click.argument("role", callback=_role_name)
+@_org_flags
 @with_appcontext
-def assign_role_command(email: str, org: str, role: str) -> None:
+def assign_role_command(
+    email: str, org: str, role: str, org_by_id: bool, org_by_name: bool
+) -> None:
     """Give EMAIL the ROLE (OWNER, MEMBER or BILLING) in ORG, or change the role
-    they have there to ROLE. ORG is an id or an exact name."""
+    they have there to ROLE. ORG is an id or an exact name (see --id, --name)."""
     email = _checked_email(email)
+    by = _reading(org_by_id, org_by_name)
     with _refusals(), db.writer_session() as session:
-        organization = _locked_organization(session, org)
+        organization = _locked_organization(session, org, by)
         user = roles.find_user(session, email)
         change = roles.assign_role(session, organization, user, role, actor=None)
         where = _name_of(organization)
-    click.echo(f"{where}: {change}")
+    _echo(f"{where}: {change}")
 
 
 @click.command("remove-role")
 @click.argument("email")
 @click.argument("org")
+@_org_flags
 @with_appcontext
-def remove_role_command(email: str, org: str) -> None:
-    """Take away the role EMAIL holds in ORG (an id or an exact name)."""
+def remove_role_command(
+    email: str, org: str, org_by_id: bool, org_by_name: bool
+) -> None:
+    """Take away the role EMAIL holds in ORG (an id or an exact name: see --id,
+    --name)."""
     email = _checked_email(email)
+    by = _reading(org_by_id, org_by_name)
     with _refusals(), db.writer_session() as session:
-        organization = _locked_organization(session, org)
+        organization = _locked_organization(session, org, by)
         user = roles.find_user(session, email)
         change = roles.delete_user_role(session, organization, user, actor=None)
         where = _name_of(organization)
-    click.echo(f"{where}: {change}")
+    _echo(f"{where}: {change}")
 
 
 @click.command("list-roles")
 @click.argument("org")
+@_org_flags
 @with_appcontext
-def list_roles_command(org: str) -> None:
-    """List the members of ORG (an id or an exact name) and their roles, by email
-    as on the roles page."""
+def list_roles_command(org: str, org_by_id: bool, org_by_name: bool) -> None:
+    """List the members of ORG (an id or an exact name: see --id, --name) and
+    their roles, by email as on the roles page."""
+    by = _reading(org_by_id, org_by_name)
     with _refusals(), Session(db.engine()) as session:
-        organization = organizations.find_organization(session, org)
+        organization = organizations.find_organization(session, org, by)
         members = session.scalars(member_search.members_matching(organization.id))
-        rows = [(role.user.email, role.name) for role in members]
+        # escaped before measuring, so that the columns line up as printed
+        rows = [(escaped(role.user.email), role.name) for role in members]
     width = max((len(email) for email, _ in rows), default=0)
     for email, name in rows:
         click.echo(f"{email:<{width}}  {name}")
@@ -238,22 +321,24 @@ def list_orgs_command() -> None:
     """List every organization: its id, name and number of members."""
     with Session(db.engine()) as session:
         summaries = organizations.organization_summaries(session)
+    # escaped before measuring, so that the columns line up as printed
+    names = [escaped(org.name) for org in summaries]
     id_width = max((len(str(org.id)) for org in summaries), default=0)
-    name_width = max((len(org.name) for org in summaries), default=0)
-    for org in summaries:
+    name_width = max((len(name) for name in names), default=0)
+    for org, name in zip(summaries, names, strict=True):
         noun = "member" if org.members == 1 else "members"
-        click.echo(
-            f"{org.id:>{id_width}}  {org.name:<{name_width}}  {org.members} {noun}"
-        )
+        click.echo(f"{org.id:>{id_width}}  {name:<{name_width}}  {org.members} {noun}")
 
 
-def _locked_organization(session: Session, ref: str) -> Organization:
+def _locked_organization(
+    session: Session, ref: str, by: organizations.By
+) -> Organization:
     """The organization ref names, locked until the transaction ends (as the
     web's writing requests lock it before anything else)."""
-    found = organizations.find_organization(session, ref)
+    found = organizations.find_organization(session, ref, by)
     locked = roles.lock_organization(session, found.id)
     if locked is None:  # deleted since it was found
-        raise organizations.NoSuchOrganization(ref)
+        raise organizations.NoSuchOrganization(ref, by)
     return locked
 
 
@@ -268,5 +353,22 @@ def _refusals() -> Iterator[None]:
     time it gets here) into Refused, its message on one line."""
     try:
         yield
+    except organizations.IdOrName as error:
+        raise Refused(f"{error} {_which_one(error)}") from error
+    except organizations.NotAnId as error:
+        raise BadArgument(
+            "With --id, ORG is an id: digits without leading zeros,"
+            f" not {error.shown!r}."
+        ) from error
     except (roles.RoleError, organizations.OrganizationNotFound) as error:
         raise Refused(str(error)) from error
+
+
+def _which_one(error: organizations.IdOrName) -> str:
+    """How to say which organization an ORG that is both an id and a name means."""
+    if len(error.named) == 1:
+        return (
+            f"Add --id for the organization with id {error.by_id}, or --name for"
+            f" the one named {error.shown!r}."
+        )
+    return "Add --id and give the id of the one you mean."
