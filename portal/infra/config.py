@@ -45,6 +45,13 @@ def _set_defaults(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         # Requests larger than this get 413; our largest form is well under 1 kB.
         MAX_CONTENT_LENGTH=64 * 1024,
+        # Seconds a writing request's body may stall between two reads before
+        # it is answered 408 (portal/web/security.py reads it before any work).
+        BODY_READ_TIMEOUT=10.0,
+        # PostgreSQL: seconds a statement may wait for a lock, and run at all,
+        # before it is cancelled (answered 503 with Retry-After).
+        DATABASE_LOCK_TIMEOUT=5.0,
+        DATABASE_STATEMENT_TIMEOUT=30.0,
         WTF_CSRF_TIME_LIMIT=3600,
         SESSION_IDLE_TIMEOUT=timedelta(minutes=30),
         SESSION_MAX_AGE=timedelta(hours=12),
