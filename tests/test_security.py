@@ -676,6 +676,26 @@ def test_forged_host_header_refused_with_trusted_hosts(
     app.extensions["portal.engine"].dispose()
 
 
+@pytest.mark.parametrize(
+    "hosts", ["a.example, portal.example.com", " portal.example.com ,a.example,"]
+)
+def test_trusted_hosts_are_trimmed(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, hosts: str
+) -> None:
+    # why: the README says comma-separated; "a, b" refused b with 400
+    monkeypatch.setenv("PORTAL_TRUSTED_HOSTS", hosts)
+    app = create_app(
+        {"SECRET_KEY": "k", "DATABASE_URL": db_url, "HTTPS": False, **app_settings()}
+    )
+    assert sorted(app.config["TRUSTED_HOSTS"]) == ["a.example", "portal.example.com"]
+    client = app.test_client()
+    assert (
+        client.get("/login", headers={"Host": "portal.example.com"}).status_code == 200
+    )
+    assert client.get("/login", headers={"Host": "evil.example"}).status_code == 400
+    app.extensions["portal.engine"].dispose()
+
+
 def test_headers_on_static_files(client: FlaskClient) -> None:
     response = client.get("/static/portal.css")
     assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -89,7 +89,9 @@ def _read_environment(app: Flask) -> None:
     if "PORTAL_TRUSTED_HOSTS" in os.environ:
         # Host names the app answers to (Flask refuses others with 400), so that
         # a forged Host header never ends up in a redirect URL.
-        app.config["TRUSTED_HOSTS"] = os.environ["PORTAL_TRUSTED_HOSTS"].split(",")
+        # Comma-separated, spaces around names allowed ("a.example, b.example").
+        names = os.environ["PORTAL_TRUSTED_HOSTS"].split(",")
+        app.config["TRUSTED_HOSTS"] = [name.strip() for name in names if name.strip()]
     if "PORTAL_HTTPS" in os.environ:
         # Off only when clearly switched off: a typo must not drop Secure cookies.
         app.config["HTTPS"] = os.environ["PORTAL_HTTPS"].lower() not in {
