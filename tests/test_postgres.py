@@ -9,18 +9,19 @@ schema, reset to the seeded rows (the pg_url fixture of conftest.py).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from portal import create_app
 from portal.domain import demo
 from portal.domain.models import Organization
 from portal.infra.db import make_engine
-from tests.conftest import AuthActions, RoleActions, organization
+from tests.conftest import AuthActions, RoleActions, organization, role_of
 from tests.database import PostgresSchemas, seed_demo
 from tests.races import (
     RACES,
@@ -132,3 +133,42 @@ def test_postgres_walkthrough_and_hostile_input(pg_app: Flask) -> None:
         "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
         " LIST_ROLES." in client.get("/orgs/1/roles").text
     )
+
+
+def test_postgres_lock_wait_is_cut_short_and_answered_503(pg_url: str) -> None:
+    # why: a change that waited on the organization's row had no bound at all: it
+    # hung for as long as the lock was held (40 s seen), then applied itself after
+    # its client had given up
+    pg_app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "k",
+            "DATABASE_URL": pg_url,
+            "HTTPS": False,
+            "DATABASE_LOCK_TIMEOUT": 0.5,
+            **app_settings(),
+        }
+    )
+    client = pg_app.test_client()
+    assert AuthActions(client).login(demo.JOHN).status_code == 302
+    roles = RoleActions(client)
+    token = roles.csrf_token()
+    holder = create_engine(pg_app.config["DATABASE_URL"])
+    with holder.connect() as other, other.begin():
+        other.execute(
+            select(Organization)
+            .where(Organization.id == demo.BEATLES_ID)
+            .with_for_update()
+        )
+        started = time.monotonic()
+        response = roles.assign(1, demo.RINGO, "BILLING", token=token)
+        waited = time.monotonic() - started
+    holder.dispose()
+    pg_app.extensions["portal.engine"].dispose()
+    assert response.status_code == 503 and waited < 3
+    assert response.headers["Retry-After"] == "2"
+    assert "Another change is being made here" in response.text
+    reader = make_engine(pg_url)
+    with Session(reader) as session:
+        assert role_of(session, demo.RINGO, demo.BEATLES_ID) == "MEMBER"
+    reader.dispose()

@@ -676,6 +676,26 @@ def test_forged_host_header_refused_with_trusted_hosts(
     app.extensions["portal.engine"].dispose()
 
 
+@pytest.mark.parametrize(
+    "hosts", ["a.example, portal.example.com", " portal.example.com ,a.example,"]
+)
+def test_trusted_hosts_are_trimmed(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, hosts: str
+) -> None:
+    # why: the README says comma-separated; "a, b" refused b with 400
+    monkeypatch.setenv("PORTAL_TRUSTED_HOSTS", hosts)
+    app = create_app(
+        {"SECRET_KEY": "k", "DATABASE_URL": db_url, "HTTPS": False, **app_settings()}
+    )
+    assert sorted(app.config["TRUSTED_HOSTS"]) == ["a.example", "portal.example.com"]
+    client = app.test_client()
+    assert (
+        client.get("/login", headers={"Host": "portal.example.com"}).status_code == 200
+    )
+    assert client.get("/login", headers={"Host": "evil.example"}).status_code == 400
+    app.extensions["portal.engine"].dispose()
+
+
 def test_headers_on_static_files(client: FlaskClient) -> None:
     response = client.get("/static/portal.css")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -774,6 +794,7 @@ class HttpUser:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.email: str | None = None
         self.jar = CookieJar()
         self._opener = build_opener(HTTPCookieProcessor(self.jar))
 
@@ -790,13 +811,36 @@ class HttpUser:
             self.url + "/login", urlencode(form).encode(), timeout=10
         ) as response:
             assert response.url.endswith("/orgs")
+        self.email = email
+
+    def cookie_header(self) -> str:
+        """The Cookie header this browser sends."""
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+    def csrf_token(self) -> str:
+        """A CSRF token of this browser's session (from the password page)."""
+        return csrf_in(self.page("/account/password"), "/account/password")
+
+    def post_form(self, path: str, data: dict[str, str]) -> int:
+        """POST data as a form with this session's CSRF token; the status, not
+        followed."""
+        parts = urlsplit(self.url)
+        assert parts.hostname is not None, self.url
+        body = urlencode({**data, "csrf_token": self.csrf_token()})
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        headers = {"Content-Type": FORM, "Cookie": self.cookie_header()}
+        try:
+            connection.request("POST", path, body, headers)
+            return connection.getresponse().status
+        finally:
+            connection.close()
 
     def post_chunked(self, path: str, body: bytes) -> int:
         """POST body with Transfer-Encoding: chunked, in 8 KiB chunks; the status."""
         parts = urlsplit(self.url)
         assert parts.hostname is not None, self.url
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-        cookies = "; ".join(f"{c.name}={c.value}" for c in self.jar)
+        cookies = self.cookie_header()
         chunks = (body[i : i + 8192] for i in range(0, len(body), 8192))
         headers = {
             "Content-Type": FORM,

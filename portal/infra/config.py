@@ -45,6 +45,13 @@ def _set_defaults(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         # Requests larger than this get 413; our largest form is well under 1 kB.
         MAX_CONTENT_LENGTH=64 * 1024,
+        # Seconds a writing request's body may stall between two reads before
+        # it is answered 408 (portal/web/security.py reads it before any work).
+        BODY_READ_TIMEOUT=10.0,
+        # PostgreSQL: seconds a statement may wait for a lock, and run at all,
+        # before it is cancelled (answered 503 with Retry-After).
+        DATABASE_LOCK_TIMEOUT=5.0,
+        DATABASE_STATEMENT_TIMEOUT=30.0,
         WTF_CSRF_TIME_LIMIT=3600,
         SESSION_IDLE_TIMEOUT=timedelta(minutes=30),
         SESSION_MAX_AGE=timedelta(hours=12),
@@ -82,7 +89,9 @@ def _read_environment(app: Flask) -> None:
     if "PORTAL_TRUSTED_HOSTS" in os.environ:
         # Host names the app answers to (Flask refuses others with 400), so that
         # a forged Host header never ends up in a redirect URL.
-        app.config["TRUSTED_HOSTS"] = os.environ["PORTAL_TRUSTED_HOSTS"].split(",")
+        # Comma-separated, spaces around names allowed ("a.example, b.example").
+        names = os.environ["PORTAL_TRUSTED_HOSTS"].split(",")
+        app.config["TRUSTED_HOSTS"] = [name.strip() for name in names if name.strip()]
     if "PORTAL_HTTPS" in os.environ:
         # Off only when clearly switched off: a typo must not drop Secure cookies.
         app.config["HTTPS"] = os.environ["PORTAL_HTTPS"].lower() not in {

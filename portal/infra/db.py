@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -34,11 +35,19 @@ class DatabaseUnavailable(Exception):
     """The database does not answer; the message names it (never its password)."""
 
 
-def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
+def make_engine(
+    url: str,
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    lock_timeout: float | None = None,
+    statement_timeout: float | None = None,
+) -> Engine:
     """An engine for url; SQLite gets foreign keys, WAL and writer transactions.
 
     pool_size and max_overflow bound the connections one process holds (see the
-    README's Production section); SQLite ignores them.
+    README's Production section); SQLite ignores them. PostgreSQL: lock_timeout
+    and statement_timeout (seconds) bound every lock wait and statement of its
+    connections (SQLite's waits are bound by its busy timeout, 30 s).
     """
     # SQL parameters stay out of error messages and logs: they include session
     # tokens and password hashes.
@@ -51,7 +60,10 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
             pool_size=pool_size,
             max_overflow=max_overflow,
             hide_parameters=True,
-            connect_args={"connect_timeout": CONNECT_TIMEOUT},
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT,
+                **_postgres_options(url, lock_timeout, statement_timeout),
+            },
         )
     engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 30})
 
@@ -76,12 +88,34 @@ def make_engine(url: str, pool_size: int = 5, max_overflow: int = 5) -> Engine:
     return engine
 
 
+def _postgres_options(
+    url: str, lock_timeout: float | None, statement_timeout: float | None
+) -> dict[str, str]:
+    """libpq's options for the timeouts, added to the URL's own options (which a
+    connect argument would otherwise replace)."""
+    settings = [
+        f"-c {name}={round(seconds * 1000)}"
+        for name, seconds in (
+            ("lock_timeout", lock_timeout),
+            ("statement_timeout", statement_timeout),
+        )
+        if seconds
+    ]
+    if not settings:
+        return {}
+    given = make_url(url).query.get("options", "")
+    options = " ".join([*([given] if isinstance(given, str) else given), *settings])
+    return {"options": options.strip()}
+
+
 def init_app(app: Flask) -> None:
     """Create the app's engine and close the request session after each request."""
     app.extensions["portal.engine"] = make_engine(
         app.config["DATABASE_URL"],
         pool_size=app.config["DATABASE_POOL_SIZE"],
         max_overflow=app.config["DATABASE_MAX_OVERFLOW"],
+        lock_timeout=app.config["DATABASE_LOCK_TIMEOUT"],
+        statement_timeout=app.config["DATABASE_STATEMENT_TIMEOUT"],
     )
     app.teardown_appcontext(_close_session)
 

@@ -79,6 +79,19 @@ class UnavailablePage(ErrorPage):
     template = "errors/503.html"
 
 
+@dataclass(frozen=True)
+class BusyPage(ErrorPage):
+    """503: a lock wait or a statement ran out of time (another change holds what
+    this request needs); nothing was changed."""
+
+    template = "errors/busy.html"
+
+
+# SQLSTATEs of a wait PostgreSQL cut short: lock_timeout, statement_timeout.
+_TIMED_OUT = {"55P03", "57014"}
+BUSY = "Another change is being made here right now; try again in a few seconds."
+
+
 # Errors with a page of their own; every other HTTP error uses errors/error.html.
 _PAGES: dict[int, type[ErrorPage]] = {
     403: ForbiddenPage,
@@ -170,6 +183,29 @@ def _server_error(error: InternalServerError) -> Response:
     return render(ServerErrorPage(error, _MESSAGES[500]), 500)
 
 
+def _timed_out(error: DBAPIError) -> bool:
+    """Whether error is a wait the database cut short (PostgreSQL's lock or
+    statement timeout, SQLite's busy timeout), not an outage."""
+    if getattr(error.orig, "sqlstate", None) in _TIMED_OUT:
+        return True
+    return "database is locked" in str(error.orig)
+
+
+def _busy(error: DBAPIError) -> Response:
+    """503 with Retry-After for a wait cut short: logged, rolled back, in words."""
+    current_app.logger.warning(
+        "database busy during %s %s: %s",
+        request.method,
+        request.path,
+        type(error.orig).__name__,
+    )
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+    page = BusyPage(ServiceUnavailable(), BUSY)
+    return render(page, 503, {"Retry-After": "2"})
+
+
 def _database_error(error: DBAPIError) -> Response:
     """The database is down or dropped the connection: 503, try again shortly.
 
@@ -180,6 +216,8 @@ def _database_error(error: DBAPIError) -> Response:
     if not (isinstance(error, OperationalError) or error.connection_invalidated):
         raise error
     _refused()
+    if _timed_out(error):
+        return _busy(error)
     reason = str(error.orig).strip().splitlines()[0] if error.orig else ""
     current_app.logger.warning(
         "database unavailable during %s %s: %s: %s",
