@@ -257,7 +257,7 @@ class Client:
     ) -> tuple[int, str, str]:
         """(status, Location, body) of one request on a connection of its own."""
         port = self.nginx.https_port
-        sent = {"Host": f"localhost:{port}", **(headers or {})}
+        sent = {"Host": f"localhost:{port}"}
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
@@ -265,8 +265,9 @@ class Client:
             body = urllib.parse.urlencode(form)
             sent["Content-Type"] = "application/x-www-form-urlencoded"
             # Flask-WTF checks the Referer of HTTPS posts against the host it
-            # sees: this passes only if X-Forwarded-Proto/-Host/-Port are right.
+            # sees: this passes only if X-Forwarded-Host and -Port are right.
             sent["Referer"] = f"https://localhost:{port}{path}"
+        sent.update(headers or {})
         connection = http.client.HTTPSConnection(
             "127.0.0.1",
             port,
@@ -400,7 +401,16 @@ def test_nginx_passes_the_real_client_address_to_the_app(proxied: Nginx) -> None
     while line not in proxied.gunicorn.output() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert line in proxied.gunicorn.output()
+    # gunicorn's access log prints the address ProxyFix set, too.
+    assert 'gunicorn.access: 127.0.0.2 "POST /login' in proxied.gunicorn.output()
     assert "203.0.113.9" not in proxied.gunicorn.output()
+
+
+def test_nginx_tells_the_app_it_is_served_over_https(proxied: Nginx) -> None:
+    # On HTTPS (X-Forwarded-Proto), Flask-WTF refuses a post whose Referer is
+    # another site's; over plain HTTP it would not look.
+    elsewhere = {"Referer": "https://elsewhere.example/login"}
+    assert Client(proxied).login(demo.PASSWORD, elsewhere) == 400
 
 
 def test_nginx_drops_a_forged_prefix(proxied: Nginx) -> None:
