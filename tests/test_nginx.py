@@ -295,43 +295,62 @@ class Client:
         return self.request("POST", "/login", form, headers)[0]
 
 
-@contextlib.contextmanager
-def slow_clients(
-    connect: Connect, requests: list[bytes], interval: float = 0.5
-) -> Iterator[list[socket.socket]]:
+class SlowClients:
     """One connection per request, each from an address of its own (127.0.1.n),
-    sending its request's start and then one more byte every interval, never
-    finishing, while the with block runs."""
-    sockets: list[socket.socket] = []
-    stop = threading.Event()
-    trickle = threading.Thread(target=_trickle, args=(sockets, stop, interval))
-    try:
-        for number, start in enumerate(requests, 1):
-            client = connect(f"127.0.1.{number}")
-            sockets.append(client)
-            client.sendall(start)
-        trickle.start()
-        yield sockets
-    finally:
-        stop.set()
-        if trickle.is_alive():
-            trickle.join(timeout=10)
-        for client in sockets:
+    that sends its request's start and then one more byte every interval (from a
+    thread), never finishing, while the with block runs."""
+
+    def __init__(
+        self, connect: Connect, requests: list[bytes], interval: float = 0.5
+    ) -> None:
+        """Connections to make with connect, one per request start."""
+        self.connect = connect
+        self.requests = requests
+        self.interval = interval
+        self.sockets: list[socket.socket] = []
+        # One thread at a time on a TLS connection: OpenSSL's are not shared.
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._trickle)
+
+    def __enter__(self) -> SlowClients:
+        """Connect them all, send each its start, and start trickling."""
+        try:
+            for number, start in enumerate(self.requests, 1):
+                client = self.connect(f"127.0.1.{number}")
+                self.sockets.append(client)
+                client.sendall(start)
+            self.thread.start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        """Stop trickling and close every connection."""
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+        for client in self.sockets:
             client.close()
 
+    def _trickle(self) -> None:
+        """Send one byte on each connection every interval until stopped."""
+        while not self.stop.wait(self.interval):
+            with self.lock:
+                for client in self.sockets:
+                    with contextlib.suppress(OSError):  # closed by the server
+                        client.send(b"x")
 
-def _trickle(
-    sockets: list[socket.socket], stop: threading.Event, interval: float
-) -> None:
-    """Send one byte on each socket every interval until stop is set."""
-    while not stop.wait(interval):
-        for client in sockets:
-            with contextlib.suppress(OSError):  # closed by the server: fine here
-                client.send(b"x")
+    def waiting(self) -> list[bool]:
+        """For each connection, whether the server still waits for its request."""
+        with self.lock:
+            return [waiting(client) for client in self.sockets]
 
 
 def waiting(client: socket.socket) -> bool:
     """Whether the server still waits for client's request: no answer, no close."""
+    timeout = client.gettimeout()
     client.settimeout(0)
     try:
         client.recv(1)
@@ -339,6 +358,8 @@ def waiting(client: socket.socket) -> bool:
         return True
     except OSError:
         return False
+    finally:
+        client.settimeout(timeout)
     return False  # an answer (408, 429, 400) or the end of the connection
 
 
@@ -353,12 +374,12 @@ def test_nginx_slow_clients_delay_neither_health_nor_login(proxied: Nginx) -> No
     # Straight to gunicorn, 8 of these stall it (the next test); nginx holds
     # them all and passes gunicorn only whole requests.
     requests = [SLOW_HEADERS] * 50 + [SLOW_BODY] * 50
-    with slow_clients(proxied.connect, requests) as sockets:
+    with SlowClients(proxied.connect, requests) as slow:
         time.sleep(1.5)  # every one of them has sent a few more bytes
         client = Client(proxied)
         health, health_took = timed(lambda: client.request("GET", "/healthz")[0])
         login, login_took = timed(lambda: client.login(demo.PASSWORD))
-        held = sum(waiting(slow) for slow in sockets)
+        held = sum(slow.waiting())
     assert (health, login) == (200, 302)
     assert health_took < 1.0, f"/healthz took {health_took:.2f}s"
     # A login is two requests (the form, then the post) and one password hash.
@@ -381,7 +402,7 @@ def test_nginx_absent_gunicorn_stalls_behind_eight_slow_clients(
         )
 
     try:
-        with slow_clients(connect, [SLOW_HEADERS] * 8):
+        with SlowClients(connect, [SLOW_HEADERS] * 8):
             time.sleep(0.5)
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             with pytest.raises(TimeoutError):
@@ -441,8 +462,48 @@ def test_nginx_limits_connections_per_client(proxied: Nginx) -> None:
         """Every slow connection from one address."""
         return proxied.connect("127.0.0.3")
 
-    with slow_clients(connect, [SLOW_BODY] * PER_CLIENT):
+    with SlowClients(connect, [SLOW_BODY] * PER_CLIENT):
         time.sleep(0.5)  # nginx has read their headers: they count
         greedy = Client(proxied, address="127.0.0.3")
         assert greedy.request("GET", "/healthz")[0] == 429
         assert Client(proxied).request("GET", "/healthz")[0] == 200
+
+
+def test_nginx_drops_slow_headers_and_silent_bodies_after_ten_seconds(
+    proxied: Nginx,
+) -> None:
+    # client_header_timeout bounds the whole header, however steadily it
+    # trickles; client_body_timeout bounds each silence within a body.
+    started = time.monotonic()
+    requests = [SLOW_HEADERS, SLOW_BODY]
+    dropped: dict[str, float] = {}
+    with SlowClients(proxied.connect, requests, interval=0.5) as slow:
+        # The body client goes silent after its start: stop trickling to it.
+        silent = slow.sockets.pop()
+        while len(dropped) < 2 and time.monotonic() - started < 15:
+            now = time.monotonic() - started
+            with slow.lock:
+                states = {"headers": waiting(slow.sockets[0]), "body": waiting(silent)}
+            for name, still in states.items():
+                if not still:
+                    dropped.setdefault(name, now)
+            time.sleep(0.2)
+        silent.close()
+    assert set(dropped) == {"headers", "body"}, f"still open after 15 s: {dropped}"
+    for name, after in dropped.items():
+        assert 9 < after < 12, f"the slow {name} was dropped after {after:.1f}s"
+
+
+def test_nginx_refuses_a_body_over_the_apps_limit_itself(proxied: Nginx) -> None:
+    # client_max_body_size is the app's MAX_CONTENT_LENGTH (64 KiB): nginx
+    # answers 413 from the declared length, before any byte of the body.
+    client = proxied.connect(CLIENT)
+    try:
+        client.sendall(
+            b"POST /login HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Length: %d\r\n\r\n" % (64 * 1024 + 1)
+        )
+        assert client.recv(12) == b"HTTP/1.1 413"
+    finally:
+        client.close()
+    assert '"POST /login' not in proxied.gunicorn.output()
