@@ -88,6 +88,7 @@ class Nginx:
         return self.context.wrap_socket(raw, server_hostname="localhost")
 
     def error_log(self) -> str:
+        """What nginx logged (start-up errors, timeouts, refusals)."""
         return (self.directory / "error.log").read_text(errors="replace")
 
 
