@@ -7,7 +7,7 @@ PORT ?= 5000
 # bring the database to the newest schema (portal/migrations).
 SCHEMA_STEP ?= $(VENV)/bin/flask --app portal db upgrade
 
-.PHONY: run migrate serve test test-full coverage lint browser bench screenshots clean
+.PHONY: run migrate serve test test-full coverage lint browser nginx bench screenshots clean
 
 # Runtime dependencies. flask-oso and sqlalchemy-oso go in with --no-deps: their
 # stale pins conflict with patched Flask and pytest (see requirements-nodeps.txt).
@@ -58,20 +58,30 @@ lint: $(VENV)/.installed-test
 # after it (scripts/run-tests.sh). Tests with a database run on SQLite and on
 # PostgreSQL (skipped loudly when no server answers; CI sets
 # PORTAL_REQUIRE_POSTGRES=1 to make that a failure); the rest run once.
-test: $(VENV)/.installed-test browser lint
+test: $(VENV)/.installed-test browser lint nginx
 	@# curl runs the README's JSON walkthrough (tests/e2e/test_curl.py).
 	command -v curl >/dev/null 2>&1 || apt-get install -y -qq curl >/dev/null
 	PY=$(PY) scripts/run-tests.sh
 
+# Debian's nginx (and openssl, for a throwaway certificate) for tests/test_nginx.py,
+# which runs deploy/nginx.conf in front of gunicorn; those tests are skipped, and
+# say why, where they cannot be installed. /usr/sbin is not on every PATH.
+nginx:
+	PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null 2>&1 || \
+		apt-get install -y -qq nginx >/dev/null 2>&1 || \
+		echo "!!! nginx could not be installed: tests/test_nginx.py will be skipped"
+	command -v openssl >/dev/null 2>&1 || apt-get install -y -qq openssl >/dev/null 2>&1 || \
+		echo "!!! openssl could not be installed: tests/test_nginx.py will be skipped"
+
 # As make test, and the browser tests on PostgreSQL too.
-test-full: $(VENV)/.installed-test browser lint
+test-full: $(VENV)/.installed-test browser lint nginx
 	command -v curl >/dev/null 2>&1 || apt-get install -y -qq curl >/dev/null
 	PORTAL_TEST_FULL=1 PY=$(PY) scripts/run-tests.sh
 
 # Branch coverage of portal/ by the whole suite, both backends, in one process
 # (coverage.py; servers started as subprocesses are not counted). The report
 # lands in test-artifacts/coverage/ and its total on the last line.
-coverage: $(VENV)/.installed-test browser
+coverage: $(VENV)/.installed-test browser nginx
 	command -v curl >/dev/null 2>&1 || apt-get install -y -qq curl >/dev/null
 	rm -f .coverage
 	$(PY) -m coverage run -m pytest -q -p no:xdist

@@ -16,6 +16,9 @@ from portal.infra.logs import DATE_FORMAT, FORMAT
 
 wsgi_app = "portal:create_app()"
 
+# Behind nginx (deploy/nginx.conf), on an address only nginx reaches: gthread
+# workers have no timeout for reading a request, so workers x threads clients
+# that send slowly would stall the server; nginx hands over only whole requests.
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 
 
@@ -39,7 +42,8 @@ timeout = 30
 # On SIGTERM, workers finish the requests they have for up to this long.
 graceful_timeout = 30
 # Longer than nothing, shorter than a load balancer's idle timeout (often 60 s),
-# so that the balancer never sends on a connection we are closing.
+# so that the balancer never sends on a connection we are closing. (nginx with
+# deploy/nginx.conf opens a connection per request and does not reuse it.)
 keepalive = 5
 
 # No runtime control socket ($HOME/.gunicorn/gunicorn.ctl by default): we do not

@@ -81,9 +81,14 @@ def children(pid: int) -> list[int]:
 
 
 def start_server(
-    database_url: str, log: Path, workers: int = 1, wait: bool = True
+    database_url: str,
+    log: Path,
+    workers: int = 1,
+    wait: bool = True,
+    environment: dict[str, str] | None = None,
 ) -> Server:
-    """gunicorn --config gunicorn.conf.py on a free 127.0.0.1 port."""
+    """gunicorn --config gunicorn.conf.py on a free 127.0.0.1 port, with
+    environment's variables on top of the test's."""
     env = {
         **os.environ,
         "SECRET_KEY": "serve-test-key",
@@ -92,6 +97,7 @@ def start_server(
         "PORT": str(closed_port()),
         "WEB_CONCURRENCY": str(workers),
         "PORTAL_HTTPS": "0",  # urllib would not send a Secure cookie over http
+        **(environment or {}),
     }
     with log.open("wb") as out:  # the server writes to its own copy
         process = subprocess.Popen(
