@@ -81,6 +81,12 @@ def head_revision() -> str:
     return head
 
 
+def revisions() -> frozenset[str]:
+    """The ids of every revision this release ships."""
+    script = ScriptDirectory.from_config(config())
+    return frozenset(revision.revision for revision in script.walk_revisions())
+
+
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at; None if Alembic never touched it."""
     with engine.connect() as connection:
