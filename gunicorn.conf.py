@@ -68,6 +68,9 @@ logconfig_dict: dict[str, Any] = {
     "loggers": {
         "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
         "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+        # The start-up check reads the schema's revision; Alembic would say
+        # "Context impl ..." at INFO on every start.
+        "alembic": {"level": "WARNING", "handlers": [], "propagate": True},
     },
     "handlers": {
         "stdout": {
@@ -82,8 +85,8 @@ logconfig_dict: dict[str, Any] = {
 
 def on_starting(server: Any) -> None:
     """Refuse to start unless the app can be built (SECRET_KEY set, valid
-    settings) and its database answers; gunicorn prints the RuntimeError's
-    message and exits with status 1."""
+    settings), its database answers and its schema is at the migrations' head;
+    gunicorn prints the RuntimeError's one-line message and exits with status 1."""
     require_database(create_app())
 
 

@@ -86,7 +86,6 @@ from portal.domain import demo, member_search, paging
 from portal.domain.membership import find_membership, membership_of
 from portal.domain.models import (
     AuditEntry,
-    Base,
     Organization,
     OrganizationRole,
     Repository,
@@ -101,6 +100,7 @@ from portal.forms import (
     RoleForm,
 )
 from portal.infra import db as portal_db
+from portal.infra import migrate
 from portal.web.guards import public
 from portal.web.switcher import Switcher, switcher_of
 from tests.factories import (
@@ -154,7 +154,9 @@ def build_database(path: Path, scale: Scale | None) -> tuple[str, Fixtures]:
     """The demo data (plus scale data unless scale is None) in a new SQLite file."""
     url = f"sqlite:///{path}"
     engine = create_engine(url)
-    Base.metadata.create_all(engine)
+    # The migrations, not create_all: gunicorn (gunicorn.conf.py) refuses to
+    # start on a database that is not at the migrations' head.
+    migrate.upgrade(engine)
     fixtures = Fixtures()
     with Session(engine) as session:
         demo.seed_database(session)

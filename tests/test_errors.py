@@ -1,9 +1,11 @@
 """Error pages: a database that goes away while the app serves gives 503 in the
-site's layout, and the app recovers by itself when it returns.
+site's layout, and the app recovers by itself when it returns; a database that
+answers but is behind the code (a table missing) gives a logged 500 saying so.
 
-Against the local PostgreSQL server (per-test schema: the pg_url fixture),
-reached through a TCP forwarder the test cuts and restores, or with the app's
-server connections terminated by pg_terminate_backend.
+The outages: against the local PostgreSQL server (per-test schema: the pg_url
+fixture), reached through a TCP forwarder the test cuts and restores, or with the
+app's server connections terminated by pg_terminate_backend. The schema behind:
+on both backends, a database of the test's own.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from sqlalchemy.engine import make_url
 
 from portal import create_app
 from portal.domain import demo
+from portal.infra import migrate
 from tests.conftest import AuthActions, csrf_token
-from tests.database import postgres_server_url
+from tests.database import postgres_server_url, seed_demo
 from tests.settings import app_settings
 from tests.tcpproxy import TcpProxy
 
@@ -143,3 +146,78 @@ def test_errors_terminated_server_connections_cost_no_request(pg_url: str) -> No
     assert client.get("/orgs").status_code == 200
     assert client.get("/healthz").status_code == 200
     app.extensions["portal.engine"].dispose()
+
+
+@pytest.fixture
+def behind_url(empty_db_url: str) -> str:
+    """A seeded database of the test's own whose schema is one revision behind the
+    code (audit_entry not there yet): never the shared working schema, since the
+    test changes its tables."""
+    seed_demo(empty_db_url)
+    engine = create_engine(empty_db_url)
+    migrate.downgrade(engine, "-1")
+    engine.dispose()
+    return empty_db_url
+
+
+@pytest.fixture
+def behind_app(behind_url: str) -> Iterator[Flask]:
+    """The app on a database one revision behind the code."""
+    app = _app(behind_url)
+    yield app
+    app.extensions["portal.engine"].dispose()
+
+
+def _schema_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The app's log lines that say the schema is behind."""
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("portal")
+        and "schema is behind" in record.getMessage()
+    ]
+
+
+def test_errors_missing_table_is_a_logged_500_not_an_outage(
+    behind_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    # why: a database that was not migrated answers; calling it "not answering"
+    # with Retry-After sends the operator looking at the wrong thing
+    client = _logged_in(behind_app)
+    response = client.get("/orgs/1/audit")
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers
+    assert OUTAGE not in response.text
+    assert 'class="topbar"' in response.text  # the site's layout
+    assert "audit_entry" not in response.text  # nothing of the database shown
+    (line,) = _schema_lines(caplog)
+    assert "GET /orgs/1/audit" in line and "audit_entry" in line
+    assert "flask --app portal db upgrade" in line
+
+
+def test_errors_missing_table_answers_json_500(
+    behind_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = _logged_in(behind_app)
+    response = client.get("/orgs/1/audit", headers={"Accept": "application/json"})
+    assert response.status_code == 500
+    assert response.json is not None and response.json["status"] == 500
+    assert "Retry-After" not in response.headers
+    assert len(_schema_lines(caplog)) == 1
+
+
+def test_errors_missing_user_table_is_a_500_page_too(
+    behind_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # why: the table the user loader reads: the page must not ask it again
+    app = _app(behind_url)
+    client = _logged_in(app)
+    with app.extensions["portal.engine"].begin() as connection:
+        # A rename works alike on both backends (SQLite cannot DROP ... CASCADE).
+        connection.exec_driver_sql('ALTER TABLE "user" RENAME TO user_gone')
+    response = client.get("/orgs")
+    app.extensions["portal.engine"].dispose()
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers
+    (line,) = _schema_lines(caplog)
+    assert "GET /orgs" in line and "user" in line

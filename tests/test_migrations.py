@@ -6,7 +6,11 @@ Every database test runs on SQLite and on PostgreSQL (a schema of its own, via
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from sqlalchemy import Engine, inspect, text
 from portal import create_app
 from portal.domain.models import Base
 from portal.infra import migrate
-from portal.infra.db import make_engine
+from portal.infra.db import WRITER, make_engine
 from tests.conftest import skip_without_postgres
 from tests.database import postgres_schema
 from tests.settings import app_settings
@@ -63,6 +67,9 @@ FIRST_REVISION_ROWS: dict[str, list[dict[str, Any]]] = {
         {"id": 1, "email": "nobody@example.com", "at": "2025-06-01 12:00:00.5"},
     ],
 }
+
+ROOT = Path(__file__).resolve().parents[1]
+FLASK = Path(sys.executable).parent / "flask"
 
 ADD_A_MIGRATION = (
     "The models and the migrations disagree; add a migration:"
@@ -251,6 +258,99 @@ def test_migrations_sqlite_table_copy_keeps_the_rows_that_refer_to_it(
     migrate.upgrade(engine)
     assert migrate.current_revision(engine) == "copy_organization"
     assert rows_of(engine) == before
+    engine.dispose()
+
+
+def _db_upgrade(url: str) -> subprocess.Popen[str]:
+    """`flask --app portal db upgrade` on url, as another host would run it, with
+    the app's lock timeout at 1 s (a migration must not be bound by it)."""
+    return subprocess.Popen(
+        [str(FLASK), "--app", "portal", "db", "upgrade"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": url,
+            "SECRET_KEY": "k",
+            "PORTAL_DB_LOCK_TIMEOUT": "1",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _lock_waits(engine: Engine) -> list[str]:
+    """The kinds of lock engine's connections wait for (named by
+    application_name, as tests/database.py sets it), read on a new connection:
+    pg_stat_activity is a snapshot per transaction."""
+    with engine.connect() as connection:
+        return list(
+            connection.scalars(
+                text(
+                    "SELECT locktype FROM pg_locks JOIN pg_stat_activity USING (pid)"
+                    " WHERE NOT granted"
+                    " AND application_name = current_setting('application_name')"
+                    " ORDER BY locktype"
+                )
+            )
+        )
+
+
+@pytest.mark.serial
+def test_migrations_two_concurrent_upgrades_on_postgresql_serialize() -> None:
+    # why: two hosts running `flask db upgrade` at once on a new release; without
+    # a lock both created the same tables, and one failed half-way
+    skip_without_postgres()
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        # Both upgrades start at the same moment: Alembic first reads its version
+        # table (empty: a new database), which the test holds until both wait.
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL,"
+                " CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+            )
+        with engine.connect() as gate:
+            gate.exec_driver_sql("LOCK TABLE alembic_version IN ACCESS EXCLUSIVE MODE")
+            hosts = [_db_upgrade(url) for _ in range(2)]
+            deadline = time.monotonic() + 60
+            while len(waits := _lock_waits(engine)) < 2:
+                assert time.monotonic() < deadline, f"not both waiting: {waits}"
+                assert all(h.poll() is None for h in hosts), hosts[0].communicate()
+                time.sleep(0.05)
+            # Longer than the app's lock timeout: a migration waits all the same.
+            time.sleep(2)
+            gate.rollback()
+        outputs = [host.communicate(timeout=60)[0] for host in hosts]
+        try:
+            assert [host.returncode for host in hosts] == [0, 0], outputs
+            # One of them waited for the other's upgrade lock, not for the table.
+            assert waits == ["advisory", "relation"]
+            head = migrate.head_revision()
+            assert outputs == [f"Database at revision {head}.\n"] * 2
+            with engine.connect() as connection:
+                versions = connection.exec_driver_sql("SELECT * FROM alembic_version")
+                assert versions.all() == [(head,)]
+            assert schema_differences(engine) == []
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.serial
+def test_migrations_two_concurrent_upgrades_on_sqlite_both_succeed(
+    tmp_path: Path,
+) -> None:
+    # why: SQLite takes no advisory lock; its writer lock must serialize them
+    url = f"sqlite:///{tmp_path / 'portal.sqlite'}"
+    engine = make_engine(url)
+    with engine.connect().execution_options(**WRITER) as gate, gate.begin():
+        # Holds the writer lock while both start (they wait: busy_timeout).
+        hosts = [_db_upgrade(url) for _ in range(2)]
+        time.sleep(2)
+    outputs = [host.communicate(timeout=60)[0] for host in hosts]
+    assert [host.returncode for host in hosts] == [0, 0], outputs
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert schema_differences(engine) == []
     engine.dispose()
 
 

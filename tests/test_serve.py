@@ -33,10 +33,12 @@ from sqlalchemy.orm import Session
 
 from portal.domain import demo
 from portal.domain.models import AuditEntry, OrganizationRole, User
+from portal.infra import migrate
 from tests.conftest import CSRF_RE
+from tests.database import PostgresSchemas
 from tests.tcpproxy import TcpProxy
 from tests.test_errors import through
-from tests.test_health import closed_port
+from tests.test_health import closed_port, migrate_to
 
 # why: gunicorn servers and races measure time and contention; alone they
 # neither slow the parallel part nor get slowed by it (see the Makefile).
@@ -228,6 +230,29 @@ def test_serve_refuses_to_start_without_its_database(tmp_path: Path) -> None:
     assert "Portal cannot start: The database at" in output
     assert "Start the database or fix DATABASE_URL." in output
     assert "Traceback" not in output
+
+
+def test_serve_refuses_to_start_on_a_schema_behind_the_code(
+    postgres: PostgresSchemas, tmp_path: Path
+) -> None:
+    # why: started anyway, it would fail request by request (a table missing)
+    url = postgres.create()  # a schema of its own: the test leaves it behind head
+    try:
+        migrate_to(url, "-1")
+        server = start_server(url, tmp_path / "gunicorn.log", wait=False)
+        try:
+            status = server.process.wait(timeout=START_TIMEOUT)
+        finally:
+            stop_server(server)
+    finally:
+        postgres.drop(url)
+    assert status != 0
+    output = server.output()
+    (line,) = [line for line in output.splitlines() if "Portal cannot start" in line]
+    assert f"behind this release's {migrate.head_revision()}" in line
+    assert line.endswith("run `flask --app portal db upgrade` first.")
+    assert "Traceback" not in output
+    assert "Booting worker" not in output  # refused before forking any
 
 
 def test_serve_answers_503_while_the_database_is_away_and_recovers(

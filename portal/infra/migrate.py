@@ -3,8 +3,9 @@
 The revisions live in portal/infra/migrations/versions/ and ship inside the package, so
 an installed wheel can upgrade its database without the source tree or an
 alembic.ini. Everything goes through one connection of the app's engine: a
-``search_path`` in a PostgreSQL URL applies, and on SQLite the upgrade is a
-writer transaction (``BEGIN IMMEDIATE``), so two upgrades never interleave.
+``search_path`` in a PostgreSQL URL applies. Two upgrades never interleave: on
+SQLite the upgrade is a writer transaction (``BEGIN IMMEDIATE``), on PostgreSQL it
+holds an advisory lock for its transaction (see _lock_schema).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from portal.infra.db import WRITER
 
@@ -30,6 +31,11 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LEGACY_TABLES = frozenset(
     {"user", "organization", "repository", "organization_role", "login_failure"}
 )
+
+
+#: The first half of the advisory lock key of migrations on PostgreSQL ("Port"
+#: in ASCII); the second is the schema's. Fixed: every release must use it.
+MIGRATION_LOCK = 0x506F7274
 
 
 class LegacyDatabaseError(RuntimeError):
@@ -79,6 +85,12 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(config()).get_current_head()
     assert head is not None, "no revisions in portal/infra/migrations/versions"
     return head
+
+
+def revisions() -> frozenset[str]:
+    """The ids of every revision this release ships."""
+    script = ScriptDirectory.from_config(config())
+    return frozenset(revision.revision for revision in script.walk_revisions())
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -135,6 +147,8 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
             _sqlite_foreign_keys(connection, on=False)
         try:
             with connection.execution_options(**WRITER).begin():
+                if connection.dialect.name == "postgresql":
+                    _lock_schema(connection)
                 yield connection
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check")
@@ -143,6 +157,31 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
         finally:
             if sqlite:
                 _sqlite_foreign_keys(connection, on=True)
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Wait for, then hold until the transaction ends, PostgreSQL's advisory lock
+    on migrating the connection's schema.
+
+    Two hosts upgrading at once would otherwise both create the same tables and
+    one would fail half-way; with the lock, the second waits, then finds the
+    schema at head and has nothing to do. Taken before Alembic reads its version
+    table, and released by the commit that records the new version. The key is
+    the pair (MIGRATION_LOCK, the schema's name): schemas of one database migrate
+    independently, and pairs never collide with the single keys of the login
+    throttle (PostgreSQL keeps the two key spaces apart).
+    """
+    # A migration may wait for another host's, and rewrite big tables: the app's
+    # lock and statement timeouts (portal.infra.db) do not apply to it.
+    connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+    connection.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:key, hashtext(coalesce(current_schema(),"
+            " '')))"
+        ),
+        {"key": MIGRATION_LOCK},
+    )
 
 
 def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:

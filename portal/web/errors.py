@@ -206,19 +206,66 @@ def _busy(error: DBAPIError) -> Response:
     return render(page, 503, {"Retry-After": "2"})
 
 
+# SQLSTATEs of PostgreSQL's undefined_table and undefined_column, and the start
+# of SQLite's messages for the same: the database answers, but its schema lacks
+# what the code uses (not migrated).
+_UNDEFINED = frozenset({"42P01", "42703"})
+_SQLITE_UNDEFINED = ("no such table:", "no such column:")
+
+
+def _schema_behind(error: DBAPIError) -> bool:
+    """Whether error says a table or column the code uses is not in the database."""
+    if getattr(error.orig, "sqlstate", None) in _UNDEFINED:  # psycopg
+        return True
+    # SQLite reports it as an OperationalError, like an outage: told apart here.
+    return isinstance(error, OperationalError) and _reason(error).startswith(
+        _SQLITE_UNDEFINED
+    )
+
+
+def _reason(error: DBAPIError) -> str:
+    """The first line of the driver's message (no SQL, no parameters)."""
+    return str(error.orig).strip().splitlines()[0] if error.orig else ""
+
+
+def _schema_behind_error(error: DBAPIError) -> Response:
+    """A database behind the code: a logged 500 that names the fix.
+
+    Not a 503: the database answers, and retrying will not help until someone
+    migrates it.
+    """
+    current_app.logger.error(
+        "database schema is behind the code during %s %s: %s: run"
+        " `flask --app portal db upgrade`",
+        request.method,
+        request.path,
+        _reason(error),
+    )
+    if "_login_user" not in g:
+        # The user loader may be what failed (its table missing): the layout must
+        # not ask again, so this page shows it as to a guest.
+        g._login_user = Guest()
+    return _server_error(InternalServerError(original_exception=error))
+
+
 def _database_error(error: DBAPIError) -> Response:
     """The database is down or dropped the connection: 503, try again shortly.
 
-    Any other database error is a bug: re-raised, it becomes a logged 500.
-    pool_pre_ping replaces dead connections, so the next request after the
-    database returns succeeds with no restart.
+    A wait the database cut short (a lock or statement timeout) is a 503 that says
+    another change is being made. A schema behind the code is a logged 500 saying
+    so; any other database error
+    is a bug: re-raised, it becomes a logged 500. pool_pre_ping replaces dead
+    connections, so the next request after the database returns succeeds with no
+    restart.
     """
+    if _schema_behind(error):
+        return _schema_behind_error(error)
     if not (isinstance(error, OperationalError) or error.connection_invalidated):
         raise error
     _refused()
     if _timed_out(error):
         return _busy(error)
-    reason = str(error.orig).strip().splitlines()[0] if error.orig else ""
+    reason = _reason(error)
     current_app.logger.warning(
         "database unavailable during %s %s: %s: %s",
         request.method,
