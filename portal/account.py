@@ -45,8 +45,9 @@ def password_change() -> ResponseReturnValue:
     session = db.get_session()
     email = user.email
     seen = users.Seen.of(user)  # what the password is verified against
-    # Commits, so no lock is held while the deliberately slow hashes run.
-    wait = throttle.start_attempt(session, email, clock.now())
+    # Committed, so no lock is held while the deliberately slow hashes run.
+    with db.transaction(session):
+        wait = throttle.start_attempt(session, email, clock.now())
     if wait is not None:
         form.form_errors.append(throttle.too_many_failures(wait))
         return render(PasswordPage(form), 429, throttle.retry_after(wait))
@@ -55,12 +56,12 @@ def password_change() -> ResponseReturnValue:
         return render(PasswordPage(form), 422)
     new_hash = hash_password(text(form.new_password))
     try:
-        users.change_password(session, user, seen, new_hash)  # locks the user row
+        with db.transaction(session):
+            users.change_password(session, user, seen, new_hash)  # locks the row
+            throttle.succeeded(session, email)
     except users.AccountChangedMeanwhile as error:
         form.form_errors.append(str(error))
         return render(PasswordPage(form), 409)
-    throttle.succeeded(session, email)
-    session.commit()
     start_session(user)  # this browser stays logged in, on the new token
     changed = "Your password was changed. Any other sessions were logged out."
     return done(changed, url_for("orgs.organization_list"))

@@ -78,8 +78,9 @@ def login() -> ResponseReturnValue:
     dbs = db.get_session()
     user = dbs.scalar(select(User).where(User.email == email))
     seen = users.Seen.of(user) if user is not None else None
-    # Commits, so no lock is held while the deliberately slow hash runs.
-    wait = throttle.start_attempt(dbs, email, clock.now())
+    # Committed, so no lock is held while the deliberately slow hash runs.
+    with db.transaction(dbs):
+        wait = throttle.start_attempt(dbs, email, clock.now())
     if wait is not None:
         current_app.logger.warning(
             "login throttled: user=%s from=%s retry_after=%ds",
@@ -96,12 +97,12 @@ def login() -> ResponseReturnValue:
         return _bad_credentials(form, user, reason)
     rehash = hash_password(password) if needs_rehash(seen.password_hash) else None
     try:
-        users.confirm_login(dbs, user, seen, rehash)  # locks the user row
+        with db.transaction(dbs):
+            users.confirm_login(dbs, user, seen, rehash)  # locks the user row
+            throttle.succeeded(dbs, email)
     except users.AccountChangedMeanwhile:
         # The password changed while we checked.
         return _bad_credentials(form, user, "password changed meanwhile")
-    throttle.succeeded(dbs, email)
-    dbs.commit()
     start_session(user)
     return done(None, next_url or url_for("orgs.organization_list"))
 
@@ -135,8 +136,8 @@ def logout() -> ResponseReturnValue:
     """
     if current_user.is_authenticated:
         user = current_user._get_current_object()
-        user.rotate_session_token()
-        db.get_session().commit()
+        with db.transaction(db.get_session()):
+            user.rotate_session_token()
         logout_user()
     session.clear()
     return done("You are logged out.", url_for("auth.login"), "info")

@@ -21,7 +21,7 @@ from urllib.request import HTTPCookieProcessor, build_opener
 import pytest
 from argon2 import PasswordHasher
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from itsdangerous import TimestampSigner
 from packaging.version import Version
 from sqlalchemy import func, select
@@ -406,6 +406,23 @@ def _failures(db: Session, email: str) -> int:
         .select_from(LoginFailure)
         .where(LoginFailure.email == email),
     )
+
+
+def test_login_attempt_clears_only_its_own_emails_expired_failures(
+    auth: AuthActions, clock: Clock, db: Session, runner: FlaskCliRunner
+) -> None:
+    # why: every attempt deleted every email's expired rows, so on PostgreSQL
+    # logins for different emails waited on each other
+    for email in (demo.PAUL, demo.RINGO):
+        assert auth.login(email, "wrong").status_code == 422
+    clock.advance(minutes=16)  # both failures are expired now
+    assert auth.login(demo.PAUL, "wrong").status_code == 422
+    assert _failures(db, demo.PAUL) == 1  # its expired one gone, the new one kept
+    assert _failures(db, demo.RINGO) == 1  # another email's: left alone
+    # ...until someone prunes them all
+    result = runner.invoke(args=["prune-login-failures"])
+    assert result.output == "Deleted 1 expired login failures.\n", result.output
+    assert _failures(db, demo.RINGO) == 0 and _failures(db, demo.PAUL) == 1
 
 
 def test_login_throttle_after_10_failures_in_15_minutes(

@@ -10,10 +10,10 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from portal.cli import admin
-from portal.domain import scale
+from portal.domain import scale, throttle
 from portal.domain.demo import seed_database
 from portal.domain.models import User
-from portal.infra import db, migrate
+from portal.infra import clock, db, migrate
 
 db_group = AppGroup("db", help="Schema migrations (Alembic, portal/infra/migrations/).")
 
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(init_db_command)
     app.cli.add_command(seed_command)
+    app.cli.add_command(prune_login_failures_command)
     admin.init_app(app)
 
 
@@ -104,6 +105,16 @@ def seed_command(if_empty: bool, with_scale: bool) -> None:
         click.echo(
             f"Scale data: {created} new rows." if created else "Scale data: complete."
         )
+
+
+@click.command("prune-login-failures")
+@with_appcontext
+def prune_login_failures_command() -> None:
+    """Delete the login throttle's expired failures of every email (a login only
+    clears its own email's; run this now and then, e.g. daily from cron)."""
+    with db.writer_session() as session:
+        deleted = throttle.prune(session, clock.now())
+    click.echo(f"Deleted {deleted} expired login failures.")
 
 
 def _upgrade(revision: str) -> None:

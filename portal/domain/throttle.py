@@ -32,22 +32,36 @@ WINDOW = timedelta(minutes=15)
 def start_attempt(session: Session, email: str, now: datetime) -> timedelta | None:
     """Count an attempt for email, or say how long it must wait (and count nothing).
 
-    Commits. Call succeeded() if the password turns out to be right.
+    The caller commits before the slow password check (the lock on email is held
+    until then). Call succeeded() if the password turns out to be right.
     """
     email = email[:254]
     _lock(session, email)
-    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - WINDOW))
+    # This email's expired failures only: deleting every email's, on every
+    # attempt, made logins for different emails wait on each other's rows
+    # (PostgreSQL). Emails nobody tries again: `flask prune-login-failures`.
+    session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.email == email, LoginFailure.at <= now - WINDOW
+        )
+    )
     count, oldest = session.execute(
         select(func.count(), func.min(LoginFailure.at)).where(
             LoginFailure.email == email, LoginFailure.at > now - WINDOW
         )
     ).one()
     if count >= MAX_FAILURES:
-        session.commit()
         return max(_aware(oldest, now) + WINDOW - now, timedelta(seconds=1))
     session.add(LoginFailure(email=email, at=now))
-    session.commit()
     return None
+
+
+def prune(session: Session, now: datetime) -> int:
+    """Delete every email's expired failures (caller commits); how many."""
+    result = session.execute(
+        delete(LoginFailure).where(LoginFailure.at <= now - WINDOW)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def succeeded(session: Session, email: str) -> None:
