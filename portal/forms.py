@@ -6,6 +6,7 @@ The one GET form, MemberSearchForm, changes nothing and reads the query string.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import abort, request
@@ -32,7 +33,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.domain.models import ROLE_NAMES
+from portal.domain.models import ROLE_NAMES, OrganizationRole
 from portal.domain.paging import RepeatedParameter, one_value
 
 CHOOSE_A_ROLE = f"Choose one of {', '.join(ROLE_NAMES)}."
@@ -216,12 +217,28 @@ class RoleForm(Form):
         validators=[InputRequired(CHOOSE_A_ROLE)],
         validate_choice=False,  # checked below, with a message that lists the roles
     )
+    # The newest role change of the organization the page knew of (its audit
+    # trail's last entry id): a change of this person's role after it makes the
+    # form stale. Optional: a client that never loaded the page (the guide's
+    # add-or-reassign, the curl walkthrough) asks for the change as it stands.
+    seen = HiddenField()
     submit = SubmitField("Assign role")
 
     def validate_name(self, field: SelectField) -> None:
         """Accept only the organization roles, with a message that names them."""
         if field.data not in ROLE_NAMES:
             raise ValidationError(CHOOSE_A_ROLE)
+
+    def validate_seen(self, field: HiddenField) -> None:
+        """The page put an audit entry's id here (or nothing); anything else is
+        not our form's."""
+        if field.data and not _ROW_ID.fullmatch(field.data):
+            raise ValidationError(STALE_FORM)
+
+    @property
+    def seen_id(self) -> int | None:
+        """The audit entry id the form was rendered after (None: not sent)."""
+        return int(self.seen.data) if self.seen.data else None
 
 
 def a_role_name(form: FlaskForm, field: Field) -> None:
@@ -232,17 +249,38 @@ def a_role_name(form: FlaskForm, field: Field) -> None:
 
 STALE_FORM = "This form is out of date. Reload the page and try again."
 
+# A row id as a form carries it: ASCII digits (int() would take " 2" and "２").
+_ROW_ID = re.compile(r"[0-9]{1,18}")
+
 
 class RemoveForm(Form):
     """A CSRF-protected button that takes one person's role away (or gives up
-    one's own), carrying the role the page showed so a stale form is noticed."""
+    one's own), carrying the role row the page showed (its id and name) so that a
+    stale form is noticed: also one rendered before the person was removed and
+    given the same role again (a new row)."""
 
     current = HiddenField(validators=[InputRequired(STALE_FORM)])
+    current_id = HiddenField()
 
     def validate_current(self, field: HiddenField) -> None:
         """The page put a role name here; anything else is not our form's."""
         if field.data not in ROLE_NAMES:
             raise ValidationError(STALE_FORM)
+
+    def validate_current_id(self, field: HiddenField) -> None:
+        """The page put a role row's id here; anything else is not our form's
+        (said once: not again when ``current`` already said it)."""
+        if not self.current.errors and not _ROW_ID.fullmatch(field.data or ""):
+            raise ValidationError(STALE_FORM)
+
+    def show(self, role: OrganizationRole) -> None:
+        """Carry role as the page shows it now (what is_for compares)."""
+        self.current.data, self.current_id.data = role.name, str(role.id)
+
+    def is_for(self, role: OrganizationRole) -> bool:
+        """Whether the form was rendered for role as it is now: the same row (not
+        one made since) holding the same name."""
+        return self.current.data == role.name and self.current_id.data == str(role.id)
 
 
 class MemberRoleForm(RemoveForm):
