@@ -685,6 +685,22 @@ def test_member_role_create_form_ignores_changes_of_other_people(
     assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
 
 
+def test_member_role_create_stale_for_the_role_they_now_hold_says_so(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: two owners adding the same person: the loser's form is stale, but
+    # "already MEMBER here" says more than "changed while you were looking"
+    auth.login(demo.JOHN)
+    form = _hidden(client.get(ROLES_PAGE).text, ROLES_PAGE)
+    _meanwhile(db, demo.ADMIN, "MEMBER")
+    before = roles_snapshot(db)
+    fill = {"user_email": demo.ADMIN, "name": "MEMBER"}
+    response = client.post(ROLES_PAGE, data={**form, **fill})
+    assert response.status_code == 409
+    assert "admin@admin.com is already MEMBER here." in response.text
+    assert roles_snapshot(db) == before
+
+
 @pytest.mark.parametrize("seen", ["x", "-1", " 1", "1" * 19])
 def test_member_role_create_refuses_a_seen_that_no_page_wrote(
     auth: AuthActions, roles: RoleActions, db: Session, seen: str
