@@ -82,7 +82,7 @@ from sqlalchemy.orm import Session
 from portal import create_app, members
 from portal.authz import AccessModel, Viewer
 from portal.authz.explain import access_model
-from portal.domain import demo, member_search, paging
+from portal.domain import demo, member_search, paging, roles
 from portal.domain.membership import find_membership, membership_of
 from portal.domain.models import (
     AuditEntry,
@@ -359,8 +359,9 @@ def _member_context(org_id: int, user_id: int) -> dict[str, Any]:
 def control_member_show(org_id: int, user_id: int) -> ResponseReturnValue:
     context = _member_context(org_id, user_id)
     form = MemberRoleForm()
-    form.current.data = context["membership"].role.name
-    form.name.choices = members.change_choices(form.current.data)
+    role = context["membership"].role
+    form.show(role)
+    form.name.choices = members.change_choices(role.name)
     return _render("orgs/member.html", form=form, error=None, **context)
 
 
@@ -368,7 +369,7 @@ def control_member_delete(org_id: int, user_id: int) -> ResponseReturnValue:
     context = _member_context(org_id, user_id)
     name = context["membership"].role.name
     form = RemoveForm()
-    form.current.data = name
+    form.show(context["membership"].role)
     lost = context["access"].change(name, None)[1]
     return _render(
         "orgs/member_delete.html", form=form, error=None, lost=lost, **context
@@ -400,13 +401,17 @@ def control_role_list(org_id: int) -> ResponseReturnValue:
         org_id, search.q.data or "", search.role.data or ""
     )
     number = paging.page_number(request.args.getlist("page"))
+    organization, form = _org(org_id), RoleForm()
+    # The assign form's guard, as the page writes it (its one extra query).
+    seen = roles.last_change_id(portal_db.get_session(), organization)
+    form.seen.data = str(seen)
     return _render(
         "orgs/roles.html",
-        organization=_org(org_id),
+        organization=organization,
         members=_page(statement, number),
         counts=member_search.role_counts(portal_db.get_session(), org_id),
         search=search,
-        form=RoleForm(),
+        form=form,
     )
 
 

@@ -6,6 +6,7 @@ The one GET form, MemberSearchForm, changes nothing and reads the query string.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import abort, request
@@ -32,7 +33,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from portal.domain.models import ROLE_NAMES
+from portal.domain.models import ROLE_NAMES, OrganizationRole
+from portal.domain.paging import RepeatedParameter, one_value
 
 CHOOSE_A_ROLE = f"Choose one of {', '.join(ROLE_NAMES)}."
 CHOOSE_A_ROLE_FILTER = f"Choose one of {', '.join(ROLE_NAMES)}, or all roles."
@@ -46,6 +48,7 @@ NOT_AN_OBJECT = (
 )
 NOT_A_STRING = "Send this as a JSON string."
 SEND_ONCE = "Send this key once."
+CSRF = "csrf_token"  # Flask-WTF's field: a JSON body may carry the token too
 
 
 # Flask-WTF ships no type information: FlaskForm is Any to mypy.
@@ -62,21 +65,42 @@ class Form(FlaskForm):  # type: ignore[misc]
 
     def __init__(self, **kwargs: Any) -> None:
         submitted = request.method in _SUBMIT_METHODS
-        formdata, self._refused = _submitted() if submitted else (None, {})
+        formdata: MultiDict[str, str] | None = None
+        self._refused: dict[str | None, str] = {}
+        self._keys: list[str] = []
+        if submitted:
+            formdata, self._refused, self._keys = _submitted()
         super().__init__(formdata=formdata, **kwargs)
 
     def validate(self, extra_validators: Any = None) -> bool:
-        """Validate the fields; a JSON value that is not a string fails its field
-        (a key that is no field, or a body that is no object: the form)."""
+        """Validate the fields; a JSON value that is not a string fails its field,
+        a JSON key that is no field (whatever its value) or a body that is no
+        object fails the form."""
         valid = super().validate(extra_validators)
         for name, message in self._refused.items():
             if name is None:
                 self.form_errors.append(message)
             elif name in self._fields:
                 self._fields[name].errors = [message]
-            else:
-                self.form_errors.append(f"{name}: {message}")
-        return valid and not self._refused
+        unknown = sorted(
+            key for key in self._keys if key not in self._fields and key != CSRF
+        )
+        if unknown:
+            self.form_errors.append(self._unknown_keys(unknown))
+        return valid and not self._refused and not unknown
+
+    def _unknown_keys(self, unknown: list[str]) -> str:
+        """The error naming the keys no field of this form takes, and the keys to
+        send instead (the data fields: no CSRF token, no submit button)."""
+        keys = [
+            name
+            for name, field in self._fields.items()
+            if name != CSRF and not isinstance(field, SubmitField)
+        ]
+        return (
+            f"Unknown key{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}."
+            f" Send only: {', '.join(keys)}."
+        )
 
 
 class _Object(dict[str, Any]):
@@ -104,15 +128,17 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def _submitted() -> tuple[MultiDict[str, str], dict[str | None, str]]:
-    """A submission's fields, and why some values were refused (name: message).
+def _submitted() -> tuple[MultiDict[str, str], dict[str | None, str], list[str]]:
+    """A submission's fields, why some values were refused (name: message), and
+    the keys of a JSON object (the form refuses those it has no field for).
 
     A body that is not valid JSON (or nested past the parser's depth, or holding
     a lone surrogate) is a 400 that says why; a JSON array, string, number or
     null is refused as a whole; a key sent twice is refused as a field error.
     """
     if not request.is_json:
-        return request.form, {}
+        # A browser sends the fields its page's form has: no key to refuse.
+        return request.form, {}, []
     try:
         payload = json.loads(request.get_data(cache=True), object_pairs_hook=_object)
     except ValueError as error:  # also a body that is not UTF-8
@@ -120,7 +146,7 @@ def _submitted() -> tuple[MultiDict[str, str], dict[str | None, str]]:
     except RecursionError:
         abort(400, description="The request body is not valid JSON: nested too deeply.")
     if not isinstance(payload, _Object):
-        return MultiDict(), {None: NOT_AN_OBJECT}
+        return MultiDict(), {None: NOT_AN_OBJECT}, []
     strings = [key for key, value in payload.items() if isinstance(value, str)]
     if not all(_is_text(key) for key in payload) or not all(
         _is_text(payload[key]) for key in strings
@@ -135,7 +161,7 @@ def _submitted() -> tuple[MultiDict[str, str], dict[str | None, str]]:
         key: NOT_A_STRING for key in payload if key not in fields
     }
     refused.update(dict.fromkeys(payload.repeated, SEND_ONCE))
-    return MultiDict(fields), refused
+    return MultiDict(fields), refused, list(payload)
 
 
 def text(field: Field) -> str:
@@ -191,12 +217,28 @@ class RoleForm(Form):
         validators=[InputRequired(CHOOSE_A_ROLE)],
         validate_choice=False,  # checked below, with a message that lists the roles
     )
+    # The newest role change of the organization the page knew of (its audit
+    # trail's last entry id): a change of this person's role after it makes the
+    # form stale. Optional: a client that never loaded the page (the guide's
+    # add-or-reassign, the curl walkthrough) asks for the change as it stands.
+    seen = HiddenField()
     submit = SubmitField("Assign role")
 
     def validate_name(self, field: SelectField) -> None:
         """Accept only the organization roles, with a message that names them."""
         if field.data not in ROLE_NAMES:
             raise ValidationError(CHOOSE_A_ROLE)
+
+    def validate_seen(self, field: HiddenField) -> None:
+        """The page put an audit entry's id here (or nothing); anything else is
+        not our form's."""
+        if field.data and not _ROW_ID.fullmatch(field.data):
+            raise ValidationError(STALE_FORM)
+
+    @property
+    def seen_id(self) -> int | None:
+        """The audit entry id the form was rendered after (None: not sent)."""
+        return int(self.seen.data) if self.seen.data else None
 
 
 def a_role_name(form: FlaskForm, field: Field) -> None:
@@ -207,17 +249,38 @@ def a_role_name(form: FlaskForm, field: Field) -> None:
 
 STALE_FORM = "This form is out of date. Reload the page and try again."
 
+# A row id as a form carries it: ASCII digits (int() would take " 2" and "２").
+_ROW_ID = re.compile(r"[0-9]{1,18}")
+
 
 class RemoveForm(Form):
     """A CSRF-protected button that takes one person's role away (or gives up
-    one's own), carrying the role the page showed so a stale form is noticed."""
+    one's own), carrying the role row the page showed (its id and name) so that a
+    stale form is noticed: also one rendered before the person was removed and
+    given the same role again (a new row)."""
 
     current = HiddenField(validators=[InputRequired(STALE_FORM)])
+    current_id = HiddenField()
 
     def validate_current(self, field: HiddenField) -> None:
         """The page put a role name here; anything else is not our form's."""
         if field.data not in ROLE_NAMES:
             raise ValidationError(STALE_FORM)
+
+    def validate_current_id(self, field: HiddenField) -> None:
+        """The page put a role row's id here; anything else is not our form's
+        (said once: not again when ``current`` already said it)."""
+        if not self.current.errors and not _ROW_ID.fullmatch(field.data or ""):
+            raise ValidationError(STALE_FORM)
+
+    def show(self, role: OrganizationRole) -> None:
+        """Carry role as the page shows it now (what is_for compares)."""
+        self.current.data, self.current_id.data = role.name, str(role.id)
+
+    def is_for(self, role: OrganizationRole) -> bool:
+        """Whether the form was rendered for role as it is now: the same row (not
+        one made since) holding the same name."""
+        return self.current.data == role.name and self.current_id.data == str(role.id)
 
 
 class MemberRoleForm(RemoveForm):
@@ -300,6 +363,19 @@ class MemberSearchForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF: untyped
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(formdata=request.args, **kwargs)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate the fields; a field given more than once in the query string
+        is an error naming it (the rule of every list's parameters, page too)."""
+        valid = super().validate(extra_validators)
+        repeated = False
+        for field, what in ((self.q, "search"), (self.role, "role")):
+            try:
+                one_value(field.name, what, request.args.getlist(field.name))
+            except RepeatedParameter as error:
+                field.errors = [str(error)]  # the one thing to fix first
+                repeated = True
+        return valid and not repeated
 
     @property
     def filtering(self) -> bool:

@@ -99,6 +99,13 @@ class RolesPage(PageView):
             ),
             "counts": dict(self.counts.by_role),
             "search": {"q": search.q.data or "", "role": search.role.data or ""},
+            # What the assign form carries, for the owners who get it: send it
+            # back as "seen" to be told (409) of a change made meanwhile.
+            "assign": (
+                {"seen": self.form.seen.data}
+                if can("CREATE_ROLE", self.organization)
+                else None
+            ),
         }
 
 
@@ -130,6 +137,9 @@ def role_create(org_id: int) -> ResponseReturnValue:
     except roles.RoleError as error:
         return _refused(organization, form, error)
     member = roles.user_role(session, organization, user)
+    if _stale_for(organization, form, user, member):
+        form.user_email.errors = [_stale_assign(user, member)]
+        return _render_roles(organization, form, status=409)
     if member is not None:
         # The assign form has no confirm field: the confirmation posts to the
         # member's page, whose form does.
@@ -138,6 +148,32 @@ def role_create(org_id: int) -> ResponseReturnValue:
             return confirmation
     assign = partial(roles.assign_role, session, organization, user, name)
     return _apply(organization, form, partial(assign, actor=_actor()))
+
+
+def _stale_for(
+    organization: Organization,
+    form: RoleForm,
+    user: User,
+    member: OrganizationRole | None,
+) -> bool:
+    """Whether the assign form is stale for user: their role changed after it
+    was rendered, and the assign would change it again (asking for the role they
+    hold now is refused as changing nothing). A form that does not say when it
+    was rendered is not stale."""
+    seen = form.seen_id
+    if seen is None or (member is not None and member.name == form.name.data):
+        return False
+    return roles.changed_since(db.get_session(), organization, user, seen)
+
+
+def _stale_assign(user: User, member: OrganizationRole | None) -> str:
+    """Why an assign form rendered before user's role changed is refused."""
+    if member is not None:
+        return _stale(member)
+    return (
+        f"{user.email}'s role was taken away while you were looking. Check it"
+        " and try again."
+    )
 
 
 def _apply(
@@ -235,6 +271,10 @@ def _render_roles(
     if search is None:
         search = MemberSearchForm()
         search.validate()
+    if can("CREATE_ROLE", organization):
+        # Rendered now: the form has seen every change so far (also after a
+        # stale one was refused: sending it again is the confirmation).
+        form.seen.data = str(roles.last_change_id(db.get_session(), organization))
     members: Page[OrganizationRole] | None = None
     if not search.errors:
         members = page_of(
@@ -268,6 +308,13 @@ def member_page_json(membership: Membership, access: AccessModel) -> Body:
         # only to whoever it shows the control to.
         "change_refused": membership.change_refused if may_change else None,
         "removal_refused": membership.removal_refused if may_remove else None,
+        # What the change and remove forms carry, to send back with either: a
+        # change or removal for another role row than this one is refused (409).
+        "form": (
+            {"current": role.name, "current_id": str(role.id)}
+            if may_change or may_remove
+            else None
+        ),
     }
 
 
@@ -325,14 +372,19 @@ class ConfirmationPage(PageView):
         url = url_for(
             "members.member_update", org_id=role.organization_id, user_id=role.user_id
         )
-        send = {"name": self.form.name.data, "current": role.name, "confirm": "yes"}
+        send = {
+            "name": self.form.name.data,
+            "current": role.name,
+            "current_id": str(role.id),
+            "confirm": "yes",
+        }
         return {
             **member_page_json(self.membership, self.access),
             "status": 409,
             "message": (
                 "This change takes access away from you: to make it, POST"
                 f' {{"name": "{send["name"]}", "current": "{send["current"]}",'
-                f' "confirm": "yes"}} to {url}.'
+                f' "current_id": "{send["current_id"]}", "confirm": "yes"}} to {url}.'
             ),
             "confirm": {"url": url, "body": send},
             "gains": list(self.gained),
@@ -364,8 +416,9 @@ def member_update(org_id: int, user_id: int) -> ResponseReturnValue:
     form = MemberRoleForm()
     if not form.validate():
         return _render_member(organization, member, form, status=422)
-    if text(form.current) != member.name:
-        return _render_member(organization, member, form, _stale(member), status=409)
+    if not form.is_for(member):
+        stale = _stale(member, form.current.data)
+        return _render_member(organization, member, form, stale, status=409)
     name = text(form.name)
     if not form.confirmed:
         confirmation = _confirmation(organization, member, name, form)
@@ -386,8 +439,9 @@ def member_delete(org_id: int, user_id: int) -> ResponseReturnValue:
         return _render_removal(organization, member, form)
     if not form.validate():
         return _render_removal(organization, member, form, status=422)
-    if text(form.current) != member.name:
-        return _render_removal(organization, member, form, _stale(member), status=409)
+    if not form.is_for(member):
+        stale = _stale(member, form.current.data)
+        return _render_removal(organization, member, form, stale, status=409)
     return _apply_removal(organization, member, form)
 
 
@@ -409,8 +463,14 @@ def _membership(organization: Organization, member: OrganizationRole) -> Members
     return membership_of(db.get_session(), organization, member, _viewer_id())
 
 
-def _stale(member: OrganizationRole) -> str:
-    """Why a form rendered for another role than member's current one is refused."""
+def _stale(member: OrganizationRole, shown: str | None = None) -> str:
+    """Why a form rendered for another role row than member's current one is
+    refused (shown: the role name the form was rendered for)."""
+    if shown == member.name:  # the same name on another row: removed, then re-added
+        return (
+            f"{member.user.email} was removed and given {member.name} again while"
+            " you were looking. Check it and try again."
+        )
     return (
         f"{member.user.email}'s role changed to {member.name} while you were"
         " looking. Check it and try again."
@@ -506,7 +566,7 @@ def _render_member(
     """The member page; form re-rendered for the role member holds now, offering
     the roles they do not hold (choosing theirs would change nothing), none of
     them preselected."""
-    form.current.data = member.name
+    form.show(member)
     form.name.choices = change_choices(member.name)
     membership = _membership(organization, member)
     access = _access(organization)
@@ -529,7 +589,7 @@ def _render_removal(
     status: int = 200,
 ) -> Response:
     """The confirmation page of a removal (or leaving): exactly what they lose."""
-    form.current.data = member.name
+    form.show(member)
     access = _access(organization)
     lost = access.change(member.name, None)[1]
     membership = _membership(organization, member)

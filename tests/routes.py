@@ -33,6 +33,9 @@ ACTORS: dict[str, str | None] = {
 # database their ids follow it (tests/test_members.py checks that it holds).
 TARGET = demo.RINGO
 TARGET_ID = demo.USERS.index(TARGET) + 1
+# Ringo's role row in The Beatles (what the member forms carry besides its name):
+# the demo's role rows are inserted in demo.ROLES order, The Beatles first.
+TARGET_ROLE_ID = list(demo.ROLES[demo.BEATLES_ID]).index(TARGET) + 1
 
 LOGIN = "login"  # 302 to the login page
 OK = 200
@@ -47,15 +50,23 @@ FormData = Callable[[str | None], dict[str, str]]
 
 
 def _role_form(email: str | None) -> dict[str, str]:
-    return {"user_email": demo.ADMIN, "name": "MEMBER"}
+    # "seen": the page's form, rendered before any role change (the demo data
+    # has no audit entry), so the guard lets it through.
+    return {"user_email": demo.ADMIN, "name": "MEMBER", "seen": "0"}
+
+
+def _shown_target() -> dict[str, str]:
+    """What the member forms carry for TARGET's role: its name and row id."""
+    current = demo.ROLES[demo.BEATLES_ID][TARGET]
+    return {"current": current, "current_id": str(TARGET_ROLE_ID)}
 
 
 def _member_role_form(email: str | None) -> dict[str, str]:
-    return {"name": "BILLING", "current": demo.ROLES[demo.BEATLES_ID][TARGET]}
+    return {"name": "BILLING", **_shown_target()}
 
 
 def _remove_form(email: str | None) -> dict[str, str]:
-    return {"current": demo.ROLES[demo.BEATLES_ID][TARGET]}
+    return _shown_target()
 
 
 def _password_form(email: str | None) -> dict[str, str]:

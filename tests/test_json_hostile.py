@@ -15,9 +15,10 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from portal.domain import demo
-from tests.conftest import role_of, roles_snapshot
+from portal.domain import roles as domain_roles
+from tests.conftest import organization, role_of, roles_snapshot, user_by_email
 from tests.factories import bulk_repositories, bulk_roles, bulk_users
-from tests.test_json import JOHN_ID, JSON, Api, api_for
+from tests.test_json import JOHN_ID, JSON, RINGO_ID, Api, api_for, guard_of
 
 ASSIGN = "/orgs/1/roles"
 
@@ -215,7 +216,7 @@ def test_json_confirmation_says_where_and_what_to_send(app: Flask, db: Session) 
     confirm = body["confirm"]
     assert confirm == {
         "url": f"/orgs/1/roles/{JOHN_ID}",
-        "body": {"name": "MEMBER", "current": "OWNER", "confirm": "yes"},
+        "body": {"name": "MEMBER", **guard_of(db, demo.JOHN), "confirm": "yes"},
     }
     assert confirm["url"] in body["message"]
     assert role_of(db, demo.JOHN, 1) == "OWNER"
@@ -233,4 +234,141 @@ def test_json_csrf_token_of_another_session_is_refused(app: Flask, db: Session) 
         headers={**JSON, "X-CSRFToken": paul.token},
     )
     assert response.status_code == 400
+    assert roles_snapshot(db) == before
+
+
+# --- keys no form has -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "unknown"),
+    [
+        (
+            ASSIGN,
+            {"user_email": demo.RINGO, "name": "BILLING", "organization_id": "2"},
+            "organization_id",
+        ),
+        (ASSIGN, {"user_email": demo.RINGO, "name": "BILLING", "actor": "x"}, "actor"),
+        (ASSIGN, {"user_email": demo.RINGO, "name": "BILLING", "extra": [1]}, "extra"),
+        (
+            "/account/password",
+            {
+                "current_password": demo.PASSWORD,
+                "new_password": "a brand new passphrase",
+                "confirm": "a brand new passphrase",
+                "user_id": "1",
+            },
+            "user_id",
+        ),
+    ],
+    ids=["organization_id", "actor", "not-a-string", "password"],
+)
+def test_json_unknown_key_is_422_naming_it(
+    app: Flask, db: Session, path: str, body: dict[str, Any], unknown: str
+) -> None:
+    # why: a key the form has no field for was dropped when its value was a
+    # string (200, the change made), so a client that thought it chose the
+    # organization or the actor learnt nothing; other values were a 422
+    john = api_for(app, demo.JOHN)
+    before = roles_snapshot(db)
+    response = john.post(path, body)
+    assert response.status_code == 422
+    message = _body(response)["message"]
+    assert message.startswith(f"Unknown key: {unknown}.")
+    assert roles_snapshot(db) == before
+
+
+def test_json_unknown_keys_are_all_named_with_the_ones_to_send(
+    app: Flask, db: Session
+) -> None:
+    john = api_for(app, demo.JOHN)
+    body = {"user_email": demo.RINGO, "name": "BILLING", "user_id": "3", "actor": "1"}
+    response = john.post(ASSIGN, body)
+    assert response.status_code == 422
+    message = _body(response)["message"]
+    assert message.startswith("Unknown keys: actor, user_id. Send only: user_email,")
+    assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "MEMBER"
+
+
+def test_json_login_with_an_unknown_key_is_422(app: Flask) -> None:
+    api = api_for(app, None)
+    response = api.post(
+        "/login", {"email": demo.JOHN, "password": demo.PASSWORD, "next": "/orgs/2"}
+    )
+    assert response.status_code == 422
+    assert _body(response)["message"] == (
+        "Unknown key: next. Send only: email, password."
+    )
+
+
+# --- stale forms ------------------------------------------------------------------
+
+
+def _meanwhile(db: Session, email: str, name: str | None) -> None:
+    """Another owner gives email the role name in The Beatles (None: removes them),
+    committed with its audit entry."""
+    org, user = organization(db, demo.BEATLES_ID), user_by_email(db, email)
+    if name is None:
+        domain_roles.delete_user_role(db, org, user, actor=None)
+    else:
+        domain_roles.assign_role(db, org, user, name, actor=None)
+    db.commit()
+
+
+def test_json_assign_says_what_it_has_seen_only_to_who_may_assign(
+    app: Flask, db: Session
+) -> None:
+    john, paul = api_for(app, demo.JOHN), api_for(app, demo.PAUL)
+    assert _body(john.get(ASSIGN))["assign"] == {"seen": "0"}  # no change yet
+    _meanwhile(db, demo.RINGO, "BILLING")
+    seen = _body(john.get(ASSIGN))["assign"]["seen"]
+    assert int(seen) > 0
+    assert _body(paul.get(ASSIGN))["assign"] is None
+
+
+def test_json_assign_from_before_a_change_of_that_person_is_409(
+    app: Flask, db: Session
+) -> None:
+    # why: the assign form (add-or-reassign) carried no guard: a client that
+    # read the roles page while Ringo was a MEMBER reassigned him silently after
+    # another owner had made him BILLING
+    john = api_for(app, demo.JOHN)
+    seen = _body(john.get(ASSIGN))["assign"]["seen"]
+    _meanwhile(db, demo.RINGO, "BILLING")
+    before = roles_snapshot(db)
+    body = {"user_email": demo.RINGO, "name": "OWNER", "seen": seen}
+    stale = john.post(ASSIGN, body)
+    assert stale.status_code == 409
+    message = (
+        "ringo@beatles.com's role changed to BILLING while you were looking."
+        " Check it and try again."
+    )
+    assert _body(stale)["message"] == message
+    assert _body(stale)["errors"] == {"user_email": [message]}
+    assert roles_snapshot(db) == before
+    fresh = _body(john.get(ASSIGN))["assign"]["seen"]
+    assert john.post(ASSIGN, {**body, "seen": fresh}).status_code == 200
+    assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "OWNER"
+
+
+@pytest.mark.parametrize("suffix", ["", "/delete"])
+def test_json_member_form_for_a_role_row_since_re_made_is_409(
+    app: Flask, db: Session, suffix: str
+) -> None:
+    # why: "current" named the role only: a change or removal read for Ringo's
+    # old membership applied to a new one with the same role
+    john = api_for(app, demo.JOHN)
+    url = f"/orgs/1/roles/{RINGO_ID}"
+    form = _body(john.get(url))["form"]
+    _meanwhile(db, demo.RINGO, None)
+    _meanwhile(db, demo.RINGO, "MEMBER")
+    before = roles_snapshot(db)
+    response = john.post(
+        url + suffix, {"name": "BILLING", **form} if not suffix else form
+    )
+    assert response.status_code == 409
+    assert _body(response)["message"] == (
+        "ringo@beatles.com was removed and given MEMBER again while you were"
+        " looking. Check it and try again."
+    )
     assert roles_snapshot(db) == before

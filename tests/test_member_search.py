@@ -301,3 +301,43 @@ def test_role_list_statements_do_not_grow_with_the_members(
         assert client.get(large).status_code == 200
     assert len(_emails(client.get(large))) == 50
     assert len(for_large) == len(for_small)
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        (
+            "q=ringo&q=paul",
+            "q",
+            "Give one search, not several. Send the query parameter q once.",
+        ),
+        (
+            "role=MEMBER&role=OWNER",
+            "role",
+            "Give one role, not several. Send the query parameter role once.",
+        ),
+        (
+            "q=ringo&page=1&page=2",
+            None,
+            "Give one page number, not several. Send the query parameter page once.",
+        ),
+    ],
+    ids=["q", "role", "page"],
+)
+def test_role_list_refuses_a_repeated_query_parameter_by_name(
+    client: FlaskClient, auth: AuthActions, query: str, field: str | None, message: str
+) -> None:
+    # why: a repeated q or role silently took the first value while a repeated
+    # page was a 400: one rule for every parameter of the list, the one that
+    # guesses nothing
+    auth.login()
+    response = client.get(f"{BEATLES}?{query}")
+    assert response.status_code == 400
+    assert message in _text(response)
+    assert ">Log out</button>" in response.text  # in the layout
+    answer = client.get(f"{BEATLES}?{query}", headers={"Accept": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json is not None
+    assert answer.json["message"] == message
+    if field is not None:
+        assert answer.json["errors"] == {field: [message]}

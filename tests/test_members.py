@@ -3,6 +3,7 @@ keep an owner (issue 8), through the HTTP test client as a person uses them."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -13,17 +14,20 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal.domain import demo
+from portal.domain import roles as domain_roles
 from portal.domain.models import OrganizationRole
 from tests.conftest import (
     AuthActions,
     RoleActions,
     csrf_token,
+    organization,
     role_of,
     roles_snapshot,
     user_by_email,
 )
 from tests.races import RACES, race_owners_through_the_pages
-from tests.routes import TARGET, TARGET_ID
+from tests.routes import TARGET, TARGET_ID, TARGET_ROLE_ID
+from tests.test_json import guard_of
 
 BEATLES = demo.BEATLES_ID
 LAST_OWNER = (
@@ -44,6 +48,12 @@ CHANGE_NOTE = (
 def _uid(db: Session, email: str) -> int:
     """The id of the demo user with that email."""
     return user_by_email(db, email).id
+
+
+def _shown(db: Session, email: str, org_id: int = BEATLES) -> dict[str, str]:
+    """What the member forms carry for email's role as committed now: its name and
+    its row's id (a form rendered now)."""
+    return guard_of(db, email, org_id)
 
 
 def _member_url(db: Session, email: str, org_id: int = BEATLES) -> str:
@@ -77,8 +87,9 @@ def _make_owner(db: Session, email: str) -> None:
 
 
 def test_member_target_id_is_ringos(db: Session) -> None:
-    # why: tests/routes.py derives the target's id from the seed order
+    # why: tests/routes.py derives the target's ids from the seed order
     assert _uid(db, TARGET) == TARGET_ID
+    assert _shown(db, TARGET)["current_id"] == str(TARGET_ROLE_ID)
 
 
 # --- the page -----------------------------------------------------------------
@@ -96,6 +107,8 @@ def test_member_show_owner_sees_change_form_and_remove_button(
     assert '<option selected value="MEMBER">' not in page
     assert '<option value="OWNER">' in page and '<option value="BILLING">' in page
     assert 'name="current" type="hidden" value="MEMBER"' in page
+    role_id = _shown(db, demo.RINGO)["current_id"]
+    assert f'name="current_id" type="hidden" value="{role_id}"' in page
     assert f'href="{url}/delete">Remove ringo@beatles.com</a>' in page
 
 
@@ -225,7 +238,7 @@ def test_member_update_flashes_what_was_gained_and_lost(
 ) -> None:
     auth.login(demo.JOHN)
     url = _member_url(db, demo.RINGO)
-    response = _post(client, url, name="BILLING", current="MEMBER")
+    response = _post(client, url, name="BILLING", **_shown(db, demo.RINGO))
     assert response.status_code == 302 and response.location == url
     assert (
         "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
@@ -240,7 +253,8 @@ def test_member_update_refused_to_a_member(
     auth.login(demo.PAUL)
     before = roles_snapshot(db)
     url = _member_url(db, demo.RINGO)
-    assert _post(client, url, name="BILLING", current="MEMBER").status_code == 403
+    data = _shown(db, demo.RINGO)
+    assert _post(client, url, name="BILLING", **data).status_code == 403
     assert roles_snapshot(db) == before
 
 
@@ -282,7 +296,8 @@ def test_member_delete_removes_and_names_what_was_lost(
     client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
     auth.login(demo.JOHN)
-    response = _post(client, _member_url(db, demo.RINGO) + "/delete", current="MEMBER")
+    url = _member_url(db, demo.RINGO) + "/delete"
+    response = _post(client, url, **_shown(db, demo.RINGO))
     assert response.status_code == 302 and response.location == "/orgs/1/roles"
     assert (
         "ringo@beatles.com no longer has a role in The Beatles: lost READ,"
@@ -298,7 +313,7 @@ def test_member_delete_refused_to_a_member(
     before = roles_snapshot(db)
     url = _member_url(db, demo.RINGO) + "/delete"
     assert client.get(url).status_code == 403
-    assert _post(client, url, current="MEMBER").status_code == 403
+    assert _post(client, url, **_shown(db, demo.RINGO)).status_code == 403
     assert roles_snapshot(db) == before
 
 
@@ -314,7 +329,8 @@ def test_member_delete_leaving(
     auth.login(email)
     url = _member_url(db, email) + "/delete"
     assert "Leave The Beatles?" in client.get(url).text
-    response = _post(client, url, current=role)
+    assert _shown(db, email)["current"] == role
+    response = _post(client, url, **_shown(db, email))
     assert response.status_code == 302 and response.location == "/orgs"
     assert "You left The Beatles." in client.get("/orgs").text
     assert role_of(db, email, BEATLES) is None
@@ -413,8 +429,8 @@ def test_member_update_last_owner_forced_post_is_refused(
         client,
         _member_url(db, demo.JOHN),
         name="MEMBER",
-        current="OWNER",
         confirm="yes",
+        **_shown(db, demo.JOHN),
     )
     assert response.status_code == 409 and LAST_OWNER in response.text
     assert roles_snapshot(db) == before
@@ -425,7 +441,8 @@ def test_member_delete_last_owner_forced_post_is_refused(
 ) -> None:
     auth.login(demo.JOHN)
     before = roles_snapshot(db)
-    response = _post(client, _member_url(db, demo.JOHN) + "/delete", current="OWNER")
+    url = _member_url(db, demo.JOHN) + "/delete"
+    response = _post(client, url, **_shown(db, demo.JOHN))
     assert response.status_code == 409 and LAST_OWNER in response.text
     assert roles_snapshot(db) == before
 
@@ -449,7 +466,8 @@ def test_member_update_self_demotion_asks_for_confirmation(
     _make_owner(db, demo.PAUL)
     auth.login(demo.JOHN)
     before = roles_snapshot(db)
-    response = _post(client, _member_url(db, demo.JOHN), name="MEMBER", current="OWNER")
+    url = _member_url(db, demo.JOHN)
+    response = _post(client, url, name="MEMBER", **_shown(db, demo.JOHN))
     assert response.status_code == 200
     page = response.text
     assert "Change your own role to MEMBER?" in page
@@ -471,7 +489,7 @@ def test_member_update_self_demotion_confirmed(
     _make_owner(db, demo.PAUL)
     auth.login(demo.JOHN)
     url = _member_url(db, demo.JOHN)
-    response = _post(client, url, name="MEMBER", current="OWNER", confirm="yes")
+    response = _post(client, url, name="MEMBER", confirm="yes", **_shown(db, demo.JOHN))
     assert response.status_code == 302 and response.location == url
     assert role_of(db, demo.JOHN, BEATLES) == "MEMBER"
     assert "john@beatles.com is now MEMBER: lost READ_BILLING" in client.get(url).text
@@ -498,7 +516,8 @@ def test_member_update_last_owner_refused_without_a_confirmation(
 ) -> None:
     # why: confirming a change that will be refused anyway only delays the news
     auth.login(demo.JOHN)
-    response = _post(client, _member_url(db, demo.JOHN), name="MEMBER", current="OWNER")
+    url = _member_url(db, demo.JOHN)
+    response = _post(client, url, name="MEMBER", **_shown(db, demo.JOHN))
     assert response.status_code == 409 and LAST_OWNER in response.text
     assert "Change your own role" not in response.text
 
@@ -521,7 +540,11 @@ def test_member_update_stale_form_is_refused(
     before = roles_snapshot(db)
     # The page was rendered when Ringo was BILLING; he is MEMBER now.
     response = _post(
-        client, _member_url(db, demo.RINGO), name="OWNER", current="BILLING"
+        client,
+        _member_url(db, demo.RINGO),
+        name="OWNER",
+        current="BILLING",
+        current_id=_shown(db, demo.RINGO)["current_id"],
     )
     assert response.status_code == 409
     assert (
@@ -537,9 +560,156 @@ def test_member_delete_stale_form_is_refused(
     auth.login(demo.JOHN)
     before = roles_snapshot(db)
     url = _member_url(db, demo.RINGO) + "/delete"
-    response = _post(client, url, current="OWNER")
+    response = _post(client, url, **{**_shown(db, demo.RINGO), "current": "OWNER"})
     assert response.status_code == 409
     assert "role changed to MEMBER while you were looking" in response.text
+    assert roles_snapshot(db) == before
+
+
+def _hidden(page: str, action: str) -> dict[str, str]:
+    """The hidden fields of page's form that posts to action: what a browser sends
+    back unchanged."""
+    match = re.search(rf'<form method="post" action="{action}".*?</form>', page, re.S)
+    assert match, f"no form posting to {action}"
+    fields: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", match.group(0)):
+        name, value = (
+            re.search(r'name="([^"]*)"', tag),
+            re.search(r'value="([^"]*)"', tag),
+        )
+        if 'type="hidden"' in tag and name is not None:
+            fields[name.group(1)] = html.unescape(value.group(1)) if value else ""
+    return fields
+
+
+def _readd(db: Session, email: str, name: str) -> None:
+    """Someone else removes email from The Beatles and gives them name again
+    (a new role row; committed, with its audit entries)."""
+    org, user = organization(db, BEATLES), user_by_email(db, email)
+    domain_roles.delete_user_role(db, org, user, actor=None)
+    domain_roles.add_user_role(db, org, user, name, actor=None)
+    db.commit()
+
+
+@pytest.mark.parametrize(
+    ("suffix", "fill"), [("", {"name": "BILLING"}), ("/delete", {})]
+)
+def test_member_form_from_before_a_removal_and_readding_is_stale(
+    client: FlaskClient,
+    auth: AuthActions,
+    db: Session,
+    suffix: str,
+    fill: dict[str, str],
+) -> None:
+    # why: the guard compared the role name only, so a change or removal form
+    # rendered for Ringo's old membership applied to the new one after he was
+    # removed and made MEMBER again
+    auth.login(demo.JOHN)
+    url = _member_url(db, demo.RINGO) + suffix
+    form = _hidden(client.get(url).text, url)
+    _readd(db, demo.RINGO, "MEMBER")
+    before = roles_snapshot(db)
+    response = client.post(url, data={**form, **fill})
+    assert response.status_code == 409
+    assert (
+        "ringo@beatles.com was removed and given MEMBER again while you were"
+        " looking. Check it and try again." in html.unescape(response.text)
+    )
+    assert roles_snapshot(db) == before
+    # The way out: the page came back with a form for the role as it is now.
+    again = client.post(url, data={**_hidden(response.text, url), **fill})
+    assert again.status_code == 302
+    assert role_of(db, demo.RINGO, BEATLES) == ("BILLING" if fill else None)
+
+
+ROLES_PAGE = f"/orgs/{BEATLES}/roles"
+
+
+def _meanwhile(db: Session, email: str, name: str | None) -> None:
+    """Someone else gives email the role name in The Beatles (None: takes their
+    role away), through the domain like any change (committed, audited)."""
+    org, user = organization(db, BEATLES), user_by_email(db, email)
+    if name is None:
+        domain_roles.delete_user_role(db, org, user, actor=None)
+    else:
+        domain_roles.assign_role(db, org, user, name, actor=None)
+    db.commit()
+
+
+@pytest.mark.parametrize(
+    ("email", "meanwhile", "message"),
+    [
+        (demo.RINGO, "BILLING", "ringo@beatles.com's role changed to BILLING"),
+        (demo.ADMIN, "BILLING", "admin@admin.com's role changed to BILLING"),
+        (demo.RINGO, None, "ringo@beatles.com's role was taken away"),
+    ],
+    ids=["changed", "added", "removed"],
+)
+def test_member_role_create_form_from_before_a_change_of_that_person_is_stale(
+    client: FlaskClient,
+    auth: AuthActions,
+    db: Session,
+    email: str,
+    meanwhile: str | None,
+    message: str,
+) -> None:
+    # why: the assign form carried no guard: rendered while Ringo was a MEMBER,
+    # it silently reassigned him after another owner had made him BILLING
+    auth.login(demo.JOHN)
+    form = _hidden(client.get(ROLES_PAGE).text, ROLES_PAGE)
+    _meanwhile(db, email, meanwhile)
+    before = roles_snapshot(db)
+    fill = {"user_email": email, "name": "OWNER"}
+    response = client.post(ROLES_PAGE, data={**form, **fill})
+    assert response.status_code == 409
+    page = html.unescape(response.text)
+    assert f"{message} while you were looking. Check it and try again." in page
+    assert f'value="{email}"' in page  # what was typed is kept
+    assert roles_snapshot(db) == before
+    # The way out: the page came back up to date; sending it again assigns.
+    again = client.post(ROLES_PAGE, data={**_hidden(response.text, ROLES_PAGE), **fill})
+    assert again.status_code == 302
+    assert role_of(db, email, BEATLES) == "OWNER"
+
+
+def test_member_role_create_form_ignores_changes_of_other_people(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: the guard is about the person the form names, not a lock on the page
+    auth.login(demo.JOHN)
+    form = _hidden(client.get(ROLES_PAGE).text, ROLES_PAGE)
+    _meanwhile(db, demo.GEORGE, "MEMBER")
+    fill = {"user_email": demo.RINGO, "name": "BILLING"}
+    response = client.post(ROLES_PAGE, data={**form, **fill})
+    assert response.status_code == 302
+    assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
+
+
+def test_member_role_create_stale_for_the_role_they_now_hold_says_so(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: two owners adding the same person: the loser's form is stale, but
+    # "already MEMBER here" says more than "changed while you were looking"
+    auth.login(demo.JOHN)
+    form = _hidden(client.get(ROLES_PAGE).text, ROLES_PAGE)
+    _meanwhile(db, demo.ADMIN, "MEMBER")
+    before = roles_snapshot(db)
+    fill = {"user_email": demo.ADMIN, "name": "MEMBER"}
+    response = client.post(ROLES_PAGE, data={**form, **fill})
+    assert response.status_code == 409
+    assert "admin@admin.com is already MEMBER here." in response.text
+    assert roles_snapshot(db) == before
+
+
+@pytest.mark.parametrize("seen", ["x", "-1", " 1", "1" * 19])
+def test_member_role_create_refuses_a_seen_that_no_page_wrote(
+    auth: AuthActions, roles: RoleActions, db: Session, seen: str
+) -> None:
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    response = roles.assign(1, demo.RINGO, "BILLING", seen=seen)
+    assert response.status_code == 422
+    assert "This form is out of date." in response.text
     assert roles_snapshot(db) == before
 
 
@@ -550,11 +720,12 @@ def test_member_post_for_someone_removed_meanwhile_is_not_found(
     auth.login(demo.JOHN)
     url = _member_url(db, demo.RINGO) + suffix
     token = csrf_token(client, url)  # the form, rendered while Ringo was here
+    shown = _shown(db, demo.RINGO)
     # Meanwhile someone else removes Ringo.
     db.execute(delete(OrganizationRole).where(OrganizationRole.user_id == TARGET_ID))
     db.commit()
     before = roles_snapshot(db)
-    data = {"csrf_token": token, "current": "MEMBER", "name": "BILLING"}
+    data = {"csrf_token": token, "name": "BILLING", **shown}
     response = client.post(url, data=data)
     assert response.status_code == 404
     assert "That person has no role in The Beatles" in response.text
@@ -573,6 +744,10 @@ def test_member_post_for_someone_removed_meanwhile_is_not_found(
         ({"name": "BILLING"}, "This form is out of date."),
         ({"name": "BILLING", "current": "ADMIN"}, "This form is out of date."),
         (
+            {"name": "BILLING", "current": "MEMBER", "current_id": "3 "},
+            "This form is out of date.",
+        ),
+        (
             {"name": "owner", "current": "MEMBER"},
             "Choose one of OWNER, MEMBER, BILLING.",
         ),
@@ -587,6 +762,8 @@ def test_member_update_bad_input_is_refused(
 ) -> None:
     auth.login(demo.JOHN)
     before = roles_snapshot(db)
+    # The row the page showed, so that only data's fields are wrong.
+    data = {"current_id": _shown(db, demo.RINGO)["current_id"], **data}
     response = _post(client, _member_url(db, demo.RINGO), **data)
     assert response.status_code == 422 and message in response.text
     assert roles_snapshot(db) == before
@@ -655,7 +832,8 @@ def test_member_update_without_a_choice_is_refused(
 ) -> None:
     auth.login(demo.JOHN)
     before = roles_snapshot(db)
-    response = _post(client, _member_url(db, demo.RINGO), name="", current="MEMBER")
+    url = _member_url(db, demo.RINGO)
+    response = _post(client, url, name="", **_shown(db, demo.RINGO))
     assert response.status_code == 422
     assert "Choose one of OWNER, MEMBER, BILLING." in response.text
     assert roles_snapshot(db) == before

@@ -57,7 +57,8 @@ def test_paging_page_number_refuses_what_is_not_a_page(value: str) -> None:
 
 
 def test_paging_page_number_refuses_several_values() -> None:
-    with pytest.raises(paging.PageNumberError, match="one page number"):
+    message = "one page number, not several. Send the query parameter page once."
+    with pytest.raises(paging.RepeatedParameter, match=message):
         paging.page_number(["1", "2"])
 
 

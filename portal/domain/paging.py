@@ -5,7 +5,8 @@ Flask-Admin's list pipeline without the search: filter (the caller's select, e.g
 total order such as name, then id) -> page. The count and the page run the same
 statement, so a policy-filtered list costs one Oso query however it is paged.
 
-No Flask here: the views turn PageNumberError into 400 and PageOutOfRange into 404.
+No Flask here: the views turn ListQueryError (a page number that is not one, any
+list parameter given more than once) into 400 and PageOutOfRange into 404.
 """
 
 from __future__ import annotations
@@ -27,8 +28,34 @@ PER_PAGE = 50
 _PAGE_NUMBER = re.compile(r"[0-9]{1,18}")
 
 
-class PageNumberError(ValueError):
+class ListQueryError(ValueError):
+    """A list's query parameters ask for no list: answered 400."""
+
+
+class PageNumberError(ListQueryError):
     """The page asked for is not a page number at all."""
+
+
+class RepeatedParameter(ListQueryError):
+    """A list's query parameter was given more than once.
+
+    Every list refuses it (page, and the member search's q and role) rather than
+    pick one of the values: a link that says two things is a mistake to show.
+    """
+
+    def __init__(self, name: str, what: str) -> None:
+        """The error naming the parameter name, which gives what ("page number")."""
+        super().__init__(
+            f"Give one {what}, not several. Send the query parameter {name} once."
+        )
+
+
+def one_value(name: str, what: str, values: Sequence[str]) -> str | None:
+    """The one value of a list's query parameter name (None: not given); raises
+    RepeatedParameter when it was given more than once."""
+    if len(values) > 1:
+        raise RepeatedParameter(name, what)
+    return values[0] if values else None
 
 
 class PageOutOfRange(LookupError):
@@ -79,14 +106,13 @@ class Page(Generic[T]):
 def page_number(values: Sequence[str]) -> int:
     """The page number in a request's ``page`` values: 1 when there is none.
 
-    Raises PageNumberError for anything but one whole number from 1 up: no value
-    is guessed at, so a mistyped link fails visibly instead of showing page 1.
+    Raises PageNumberError for anything but one whole number from 1 up
+    (RepeatedParameter for several values): no value is guessed at, so a
+    mistyped link fails visibly instead of showing page 1.
     """
-    if not values:
+    value = one_value("page", "page number", values)
+    if value is None:
         return 1
-    if len(values) > 1:
-        raise PageNumberError("Give one page number, not several.")
-    value = values[0]
     if not _PAGE_NUMBER.fullmatch(value) or int(value) < 1:
         raise PageNumberError("The page number must be a whole number from 1 up.")
     return int(value)

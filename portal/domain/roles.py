@@ -173,6 +173,41 @@ def user_role(
     )
 
 
+def last_change_id(session: Session, organization: Organization) -> int:
+    """The id of organization's newest role change (its audit trail's last
+    entry; 0: none yet): what a form rendered now has seen.
+
+    Every change writes its entry under the organization's lock, so within one
+    organization the ids grow in commit order: an entry above it is a change
+    made after.
+    """
+    return (
+        session.scalar(
+            select(func.max(AuditEntry.id)).where(
+                AuditEntry.organization_id == organization.id
+            )
+        )
+        or 0
+    )
+
+
+def changed_since(
+    session: Session, organization: Organization, user: User, seen: int
+) -> bool:
+    """Whether user's role in organization changed (was added, changed or taken
+    away) after the audit entry seen."""
+    newer = session.scalar(
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.organization_id == organization.id,
+            AuditEntry.user_id == user.id,
+            AuditEntry.id > seen,
+        )
+        .limit(1)
+    )
+    return newer is not None
+
+
 def count_owners(session: Session, organization: Organization) -> int:
     """How many owners organization has."""
     return (

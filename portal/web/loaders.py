@@ -60,13 +60,13 @@ def load_member(organization: Organization, user_id: int) -> OrganizationRole:
 def page_of(statement: Select[Any]) -> paging.Page[Any]:
     """The page of statement's rows that the request's ``page`` asks for.
 
-    400 for a page value that is not one whole number from 1 up, 404 beyond the
-    last page; both say what went wrong in the layout.
+    400 for a page value that is not one whole number from 1 up, or for several
+    page values; 404 beyond the last page; each says what went wrong in the layout.
     """
     try:
         number = paging.page_number(request.args.getlist("page"))
         return paging.paginate(db.get_session(), statement, number)
-    except paging.PageNumberError as error:
+    except paging.ListQueryError as error:
         abort(400, description=str(error))
     except paging.PageOutOfRange as error:
         abort(404, description=str(error))
