@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from portal import create_app
 from portal.domain import demo
-from portal.domain.models import Base, Organization, OrganizationRole, User
+from portal.domain.models import (
+    Base,
+    LoginFailure,
+    Organization,
+    OrganizationRole,
+    User,
+)
 from portal.infra import migrate
 from tests import factories
 from tests.database import snapshot
@@ -228,4 +235,28 @@ def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
         "remove-role",
         "list-roles",
         "list-orgs",
+        "prune-login-failures",
     }
+
+
+def test_prune_login_failures_deletes_every_emails_expired_ones_only(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    # why: a login clears only its own email's expired failures; emails nobody
+    # tries again would keep theirs for ever
+    now = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    app.config["CLOCK"] = lambda: now
+    with Session(app.extensions["portal.engine"]) as session:
+        session.add_all(
+            [
+                LoginFailure(email="old@example.com", at=now - timedelta(hours=1)),
+                LoginFailure(email="other@example.com", at=now - timedelta(days=3)),
+                LoginFailure(email="new@example.com", at=now),
+            ]
+        )
+        session.commit()
+    result = flask(app, runner, "prune-login-failures")
+    assert result.output == "Deleted 2 expired login failures.\n", result.output
+    with Session(app.extensions["portal.engine"]) as session:
+        left = session.scalars(select(LoginFailure.email)).all()
+    assert left == ["new@example.com"]

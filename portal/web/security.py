@@ -45,11 +45,11 @@ def _read_body_first() -> None:
     413 for a body over MAX_CONTENT_LENGTH, declared or not (Werkzeug only
     enforces the limit when the body is read).
     """
-    if request.method in SAFE_METHODS:
-        return
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
-        abort(413)
+        abort(413)  # whatever the method: nothing may act on it
+    if request.method in SAFE_METHODS:
+        return
     # No declared length (Transfer-Encoding: chunked): Werkzeug stops reading at
     # the limit *without* an error, and the form would be parsed from the part
     # that fit. So read up to one byte more than the limit: if it comes, the body
