@@ -86,7 +86,7 @@ coverage: $(VENV)/.installed-test browser nginx
 	rm -f .coverage
 	$(PY) -m coverage run -m pytest -q -p no:xdist
 	$(PY) -m coverage html -q -d test-artifacts/coverage
-	$(PY) -m coverage report --format=total | sed 's/^/branch coverage of portal\/: /; s/$$/%/'
+	$(PY) -m coverage report --format=total --precision=2 | sed 's/^/branch coverage of portal\/: /; s/$$/%/'
 
 # wrk loads gunicorn for the HTTP part (Debian's package; skipped, and said so,
 # when it cannot be installed).
