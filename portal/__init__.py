@@ -82,11 +82,17 @@ def register_extensions(app: Flask) -> None:
     sessions.init_app(app)
     guards.init_app(app)
     app.jinja_env.bytecode_cache = app.config["TEMPLATE_BYTECODE_CACHE"]
+    # Plain words for policy codes: {{ role.name | role_name }} says "Owner".
+    app.jinja_env.filters.update(
+        role_name=lambda code: authz.words().role(code).name,
+        permission_name=lambda code: authz.words().permission(code).name,
+    )
     # A global, not a context processor, so that imported macros see it too.
     app.jinja_env.globals.update(
         can=authz.can,
         my_role=authz.my_role,
         access=authz.access,
+        words=authz.words,
         org_switcher=switcher.organization_switcher,
         # Listed on the login page only when DEMO_ACCOUNTS is on (make run).
         demo_accounts=demo.accounts,

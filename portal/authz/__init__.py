@@ -38,6 +38,7 @@ from portal.authz.actors import Viewer
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.flask_oso_compat import FlaskOso
 from portal.authz.policy import READ, PortalOso, build_oso, learn_role_grants
+from portal.authz.words import ORGANIZATION, Words, check_covers, load_words
 from portal.domain.models import Organization
 from portal.infra import db
 
@@ -56,12 +57,14 @@ __all__ = [
     "my_role",
     "readable_rows",
     "skip_authorization",
+    "words",
 ]
 
 # Where init_app keeps the app's Oso and FlaskOso. Read them through get_oso() and
 # _flask_oso(), which say their types, never by these strings.
 _OSO = "portal.oso"
 _FLASK_OSO = "portal.flask_oso"
+_WORDS = "portal.words"
 
 
 def init_app(app: Flask) -> None:
@@ -81,6 +84,24 @@ def init_app(app: Flask) -> None:
     learn_role_grants(oso)  # after FlaskOso, which registers a class
     app.extensions[_OSO] = oso
     app.extensions[_FLASK_OSO] = flask_oso
+    app.extensions[_WORDS] = _checked_words(app, oso)
+
+
+def _checked_words(app: Flask, oso: PortalOso) -> Words:
+    """The plain words beside the policy, refused at start-up (MissingWords) if
+    the loaded policy has an organization role or permission they do not name."""
+    loaded = load_words(Path(app.root_path) / "policy_words.toml")
+    grants = access_model(oso, Organization()).grants
+    permissions = {action for grant in grants.values() for action in grant.actions}
+    check_covers(loaded, ORGANIZATION, grants, sorted(permissions))
+    return loaded
+
+
+def words(app: Flask | None = None) -> Words:
+    """The plain words for the policy's roles and permissions (of app, by
+    default the current app's)."""
+    extensions = (current_app if app is None else app).extensions
+    return cast(Words, extensions[_WORDS])
 
 
 def get_oso(app: Flask | None = None) -> PortalOso:

@@ -1,0 +1,117 @@
+"""Plain words for the policy's roles and permissions.
+
+portal/policy_words.toml, beside the policy, gives every role and permission of
+every resource block a short name ("Billing manager", "See the repositories")
+and a one-sentence description. Pages, flashes and confirmations say these; the
+codes (OWNER, READ_BILLING) stay in the JSON API and in "technical details".
+
+``check_covers`` runs at start-up against what the loaded policy answered
+(``PortalOso.role_grants``): a role or permission without words stops the app.
+tests/test_words.py also checks the words against every block the policy
+declares, so a new resource block cannot go without them either.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ORGANIZATION = "Organization"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One role or permission in plain words."""
+
+    code: str  # the policy's name: "BILLING", "READ_BILLING"
+    name: str  # "Billing manager", "See the billing details"
+    description: str  # one sentence
+
+    def __str__(self) -> str:
+        """The name, as pages say it."""
+        return self.name
+
+
+@dataclass(frozen=True)
+class Words:
+    """The words of every resource block's roles and permissions."""
+
+    roles: Mapping[str, Mapping[str, Term]]  # resource -> code -> term
+    permissions: Mapping[str, Mapping[str, Term]]
+
+    def role(self, code: str, resource: str = ORGANIZATION) -> Term:
+        """The words for role code of resource (KeyError: the policy has none)."""
+        return self.roles[resource][code]
+
+    def permission(self, code: str, resource: str = ORGANIZATION) -> Term:
+        """The words for permission code of resource."""
+        return self.permissions[resource][code]
+
+    def role_names(self, codes: Iterable[str], resource: str = ORGANIZATION) -> str:
+        """Role names joined for a sentence: "Owner, Member and Billing manager"."""
+        return joined([self.role(code, resource).name for code in codes])
+
+    def missing(
+        self, resource: str, roles: Iterable[str], permissions: Iterable[str]
+    ) -> list[str]:
+        """The roles and permissions of resource that have no words."""
+        have_roles = self.roles.get(resource, {})
+        have_permissions = self.permissions.get(resource, {})
+        return [
+            f"{resource} role {code}" for code in roles if code not in have_roles
+        ] + [
+            f"{resource} permission {code}"
+            for code in permissions
+            if code not in have_permissions
+        ]
+
+
+def joined(names: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def load_words(path: Path) -> Words:
+    """The words in path (a TOML file laid out as portal/policy_words.toml)."""
+    with path.open("rb") as file:
+        data = tomllib.load(file)
+    return Words(
+        roles={
+            resource: _terms(block.get("roles", {})) for resource, block in data.items()
+        },
+        permissions={
+            resource: _terms(block.get("permissions", {}))
+            for resource, block in data.items()
+        },
+    )
+
+
+def _terms(entries: Mapping[str, Mapping[str, str]]) -> dict[str, Term]:
+    """Each entry as a Term; a missing or empty name or description is an error."""
+    terms = {}
+    for code, entry in entries.items():
+        name, description = entry.get("name", ""), entry.get("description", "")
+        if not name.strip() or not description.strip():
+            raise ValueError(f"{code}: a name and a description are both required")
+        terms[code] = Term(code, name, description)
+    return terms
+
+
+class MissingWords(RuntimeError):
+    """The policy has a role or permission that policy_words.toml does not name."""
+
+
+def check_covers(
+    words: Words, resource: str, roles: Iterable[str], permissions: Iterable[str]
+) -> None:
+    """Raise MissingWords naming every role and permission of resource without
+    words."""
+    missing = words.missing(resource, roles, permissions)
+    if missing:
+        raise MissingWords(
+            f"portal/policy_words.toml has no words for: {', '.join(missing)}"
+        )
