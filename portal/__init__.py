@@ -17,7 +17,15 @@ from portal.domain import demo
 from portal.infra import db
 from portal.infra.config import load_config
 from portal.infra.logs import configure_logging
-from portal.web import errors, guards, negotiation, security, sessions, switcher
+from portal.web import (
+    errors,
+    guards,
+    negotiation,
+    security,
+    sessions,
+    switcher,
+    wording,
+)
 from portal.web.extensions import csrf
 
 __all__ = ["create_app"]
@@ -86,6 +94,8 @@ def register_extensions(app: Flask) -> None:
     app.jinja_env.filters.update(
         role_name=lambda code: authz.words().role(code).name,
         permission_name=lambda code: authz.words().permission(code).name,
+        # A sentence that ends with a name: {{ organization.name | full_stop }}.
+        full_stop=wording.full_stop,
     )
     # A global, not a context processor, so that imported macros see it too.
     app.jinja_env.globals.update(

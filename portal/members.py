@@ -47,6 +47,7 @@ from portal.infra import db
 from portal.web.loaders import load_member, load_organization, page_of
 from portal.web.negotiation import done, render
 from portal.web.pages import Body, PageView, organization_json, paging_json
+from portal.web.wording import full_stop
 
 bp = Blueprint("members", __name__)
 
@@ -541,7 +542,9 @@ def _apply_removal(
             organization, member, form, str(error), status=error.status
         )
     if leaving:
-        return done(f"You left {org_name}.", url_for("orgs.organization_list"))
+        return done(
+            f"You left {full_stop(org_name)}", url_for("orgs.organization_list")
+        )
     message = _what_changed(access, made, f"in {org_name}")
     return done(message, url_for("members.role_list", org_id=org_id))
 
