@@ -232,6 +232,10 @@ class _Markup(HTMLParser):
         self.attributes: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # Our own script (the layout's, from /static/) is not a tag the page's
+        # data put there; any other script is.
+        if tag == "script" and attrs == [("src", "/static/portal.js"), ("defer", None)]:
+            return
         self.tags.append(tag)
         self.attributes.extend(name for name, _ in attrs)
 
