@@ -17,6 +17,7 @@ from flask import Flask
 
 from portal.authz import get_oso
 from portal.authz.policy import PortalOso, build_oso
+from portal.authz.words import load_words
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -63,8 +64,22 @@ def test_readme_permission_table_follows_a_changed_policy(tmp_path: Path) -> Non
     # policy; a billing contact who may also list repositories changes a cell.
     changed = _changed('"LIST_REPOS" if "MEMBER";', '"LIST_REPOS" if "BILLING";')
     table = permission_table.table(_oso(tmp_path, changed))
-    assert "| `LIST_REPOS`: see its repositories | yes |  | yes |" in table
+    assert "| See the repositories (`LIST_REPOS`) | yes |  | yes |" in table
     assert table != permission_table.in_readme(README)
+
+
+def test_readme_permission_table_speaks_the_products_words(
+    app: Flask, tmp_path: Path
+) -> None:
+    # why: the table said only READ_BILLING where every page says "See the
+    # billing details"; it reads the words the pages read, beside the codes
+    words = (ROOT / "portal" / "policy_words.toml").read_text()
+    renamed = tmp_path / "policy_words.toml"
+    renamed.write_text(words.replace('"Billing manager"', '"Treasurer"'))
+    table = permission_table.table(get_oso(app), load_words(renamed))
+    assert "| Treasurer (`BILLING`) |" in table.splitlines()[2]
+    assert "| See the billing details (`READ_BILLING`) | yes |  | yes |" in table
+    assert "Owner (`OWNER`) includes Member and Treasurer." in table
 
 
 def test_readme_permission_table_refuses_an_undescribed_permission(
