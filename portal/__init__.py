@@ -104,8 +104,9 @@ def register_extensions(app: Flask) -> None:
         access=authz.access,
         words=authz.words,
         org_switcher=switcher.organization_switcher,
-        # Listed on the login page only when DEMO_ACCOUNTS is on (make run).
-        demo_accounts=demo.accounts,
+        # Listed on the login page only when DEMO_ACCOUNTS is on (make run), with
+        # the roles they hold now (one query).
+        demo_accounts=lambda: demo.accounts(db.get_session()),
         demo_password=demo.PASSWORD,
     )
 

@@ -6,9 +6,10 @@
 The table is what ``portal.authz.explain.access_model`` answers for the loaded
 policy (the same answers as the roles page's "What each role can do"), so the
 README cannot claim a permission the policy does not grant: tests/test_readme.py
-fails while README.md's table differs from this one. Only the one-line
-descriptions are written here; a permission without one is an error, so a new
-permission in the policy gets described before the README can pass.
+fails while README.md's table differs from this one. Roles and permissions are
+named in the product's own plain words (portal/policy_words.toml, which the pages
+speak) beside their codes (which the JSON API speaks); a permission without words
+is an error, so a new permission gets its words before the README can pass.
 """
 
 from __future__ import annotations
@@ -21,69 +22,62 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.policy import PortalOso, build_oso
+from portal.authz.words import ORGANIZATION, Words, load_words
 from portal.domain.models import Organization
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 POLICY = ROOT / "portal" / "policy.polar"
+WORDS = ROOT / "portal" / "policy_words.toml"
 BEGIN = (
     "<!-- permission table: made from portal/policy.polar by"
     " scripts/permission_table.py; tests/test_readme.py checks it -->"
 )
 END = "<!-- end of permission table -->"
 
-#: What each permission on an organization lets a person do, for readers.
-DESCRIPTIONS = {
-    "READ": "see the organization, open its overview",
-    "LIST_REPOS": "see its repositories",
-    "LIST_ROLES": "see its members and their roles",
-    "READ_BILLING": "see the billing address",
-    "CREATE_ROLE": "give someone a role",
-    "UPDATE_ROLE": "change someone's role",
-    "DELETE_ROLE": "take someone's role away",
-    "READ_AUDIT": "read the audit log",
-}
-
 
 class UndescribedPermission(ValueError):
-    """The policy has a permission DESCRIPTIONS does not describe."""
+    """The policy has a role or permission policy_words.toml has no words for."""
 
 
-def render(model: AccessModel) -> str:
-    """The table (Markdown) and which role includes which, between the markers."""
+def render(model: AccessModel, words: Words) -> str:
+    """The table (Markdown) and which role includes which, between the markers:
+    each role and permission in words, its code beside it."""
+    missing = words.missing(ORGANIZATION, model.roles, model.permissions)
+    if missing:
+        raise UndescribedPermission(
+            f"no words for {', '.join(missing)}: add them to {WORDS.name}"
+        )
+    roles = [f"{words.role(role).name} (`{role}`)" for role in model.roles]
     lines = [
         BEGIN,
         "",
-        "| on an organization | " + " | ".join(model.roles) + " |",
+        "| on an organization | " + " | ".join(roles) + " |",
         "|---" * (len(model.roles) + 1) + "|",
     ]
     for permission in model.permissions:
-        if permission not in DESCRIPTIONS:
-            raise UndescribedPermission(
-                f"{permission} is in the policy but not described: add it to"
-                f" DESCRIPTIONS in {Path(__file__).name}"
-            )
         cells = [
             "yes" if model.allows(role, permission) else "" for role in model.roles
         ]
-        lines.append(
-            f"| `{permission}`: {DESCRIPTIONS[permission]} | "
-            + " | ".join(cells)
-            + " |"
-        )
+        name = words.permission(permission).name
+        lines.append(f"| {name} (`{permission}`) | " + " | ".join(cells) + " |")
     lines.append("")
     for role in model.roles:
         included = model.includes(role)
         if included:
-            lines.append(f"{role} includes {' and '.join(included)}.")
+            lines.append(
+                f"{words.role(role).name} (`{role}`) includes"
+                f" {words.role_names(included)}."
+            )
     lines += ["", END]
     return "\n".join(lines)
 
 
-def table(oso: PortalOso) -> str:
-    """The table for the policy oso has loaded."""
+def table(oso: PortalOso, words: Words | None = None) -> str:
+    """The table for the policy oso has loaded, in words (portal/policy_words.toml
+    unless given)."""
     # A transient organization: the policy reads none of it (as at start-up).
-    return render(access_model(oso, Organization()))
+    return render(access_model(oso, Organization()), words or load_words(WORDS))
 
 
 def in_readme(text: str) -> str:

@@ -10,10 +10,16 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from portal import create_app
-from portal.domain import demo
+from portal.authz import words
+from portal.domain import demo, roles
+from portal.domain.models import ROLE_NAMES, Organization
+from tests.conftest import user_by_email
+from tests.database import engine_of
 from tests.settings import app_settings
+from tests.test_models import statements
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,24 +56,63 @@ def _login_page(app: Flask) -> str:
     return response.text
 
 
+def _row(page: str, email: str) -> str:
+    """The login page's list item of email's account."""
+    return page.split(f">{email}</span>", 1)[1].split("</li>", 1)[0]
+
+
 def test_demo_accounts_listed_when_switched_on(make_app: MakeApp) -> None:
-    page = _login_page(make_app(DEMO_ACCOUNTS=True))
+    app = make_app(DEMO_ACCOUNTS=True)
+    page = _login_page(app)
     assert "Demo accounts" in page
     assert f'<code class="demo-password">{demo.PASSWORD}</code>' in page
-    for account in demo.accounts():
-        row = page.split(f">{account.email}</span>", 1)[1].split("</li>", 1)[0]
+    with Session(app.extensions["portal.engine"]) as session, app.app_context():
+        accounts = demo.accounts(session)
+        role_names = {code: words().role(code).name for code in ROLE_NAMES}
+    assert [account.email for account in accounts] == list(demo.USERS)
+    for account in accounts:
+        row = _row(page, account.email)
         for organization, role in account.roles:
-            assert re.search(rf">{role}</span> in {re.escape(organization)}", row)
+            name = role_names[role]  # in words: "Owner", not OWNER
+            assert re.search(rf">{name}</span> in {re.escape(organization)}", row)
         if not account.roles:
             assert "no role anywhere" in row
 
 
-def test_demo_accounts_match_the_demo_roles() -> None:
-    accounts = {account.email: account.roles for account in demo.accounts()}
+def test_demo_accounts_match_the_demo_roles(db: Session) -> None:
+    accounts = {account.email: account.roles for account in demo.accounts(db)}
     assert list(accounts) == list(demo.USERS)
     assert accounts[demo.JOHN] == (("The Beatles", "OWNER"),)
     assert accounts[demo.MIKE] == (("Monsters Inc.", "OWNER"),)
     assert accounts[demo.ADMIN] == ()
+
+
+def test_demo_accounts_show_the_roles_held_now(make_app: MakeApp) -> None:
+    # why: the list was the seed's, so after the README's walkthrough made Ringo
+    # a billing manager the login page still called him a member
+    app = make_app(DEMO_ACCOUNTS=True)
+    with Session(app.extensions["portal.engine"]) as session, session.begin():
+        john = user_by_email(session, demo.JOHN)
+        monsters = session.get(Organization, demo.MONSTERS_ID)
+        assert monsters is not None
+        ringo, paul = (user_by_email(session, e) for e in (demo.RINGO, demo.PAUL))
+        beatles = ringo.roles[0].organization
+        roles.reassign_user_role(session, beatles, ringo, "BILLING", actor=john)
+        roles.delete_user_role(session, beatles, paul, actor=paul)
+        roles.add_user_role(session, monsters, john, "MEMBER", actor=None)
+    page = _login_page(app)
+    assert ">Billing manager</span> in The Beatles" in _row(page, demo.RINGO)
+    assert "no role anywhere" in _row(page, demo.PAUL)
+    john_row = _row(page, demo.JOHN)
+    assert ">Owner</span> in The Beatles" in john_row
+    assert ">Member</span> in Monsters Inc." in john_row
+
+
+def test_demo_accounts_read_in_one_query(db: Session) -> None:
+    # why: one query per account (or per role) would grow with the data
+    with statements(engine_of(db)) as seen:
+        demo.accounts(db)
+    assert len([s for s in seen if s.startswith("select")]) == 1, seen
 
 
 def test_demo_accounts_not_listed_by_default(make_app: MakeApp) -> None:

@@ -10,8 +10,10 @@ on both backends, a database of the test's own.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
+from html import unescape
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -221,3 +223,51 @@ def test_errors_missing_user_table_is_a_500_page_too(
     assert "Retry-After" not in response.headers
     (line,) = _schema_lines(caplog)
     assert "GET /orgs" in line and "user" in line
+
+
+# --- the tab's title ----------------------------------------------------------------
+
+TITLE_RE = re.compile(r"<title>(.*?) · Portal</title>", re.DOTALL)
+H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.DOTALL)
+
+
+def _words(html: str) -> str:
+    """html's text, tags dropped, entities read and spaces collapsed."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", html)).split())
+
+
+@pytest.mark.parametrize(
+    ("email", "method", "url", "status", "title"),
+    [
+        (demo.PAUL, "GET", "/orgs/1/billing", 403, "You don't have access"),
+        (demo.PAUL, "GET", "/no-such-page", 404, "Page not found"),
+        (demo.PAUL, "GET", "/orgs/2", 404, "Page not found"),
+        (None, "GET", "/no-such-page", 404, "Page not found"),
+        (demo.PAUL, "GET", "/orgs?page=abc", 400, "Something is wrong"),
+        (demo.PAUL, "GET", "/logout", 405, "This action is not possible here"),
+        (demo.PAUL, "POST", "/logout", 400, "This form has expired"),  # no token
+    ],
+)
+def test_errors_tab_title_is_the_heading_in_words(
+    client: FlaskClient,
+    auth: AuthActions,
+    email: str | None,
+    method: str,
+    url: str,
+    status: int,
+    title: str,
+) -> None:
+    # why: tabs read "403 Forbidden · Portal", Werkzeug's words for a status
+    # code, where the page itself said "You don't have access to this page"
+    if email is not None:
+        auth.login(email)
+    response = client.open(url, method=method)
+    assert response.status_code == status
+    shown = TITLE_RE.search(response.text)
+    heading = H1_RE.search(response.text)
+    assert shown is not None and heading is not None
+    tab = _words(shown[1])
+    assert tab.startswith(title), tab
+    assert tab == _words(heading[1])  # the tab says what the page says
+    assert str(status) not in tab
+    assert response.status.split(" ", 1)[1] not in tab  # "Not Found"

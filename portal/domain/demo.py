@@ -42,24 +42,32 @@ ROLES = {
 @dataclass(frozen=True)
 class DemoAccount:
     """A demo login as the login page lists it: the email and, per organization,
-    the role (none for an account with no role)."""
+    the role it holds now (none for an account with no role)."""
 
     email: str
-    roles: tuple[tuple[str, str], ...]  # (organization name, role name)
+    roles: tuple[tuple[str, str], ...]  # (organization name, role code)
 
 
-def accounts() -> list[DemoAccount]:
-    """The demo accounts in USERS order, with their roles (from ROLES)."""
+def accounts(session: Session) -> list[DemoAccount]:
+    """The demo accounts in USERS order with the roles they hold now, read in one
+    query: a role changed since the seed is listed as it is, an account deleted
+    since is left out."""
+    rows = session.execute(
+        select(User.email, Organization.name, OrganizationRole.name)
+        .outerjoin(OrganizationRole, OrganizationRole.user_id == User.id)
+        .outerjoin(Organization, Organization.id == OrganizationRole.organization_id)
+        .where(User.email.in_(USERS))
+        .order_by(Organization.id)
+    )
+    held: dict[str, list[tuple[str, str]]] = {}
+    for email, organization, role in rows:
+        roles = held.setdefault(email, [])
+        if organization is not None and role is not None:
+            roles.append((organization, role))
     return [
-        DemoAccount(
-            email=email,
-            roles=tuple(
-                (ORGANIZATIONS[org_id][0], ROLES[org_id][email])
-                for org_id in ORGANIZATIONS
-                if email in ROLES[org_id]
-            ),
-        )
+        DemoAccount(email=email, roles=tuple(held[email]))
         for email in USERS
+        if email in held
     ]
 
 
