@@ -79,12 +79,13 @@ def login() -> ResponseReturnValue:
     dbs = db.get_session()
     user = dbs.scalar(select(User).where(User.email == email))
     seen = users.Seen.of(user) if user is not None else None
+    who = _id_of(user)  # read now: after a commit, user would be read again
     # Committed, so no lock is held while the deliberately slow hash runs.
     attempt = throttling.start_attempt(email)
     if isinstance(attempt, throttle.Throttled):
         current_app.logger.warning(
             "login throttled: user=%s from=%s retry_after=%ds",
-            _id_of(user),
+            who,
             request.remote_addr,
             attempt.wait.total_seconds(),
         )
@@ -92,7 +93,7 @@ def login() -> ResponseReturnValue:
         return render(LoginPage(form), 429, throttle.retry_after(attempt.wait))
     if isinstance(attempt, throttle.Crowded):
         current_app.logger.warning(
-            "login busy: user=%s from=%s", _id_of(user), request.remote_addr
+            "login busy: user=%s from=%s", who, request.remote_addr
         )
         form.form_errors.append(throttle.CROWDED)
         return render(LoginPage(form), 503, throttle.CROWDED_RETRY_AFTER)
@@ -100,7 +101,7 @@ def login() -> ResponseReturnValue:
     verified = verify_password(seen.password_hash if seen else None, password)
     if user is None or seen is None or not verified:
         reason = "no such account" if user is None else "wrong password"
-        return _bad_credentials(form, user, reason, attempt)
+        return _bad_credentials(form, who, reason, attempt)
     rehash = hash_password(password) if needs_rehash(seen.password_hash) else None
     try:
         with db.transaction(dbs):
@@ -108,22 +109,22 @@ def login() -> ResponseReturnValue:
             throttle.succeeded(dbs, email)
     except users.AccountChangedMeanwhile:
         # The password changed while we checked.
-        return _bad_credentials(form, user, "password changed meanwhile", attempt)
+        return _bad_credentials(form, who, "password changed meanwhile", attempt)
     start_session(user)
     return done(None, next_url or url_for("orgs.organization_list"))
 
 
 def _bad_credentials(
-    form: LoginForm, user: User | None, reason: str, attempt: throttle.Attempt
+    form: LoginForm, who: str, reason: str, attempt: throttle.Attempt
 ) -> ResponseReturnValue:
     """The login form again, with the one message for any wrong credentials; the
-    attempt counted as a failure."""
+    attempt counted as a failure. who: the account's id for the log, or "-"."""
     dbs = db.get_session()
     with db.transaction(dbs):
         throttle.failed(dbs, attempt)
     current_app.logger.info(
         "login refused: user=%s from=%s reason=%s",
-        _id_of(user),
+        who,
         request.remote_addr,
         reason,
     )

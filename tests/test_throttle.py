@@ -166,7 +166,7 @@ def test_throttle_wait_is_bounded_then_busy_503(
     _in_flight(app.extensions["portal.engine"], demo.PAUL, clock, 10)
     started = time.monotonic()
     response = auth.login(demo.PAUL)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # not the 10 s of MAX_WAIT
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "2"
     assert "being checked right now" in response.text
