@@ -76,6 +76,17 @@ def test_throttle_burst_of_right_and_wrong_passwords_refuses_no_right_one(
     assert _rows(db, demo.PAUL, pending=True) == 0  # none left in flight
 
 
+def test_throttle_burst_of_wrong_passwords_checks_no_more_than_the_limit(
+    app: Flask, clock: Clock, db: Session, slow_checks: None
+) -> None:
+    # why: the guesses beyond the limit wait for those in flight, and are refused
+    # once those are failures; none is checked, none stays in flight
+    statuses = parallel_logins(app, demo.PAUL, ["wrong"] * 24)
+    assert sorted(statuses) == [422] * 10 + [429] * 14
+    assert _rows(db, demo.PAUL, pending=False) == 10
+    assert _rows(db, demo.PAUL, pending=True) == 0
+
+
 def _in_flight(engine: Engine, email: str, now: Clock, count: int) -> None:
     """count attempts on email whose passwords are being checked elsewhere (or
     whose processes died while checking)."""

@@ -38,8 +38,9 @@ from portal.domain.models import LoginFailure
 
 MAX_FAILURES = 10
 WINDOW = timedelta(minutes=15)
-# Far longer than any password check takes (a request is cut at 30 s: gunicorn's
-# timeout); an attempt pending for longer died with its process.
+# Far longer than an attempt takes (it waits portal.web.throttling.MAX_WAIT at
+# most, then checks one password); one pending for longer died with its process,
+# or could not be settled.
 PENDING_TTL = timedelta(minutes=1)
 
 
@@ -103,9 +104,7 @@ def failed(session: Session, attempt: Attempt) -> None:
     the attempt along with the failures, and it stays forgotten.
     """
     session.execute(
-        update(LoginFailure)
-        .where(LoginFailure.id == attempt.id, LoginFailure.email == attempt.email)
-        .values(pending=False)
+        update(LoginFailure).where(LoginFailure.id == attempt.id).values(pending=False)
     )
 
 

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from portal.domain import throttle
 from portal.infra import clock, db
 
-# How long an attempt may wait for attempts in flight, in seconds: well under the
-# 30 s a request may take (gunicorn's timeout), far over the time ten password
-# checks take.
+# How long an attempt may wait for attempts in flight, in seconds: far over the
+# time ten password checks take, well under the 35 s after which the proxy gives
+# up on a request (deploy/nginx.conf).
 MAX_WAIT = 10.0
 # Sleeps between two reads grow from the first to the last, in seconds.
 FIRST_PAUSE = 0.005
