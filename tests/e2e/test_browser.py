@@ -220,7 +220,6 @@ def test_e2e_pager_walks_the_repositories_of_an_organization(
 # --- how the first pages look: colours and sizes as the browser computes them ------
 
 ERROR_INK = "rgb(161, 31, 31)"  # --err-ink in portal.css
-WHITE = "rgb(255, 255, 255)"
 
 
 def _style(page: Page, selector: str, prop: str) -> str:
@@ -234,26 +233,30 @@ def _style(page: Page, selector: str, prop: str) -> str:
 def test_e2e_last_owner_reason_is_a_neutral_note(
     page: Page, live_server: LiveServer
 ) -> None:
+    # why: on the overview the last owner gets no disabled button, but the reason
+    # in a quiet sentence and a link to the way out
     login(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}")
-    leave = page.get_by_role("button", name="Leave organization")
-    expect(leave).to_be_disabled()
-    expect(leave).to_have_accessible_description(
+    expect(page.get_by_role("button", name=re.compile("Leave"))).to_have_count(0)
+    leaving = page.locator(".overview-leave")
+    expect(leaving).to_contain_text(
         "You are the last owner of The Beatles: make someone else an owner before"
         " you leave."
     )
-    assert _style(page, "#leave-refused", "color") != ERROR_INK
-    assert _style(page, "#leave-refused", "background-color") != "rgb(253, 236, 236)"
+    assert _style(page, ".overview-leave .hint", "color") != ERROR_INK
+    leaving.get_by_role("link", name="Make someone else an owner").click()
+    expect(page).to_have_url(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
 
 
-def test_e2e_leave_is_a_secondary_button_until_the_confirmation(
+def test_e2e_leave_is_a_quiet_link_until_the_confirmation(
     page: Page, live_server: LiveServer
 ) -> None:
     login(page, live_server, demo.PAUL)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}")
-    leave = page.get_by_role("link", name="Leave organization")
-    assert leave.evaluate("e => getComputedStyle(e).backgroundColor") == WHITE
+    leave = page.get_by_role("link", name="Leave The Beatles")
     assert leave.evaluate("e => getComputedStyle(e).color") == ERROR_INK
+    # a link in a sentence, not a button: no box of its own
+    assert leave.evaluate("e => getComputedStyle(e).display") == "inline"
     leave.click()
     final = page.get_by_role("button", name="Leave The Beatles")
     assert final.evaluate("e => getComputedStyle(e).backgroundColor") == ERROR_INK
