@@ -232,3 +232,46 @@ def test_overview_role_counts_include_every_role(
     body = client.get(f"/orgs/{org_id}", headers=JSON).json
     assert body is not None
     assert body["people"]["by_role"] == {"OWNER": 1, "MEMBER": 0, "BILLING": 0}
+
+
+# --- the 403 page names the owners to whoever may see the people ------------------
+
+
+@pytest.mark.parametrize(
+    ("email", "path"),
+    [(demo.PAUL, f"/orgs/{BEATLES}/billing"), (demo.GEORGE, f"/orgs/{BEATLES}/roles")],
+)
+def test_forbidden_page_names_the_owners_only_to_who_may_list_roles(
+    app: Flask, client: FlaskClient, auth: AuthActions, email: str, path: str
+) -> None:
+    may_list = "LIST_ROLES" in _allowed(app, email)
+    auth.login(email)
+    response = client.get(path)
+    assert response.status_code == 403
+    named = f'to change your role: <span class="owner-name">{demo.JOHN}</span>.'
+    assert (named in response.text) == may_list
+    assert (demo.JOHN in response.text) == may_list  # not anywhere else either
+    assert "ask an owner of The Beatles to change your role" in response.text
+
+
+def test_forbidden_page_names_a_few_owners_and_links_to_the_rest(
+    db: Session, client: FlaskClient, auth: AuthActions
+) -> None:
+    owners = bulk_users(db, 4, email="owner-{i}-{n}@example.com")
+    bulk_roles(db, [(user_id, BEATLES, "OWNER") for user_id in owners])
+    db.commit()
+    auth.login(demo.PAUL)
+    page = client.get(f"/orgs/{BEATLES}/billing").text
+    assert len(re.findall(r'<span class="owner-name">', page)) == 3
+    more = f'or one of <a href="/orgs/{BEATLES}/roles?role=OWNER">2 more owners</a>.'
+    assert more in page
+
+
+def test_forbidden_json_says_the_same_for_everyone(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    # why: the owners are the page's words; the JSON error stays the one message
+    auth.login(demo.PAUL)
+    response = client.get(f"/orgs/{BEATLES}/billing", headers=JSON)
+    assert response.status_code == 403 and response.json is not None
+    assert demo.JOHN not in response.text

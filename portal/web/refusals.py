@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import url_for
+from flask import request, url_for
 
 from portal.authz import can
 from portal.domain import roles
@@ -75,7 +75,10 @@ def next_step(
     step = _NEXT_STEPS.get(type(error)) if error is not None else None
     if step is None or not may(step.permission, organization):
         return None
-    return Link(step.label, url_for(step.endpoint, org_id=organization.id))
+    url = url_for(step.endpoint, org_id=organization.id)
+    if url == request.path:
+        return None  # already there (the roles page's own form refused it)
+    return Link(step.label, url)
 
 
 def refusal(error: roles.RoleError, organization: Organization) -> Refusal:

@@ -40,7 +40,8 @@ def test_e2e_wrong_password_shows_one_generic_message(
     page.get_by_label("Email").fill(demo.PAUL)
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+    summary = page.get_by_role("alert", name="There is a problem")
+    expect(summary.get_by_role("listitem")).to_have_text(["Wrong email or password."])
     screenshot(page, "login-error")
 
 
@@ -129,8 +130,10 @@ def test_e2e_forbidden_page_renders_in_the_layout(
         page.get_by_role("heading", name="You don't have access to this page")
     ).to_be_visible()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    # The refusal names the organization and leads back to it.
-    expect(page.get_by_text("does not include READ_BILLING")).to_be_visible()
+    # The refusal names the organization, what was refused in words, and who to
+    # ask (Paul may see who is here), and leads back to it.
+    expect(page.get_by_text("does not let you see the billing details")).to_be_visible()
+    expect(page.get_by_text(demo.JOHN)).to_be_visible()
     page.get_by_role("link", name="Back to The Beatles").click()
     expect(page.get_by_role("heading", name="The Beatles", exact=True)).to_be_visible()
 
@@ -162,7 +165,14 @@ def test_e2e_password_change_from_the_account_link(
     page.get_by_label("New password", exact=True).fill("short")
     page.get_by_label("Repeat the new password").fill("short")
     page.get_by_role("button", name="Change password").click()
-    expect(page.get_by_text("Use between 12 and 128 characters.")).to_be_visible()
+    # said twice: in the summary at the top (a link to the field), and at the field
+    summary = page.get_by_role("alert", name="There is a problem")
+    expect(summary.get_by_role("link")).to_have_text(
+        ["Use between 12 and 128 characters."]
+    )
+    expect(page.locator("#new_password-error")).to_have_text(
+        "Use between 12 and 128 characters."
+    )
     screenshot(page, "password-error")
     page.get_by_label("Current password").fill(demo.PASSWORD)
     page.get_by_label("New password", exact=True).fill("yellow submarine 1969")
