@@ -230,3 +230,17 @@ def test_next_step_only_for_whoever_may_take_it(app: Flask, db: Session) -> None
         # an error without a next step, and no error at all
         assert next_step(roles.NotAMember(john), beatles, lambda a, o: True) is None
         assert next_step(None, beatles, lambda a, o: True) is None
+
+
+def test_last_owner_leave_confirmation_links_the_way_out(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: the disabled button's reason says what to do; the link does it
+    auth.login(demo.JOHN)
+    url = f"/orgs/{BEATLES}/roles/{user_by_email(db, demo.JOHN).id}/delete"
+    page = client.get(url).text
+    reason = re.search(
+        r'<span id="remove-refused">([^<]*)</span> <a href="([^"]+)">', page
+    )
+    assert reason and "make someone else an owner" in reason.group(1)
+    assert reason.group(2) == f"/orgs/{BEATLES}/roles"

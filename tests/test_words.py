@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 
 from portal.authz import words
-from portal.authz.policy import build_oso
 from portal.authz.explain import access_model
+from portal.authz.policy import build_oso
 from portal.authz.words import (
     ORGANIZATION,
     MissingWords,
