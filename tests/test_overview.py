@@ -8,11 +8,14 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from portal.authz import Viewer, get_oso, words
+from portal.authz import Viewer, authorize, get_oso, words
 from portal.domain import demo
+from portal.domain.models import AuditEntry
 from portal.infra import db as portal_db
+from portal.web.loaders import load_organization
 from tests.conftest import AuthActions, organization, user_by_email
 from tests.factories import (
     bulk_audit_entries,
@@ -275,3 +278,36 @@ def test_forbidden_json_says_the_same_for_everyone(
     response = client.get(f"/orgs/{BEATLES}/billing", headers=JSON)
     assert response.status_code == 403 and response.json is not None
     assert demo.JOHN not in response.text
+
+
+def test_overview_shows_a_change_to_a_role_the_policy_no_longer_has(
+    db: Session, client: FlaskClient, auth: AuthActions
+) -> None:
+    # why: audit entries keep role names as written; a role renamed or dropped
+    # since must not turn the overview into a 500
+    (entry,) = bulk_audit_entries(db, BEATLES, 1, user_email="old-{i}@example.com")
+    db.execute(
+        update(AuditEntry).where(AuditEntry.id == entry).values(old_role="ADMIN")
+    )
+    db.commit()
+    auth.login(demo.JOHN)
+    response = client.get(f"/orgs/{BEATLES}")
+    assert response.status_code == 200
+    assert "changed old-0@example.com from ADMIN to Billing manager" in response.text
+
+
+def test_forbidden_page_names_an_action_without_words_by_its_code(
+    app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    # why: the 403 page says a refused permission in words; one the words do not
+    # know (a view's typo, a permission added before its words) must still give
+    # the 403 page, not a 500
+    def export(org_id: int) -> str:
+        authorize("EXPORT", load_organization(org_id))
+        return "exported"
+
+    app.add_url_rule("/orgs/<id:org_id>/export", "test_export", export)
+    auth.login(demo.PAUL)
+    response = client.get(f"/orgs/{BEATLES}/export")
+    assert response.status_code == 403
+    assert "does not let you EXPORT, which this page needs" in response.text
