@@ -91,6 +91,7 @@ from portal.domain.models import (
     Repository,
     User,
 )
+from portal.domain.overview import overview_of
 from portal.forms import (
     LoginForm,
     MemberRoleForm,
@@ -101,6 +102,7 @@ from portal.forms import (
 )
 from portal.infra import db as portal_db
 from portal.infra import migrate
+from portal.web import refusals
 from portal.web.guards import public
 from portal.web.switcher import Switcher, switcher_of
 from tests.factories import (
@@ -268,6 +270,13 @@ def _control_switcher() -> Switcher | None:
     return switcher
 
 
+def _control_next_step(
+    error: roles.RoleError | None, organization: Organization
+) -> refusals.Link | None:
+    """A refusal's next step, the permission asked of the table."""
+    return refusals.next_step(error, organization, may=_control_can)
+
+
 def _control_environment(app: Flask) -> Environment:
     """The app's Jinja environment with can/my_role answering from the table
     and the header's switcher from plain SQL.
@@ -282,6 +291,7 @@ def _control_environment(app: Flask) -> Environment:
             can=_control_can,
             my_role=_control_my_role,
             access=_control_access,
+            next_step=_control_next_step,
             org_switcher=_control_switcher,
         )
         app.extensions["bench.control_env"] = env
@@ -341,7 +351,20 @@ def control_organization_show(org_id: int) -> ResponseReturnValue:
     membership = find_membership(
         portal_db.get_session(), organization, current_user.id, current_user.id
     )
-    return _render("orgs/show.html", organization=organization, membership=membership)
+    # The same statements as the page's, each piece asked of the table.
+    overview = overview_of(
+        portal_db.get_session(),
+        org_id,
+        repositories=_control_can("LIST_REPOS", organization),
+        people=_control_can("LIST_ROLES", organization),
+        changes=_control_can("READ_AUDIT", organization),
+    )
+    return _render(
+        "orgs/show.html",
+        organization=organization,
+        membership=membership,
+        overview=overview,
+    )
 
 
 def _member_context(org_id: int, user_id: int) -> dict[str, Any]:

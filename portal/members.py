@@ -47,6 +47,7 @@ from portal.infra import db
 from portal.web.loaders import load_member, load_organization, page_of
 from portal.web.negotiation import done, render
 from portal.web.pages import Body, PageView, organization_json, paging_json
+from portal.web.refusals import refusal
 from portal.web.wording import full_stop
 
 bp = Blueprint("members", __name__)
@@ -254,7 +255,7 @@ def _refused(
 ) -> ResponseReturnValue:
     """The role page again, with the reason next to the email field."""
     _log_refusal(organization, error)
-    form.user_email.errors = [*form.user_email.errors, str(error)]
+    form.user_email.errors = [*form.user_email.errors, refusal(error, organization)]
     return _render_roles(organization, form, status=error.status)
 
 
@@ -520,7 +521,7 @@ def _apply_member_change(
     except roles.RoleError as error:
         _log_refusal(organization, error)
         return _render_member(
-            organization, member, form, str(error), status=error.status
+            organization, member, form, refusal(error, organization), error.status
         )
     location = url_for("members.member_show", org_id=org_id, user_id=user_id)
     return done(_what_changed(access, made), location)
@@ -539,7 +540,7 @@ def _apply_removal(
     except roles.RoleError as error:
         _log_refusal(organization, error)
         return _render_removal(
-            organization, member, form, str(error), status=error.status
+            organization, member, form, refusal(error, organization), error.status
         )
     if leaving:
         return done(

@@ -14,9 +14,11 @@ from flask import Blueprint, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from portal.audit import entry_json
 from portal.authz import access, authorize, authorized, can
 from portal.domain.membership import Membership, find_membership
 from portal.domain.models import Organization, Repository
+from portal.domain.overview import Overview, overview_of
 from portal.domain.paging import Page
 from portal.infra import db
 from portal.web.guards import public
@@ -60,33 +62,79 @@ def organization_list() -> ResponseReturnValue:
 
 @dataclass(frozen=True)
 class OrganizationShowPage(PageView):
-    """The overview: the viewer's role, the sections they may open, and leaving."""
+    """The overview: the viewer's role in words, what they may see of the
+    organization at a glance (counts, owners, billing address, latest changes),
+    and, out of the way at the bottom, leaving."""
 
     template = "orgs/show.html"
     organization: Organization
     membership: Membership | None  # None: no role row of their own here
+    overview: Overview
 
     def json(self) -> Body:
-        """The organization, the viewer's role and what they may do in it."""
-        org = self.organization
+        """The organization, the viewer's role and what they may do in it, and
+        each piece of the overview (null: one the viewer may not see), with codes
+        for roles."""
+        org, overview = self.organization, self.overview
+        people, owners = overview.people, overview.owners
         return {
             "organization": organization_json(org),
             "role": None if self.membership is None else self.membership.role.name,
             "permissions": [name for name in access(org).permissions if can(name, org)],
+            "repositories": None
+            if overview.repositories is None
+            else {"total": overview.repositories},
+            "people": None
+            if people is None or owners is None
+            else {
+                "total": people.total,
+                "by_role": dict(people.by_role),
+                "owners": list(owners.emails),
+                "more_owners": owners.more,
+            },
+            "billing_address": org.billing_address
+            if can("READ_BILLING", org)
+            else None,
+            "latest_changes": None
+            if overview.changes is None
+            else [entry_json(entry) for entry in overview.changes],
+            "leave": self._leave(),
         }
+
+    def _leave(self) -> Body | None:
+        """Where to leave (the confirmation page) and why it is refused, if the
+        viewer holds a role here they may give up."""
+        mine = self.membership
+        if mine is None or not mine.is_mine or not can("DELETE", mine.role):
+            return None
+        url = url_for(
+            "members.member_delete",
+            org_id=self.organization.id,
+            user_id=mine.role.user_id,
+        )
+        return {"url": url, "refused": mine.removal_refused}
 
 
 @bp.route("/orgs/<id:org_id>")
 def organization_show(org_id: int) -> ResponseReturnValue:
-    """An organization's overview, with links to what the user may open."""
+    """An organization's overview: one's role, and each piece the policy lets one
+    see, each read only if so, in one statement."""
     organization = load_organization(org_id)
     authorize("READ", organization)
     # Whether they may leave is the policy's answer about this row (the page asks
     # can("DELETE", ...)); reading the organization does not imply holding one.
-    mine = find_membership(
-        db.get_session(), organization, current_user.id, viewer_id=current_user.id
+    session = db.get_session()
+    mine = find_membership(session, organization, current_user.id, current_user.id)
+    # Each piece guarded by the permission of its section's own page (answered
+    # from authorize's memo: no new Oso query).
+    overview = overview_of(
+        session,
+        organization.id,
+        repositories=can("LIST_REPOS", organization),
+        people=can("LIST_ROLES", organization),
+        changes=can("READ_AUDIT", organization),
     )
-    return render(OrganizationShowPage(organization, mine))
+    return render(OrganizationShowPage(organization, mine, overview))
 
 
 @dataclass(frozen=True)

@@ -11,3 +11,23 @@ document.addEventListener("DOMContentLoaded", () => {
     target.focus();
   }
 });
+
+// A link of the error summary to a field focuses the field, its label in view
+// (GOV.UK's pattern): following "#id" alone scrolls to the field but leaves the
+// focus on the link.
+document.addEventListener("click", (event) => {
+  const link = event.target instanceof Element
+    ? event.target.closest(".error-summary a[href^='#']")
+    : null;
+  if (!link) {
+    return;
+  }
+  const field = document.getElementById(link.getAttribute("href").slice(1));
+  if (!field) {
+    return;
+  }
+  event.preventDefault();
+  const label = document.querySelector(`label[for="${CSS.escape(field.id)}"]`);
+  (label || field).scrollIntoView();
+  field.focus({ preventScroll: true });
+});

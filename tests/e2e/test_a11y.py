@@ -395,3 +395,25 @@ def test_a11y_password_errors_are_tied_to_their_fields(
     assert_errors_tied(page, "Repeat the new password")
     page.get_by_role("button", name="Change password").click()  # all empty now
     assert_errors_tied(page, "Current password", "New password")
+
+
+def test_a11y_error_summaries_pass_axe(page: Page, live_server: LiveServer) -> None:
+    # The error summary (focused, a list of links) on a refused login and a
+    # refused password change: nothing serious for axe either.
+    page.goto(f"{live_server.url}/login")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert", name="There is a problem")).to_be_visible()
+    found = {"/login": run_axe(page)}
+    login(page, live_server, demo.RINGO)
+    page.goto(f"{live_server.url}/account/password")
+    page.get_by_label("Current password").fill("not my password")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_role("alert", name="There is a problem")).to_be_visible()
+    found["/account/password"] = run_axe(page)
+    problems = [
+        f"{path}: {v['id']} ({v['impact']}) {v['help']} at {v['targets']}"
+        for path, violations in found.items()
+        for v in violations
+        if v["impact"] in BLOCKING
+    ]
+    assert not problems, "\n".join(problems)

@@ -287,7 +287,7 @@ def test_member_leave_confirmation_lists_what_they_lose(
 ) -> None:
     login(page, live_server, demo.RINGO)
     page.get_by_role("link", name="The Beatles").click()
-    page.get_by_role("link", name="Leave organization").click()
+    page.get_by_role("link", name="Leave The Beatles").click()
     expect(page.get_by_role("heading", name="Leave The Beatles?")).to_be_visible()
     lost = page.get_by_role("list", name="Permissions lost")
     expect(lost.get_by_role("listitem")).to_have_text(
@@ -302,7 +302,7 @@ def test_member_leave_confirmed_goes_back_to_the_organizations(
 ) -> None:
     login(page, live_server, demo.RINGO)
     page.get_by_role("link", name="The Beatles").click()
-    page.get_by_role("link", name="Leave organization").click()
+    page.get_by_role("link", name="Leave The Beatles").click()
     page.get_by_role("button", name="Leave The Beatles").click()
     expect(_flash(page)).to_have_text("You left The Beatles.")
     expect(page.get_by_role("heading", name="Your organizations")).to_be_visible()
