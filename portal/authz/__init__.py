@@ -37,7 +37,13 @@ from werkzeug.exceptions import Forbidden
 from portal.authz.actors import Viewer
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.flask_oso_compat import FlaskOso
-from portal.authz.policy import READ, PortalOso, build_oso, learn_role_grants
+from portal.authz.policy import (
+    READ,
+    PortalOso,
+    RoleGrant,
+    build_oso,
+    learn_role_grants,
+)
 from portal.authz.words import ORGANIZATION, Words, check_covers, load_words
 from portal.domain.models import Organization
 from portal.infra import db
@@ -81,17 +87,17 @@ def init_app(app: Flask) -> None:
     # declared public fails loudly. It runs after the view, so it cannot undo a
     # write: tests/test_routes.py is the real guarantee.
     flask_oso.require_authorization()
-    learn_role_grants(oso)  # after FlaskOso, which registers a class
+    grants = learn_role_grants(oso)  # after FlaskOso, which registers a class
     app.extensions[_OSO] = oso
     app.extensions[_FLASK_OSO] = flask_oso
-    app.extensions[_WORDS] = _checked_words(app, oso)
+    app.extensions[_WORDS] = _checked_words(app, grants)
 
 
-def _checked_words(app: Flask, oso: PortalOso) -> Words:
+def _checked_words(app: Flask, grants: dict[str, RoleGrant]) -> Words:
     """The plain words beside the policy, refused at start-up (MissingWords) if
-    the loaded policy has an organization role or permission they do not name."""
+    the loaded policy grants an organization role or permission they do not
+    name (grants: what it grants each role, from learn_role_grants)."""
     loaded = load_words(Path(app.root_path) / "policy_words.toml")
-    grants = access_model(oso, Organization()).grants
     permissions = {action for grant in grants.values() for action in grant.actions}
     check_covers(loaded, ORGANIZATION, grants, sorted(permissions))
     return loaded

@@ -283,13 +283,14 @@ def build_oso(policy_path: Path, cache_size: int = 4096) -> PortalOso:
     return oso
 
 
-def learn_role_grants(oso: PortalOso) -> None:
+def learn_role_grants(oso: PortalOso) -> dict[str, RoleGrant]:
     """Ask the policy once what each organization role grants, at start-up and
     after the last class is registered (registering one forgets the answer).
 
     The answer is the same for every request (a transient organization: the
     policy reads none of it), so no request pays for it.
     """
-    oso.role_grants(ROLE_NAMES, Organization())
+    grants = oso.role_grants(ROLE_NAMES, Organization())
     # The counters say what serving costs; start-up work is not a request's.
     oso.queries = oso.cache_hits = 0
+    return grants
