@@ -92,6 +92,25 @@ class Page(Generic[T]):
     def has_next(self) -> bool:
         return self.number < self.pages
 
+    def window(self, around: int = 2) -> list[int | None]:
+        """The page numbers a numbered pager shows: the first, the last, and
+        around pages on each side of this one, in order; None where pages are
+        left out (an ellipsis). A gap of a single page shows that page instead:
+        an ellipsis would hide no more than a number. Never a number outside
+        1..pages."""
+        last, here = self.pages, self.number
+        near = range(max(1, here - around), min(last, here + around) + 1)
+        numbers: list[int | None] = []
+        previous = 0
+        for number in sorted({1, last, *near}):
+            if number - previous == 2:
+                numbers.append(number - 1)
+            elif number - previous > 2:
+                numbers.append(None)
+            numbers.append(number)
+            previous = number
+        return numbers
+
     @property
     def first(self) -> int:
         """The position of the page's first row in the list (1-based; 0 if none)."""
