@@ -158,3 +158,33 @@ def test_paging_paginate_refuses_numbers_below_one(
 ) -> None:
     with pytest.raises(ValueError):
         paging.paginate(db, _repos(db, 1), number, per_page)
+
+
+@pytest.mark.parametrize(
+    ("number", "total", "window"),
+    [
+        (1, 50, [1]),
+        (1, 150, [1, 2, 3]),
+        (1, 500, [1, 2, 3, None, 10]),
+        (4, 500, [1, 2, 3, 4, 5, 6, None, 10]),  # 2..6 touch 1: no ellipsis
+        (5, 500, [1, 2, 3, 4, 5, 6, 7, None, 10]),  # a gap of one page shows it
+        (6, 500, [1, None, 4, 5, 6, 7, 8, 9, 10]),
+        (10, 500, [1, None, 8, 9, 10]),
+        (2_000, 100_000, [1, None, 1_998, 1_999, 2_000]),
+    ],
+)
+def test_paging_window_shows_first_last_and_pages_around(
+    number: int, total: int, window: list[int | None]
+) -> None:
+    assert paging.Page((), number, 50, total).window() == window
+
+
+@pytest.mark.parametrize("total", [0, 1, 49, 50, 51, 99, 101, 1_000, 12_345])
+def test_paging_window_never_leaves_the_list(total: int) -> None:
+    pages = paging.Page((), 1, 50, total).pages
+    for number in range(1, pages + 1):
+        window = paging.Page((), number, 50, total).window()
+        numbers = [n for n in window if n is not None]
+        assert numbers == sorted(set(numbers)) and number in numbers
+        assert numbers[0] == 1 and numbers[-1] == pages
+        assert window[0] is not None and window[-1] is not None

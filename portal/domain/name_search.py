@@ -34,7 +34,7 @@ from portal.domain.models import OrganizationRole
 from portal.infra.db import SQLITE_LOWER
 
 
-class unicode_lower(GenericFunction[str]):  # noqa: N801  # SQL function style
+class unicode_lower(GenericFunction[str]):  # named as SQL functions are
     """lower() that knows every script: PostgreSQL's own, SQLite's portal_lower."""
 
     type = String()
@@ -80,4 +80,4 @@ def roles_in(
             OrganizationRole.organization_id.in_(ids),
         )
     )
-    return {org_id: name for org_id, name in rows}
+    return dict(rows.all())
