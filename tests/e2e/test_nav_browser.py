@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, ViewportSize, expect
 from sqlalchemy.orm import Session
 
 from portal.domain import demo
@@ -26,8 +26,8 @@ from tests.factories import (
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
 def _switcher(page: Page) -> Locator:
@@ -44,7 +44,7 @@ def _no_sideways_scrolling(page: Page) -> None:
 
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_nav_account_menu_reaches_the_password_page_and_logs_out(
-    page: Page, live_server: LiveServer, size: dict[str, int]
+    page: Page, live_server: LiveServer, size: ViewportSize
 ) -> None:
     page.set_viewport_size(size)
     login(page, live_server, demo.PAUL)
@@ -108,7 +108,7 @@ def test_nav_switcher_is_labelled_with_the_current_organization(
 
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_nav_switcher_closes_on_escape_and_on_a_click_outside(
-    page: Page, live_server: LiveServer, size: dict[str, int]
+    page: Page, live_server: LiveServer, size: ViewportSize
 ) -> None:
     page.set_viewport_size(size)
     login(page, live_server, demo.JOHN)
@@ -161,7 +161,7 @@ def test_nav_switcher_finds_an_organization_past_the_first_ten(
 
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_nav_organization_list_search_and_roles(
-    page: Page, live_server: LiveServer, size: dict[str, int]
+    page: Page, live_server: LiveServer, size: ViewportSize
 ) -> None:
     with Session(live_server.app.extensions["portal.engine"]) as session:
         user = make_user(session)
@@ -202,7 +202,7 @@ def test_nav_organization_list_search_and_roles(
 
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_nav_numbered_pager_jumps_to_a_page_and_keeps_the_search(
-    page: Page, live_server: LiveServer, size: dict[str, int]
+    page: Page, live_server: LiveServer, size: ViewportSize
 ) -> None:
     with Session(live_server.app.extensions["portal.engine"]) as session:
         (org_id,) = bulk_organizations(session, 1, name="Big Org {n}")
