@@ -450,6 +450,11 @@ BAD_PAGES = [
     ("page=1&page=2", 400, "Give one page number, not several."),
     ("page=4", 404, "There is no page 4; the list has 3 pages."),
     ("page=1000000000", 404, "There is no page 1,000,000,000; the list has 3 pages."),
+    (
+        "page=" + "9" * 18,
+        404,
+        "There is no page 999,999,999,999,999,999; the list has 3 pages.",
+    ),
 ]
 
 
