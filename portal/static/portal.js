@@ -14,8 +14,9 @@ document.addEventListener("DOMContentLoaded", () => {
 
 // --- nav: the header's menus (the switcher, the account menu) ---------------------
 // Both are <details data-menu>: they open and close without script. Here they also
-// close on Escape (focus back on their toggle) and on a click or focus outside
-// them, and opening one closes the other, as menus do.
+// close on Escape (focus back on their toggle) and on a click outside them, and
+// opening one closes the other, as menus do. Tabbing out leaves one open, as a
+// <details> does (so a keyboard user can tab back into it).
 (() => {
   const menus = () => Array.from(document.querySelectorAll("details[data-menu]"));
   const close = (menu, refocus) => {
@@ -46,7 +47,6 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   };
   document.addEventListener("click", outside);
-  document.addEventListener("focusin", outside);
   document.addEventListener("toggle", (event) => {
     const opened = event.target;
     if (opened instanceof HTMLDetailsElement && opened.open && opened.hasAttribute("data-menu")) {

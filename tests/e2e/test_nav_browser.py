@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Locator, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 from sqlalchemy.orm import Session
 
 from portal.domain import demo
@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     open_account_menu,
     screenshot,
 )
+from tests.e2e.test_a11y import run_axe
 from tests.factories import (
     bulk_organizations,
     bulk_repositories,
@@ -271,3 +272,24 @@ def test_nav_switcher_finder_narrows_the_list_as_one_types(
     expect(
         page.locator("details.switcher").get_by_role("list").get_by_role("link")
     ).to_have_count(10)
+
+
+def test_nav_open_menus_pass_axe(browser: Browser, live_server: LiveServer) -> None:
+    # why: the a11y sweep opens only the switcher; the account menu and the
+    # finder are checked open here (a context that lets axe-core in past the CSP)
+    page = browser.new_context(bypass_csp=True).new_page()
+    with Session(live_server.app.extensions["portal.engine"]) as session:
+        user = make_user(session)
+        email = user.email
+        org_ids = bulk_organizations(session, 12, name="Axe {i:02}")
+        bulk_roles(session, [(user.id, org_id, "OWNER") for org_id in org_ids])
+        bulk_repositories(session, org_ids[0], 120, name="axe {i:03}")
+        session.commit()
+    login(page, live_server, email)
+    page.goto(f"{live_server.url}/orgs/{org_ids[0]}/repos?q=axe&page=2")
+    open_account_menu(page)
+    assert run_axe(page) == []
+    _switcher(page).locator("summary").click()
+    expect(_switcher(page).get_by_label("Find an organization")).to_be_visible()
+    assert run_axe(page) == []
+    page.context.close()
