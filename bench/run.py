@@ -82,7 +82,7 @@ from sqlalchemy.orm import Session
 from portal import create_app, members
 from portal.authz import AccessModel, Viewer
 from portal.authz.explain import access_model
-from portal.domain import demo, member_search, paging, roles
+from portal.domain import demo, member_search, name_search, paging, roles
 from portal.domain.membership import find_membership, membership_of
 from portal.domain.models import (
     AuditEntry,
@@ -96,6 +96,7 @@ from portal.forms import (
     LoginForm,
     MemberRoleForm,
     MemberSearchForm,
+    NameSearchForm,
     PasswordForm,
     RemoveForm,
     RoleForm,
@@ -324,14 +325,36 @@ def control_login() -> ResponseReturnValue:
     return _render("auth/login.html", form=LoginForm())
 
 
+def _search() -> NameSearchForm:
+    """The list's search as the page reads it (the bench sends only good ones)."""
+    search = NameSearchForm()
+    if not search.validate():
+        raise RuntimeError(f"the bench searches with bad input: {search.errors}")
+    return search
+
+
 def control_organization_list() -> ResponseReturnValue:
-    organizations = _page(
+    search = _search()
+    statement = (
         select(Organization)
         .join(OrganizationRole, OrganizationRole.organization_id == Organization.id)
         .where(OrganizationRole.user_id == current_user.id)
-        .order_by(Organization.name, Organization.id)
     )
-    return _render("orgs/list.html", organizations=organizations)
+    organizations = _page(
+        name_search.matching(statement, Organization.name, search.term).order_by(
+            Organization.name, Organization.id
+        ),
+        paging.page_number(request.args.getlist("page")),
+    )
+    # The viewer's roles, as the page reads them: one query for the page's rows.
+    roles = name_search.roles_in(
+        portal_db.get_session(),
+        current_user.id,
+        [org.id for org in organizations.items],
+    )
+    return _render(
+        "orgs/list.html", organizations=organizations, roles=roles, search=search
+    )
 
 
 def _role(organization: Organization, user_id: int) -> OrganizationRole:
@@ -400,13 +423,19 @@ def control_member_delete(org_id: int, user_id: int) -> ResponseReturnValue:
 
 
 def control_repository_list(org_id: int) -> ResponseReturnValue:
+    search = _search()
+    statement = select(Repository).where(Repository.organization_id == org_id)
     repositories = _page(
-        select(Repository)
-        .where(Repository.organization_id == org_id)
-        .order_by(Repository.name, Repository.id)
+        name_search.matching(statement, Repository.name, search.term).order_by(
+            Repository.name, Repository.id
+        ),
+        paging.page_number(request.args.getlist("page")),
     )
     return _render(
-        "orgs/repos.html", organization=_org(org_id), repositories=repositories
+        "orgs/repos.html",
+        organization=_org(org_id),
+        repositories=repositories,
+        search=search,
     )
 
 
@@ -717,6 +746,22 @@ def bench_many_rows(
             f"/orgs/{fixtures.many_repos_org}/repos",
             f"/orgs/{fixtures.full_org}/repos",
             f"/orgs/{fixtures.single_org}/repos",
+            "orgs.repository_list",
+        ),
+        # Searched: the name search scans the organization's repositories (or the
+        # user's organizations) for the term; a full page of matches either way.
+        (
+            "/orgs?q=",
+            "/orgs?q=Bench+org+0",
+            "/orgs?q=Bench",
+            "/orgs?q=Bench",
+            "orgs.organization_list",
+        ),
+        (
+            "repositories?q=",
+            f"/orgs/{fixtures.many_repos_org}/repos?q=repository+1",
+            f"/orgs/{fixtures.full_org}/repos?q=FULL",
+            f"/orgs/{fixtures.single_org}/repos?q=one",
             "orgs.repository_list",
         ),
         (

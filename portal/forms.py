@@ -1,6 +1,7 @@
 """Forms (Flask-WTF): every form that changes something carries a CSRF token.
 
-The one GET form, MemberSearchForm, changes nothing and reads the query string.
+The GET forms, MemberSearchForm and NameSearchForm, change nothing and read the
+query string.
 """
 
 from __future__ import annotations
@@ -381,3 +382,48 @@ class MemberSearchForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF: untyped
     def filtering(self) -> bool:
         """Whether the search narrows the list (by email or by role)."""
         return bool(self.q.data) or bool(self.role.data)
+
+
+# As long as a name can be (Organization.name and Repository.name: 200).
+NAME_SEARCH_MAX = 200
+
+
+class NameSearchForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF: untyped
+    """Find organizations or repositories by name: the name contains q.
+
+    A GET form like MemberSearchForm: no CSRF token, read from the query string,
+    the same rules (at most as long as a name, no control characters, given once).
+    """
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(
+        "Name contains",
+        filters=[_strip],
+        validators=[
+            Length(
+                max=NAME_SEARCH_MAX,
+                message=f"Search for at most {NAME_SEARCH_MAX} characters.",
+            ),
+            no_control_characters,
+        ],
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(formdata=request.args, **kwargs)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate q; q given more than once is an error naming it."""
+        valid = super().validate(extra_validators)
+        try:
+            one_value(self.q.name, "search", request.args.getlist(self.q.name))
+        except RepeatedParameter as error:
+            self.q.errors = [str(error)]
+            return False
+        return bool(valid)
+
+    @property
+    def term(self) -> str:
+        """What to search for ("" when nothing, or when the search is invalid)."""
+        return "" if self.errors else (self.q.data or "")

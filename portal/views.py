@@ -8,6 +8,7 @@ page's data and its JSON are the page class just above its view.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import Blueprint, redirect, url_for
@@ -16,10 +17,12 @@ from flask_login import current_user
 
 from portal.audit import entry_json
 from portal.authz import access, authorize, authorized, can
+from portal.domain import name_search
 from portal.domain.membership import Membership, find_membership
 from portal.domain.models import Organization, Repository
 from portal.domain.overview import Overview, overview_of
 from portal.domain.paging import Page
+from portal.forms import NameSearchForm
 from portal.infra import db
 from portal.web.guards import public
 from portal.web.loaders import load_organization, page_of
@@ -38,26 +41,47 @@ def index() -> ResponseReturnValue:
 
 @dataclass(frozen=True)
 class OrganizationListPage(PageView):
-    """The organizations the user can read, a page at a time."""
+    """The organizations the user can read whose name contains the search, a
+    page at a time, each with the user's role there."""
 
     template = "orgs/list.html"
-    organizations: Page[Organization]
+    organizations: Page[Organization] | None  # None: the search is invalid (400)
+    roles: Mapping[int, str]  # organization id -> the user's role there
+    search: NameSearchForm
 
     def json(self) -> Body:
-        """``{"orgs": [...], "paging": {...}}``."""
+        """``{"orgs": [...], "paging": {...}, "search": {"q"}}``; each
+        organization with the user's role there (null: none of their own)."""
+        organizations = self.organizations
+        assert organizations is not None  # an invalid search is a 400: error_json
+        term = self.search.term
         return {
-            "orgs": [organization_json(org) for org in self.organizations.items],
-            "paging": paging_json(self.organizations),
+            "orgs": [
+                {**organization_json(org), "role": self.roles.get(org.id)}
+                for org in organizations.items
+            ],
+            "paging": paging_json(organizations, q=term or None),
+            "search": {"q": term},
         }
 
 
 @bp.route("/orgs")
 def organization_list() -> ResponseReturnValue:
-    """The organizations the user can READ, a page at a time."""
+    """The organizations the user can READ, found by name, a page at a time, with
+    the user's role in each (one query for the page). A malformed search is 400."""
+    readable = authorized("READ", Organization)
+    search = NameSearchForm()
+    if not search.validate():
+        return render(OrganizationListPage(None, {}, search), 400)
     organizations = page_of(
-        authorized("READ", Organization).order_by(Organization.name, Organization.id)
+        name_search.matching(readable, Organization.name, search.term).order_by(
+            Organization.name, Organization.id
+        )
     )
-    return render(OrganizationListPage(organizations))
+    roles = name_search.roles_in(
+        db.get_session(), current_user.id, (org.id for org in organizations.items)
+    )
+    return render(OrganizationListPage(organizations, roles, search))
 
 
 @dataclass(frozen=True)
@@ -139,34 +163,47 @@ def organization_show(org_id: int) -> ResponseReturnValue:
 
 @dataclass(frozen=True)
 class RepositoryListPage(PageView):
-    """The organization's repositories the user can read, a page at a time."""
+    """The organization's repositories the user can read whose name contains the
+    search, a page at a time."""
 
     template = "orgs/repos.html"
     organization: Organization
-    repositories: Page[Repository]
+    repositories: Page[Repository] | None  # None: the search is invalid (400)
+    search: NameSearchForm
 
     def json(self) -> Body:
-        """``{"organization", "repos": [...], "paging"}``."""
+        """``{"organization", "repos": [...], "paging", "search": {"q"}}``."""
+        repositories = self.repositories
+        assert repositories is not None  # an invalid search is a 400: error_json
+        term = self.search.term
         return {
             "organization": organization_json(self.organization),
             "repos": [
-                {"id": repo.id, "name": repo.name} for repo in self.repositories.items
+                {"id": repo.id, "name": repo.name} for repo in repositories.items
             ],
-            "paging": paging_json(self.repositories),
+            "paging": paging_json(repositories, q=term or None),
+            "search": {"q": term},
         }
 
 
 @bp.route("/orgs/<id:org_id>/repos")
 def repository_list(org_id: int) -> ResponseReturnValue:
-    """The organization's repositories the user can read, a page at a time."""
+    """The organization's repositories the user can read, found by name, a page at
+    a time. A malformed search is 400."""
     organization = load_organization(org_id)
     authorize("LIST_REPOS", organization)
-    repositories = page_of(
-        authorized("READ", Repository)
-        .where(Repository.organization_id == organization.id)
-        .order_by(Repository.name, Repository.id)
+    search = NameSearchForm()
+    if not search.validate():
+        return render(RepositoryListPage(organization, None, search), 400)
+    readable = authorized("READ", Repository).where(
+        Repository.organization_id == organization.id
     )
-    return render(RepositoryListPage(organization, repositories))
+    repositories = page_of(
+        name_search.matching(readable, Repository.name, search.term).order_by(
+            Repository.name, Repository.id
+        )
+    )
+    return render(RepositoryListPage(organization, repositories, search))
 
 
 @dataclass(frozen=True)

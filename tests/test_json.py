@@ -111,6 +111,7 @@ def test_json_repositories_in_the_guides_shape_with_paging(john: Api) -> None:
             "prev": None,
             "next": None,
         },
+        "search": {"q": ""},
     }
 
 
@@ -160,7 +161,7 @@ def test_json_404_for_an_organization_one_cannot_read(app: Flask) -> None:
 
 def test_json_organizations_only_those_the_user_can_read(app: Flask) -> None:
     assert _body(api_for(app, demo.MIKE).get("/orgs"))["orgs"] == [
-        {"id": 2, "name": "Monsters Inc."}
+        {"id": 2, "name": "Monsters Inc.", "role": "OWNER"}
     ]
     assert _body(api_for(app, demo.ADMIN).get("/orgs"))["orgs"] == []
 

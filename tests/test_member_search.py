@@ -300,7 +300,8 @@ def test_role_list_statements_do_not_grow_with_the_members(
     with _statements(app) as for_large:
         assert client.get(large).status_code == 200
     assert len(_emails(client.get(large))) == 50
-    assert len(for_large) == len(for_small)
+    # One more: the full page's count (a short page is the last: it counts none).
+    assert len(for_large) == len(for_small) + 1
 
 
 @pytest.mark.parametrize(

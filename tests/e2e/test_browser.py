@@ -9,7 +9,14 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from portal.domain import demo
-from tests.e2e.conftest import LiveServer, login, screenshot
+from tests.e2e.conftest import (
+    LiveServer,
+    account_toggle,
+    log_out,
+    login,
+    open_account_menu,
+    screenshot,
+)
 from tests.factories import (
     bulk_organizations,
     bulk_repositories,
@@ -129,7 +136,7 @@ def test_e2e_forbidden_page_renders_in_the_layout(
     expect(
         page.get_by_role("heading", name="You don't have access to this page")
     ).to_be_visible()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(account_toggle(page)).to_be_visible()
     # The refusal names the organization, what was refused in words, and who to
     # ask (Paul may see who is here), and leads back to it.
     expect(page.get_by_text("does not let you see the billing details")).to_be_visible()
@@ -149,7 +156,7 @@ def test_e2e_forbidden_screenshot(page: Page, live_server: LiveServer) -> None:
 
 def test_e2e_logout_returns_to_login(page: Page, live_server: LiveServer) -> None:
     login(page, live_server, demo.GEORGE)
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     page.goto(f"{live_server.url}/orgs")
     expect(page).to_have_url(re.compile(r"/login\?next=/orgs$"))
@@ -159,7 +166,7 @@ def test_e2e_password_change_from_the_account_link(
     page: Page, live_server: LiveServer
 ) -> None:
     login(page, live_server, demo.RINGO)
-    page.get_by_role("link", name=demo.RINGO).click()
+    open_account_menu(page).get_by_role("link", name="Change your password").click()
     expect(page.get_by_role("heading", name="Change password")).to_be_visible()
     page.get_by_label("Current password").fill(demo.PASSWORD)
     page.get_by_label("New password", exact=True).fill("short")
@@ -181,7 +188,7 @@ def test_e2e_password_change_from_the_account_link(
     expect(page.get_by_role("status")).to_have_text(
         "Your password was changed. Any other sessions were logged out."
     )
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     login(page, live_server, demo.RINGO, "yellow submarine 1969")
 
 
