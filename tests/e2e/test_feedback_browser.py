@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import demo
 from portal.domain.models import OrganizationRole, User
-from tests.e2e.conftest import LiveServer, login, screenshot
+from tests.e2e.conftest import LiveServer, log_out, login, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +81,7 @@ def test_e2e_logged_out_login_page_keeps_the_focus_on_the_email(
 ) -> None:
     # why: the logout note is a status; the person came to log in again
     login(page, live_server, demo.PAUL)
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     expect(page.get_by_label("Email")).to_be_focused()
 
