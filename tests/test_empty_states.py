@@ -57,7 +57,7 @@ def test_role_filter_without_a_match_offers_every_role(
 ) -> None:
     auth.login(demo.MIKE)  # Monsters Inc. has nobody with BILLING
     page = client.get(f"/orgs/{demo.MONSTERS_ID}/roles?role=BILLING").text
-    assert "No member has the role BILLING." in _empty_state(page)
+    assert "No member has the role Billing manager." in _empty_state(page)
     assert f'<a href="/orgs/{demo.MONSTERS_ID}/roles">Show all roles</a>' in page
 
 

@@ -102,14 +102,28 @@ def test_member_show_owner_sees_change_form_and_remove_button(
     url = _member_url(db, demo.RINGO)
     page = client.get(url).text
     assert f'<form method="post" action="{url}"' in page
-    # why: offering Ringo's own role would only lead to "already MEMBER" (409)
-    assert '<option value="MEMBER">' not in page
-    assert '<option selected value="MEMBER">' not in page
-    assert '<option value="OWNER">' in page and '<option value="BILLING">' in page
+    # One radio button per role, each by its plain name; Ringo's own is chosen.
+    assert _radios(page) == [
+        ("OWNER", "Owner", False),
+        ("MEMBER", "Member (current)", True),
+        ("BILLING", "Billing manager", False),
+    ]
     assert 'name="current" type="hidden" value="MEMBER"' in page
     role_id = _shown(db, demo.RINGO)["current_id"]
     assert f'name="current_id" type="hidden" value="{role_id}"' in page
     assert f'href="{url}/delete">Remove ringo@beatles.com</a>' in page
+
+
+def _radios(page: str) -> list[tuple[str, str, bool]]:
+    """The change form's radio buttons: (value, label text, checked), in order."""
+    found = []
+    for tag, input_id in re.findall(r'(<input type="radio" id="([^"]+)"[^>]*>)', page):
+        value = re.search(r'value="([^"]*)"', tag)
+        label = re.search(rf'<label for="{input_id}">(.*?)</label>', page, re.S)
+        assert value and label, tag
+        text = re.sub(r"<[^>]+>", "", label.group(1))
+        found.append((value.group(1), text, " checked" in tag))
+    return found
 
 
 def test_member_show_explains_each_permission_with_its_source(
@@ -359,8 +373,8 @@ def test_member_delete_owner_leaving_is_told_about_role_management(
 # --- the last owner -----------------------------------------------------------------
 
 DISABLED_REASON = re.compile(
-    r'<(select|button)[^>]*disabled[^>]*aria-describedby="([a-z-]+)"'
-    r'|<(select|button)[^>]*aria-describedby="([a-z-]+)"[^>]*disabled'
+    r'<(select|button|fieldset)[^>]*disabled[^>]*aria-describedby="([a-z-]+)"'
+    r'|<(select|button|fieldset)[^>]*aria-describedby="([a-z-]+)"[^>]*disabled'
 )
 
 
@@ -380,7 +394,7 @@ def test_member_show_last_owner_controls_disabled_with_reason(
 ) -> None:
     auth.login(demo.JOHN)
     page = client.get(_member_url(db, demo.JOHN)).text
-    # the role select, its button and the Leave button
+    # the role choice, its button and the Leave button
     assert _disabled_with_reason(page) == [CHANGE_NOTE, CHANGE_NOTE, LEAVE_NOTE]
     assert "Leave organization</button>" in page
 
@@ -817,14 +831,26 @@ def test_member_overview_links_to_ones_own_access(
     assert client.get(url).status_code == 200
 
 
-def test_member_show_change_form_preselects_no_role(
+def test_member_show_change_form_chooses_the_current_role_only(
     client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    # why: a preselected OWNER made one careless click promote someone
+    # why: "Choose a role…" hid the member's role; and a preselected OWNER made
+    # one careless click promote someone: only their own role may be chosen
     auth.login(demo.JOHN)
     page = client.get(_member_url(db, demo.RINGO)).text
-    assert 'name="name" required><option value="">Choose a role…</option>' in page
-    assert "<option selected" not in page
+    assert [value for value, _, checked in _radios(page) if checked] == ["MEMBER"]
+    assert "Choose a role…" not in page
+    # Each role is described in a line, from the words beside the policy.
+    assert (
+        '<p class="hint role-hint" id="name-billing-hint">Sees the billing details,'
+        " nothing of the code.</p>" in page
+    )
+    # portal.js keeps the button disabled until another role is chosen.
+    assert re.search(
+        rf'<form method="post" action="{_member_url(db, demo.RINGO)}"'
+        r"[^>]*data-change-control",
+        page,
+    )
 
 
 def test_member_update_without_a_choice_is_refused(
@@ -836,6 +862,26 @@ def test_member_update_without_a_choice_is_refused(
     response = _post(client, url, name="", **_shown(db, demo.RINGO))
     assert response.status_code == 422
     assert "Choose one of OWNER, MEMBER, BILLING." in response.text
+    assert roles_snapshot(db) == before
+
+
+def test_member_update_unchanged_is_refused_with_what_to_do(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: the form is drawn with the current role chosen; sending it untouched
+    # is no change, refused before anything is read, with the way out in words
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    url = _member_url(db, demo.RINGO)
+    response = _post(client, url, name="MEMBER", **_shown(db, demo.RINGO))
+    assert response.status_code == 422
+    page = html.unescape(response.text)
+    assert (
+        "Choose a role other than the current one: sending it changes nothing." in page
+    )
+    # in the error summary, linked to the first radio button, which takes focus
+    assert re.search(r'class="error-summary"[^>]*data-focus', page)
+    assert '<a href="#name">Choose a role other than the current one' in page
     assert roles_snapshot(db) == before
 
 
