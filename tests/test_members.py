@@ -885,6 +885,205 @@ def test_member_update_unchanged_is_refused_with_what_to_do(
     assert roles_snapshot(db) == before
 
 
+# --- acting from the rows of the people page ------------------------------------
+
+
+def _row_form(
+    client: FlaskClient, db: Session, email: str, page: str = ""
+) -> dict[str, str]:
+    """The hidden fields of email's row form on the people page (page: its
+    query string), as a browser sends them back."""
+    listed = client.get(ROLES_PAGE + page)
+    assert listed.status_code == 200
+    return _hidden(listed.text, _member_url(db, email))
+
+
+def test_roles_row_change_changes_the_role_and_comes_back_to_the_list(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    # The list as searched and filtered: the change comes back to it.
+    form = _row_form(client, db, demo.RINGO, "?q=r&role=MEMBER")
+    assert form["current"] == "MEMBER"
+    assert form["back"] == "/orgs/1/roles?q=r&role=MEMBER"
+    response = client.post(
+        _member_url(db, demo.RINGO), data={**form, "name": "BILLING"}
+    )
+    assert response.status_code == 302
+    assert response.location == "/orgs/1/roles?q=r&role=MEMBER"
+    assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
+    assert "ringo@beatles.com is now BILLING" in client.get(response.location).text
+
+
+def test_roles_row_offers_every_role_with_the_current_one_selected(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    page = client.get(ROLES_PAGE).text
+    row = re.search(
+        rf'<form method="post" action="{_member_url(db, demo.GEORGE)}".*?</form>',
+        page,
+        re.S,
+    )
+    assert row is not None
+    options = re.findall(r'<option value="(\w+)"( selected)?>([^<]+)<', row.group(0))
+    assert options == [
+        ("OWNER", "", "Owner"),
+        ("MEMBER", "", "Member"),
+        ("BILLING", " selected", "Billing manager"),
+    ]
+    assert '<label class="visually-hidden" for="role-' in row.group(0)
+    assert "Role of george@beatles.com</label>" in row.group(0)
+
+
+def test_roles_row_unchanged_is_refused_and_changes_nothing(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: the row is drawn with the current role selected; without script a
+    # click on Change sends it unchanged
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    form = _row_form(client, db, demo.RINGO)
+    response = client.post(_member_url(db, demo.RINGO), data={**form, "name": "MEMBER"})
+    assert response.status_code == 422
+    assert "Choose a role other than the current one" in response.text
+    assert roles_snapshot(db) == before
+
+
+def test_roles_row_remove_leads_to_the_confirmation_and_removes(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    url = _member_url(db, demo.RINGO) + "/delete"
+    page = client.get(ROLES_PAGE).text
+    link = (
+        f'<a class="button button-small button-danger-outline" href="{url}">Remove'
+        '<span class="visually-hidden"> ringo@beatles.com</span>'
+    )
+    assert link in page
+    confirmation = client.get(url)
+    assert confirmation.status_code == 200
+    response = client.post(url, data=_hidden(confirmation.text, url))
+    assert response.status_code == 302 and response.location == ROLES_PAGE
+    assert role_of(db, demo.RINGO, BEATLES) is None
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "message"),
+    [
+        ("BILLING", "ringo@beatles.com's role changed to BILLING while you were"),
+        ("MEMBER", "ringo@beatles.com was removed and given MEMBER again while"),
+    ],
+    ids=["changed", "removed-and-readded"],
+)
+def test_roles_row_stale_is_refused_and_changes_nothing(
+    client: FlaskClient,
+    auth: AuthActions,
+    db: Session,
+    meanwhile: str,
+    message: str,
+) -> None:
+    auth.login(demo.JOHN)
+    form = _row_form(client, db, demo.RINGO)
+    if meanwhile == "MEMBER":
+        _readd(db, demo.RINGO, "MEMBER")
+    else:
+        _meanwhile(db, demo.RINGO, meanwhile)
+    before = roles_snapshot(db)
+    response = client.post(_member_url(db, demo.RINGO), data={**form, "name": "OWNER"})
+    assert response.status_code == 409
+    assert message in html.unescape(response.text)
+    assert roles_snapshot(db) == before
+
+
+@pytest.mark.parametrize("suffix", ["", "/delete"])
+def test_roles_row_action_on_someone_removed_meanwhile_is_not_found(
+    client: FlaskClient, auth: AuthActions, db: Session, suffix: str
+) -> None:
+    auth.login(demo.JOHN)
+    form = _row_form(client, db, demo.RINGO)
+    _meanwhile(db, demo.RINGO, None)
+    before = roles_snapshot(db)
+    url = _member_url(db, demo.RINGO) + suffix
+    # The row's change form; its Remove link, and the removal form it showed.
+    if suffix:
+        opened = client.get(url)
+        assert opened.status_code == 404
+        assert "That person has no role in The Beatles" in opened.text
+        data = {key: form[key] for key in ("csrf_token", "current", "current_id")}
+    else:
+        data = {**form, "name": "BILLING"}
+    response = client.post(url, data=data)
+    assert response.status_code == 404
+    assert "That person has no role in The Beatles" in response.text
+    assert roles_snapshot(db) == before
+
+
+def test_roles_row_self_demotion_asks_for_confirmation(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    _make_owner(db, demo.PAUL)
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    form = _row_form(client, db, demo.JOHN)
+    response = client.post(_member_url(db, demo.JOHN), data={**form, "name": "MEMBER"})
+    assert response.status_code == 200
+    assert "Change your own role to MEMBER?" in response.text
+    assert roles_snapshot(db) == before
+
+
+def test_roles_row_last_owner_shows_the_reason_instead_of_controls(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    page = client.get(ROLES_PAGE).text
+    john = _member_url(db, demo.JOHN)
+    assert f'<form method="post" action="{john}"' not in page
+    assert f'href="{john}/delete"' not in page
+    assert (
+        "You are the last owner of The Beatles: make someone else an owner before"
+        " you change your role or leave." in page
+    )
+
+
+def test_roles_rows_of_a_member_show_badges_and_their_own_leave(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: a MEMBER may change nobody's role but may leave (the HOLDER rule)
+    auth.login(demo.PAUL)
+    page = client.get(ROLES_PAGE).text
+    assert 'class="row-role"' not in page
+    leave = _member_url(db, demo.PAUL) + "/delete"
+    assert re.findall(r'href="(/orgs/1/roles/\d+/delete)"', page) == [leave]
+    assert '>Leave<span class="visually-hidden"> The Beatles</span>' in page
+    assert '<span class="badge badge-member">Member</span>' in page
+
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "//evil.example/orgs/1/roles",
+        "https://evil.example/orgs/1/roles",
+        "/orgs/2/roles",
+        "/orgs/1/roles/../../2/roles",
+        "/orgs/1/roles?q=a\r\nSet-Cookie: x=1",
+        "/orgs/1/roles#top",
+        "/orgs/1/roles?q=" + "x" * 3000,
+        "javascript:alert(1)",
+    ],
+)
+def test_roles_row_back_leads_only_to_this_people_page(
+    client: FlaskClient, auth: AuthActions, db: Session, back: str
+) -> None:
+    # why: "back" is sent by the page; anything else goes to the member's page
+    auth.login(demo.JOHN)
+    form = _row_form(client, db, demo.RINGO)
+    url = _member_url(db, demo.RINGO)
+    response = client.post(url, data={**form, "name": "BILLING", "back": back})
+    assert response.status_code == 302 and response.location == url
+    assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
+
+
 # --- two owners against each other at the same moment (tests/races.py) --------
 
 
