@@ -348,3 +348,13 @@ def test_role_list_refuses_a_repeated_query_parameter_by_name(
     assert answer.json["message"] == message
     if field is not None:
         assert answer.json["errors"] == {field: [message]}
+
+
+def test_role_list_search_hint_fits_any_organization(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    # why: the hint said "e.g. ringo or @beatles.com" in every organization
+    auth.login(demo.MIKE)
+    page = client.get(f"/orgs/{demo.MONSTERS_ID}/roles").text
+    assert 'placeholder="A name or @domain"' in page
+    assert "beatles" not in page.lower()
