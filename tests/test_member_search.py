@@ -20,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from portal.authz import get_oso
 from portal.domain import demo
 from tests.conftest import AuthActions, roles_snapshot, user_by_email
 from tests.factories import (
@@ -308,6 +309,30 @@ def test_role_list_statements_do_not_grow_with_the_members(
         assert client.get(large).status_code == 200
     assert len(_emails(client.get(large))) == 50
     assert len(for_large) == len(for_small)
+
+
+def test_role_list_statements_do_not_grow_with_the_rows_on_a_cold_cache(
+    app: Flask, client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: deciding each row's controls followed role.organization with a SELECT
+    # per rule (three per row) whenever the answers were not cached yet
+    (org_id,) = bulk_organizations(db, 1)
+    users = bulk_users(db, 99)
+    bulk_roles(db, [(user_by_email(db, demo.JOHN).id, org_id, "OWNER")])
+    bulk_roles(db, [(uid, org_id, "MEMBER") for uid in users])
+    db.commit()
+    auth.login()
+    oso = get_oso(app)
+    counts = []
+    for path in (BEATLES, f"/orgs/{org_id}/roles"):
+        client.get(path)  # templates compiled, the session's user loaded
+        oso.clear_caches()
+        with _statements(app) as statements:
+            page = client.get(path)
+        assert page.status_code == 200
+        counts.append(len(statements))
+    assert page.text.count('class="row-role"') == 49  # all but john's own row
+    assert counts[0] == counts[1]
 
 
 @pytest.mark.parametrize(
