@@ -885,6 +885,19 @@ def test_member_update_unchanged_is_refused_with_what_to_do(
     assert roles_snapshot(db) == before
 
 
+def test_roles_page_is_called_people_everywhere_it_is_named(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    # why: the tab said "Roles" and the heading "Members"
+    auth.login(demo.JOHN)
+    page = client.get(ROLES_PAGE).text
+    assert "<title>People · The Beatles · Portal</title>" in page
+    assert '<li><span aria-current="page">People</span></li>' in page
+    assert 'aria-current="page" class="tab tab-current">People</a>' in page
+    assert "<h2>People</h2>" in page
+    assert ">Roles<" not in page and "<h2>Members</h2>" not in page
+
+
 # --- acting from the rows of the people page ------------------------------------
 
 
