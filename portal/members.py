@@ -9,6 +9,11 @@ leaving) for the member pages. What the data refuses whoever asks (the last
 owner) is portal.domain.roles', which portal.domain.membership applies to word
 the disabled controls' reasons.
 
+The people page's rows carry the member page's controls (a role select posting
+to member_update, Remove leading to member_delete); what the viewer may do to
+each row is one policy question for the whole page (decide_rows), never one per
+row.
+
 Every view follows the same order on consecutive lines: load the resource (404
 if it does not exist), authorize, act, render. Changes go through
 portal.domain.roles inside ``db.transaction``; a refused change (RoleError) comes
@@ -77,8 +82,9 @@ def member_json(role: OrganizationRole) -> Body:
 
 @dataclass(frozen=True)
 class RolesPage(PageView):
-    """The members found by the search, a page at a time, the counts per role, and
-    the assign form (shown only to owners)."""
+    """The members found by the search, a page at a time, the counts per role,
+    the assign form ("Add people", shown only to owners), and on each row the
+    controls the viewer may use on it (decided for all rows at once)."""
 
     template = "orgs/roles.html"
     organization: Organization
