@@ -104,7 +104,16 @@ class RolesPage(PageView):
         assert members is not None  # an invalid search is a 400: error_json
         return {
             "organization": organization_json(self.organization),
-            "members": [member_json(role) for role in members.items],
+            # What the viewer may do to each (the row controls), as the member
+            # page's JSON says it: decided for all rows at once.
+            "members": [
+                {
+                    **member_json(role),
+                    "may_change": can("UPDATE", role),
+                    "may_remove": can("DELETE", role),
+                }
+                for role in members.items
+            ],
             "paging": paging_json(
                 members, q=search.q.data or None, role=search.role.data or None
             ),
