@@ -85,6 +85,7 @@ from portal.authz.explain import access_model
 from portal.domain import demo, member_search, name_search, paging, roles
 from portal.domain.membership import find_membership, membership_of
 from portal.domain.models import (
+    ROLE_NAMES,
     AuditEntry,
     Organization,
     OrganizationRole,
@@ -407,7 +408,8 @@ def control_member_show(org_id: int, user_id: int) -> ResponseReturnValue:
     form = MemberRoleForm()
     role = context["membership"].role
     form.show(role)
-    form.name.choices = members.change_choices(role.name)
+    form.name.choices = members.change_choices()
+    form.name.data = role.name
     return _render("orgs/member.html", form=form, error=None, **context)
 
 
@@ -457,13 +459,17 @@ def control_role_list(org_id: int) -> ResponseReturnValue:
     # The assign form's guard, as the page writes it (its one extra query).
     seen = roles.last_change_id(portal_db.get_session(), organization)
     form.seen.data = str(seen)
+    page = _page(statement, number)
+    counts = member_search.role_counts(portal_db.get_session(), org_id)
     return _render(
         "orgs/roles.html",
         organization=organization,
-        members=_page(statement, number),
-        counts=member_search.role_counts(portal_db.get_session(), org_id),
+        members=page,
+        counts=counts,
         search=search,
         form=form,
+        rows=members.member_rows(organization, page, counts),
+        role_names=ROLE_NAMES,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import abort, request
 from flask_wtf import FlaskForm
@@ -18,6 +19,7 @@ from wtforms import (
     Field,
     HiddenField,
     PasswordField,
+    RadioField,
     SearchField,
     SelectField,
     SubmitField,
@@ -249,6 +251,7 @@ def a_role_name(form: FlaskForm, field: Field) -> None:
 
 
 STALE_FORM = "This form is out of date. Reload the page and try again."
+NO_CHANGE = "Choose a role other than the current one: sending it changes nothing."
 
 # A row id as a form carries it: ASCII digits (int() would take " 2" and "２").
 _ROW_ID = re.compile(r"[0-9]{1,18}")
@@ -285,21 +288,46 @@ class RemoveForm(Form):
 
 
 class MemberRoleForm(RemoveForm):
-    """Change one member's role (the member page); ``confirm`` is "yes" once an
-    owner has confirmed a change of their own role that takes access away."""
+    """Change one member's role (the member page, and the row of the roles page);
+    ``confirm`` is "yes" once an owner has confirmed a change of their own role
+    that takes access away.
 
-    name = SelectField(
+    The form is drawn with the member's role chosen (a radio button per role on
+    the member page, a select on each row), so sending it untouched asks for no
+    change: refused here (422) with a message that says what to do, before
+    anything is read. ``back`` is where to go after the change: the roles page
+    (with its search) the row was on; nothing else is followed.
+    """
+
+    name = RadioField(
         "Role",
         choices=[SelectChoice(name) for name in ROLE_NAMES],
         validators=[InputRequired(CHOOSE_A_ROLE), a_role_name],
         validate_choice=False,  # a_role_name says which roles exist
     )
     confirm = HiddenField()
+    back = HiddenField()
+
+    def validate_name(self, field: RadioField) -> None:
+        """Refuse a "change" to the role the form was drawn for."""
+        if field.data in ROLE_NAMES and field.data == self.current.data:
+            raise ValidationError(NO_CHANGE)
 
     @property
     def confirmed(self) -> bool:
         """Whether the person confirmed the change."""
         return self.confirm.data == "yes"
+
+    def back_to(self, roles_page: str) -> str | None:
+        """``back`` if it is roles_page (a path, maybe with a query string: the
+        search and page the row was on), else None."""
+        back = self.back.data or ""
+        if len(back) > 2048 or not all(" " < ch < "\x7f" for ch in back):
+            return None  # url_for writes printable ASCII; a header takes no other
+        parts = urlsplit(back)
+        if parts.scheme or parts.netloc or parts.fragment or parts.path != roles_page:
+            return None
+        return back
 
 
 class PasswordForm(Form):

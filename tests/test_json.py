@@ -199,6 +199,21 @@ def test_json_organization_says_the_role_and_what_it_allows(
     }
 
 
+def test_json_roles_members_say_what_a_member_may_do_to_each(app: Flask) -> None:
+    # why: the page's rows carry controls by these answers; a client gets them too
+    body = _body(api_for(app, demo.PAUL).get("/orgs/1/roles"))
+    rights = {
+        member["user"]["email"]: (member["may_change"], member["may_remove"])
+        for member in body["members"]
+    }
+    assert rights == {
+        demo.GEORGE: (False, False),
+        demo.JOHN: (False, False),
+        demo.PAUL: (False, True),  # leaving
+        demo.RINGO: (False, False),
+    }
+
+
 def test_json_roles_members_counts_and_search(john: Api) -> None:
     body = _body(john.get("/orgs/1/roles?q=R&role=MEMBER"))
     assert body["members"] == [
@@ -206,6 +221,8 @@ def test_json_roles_members_counts_and_search(john: Api) -> None:
             "user": {"id": RINGO_ID, "email": demo.RINGO},
             "role": "MEMBER",
             "url": f"/orgs/1/roles/{RINGO_ID}",
+            "may_change": True,
+            "may_remove": True,
         }
     ]
     assert body["counts"] == {"OWNER": 1, "MEMBER": 2, "BILLING": 1}

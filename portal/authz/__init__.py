@@ -17,7 +17,8 @@ How a page stays cheap (one Oso decision costs 0.3-1 ms; a table row must not co
 one): every decision about a resource is answered from ``authorized_actions`` for
 that resource, asked once per request and remembered. A view's ``authorize()`` and
 all of its template's ``can()`` calls on the same organization cost one Oso query;
-lists are one data-filtering query however many rows they hold. Across requests,
+lists are one data-filtering query however many rows they hold, and the
+controls on a list's rows one query for the page (``decide_rows``). Across requests,
 PortalOso keeps both kinds of answer in bounded caches keyed by everything the
 policy reads (a Viewer's role name in the organization; a user's id for a list's
 filter), so a warm page usually makes no Oso query at all (see
@@ -26,6 +27,7 @@ filter), so a warm page usually makes no Oso query at all (see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -58,6 +60,7 @@ __all__ = [
     "authorized",
     "can",
     "current_viewer",
+    "decide_rows",
     "get_oso",
     "init_app",
     "my_role",
@@ -163,6 +166,14 @@ def my_role(organization: Organization) -> str | None:
 def can(action: str, resource: Any) -> bool:
     """Whether the current user may take action on resource (for templates)."""
     return action in get_oso().authorized_actions(current_viewer(), resource)
+
+
+def decide_rows(rows: Sequence[Any]) -> None:
+    """Ask the policy what the current user may do to each row of a list at once
+    (at most one Oso query, none for rows already answered), so that the
+    template's can() on each row is answered from the request's memo: a list
+    whose rows carry controls costs one query, not one per row."""
+    get_oso().authorized_actions_each(current_viewer(), rows)
 
 
 def access(organization: Organization) -> AccessModel:

@@ -154,3 +154,22 @@ document.addEventListener("click", (event) => {
     timer = window.setTimeout(() => find(input.value.trim()), 200);
   });
 })();
+
+// A form that changes a role (data-change-control: the member page's radio
+// buttons, a row's select on the people page) is drawn with the current role
+// chosen, and sending it so changes nothing (the server refuses it, saying so).
+// Keep its button disabled until another role is chosen.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form[data-change-control]")) {
+    const chosen = () => new FormData(form).get("name");
+    const initial = chosen();
+    const buttons = form.querySelectorAll("button[type=submit]");
+    const update = () => {
+      for (const button of buttons) {
+        button.disabled = chosen() === initial;
+      }
+    };
+    form.addEventListener("change", update);
+    update();
+  }
+});

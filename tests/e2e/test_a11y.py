@@ -180,7 +180,7 @@ def _owner_confirmation_pages(
     found = {}
     own = f"/orgs/{demo.BEATLES_ID}/roles/{_user_id(demo.JOHN)}"
     page.goto(server.url + own)
-    page.get_by_label("Role", exact=True).select_option("MEMBER")
+    page.get_by_role("radio", name="Member", exact=True).check()
     page.get_by_role("button", name="Change role").click()
     expect(
         page.get_by_role("heading", name="Change your own role to MEMBER?")
@@ -247,7 +247,12 @@ _TAG_CONTROLS = """() => {
   const shown = el => el.getClientRects().length > 0
     && getComputedStyle(el).visibility !== 'hidden'
     && !el.closest('details:not([open]) > :not(summary)');
-  const controls = [...document.querySelectorAll(selector)].filter(shown);
+  // A radio group is one Tab stop (its checked button; arrows move within it).
+  const tabStop = el => el.type !== 'radio' || el.checked
+    || !(el.form || document).querySelector(
+      `input[type=radio][name="${el.name}"]:checked`);
+  const controls = [...document.querySelectorAll(selector)]
+    .filter(shown).filter(tabStop);
   controls.forEach((el, i) => el.dataset.a11y = String(i));
   return controls.map(el => el.outerHTML.slice(0, 120));
 }"""
@@ -376,6 +381,7 @@ def test_a11y_assign_role_errors_are_tied_to_their_fields(
 ) -> None:
     login(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
+    page.get_by_text("Add people", exact=True).click()
     page.get_by_role("button", name="Assign role").click()
     assert_errors_tied(page, "User email")
     page.get_by_label("User email").fill("nobody@example.com")
