@@ -14,7 +14,7 @@ from flask import Blueprint, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from portal.authz import access, authorize, authorized, can
+from portal.authz import access, authorize, authorized, can, words
 from portal.domain.membership import Membership, find_membership
 from portal.domain.models import Organization, Repository
 from portal.domain.paging import Page
@@ -84,7 +84,11 @@ def organization_show(org_id: int) -> ResponseReturnValue:
     # Whether they may leave is the policy's answer about this row (the page asks
     # can("DELETE", ...)); reading the organization does not imply holding one.
     mine = find_membership(
-        db.get_session(), organization, current_user.id, viewer_id=current_user.id
+        db.get_session(),
+        organization,
+        current_user.id,
+        viewer_id=current_user.id,
+        names=words(),  # the "last owner" refusal in words
     )
     return render(OrganizationShowPage(organization, mine))
 

@@ -39,7 +39,7 @@ from portal.authz.explain import AccessModel, access_model
 from portal.authz.flask_oso_compat import FlaskOso
 from portal.authz.policy import READ, PortalOso, build_oso, learn_role_grants
 from portal.authz.words import ORGANIZATION, Words, check_covers, load_words
-from portal.domain.models import Organization
+from portal.domain.models import ROLE_NAMES, Organization
 from portal.infra import db
 
 __all__ = [
@@ -91,7 +91,7 @@ def _checked_words(app: Flask, oso: PortalOso) -> Words:
     """The plain words beside the policy, refused at start-up (MissingWords) if
     the loaded policy has an organization role or permission they do not name."""
     loaded = load_words(Path(app.root_path) / "policy_words.toml")
-    grants = access_model(oso, Organization()).grants
+    grants = oso.role_grants(ROLE_NAMES, Organization())
     permissions = {action for grant in grants.values() for action in grant.actions}
     check_covers(loaded, ORGANIZATION, grants, sorted(permissions))
     return loaded
@@ -162,7 +162,7 @@ def can(action: str, resource: Any) -> bool:
 def access(organization: Organization) -> AccessModel:
     """What each role grants in organization, as the loaded policy answers it
     (for the roles x permissions table and the "why" of a member's permissions)."""
-    return access_model(get_oso(), organization)
+    return access_model(get_oso(), organization, words())
 
 
 def authorized(action: str, model: type) -> Select[Any]:
