@@ -6,9 +6,9 @@
 The table is what ``portal.authz.explain.access_model`` answers for the loaded
 policy (the same answers as the roles page's "What each role can do"), so the
 README cannot claim a permission the policy does not grant: tests/test_readme.py
-fails while README.md's table differs from this one. Only the one-line
-descriptions are written here; a permission without one is an error, so a new
-permission in the policy gets described before the README can pass.
+fails while README.md's table differs from this one. The names are the product's
+own (portal/policy_words.toml, beside the policy); a permission without words is
+an error, so a new permission in the policy gets named before the README can pass.
 """
 
 from __future__ import annotations
@@ -21,69 +21,64 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.policy import PortalOso, build_oso
+from portal.authz.words import ORGANIZATION, load_words
 from portal.domain.models import Organization
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 POLICY = ROOT / "portal" / "policy.polar"
+WORDS = ROOT / "portal" / "policy_words.toml"
 BEGIN = (
     "<!-- permission table: made from portal/policy.polar by"
     " scripts/permission_table.py; tests/test_readme.py checks it -->"
 )
 END = "<!-- end of permission table -->"
 
-#: What each permission on an organization lets a person do, for readers.
-DESCRIPTIONS = {
-    "READ": "see the organization, open its overview",
-    "LIST_REPOS": "see its repositories",
-    "LIST_ROLES": "see its members and their roles",
-    "READ_BILLING": "see the billing address",
-    "CREATE_ROLE": "give someone a role",
-    "UPDATE_ROLE": "change someone's role",
-    "DELETE_ROLE": "take someone's role away",
-    "READ_AUDIT": "read the audit log",
-}
-
 
 class UndescribedPermission(ValueError):
-    """The policy has a permission DESCRIPTIONS does not describe."""
+    """The policy has a permission portal/policy_words.toml does not name."""
 
 
 def render(model: AccessModel) -> str:
-    """The table (Markdown) and which role includes which, between the markers."""
+    """The table (Markdown) and which role includes which, between the markers:
+    each role and permission by its code and its name."""
+    said = model.words
     lines = [
         BEGIN,
         "",
-        "| on an organization | " + " | ".join(model.roles) + " |",
+        "| on an organization | "
+        + " | ".join(f"{said.role(role).name} (`{role}`)" for role in model.roles)
+        + " |",
         "|---" * (len(model.roles) + 1) + "|",
     ]
     for permission in model.permissions:
-        if permission not in DESCRIPTIONS:
+        if permission not in said.permissions[ORGANIZATION]:
             raise UndescribedPermission(
-                f"{permission} is in the policy but not described: add it to"
-                f" DESCRIPTIONS in {Path(__file__).name}"
+                f"{permission} is in the policy but has no words: add them to"
+                f" {WORDS.relative_to(ROOT)}"
             )
         cells = [
             "yes" if model.allows(role, permission) else "" for role in model.roles
         ]
         lines.append(
-            f"| `{permission}`: {DESCRIPTIONS[permission]} | "
+            f"| `{permission}`: {said.permission(permission).name} | "
             + " | ".join(cells)
             + " |"
         )
     lines.append("")
     for role in model.roles:
-        included = model.includes(role)
-        if included:
-            lines.append(f"{role} includes {' and '.join(included)}.")
+        also = model.also(role)
+        if also:
+            lines.append(also)
     lines += ["", END]
     return "\n".join(lines)
 
 
 def table(oso: PortalOso) -> str:
-    """The table for the policy oso has loaded."""
+    """The table for the policy oso has loaded, in portal/policy_words.toml's
+    words."""
     # A transient organization: the policy reads none of it (as at start-up).
-    return render(access_model(oso, Organization()))
+    return render(access_model(oso, Organization(), load_words(WORDS)))
 
 
 def in_readme(text: str) -> str:

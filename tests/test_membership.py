@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from portal.domain import demo, roles
 from portal.authz.words import load_words
+from portal.domain import demo, roles
 from portal.domain.membership import Membership, find_membership, membership_of
 from tests.conftest import organization, user_by_email
 
