@@ -144,6 +144,8 @@ def test_member_show_names_the_member_once_at_the_top(
     top = _top_of_member_page(client.get(_member_url(db, demo.RINGO)).text)
     assert top.count("ringo@beatles.com") == 1
     assert "<h2>ringo@beatles.com</h2>" in top
+    # The role said in words, with its description from policy_words.toml.
+    assert "A Member works with the code: sees the repositories" in top
     assert re.search(r"Role in The Beatles: <span class=\"badge[^>]*>Member<", top)
 
 

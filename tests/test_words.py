@@ -146,6 +146,9 @@ def test_words_in_a_sentence() -> None:
     assert loaded.a_role("BILLING") == "a Billing manager"
     assert loaded.role_name("MEMBER") == "Member"
     assert loaded.permission("LIST_ROLES").in_a_sentence == "see who is here"
+    assert loaded.role("BILLING").sentence == (
+        "A Billing manager sees the billing details, nothing of the code."
+    )
     assert (
         loaded.role_names(ROLE_NAMES, last="or") == "Owner, Member or Billing manager"
     )

@@ -45,6 +45,15 @@ class Term:
         return f"{self.a} {self.name}"
 
     @property
+    def sentence(self) -> str:
+        """A role's description said of its holder: "A Member works with the
+        code: sees the repositories and who else is here, nothing of the
+        billing." (descriptions of roles start with what the holder does)."""
+        a_name = self.a_name
+        described = self.description[:1].lower() + self.description[1:]
+        return f"{a_name[:1].upper()}{a_name[1:]} {described}"
+
+    @property
     def in_a_sentence(self) -> str:
         """The name inside a sentence: "see the billing details" ("They can now
         see the billing details"). A name that starts with an acronym keeps it."""
