@@ -245,6 +245,8 @@ def _what_changed(
         for when, codes, last in (("now", gained, "and"), ("no longer", lost, "or"))
         if codes
     ]
+    if not parts:  # a removal the policy gave nothing to lose
+        return first
     rest = "; ".join(parts)
     return f"{first} {rest[:1].upper()}{rest[1:]}."
 
