@@ -80,7 +80,7 @@ from sqlalchemy import Select, create_engine, insert, select
 from sqlalchemy.orm import Session
 
 from portal import create_app, members
-from portal.authz import AccessModel, Viewer
+from portal.authz import AccessModel, Viewer, words
 from portal.authz.explain import access_model
 from portal.domain import demo, member_search, name_search, paging, roles
 from portal.domain.membership import find_membership, membership_of
@@ -253,7 +253,7 @@ def _control_access(organization: Organization) -> AccessModel:
     """The roles x permissions model, asked of the policy once per organization."""
     if organization.id not in _access:
         oso = current_app.extensions["portal.oso"]
-        _access[organization.id] = access_model(oso, organization)
+        _access[organization.id] = access_model(oso, organization, words())
     return _access[organization.id]
 
 
@@ -373,7 +373,7 @@ def control_organization_show(org_id: int) -> ResponseReturnValue:
     organization = _org(org_id)
     # The page's own read: the role row and the owner count in one statement.
     membership = find_membership(
-        portal_db.get_session(), organization, current_user.id, current_user.id
+        portal_db.get_session(), organization, current_user.id, current_user.id, words()
     )
     # The same statements as the page's, each piece asked of the table.
     overview = overview_of(
@@ -395,10 +395,10 @@ def _member_context(org_id: int, user_id: int) -> dict[str, Any]:
     """What the member pages render: the role, the refusals, the access model
     (what roles grant comes from the app's start-up, as for the page)."""
     organization = _org(org_id)
-    access = access_model(current_app.extensions["portal.oso"], organization)
+    access = access_model(current_app.extensions["portal.oso"], organization, words())
     role = _role(organization, user_id)
     membership = membership_of(
-        portal_db.get_session(), organization, role, current_user.id
+        portal_db.get_session(), organization, role, current_user.id, words()
     )
     return {"organization": organization, "membership": membership, "access": access}
 

@@ -33,14 +33,15 @@ from wtforms.validators import (
     EqualTo,
     InputRequired,
     Length,
+    StopValidation,
     ValidationError,
 )
 
+from portal.authz import words
 from portal.domain.models import ROLE_NAMES, OrganizationRole
 from portal.domain.paging import RepeatedParameter, one_value
+from portal.web.negotiation import wants_json
 
-CHOOSE_A_ROLE = f"Choose one of {', '.join(ROLE_NAMES)}."
-CHOOSE_A_ROLE_FILTER = f"Choose one of {', '.join(ROLE_NAMES)}, or all roles."
 ALL_ROLES = ""  # the role filter's value for "All roles"
 
 _SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -200,6 +201,43 @@ class LoginForm(Form):
     submit = SubmitField("Log in")
 
 
+def role_choices() -> list[SelectChoice]:
+    """The organization roles as a select offers them: the code is the value
+    sent, the name (portal/policy_words.toml) what the person reads."""
+    return [SelectChoice(code, words().role_name(code)) for code in ROLE_NAMES]
+
+
+def choose_a_role(or_all: bool = False) -> str:
+    """What to choose instead of a role that is not one: on a page, the roles'
+    names ("Choose one of Owner, Member or Billing manager."); in JSON, the codes
+    a client sends ("Choose one of OWNER, MEMBER, BILLING.")."""
+    if wants_json():
+        roles = ", ".join(ROLE_NAMES)
+        return (
+            f"Choose one of {roles}, or all roles."
+            if or_all
+            else f"Choose one of {roles}."
+        )
+    roles = words().role_names(ROLE_NAMES, last="or")
+    return (
+        f"Choose one of {roles}, or All roles." if or_all else f"Choose one of {roles}."
+    )
+
+
+class ARole:
+    """Require one of the organization roles (sent, and known), with a message
+    that names them (a POST without the field is an error, never a silent
+    default)."""
+
+    def __init__(self) -> None:
+        self.field_flags = {"required": True}  # as InputRequired: the widget says so
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        if not (field.raw_data and field.raw_data[0]) or field.data not in ROLE_NAMES:
+            field.errors = []  # only this message (as InputRequired does)
+            raise StopValidation(choose_a_role())
+
+
 class RoleForm(Form):
     """Give a user (by email) a role in an organization, or change the one they have."""
 
@@ -213,12 +251,12 @@ class RoleForm(Form):
     )
     name = SelectField(
         "Role",
-        choices=[SelectChoice(name) for name in ROLE_NAMES],
+        choices=role_choices,
         # Preselected on the empty form only: a POST without the field is an
-        # error (InputRequired), never a silent MEMBER.
+        # error (ARole), never a silent MEMBER.
         default="MEMBER",
-        validators=[InputRequired(CHOOSE_A_ROLE)],
-        validate_choice=False,  # checked below, with a message that lists the roles
+        validators=[ARole()],
+        validate_choice=False,  # ARole says which roles exist
     )
     # The newest role change of the organization the page knew of (its audit
     # trail's last entry id): a change of this person's role after it makes the
@@ -226,11 +264,6 @@ class RoleForm(Form):
     # add-or-reassign, the curl walkthrough) asks for the change as it stands.
     seen = HiddenField()
     submit = SubmitField("Assign role")
-
-    def validate_name(self, field: SelectField) -> None:
-        """Accept only the organization roles, with a message that names them."""
-        if field.data not in ROLE_NAMES:
-            raise ValidationError(CHOOSE_A_ROLE)
 
     def validate_seen(self, field: HiddenField) -> None:
         """The page put an audit entry's id here (or nothing); anything else is
@@ -242,12 +275,6 @@ class RoleForm(Form):
     def seen_id(self) -> int | None:
         """The audit entry id the form was rendered after (None: not sent)."""
         return int(self.seen.data) if self.seen.data else None
-
-
-def a_role_name(form: FlaskForm, field: Field) -> None:
-    """Accept only the organization roles, with a message that names them."""
-    if field.data not in ROLE_NAMES:
-        raise ValidationError(CHOOSE_A_ROLE)
 
 
 STALE_FORM = "This form is out of date. Reload the page and try again."
@@ -302,8 +329,8 @@ class MemberRoleForm(RemoveForm):
     name = RadioField(
         "Role",
         choices=[SelectChoice(name) for name in ROLE_NAMES],
-        validators=[InputRequired(CHOOSE_A_ROLE), a_role_name],
-        validate_choice=False,  # a_role_name says which roles exist
+        validators=[ARole()],
+        validate_choice=False,  # ARole says which roles exist
     )
     confirm = HiddenField()
     back = HiddenField()
@@ -378,20 +405,18 @@ class MemberSearchForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF: untyped
             no_control_characters,
         ],
     )
-    # invalid_choice_message is WTForms 3.3's; its stubs (3.2) lack it.
     # Not labelled "Role": the owner's assign form on the same page has that.
-    role = SelectField(  # type: ignore[call-arg]
+    role = SelectField(
         "Has role",
-        choices=[
-            SelectChoice(ALL_ROLES, "All roles"),
-            *(SelectChoice(name) for name in ROLE_NAMES),
-        ],
+        choices=lambda: [SelectChoice(ALL_ROLES, "All roles"), *role_choices()],
         default=ALL_ROLES,
-        invalid_choice_message=CHOOSE_A_ROLE_FILTER,
     )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(formdata=request.args, **kwargs)
+        # Said the way this request reads it (names on a page, codes in JSON).
+        # invalid_choice_message is WTForms 3.3's; its stubs (3.2) lack it.
+        self.role.invalid_choice_message = choose_a_role(or_all=True)  # type: ignore[attr-defined]
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Validate the fields; a field given more than once in the query string

@@ -42,6 +42,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from portal.authz import authorize, can, decide_rows, get_oso, words
 from portal.authz.explain import AccessModel, access_model
+from portal.authz.words import Words, joined
 from portal.domain import member_search, roles
 from portal.domain.member_search import RoleCounts
 from portal.domain.membership import Membership, membership_of
@@ -234,27 +235,47 @@ def _commit(change: Callable[[], roles.RoleChange]) -> roles.RoleChange:
 
 
 def _access(organization: Organization) -> AccessModel:
-    """What the policy grants each role in organization (computed at start-up)."""
-    return access_model(get_oso(), organization)
+    """What the policy grants each role in organization (computed at start-up),
+    in the app's words."""
+    return access_model(get_oso(), organization, words())
 
 
 def _what_changed(
-    access: AccessModel, made: roles.RoleChange, where: str = "here"
+    access: AccessModel, made: roles.RoleChange, organization_name: str = ""
 ) -> str:
-    """The message of a role change: the person, their new role, what they gained
-    and lost ("ringo@beatles.com is now BILLING: gained READ_BILLING; lost
-    LIST_REPOS, LIST_ROLES")."""
+    """The message of a role change in words: the person, their new role, what
+    they can now do and can no longer do ("ringo@beatles.com is now a Billing
+    manager. They can now see the billing details; they can no longer see the
+    repositories or see who is here."). organization_name: where a removal was
+    made. A change of one's own role speaks to them ("You are now a Member.")."""
+    said = access.words
     gained, lost = access.change(made.old, made.new)
-    parts = [
-        f"{verb} {', '.join(names)}"
-        for verb, names in (("gained", gained), ("lost", lost))
-        if names
-    ]
     if made.new is None:
-        return f"{made.user_email} no longer has a role {where}: {'; '.join(parts)}."
-    if not parts:
-        return str(made)
-    return f"{made.user_email} is now {made.new}: {'; '.join(parts)}."
+        where = full_stop(organization_name)
+        first = f"{made.user_email} no longer has a role in {where}"
+    elif not gained and not lost:
+        return made.say(said)  # the policy gives the two roles the same
+    elif made.actor_id == made.user_id:
+        first = f"You are now {said.a_role(made.new)}."
+    else:
+        first = f"{made.user_email} is now {said.a_role(made.new)}."
+    they = "you" if made.actor_id == made.user_id else "they"
+    parts = [
+        f"{they} can {when} {_joined(said, codes, last)}"
+        for when, codes, last in (("now", gained, "and"), ("no longer", lost, "or"))
+        if codes
+    ]
+    if not parts:  # a removal the policy gave nothing to lose
+        return first
+    rest = "; ".join(parts)
+    return f"{first} {rest[:1].upper()}{rest[1:]}."
+
+
+def _joined(said: Words, permissions: Sequence[str], last: str) -> str:
+    """Permissions as a sentence says them: "see the repositories or see who is
+    here"."""
+    phrases = [said.permission(code).in_a_sentence for code in permissions]
+    return joined(phrases, last)
 
 
 def _actor() -> User:
@@ -336,8 +357,14 @@ def member_page_json(membership: Membership, access: AccessModel) -> Body:
         "organization": organization_json(membership.organization),
         "member": member_json(role),
         "yours": membership.is_mine,
+        # Codes (the API's names), and why in words for whoever reads it.
         "permissions": [
-            {"name": permission.name, "reason": permission.reason}
+            {
+                "name": permission.code,
+                "reason": permission.reason,
+                "granted_to": list(permission.granted_to),
+                "through": permission.through,
+            }
             for permission in access.explain(role.name)
         ],
         "may_change": may_change,
@@ -497,21 +524,24 @@ def _find_member(organization: Organization, user_id: int) -> OrganizationRole:
 
 
 def _membership(organization: Organization, member: OrganizationRole) -> Membership:
-    """member's membership as the signed-in user sees it (one count of owners)."""
-    return membership_of(db.get_session(), organization, member, _viewer_id())
+    """member's membership as the signed-in user sees it (one count of owners),
+    its refusals in words."""
+    session = db.get_session()
+    return membership_of(session, organization, member, _viewer_id(), words())
 
 
 def _stale(member: OrganizationRole, shown: str | None = None) -> str:
     """Why a form rendered for another role row than member's current one is
     refused (shown: the role name the form was rendered for)."""
+    now = words().a_role(member.name)
     if shown == member.name:  # the same name on another row: removed, then re-added
         return (
-            f"{member.user.email} was removed and given {member.name} again while"
-            " you were looking. Check it and try again."
+            f"{member.user.email} was removed and made {now} again while you were"
+            " looking. Check it and try again."
         )
     return (
-        f"{member.user.email}'s role changed to {member.name} while you were"
-        " looking. Check it and try again."
+        f"{member.user.email} was made {now} while you were looking. Check it and"
+        " try again."
     )
 
 
@@ -557,7 +587,11 @@ def _apply_member_change(
     except roles.RoleError as error:
         _log_refusal(organization, error)
         return _render_member(
-            organization, member, form, refusal(error, organization), error.status
+            organization,
+            member,
+            form,
+            refusal(error, organization),
+            status=error.status,
         )
     location = form.back_to(url_for("members.role_list", org_id=org_id))
     if location is None:
@@ -578,13 +612,17 @@ def _apply_removal(
     except roles.RoleError as error:
         _log_refusal(organization, error)
         return _render_removal(
-            organization, member, form, refusal(error, organization), error.status
+            organization,
+            member,
+            form,
+            refusal(error, organization),
+            status=error.status,
         )
     if leaving:
         return done(
             f"You left {full_stop(org_name)}", url_for("orgs.organization_list")
         )
-    message = _what_changed(access, made, f"in {org_name}")
+    message = _what_changed(access, made, org_name)
     return done(message, url_for("members.role_list", org_id=org_id))
 
 

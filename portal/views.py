@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from portal.audit import entry_json
-from portal.authz import access, authorize, authorized, can
+from portal.authz import access, authorize, authorized, can, words
 from portal.domain import name_search
 from portal.domain.membership import Membership, find_membership
 from portal.domain.models import Organization, Repository
@@ -148,7 +148,13 @@ def organization_show(org_id: int) -> ResponseReturnValue:
     # Whether they may leave is the policy's answer about this row (the page asks
     # can("DELETE", ...)); reading the organization does not imply holding one.
     session = db.get_session()
-    mine = find_membership(session, organization, current_user.id, current_user.id)
+    mine = find_membership(
+        session,
+        organization,
+        current_user.id,
+        viewer_id=current_user.id,
+        names=words(),  # the "last owner" refusal in words
+    )
     # Each piece guarded by the permission of its section's own page (answered
     # from authorize's memo: no new Oso query).
     overview = overview_of(

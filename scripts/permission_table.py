@@ -6,10 +6,9 @@
 The table is what ``portal.authz.explain.access_model`` answers for the loaded
 policy (the same answers as the roles page's "What each role can do"), so the
 README cannot claim a permission the policy does not grant: tests/test_readme.py
-fails while README.md's table differs from this one. Roles and permissions are
-named in the product's own plain words (portal/policy_words.toml, which the pages
-speak) beside their codes (which the JSON API speaks); a permission without words
-is an error, so a new permission gets its words before the README can pass.
+fails while README.md's table differs from this one. The names are the product's
+own (portal/policy_words.toml, beside the policy); a permission without words is
+an error, so a new permission in the policy gets named before the README can pass.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.policy import PortalOso, build_oso
-from portal.authz.words import ORGANIZATION, Words, load_words
+from portal.authz.words import ORGANIZATION, load_words
 from portal.domain.models import Organization
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,47 +36,49 @@ END = "<!-- end of permission table -->"
 
 
 class UndescribedPermission(ValueError):
-    """The policy has a role or permission policy_words.toml has no words for."""
+    """The policy has a permission portal/policy_words.toml does not name."""
 
 
-def render(model: AccessModel, words: Words) -> str:
+def render(model: AccessModel) -> str:
     """The table (Markdown) and which role includes which, between the markers:
-    each role and permission in words, its code beside it."""
-    missing = words.missing(ORGANIZATION, model.roles, model.permissions)
-    if missing:
-        raise UndescribedPermission(
-            f"no words for {', '.join(missing)}: add them to {WORDS.name}"
-        )
-    roles = [f"{words.role(role).name} (`{role}`)" for role in model.roles]
+    each role and permission by its code and its name."""
+    said = model.words
     lines = [
         BEGIN,
         "",
-        "| on an organization | " + " | ".join(roles) + " |",
+        "| on an organization | "
+        + " | ".join(f"{said.role(role).name} (`{role}`)" for role in model.roles)
+        + " |",
         "|---" * (len(model.roles) + 1) + "|",
     ]
     for permission in model.permissions:
+        if permission not in said.permissions[ORGANIZATION]:
+            raise UndescribedPermission(
+                f"{permission} is in the policy but has no words: add them to"
+                f" {WORDS.relative_to(ROOT)}"
+            )
         cells = [
             "yes" if model.allows(role, permission) else "" for role in model.roles
         ]
-        name = words.permission(permission).name
-        lines.append(f"| {name} (`{permission}`) | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| `{permission}`: {said.permission(permission).name} | "
+            + " | ".join(cells)
+            + " |"
+        )
     lines.append("")
     for role in model.roles:
-        included = model.includes(role)
-        if included:
-            lines.append(
-                f"{words.role(role).name} (`{role}`) includes"
-                f" {words.role_names(included)}."
-            )
+        also = model.also(role)
+        if also:
+            lines.append(also)
     lines += ["", END]
     return "\n".join(lines)
 
 
-def table(oso: PortalOso, words: Words | None = None) -> str:
-    """The table for the policy oso has loaded, in words (portal/policy_words.toml
-    unless given)."""
+def table(oso: PortalOso) -> str:
+    """The table for the policy oso has loaded, in portal/policy_words.toml's
+    words."""
     # A transient organization: the policy reads none of it (as at start-up).
-    return render(access_model(oso, Organization()), words or load_words(WORDS))
+    return render(access_model(oso, Organization(), load_words(WORDS)))
 
 
 def in_readme(text: str) -> str:

@@ -160,7 +160,7 @@ def _owner(page: Page, server: Server, out: Path) -> None:
     members = page.get_by_role("table", name="People")
     members.get_by_role("link", name=demo.RINGO, exact=True).click()
     expect(page.get_by_role("heading", name=demo.RINGO)).to_be_visible()
-    expect(page.get_by_text("Role in The Beatles: MEMBER")).to_be_visible()
+    expect(page.get_by_text("Role in The Beatles: Member")).to_be_visible()
     _shoot(page, out, "member")
 
     # Two real changes, so that the audit log has something to show: Ringo to
@@ -172,13 +172,13 @@ def _owner(page: Page, server: Server, out: Path) -> None:
     page.get_by_label("Role", exact=True).select_option("BILLING")
     page.get_by_role("button", name="Assign role").click()
     expect(page.get_by_role("status")).to_have_text(
-        re.compile(rf"^{re.escape(demo.RINGO)} is now BILLING")
+        re.compile(rf"^{re.escape(demo.RINGO)} is now a Billing manager")
     )
     members.get_by_role("link", name=demo.RINGO, exact=True).click()
     page.get_by_role("radio", name="Member", exact=True).check()
     page.get_by_role("button", name="Change role").click()
     expect(page.get_by_role("status")).to_have_text(
-        re.compile(rf"^{re.escape(demo.RINGO)} is now MEMBER")
+        re.compile(rf"^{re.escape(demo.RINGO)} is now a Member")
     )
 
     tabs.get_by_role("link", name="Audit log").click()

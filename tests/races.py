@@ -249,7 +249,7 @@ RACES = {
             statuses=(302, 409),
             owners=1,
             action="leave",
-            refusal="is the last owner",
+            refusal="is the last Owner",
         ),
         # Both add the same new person. The loser finds them already a MEMBER
         # (the form reassigns then): 409 AlreadyHasRole.
@@ -261,7 +261,7 @@ RACES = {
             statuses=(302, 409),
             owners=2,
             action="add",
-            refusal="is already MEMBER here",
+            refusal="is already a Member here",
             newcomer=True,
         ),
     ]

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 NEW_PASSWORD = "correct horse battery"
 LAST_OWNER = (
-    "john@beatles.com is the last owner. Make someone else an owner first:"
+    "john@beatles.com is the last OWNER. Make someone else OWNER first:"
     " every organization needs at least one."
 )
 NOT_A_ROLE = "is not a role. Choose one of OWNER, MEMBER, BILLING."

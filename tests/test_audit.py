@@ -201,7 +201,7 @@ def test_audit_entries_keep_the_emails_of_deleted_people(
     assert (entry.actor_id, entry.user_id) == (None, None)
     auth.login(demo.JOHN)
     assert [who_what for _, *who_what in shown(client)] == [
-        ["boss@beatles.com", "added temp@beatles.com as BILLING"]
+        ["boss@beatles.com", "added temp@beatles.com as Billing manager"]
     ]
 
 
@@ -225,11 +225,14 @@ def test_audit_page_describes_each_kind_of_change(
     change_directly(app, demo.PAUL, actor=demo.PAUL)
     change_directly(app, demo.GEORGE, actor=None, new="MEMBER")
     assert [who_what for _, *who_what in shown(client)] == [
-        ["command line", "changed george@beatles.com from BILLING to MEMBER"],
-        ["paul@beatles.com", "paul@beatles.com left (was MEMBER)"],
-        ["john@beatles.com", "removed admin@admin.com (was MEMBER)"],
-        ["john@beatles.com", "changed ringo@beatles.com from MEMBER to BILLING"],
-        ["john@beatles.com", "added admin@admin.com as MEMBER"],
+        ["command line", "changed george@beatles.com from Billing manager to Member"],
+        ["paul@beatles.com", "paul@beatles.com left (was Member)"],
+        ["john@beatles.com", "removed admin@admin.com (was Member)"],
+        [
+            "john@beatles.com",
+            "changed ringo@beatles.com from Member to Billing manager",
+        ],
+        ["john@beatles.com", "added admin@admin.com as Member"],
     ]
 
 
@@ -254,9 +257,9 @@ def test_audit_page_lists_newest_first(
         change_directly(app, demo.RINGO, actor=demo.JOHN, new=new)
     auth.login(demo.JOHN)
     assert [what for _, _, what in shown(client)] == [
-        "changed ringo@beatles.com from OWNER to MEMBER",
-        "changed ringo@beatles.com from BILLING to OWNER",
-        "changed ringo@beatles.com from MEMBER to BILLING",
+        "changed ringo@beatles.com from Owner to Member",
+        "changed ringo@beatles.com from Billing manager to Owner",
+        "changed ringo@beatles.com from Member to Billing manager",
     ]
 
 
@@ -322,7 +325,7 @@ def test_audit_page_shows_no_other_organizations_entries(
     change_directly(app, demo.RINGO, actor=demo.JOHN, new="BILLING")
     auth.login(demo.JOHN)
     assert [what for _, _, what in shown(client)] == [
-        "changed ringo@beatles.com from MEMBER to BILLING"
+        "changed ringo@beatles.com from Member to Billing manager"
     ]
 
 

@@ -134,7 +134,7 @@ def test_hostile_role_names(
     before = roles_snapshot(db)
     response = roles.assign(1, demo.RINGO, name)
     assert response.status_code == 422
-    assert "Choose one of OWNER, MEMBER, BILLING." in response.text
+    assert "Choose one of Owner, Member or Billing manager." in response.text
     assert roles_snapshot(db) == before
 
 
@@ -306,7 +306,7 @@ def test_hostile_role_post_without_the_role_field(
     before = roles_snapshot(db)
     response = roles.assign(1, demo.PAUL, None)
     assert response.status_code == 422
-    assert "Choose one of OWNER, MEMBER, BILLING." in response.text
+    assert "Choose one of Owner, Member or Billing manager." in response.text
     assert roles_snapshot(db) == before
 
 

@@ -177,10 +177,11 @@ def test_json_organizations_only_those_the_user_can_read(app: Flask) -> None:
                 "LIST_REPOS",
                 "LIST_ROLES",
                 "READ_BILLING",
+                # the roles table's order: ties as the policy declares them
                 "CREATE_ROLE",
+                "UPDATE_ROLE",
                 "DELETE_ROLE",
                 "READ_AUDIT",
-                "UPDATE_ROLE",
             ],
         ),
         (demo.PAUL, "MEMBER", ["READ", "LIST_REPOS", "LIST_ROLES"]),
@@ -245,11 +246,16 @@ def test_json_member_page_explains_access(john: Api) -> None:
         "LIST_REPOS",
         "LIST_ROLES",
     ]
-    assert body["permissions"][0]["reason"] == "granted to MEMBER, BILLING"
+    assert body["permissions"][0] == {
+        "name": "READ",
+        "reason": "Given to every Member and Billing manager.",
+        "granted_to": ["MEMBER", "BILLING"],
+        "through": None,
+    }
     own = _body(john.get(f"/orgs/1/roles/{JOHN_ID}"))
     assert own["yours"] is True
     assert own["change_refused"] == own["removal_refused"]
-    assert "last owner" in own["removal_refused"]
+    assert "last Owner" in own["removal_refused"]
 
 
 def test_json_member_page_what_a_member_may_do(app: Flask) -> None:
@@ -266,8 +272,9 @@ def test_json_assign_role_changes_it_and_says_so(app: Flask, db: Any) -> None:
     assert response.status_code == 200
     assert _body(response) == {
         "location": "/orgs/1/roles",
-        "message": "ringo@beatles.com is now BILLING: gained READ_BILLING;"
-        " lost LIST_REPOS, LIST_ROLES.",
+        "message": "ringo@beatles.com is now a Billing manager. They can now see the"
+        " billing details; they can no longer see the repositories or see who is"
+        " here.",
     }
     assert role_of(db, demo.RINGO, 1) == "BILLING"
     entries = _body(john.get("/orgs/1/audit"))["entries"]
@@ -277,7 +284,7 @@ def test_json_assign_role_changes_it_and_says_so(app: Flask, db: Any) -> None:
     assert entries[0]["at"].endswith("+00:00")
     # The flash went into the JSON answer, not into the next page.
     page = john.client.get("/orgs/1/roles").get_data(as_text=True)
-    assert "is now BILLING" not in page
+    assert "is now a Billing manager" not in page
 
 
 def test_json_member_refused_a_write(app: Flask, db: Any) -> None:
@@ -299,7 +306,7 @@ def test_json_change_remove_and_leave_on_the_member_routes(app: Flask, db: Any) 
     stale = john.post(f"/orgs/1/roles/{RINGO_ID}", {"name": "OWNER", **shown})
     assert stale.status_code == 409
     assert _body(stale)["message"] == (
-        "ringo@beatles.com's role changed to BILLING while you were looking."
+        "ringo@beatles.com was made a Billing manager while you were looking."
         " Check it and try again."
     )
     assert _body(john.get(f"/orgs/1/roles/{RINGO_ID}/delete"))["loses"] == [
@@ -329,7 +336,7 @@ def test_json_last_owner_refused_with_the_reason(john: Api, db: Any) -> None:
     ]:
         response = john.post(path, body)
         assert response.status_code == 409, path
-        assert "is the last owner" in _body(response)["message"]
+        assert "is the last Owner" in _body(response)["message"]
     assert roles_snapshot(db) == before
 
 

@@ -198,7 +198,7 @@ def test_json_member_page_gives_refusals_only_to_who_may_act(
     assert body["removal_refused"] is None
     john = api_for(app, demo.JOHN)
     own = _body(john.get(f"/orgs/1/roles/{JOHN_ID}"))
-    assert "last owner" in own["removal_refused"]
+    assert "last Owner" in own["removal_refused"]
 
 
 # --- the confirmation -----------------------------------------------------------
@@ -340,7 +340,7 @@ def test_json_assign_from_before_a_change_of_that_person_is_409(
     stale = john.post(ASSIGN, body)
     assert stale.status_code == 409
     message = (
-        "ringo@beatles.com's role changed to BILLING while you were looking."
+        "ringo@beatles.com was made a Billing manager while you were looking."
         " Check it and try again."
     )
     assert _body(stale)["message"] == message
@@ -368,7 +368,7 @@ def test_json_member_form_for_a_role_row_since_re_made_is_409(
     )
     assert response.status_code == 409
     assert _body(response)["message"] == (
-        "ringo@beatles.com was removed and given MEMBER again while you were"
+        "ringo@beatles.com was removed and made a Member again while you were"
         " looking. Check it and try again."
     )
     assert roles_snapshot(db) == before

@@ -248,7 +248,11 @@ BAD_INPUT = [
     ({"page": "-1"}, 400, "The page number must be a whole number from 1 up."),
     ({"page": "abc"}, 400, "The page number must be a whole number from 1 up."),
     ({"page": "999999"}, 404, "There is no page 999,999; the list has 1 page."),
-    ({"role": "owner"}, 400, "Choose one of OWNER, MEMBER, BILLING, or all roles."),
+    (
+        {"role": "owner"},
+        400,
+        "Choose one of Owner, Member or Billing manager, or All roles.",
+    ),
     ({"q": "a" * 10_000}, 400, "Search for at most 254 characters."),
     ({"q": "ringo\x00"}, 400, "Remove the control characters from this field."),
     ({"q": "ringo\n"}, 200, "1 member matches"),  # trailing whitespace is trimmed

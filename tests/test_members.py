@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import html
 import re
+from html import unescape
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
@@ -31,18 +33,19 @@ from tests.test_json import guard_of
 
 BEATLES = demo.BEATLES_ID
 LAST_OWNER = (
-    "john@beatles.com is the last owner. Make someone else an owner first:"
+    "john@beatles.com is the last Owner. Make someone else an Owner first:"
     " every organization needs at least one."
 )
 # The same refusal, worded to the last owner on their own pages.
 LEAVE_NOTE = (
-    "You are the last owner of The Beatles: make someone else an owner before you"
+    "You are the last Owner of The Beatles: make someone else an Owner before you"
     " leave."
 )
 CHANGE_NOTE = (
-    "You are the last owner of The Beatles: make someone else an owner before you"
+    "You are the last Owner of The Beatles: make someone else an Owner before you"
     " change your role."
 )
+CHOOSE_A_ROLE = "Choose one of Owner, Member or Billing manager."
 
 
 def _uid(db: Session, email: str) -> int:
@@ -70,7 +73,7 @@ def _listed(page: str, label: str) -> list[str]:
     list_re = rf'<ul class="permissions" aria-label="{label}">(.*?)</ul>'
     match = re.search(list_re, page, re.S)
     assert match, f"no list {label!r}"
-    return re.findall(r"<code>([A-Z_]+)</code>", match.group(1))
+    return [unescape(name) for name in re.findall(r"<li>([^<]*)</li>", match[1])]
 
 
 def _make_owner(db: Session, email: str) -> None:
@@ -131,11 +134,13 @@ def test_member_show_explains_each_permission_with_its_source(
 ) -> None:
     auth.login(demo.JOHN)
     page = client.get(_member_url(db, demo.JOHN)).text
-    assert _why(page, "READ_BILLING") == "granted to BILLING; OWNER includes BILLING"
-    assert _why(page, "UPDATE_ROLE") == "granted to OWNER"
+    assert _why(page, "See the billing details") == (
+        "Given to every Billing manager; an Owner is also a Billing manager."
+    )
+    assert _why(page, "Change people's roles") == "Given to every Owner."
     ringo = client.get(_member_url(db, demo.RINGO)).text
-    assert _why(ringo, "LIST_REPOS") == "granted to MEMBER"
-    assert "READ_BILLING" not in ringo
+    assert _why(ringo, "See the repositories") == "Given to every Member."
+    assert "See the billing details" not in ringo
 
 
 def _top_of_member_page(page: str) -> str:
@@ -153,15 +158,20 @@ def test_member_show_names_the_member_once_at_the_top(
     top = _top_of_member_page(client.get(_member_url(db, demo.RINGO)).text)
     assert top.count("ringo@beatles.com") == 1
     assert "<h2>ringo@beatles.com</h2>" in top
-    assert re.search(r"Role in The Beatles: <span class=\"badge[^>]*>MEMBER<", top)
+    # The role said in words, with its description from policy_words.toml.
+    assert "A Member works with the code: sees the repositories" in top
+    assert re.search(r"Role in The Beatles: <span class=\"badge[^>]*>Member<", top)
 
 
 def _why(page: str, permission: str) -> str | None:
-    """The reason the member page gives for permission, or None if not listed."""
+    """The reason the member page gives for permission (by its name), or None if
+    not listed."""
+    name = re.escape(str(escape(permission)))
     match = re.search(
-        rf'<code>{permission}</code> <span class="why">([^<]*)</span>', page
+        rf'<span class="permission-name">{name}</span> <span class="why">([^<]*)<',
+        page,
     )
-    return match[1] if match else None
+    return unescape(match[1]) if match else None
 
 
 def test_member_show_member_sees_no_forms(
@@ -183,7 +193,7 @@ def test_member_show_billing_sees_their_own_page(
     url = _member_url(db, demo.GEORGE)
     page = client.get(url).text
     assert "Your role" in page
-    assert _why(page, "READ_BILLING") == "granted to BILLING"
+    assert _why(page, "See the billing details") == "Given to every Billing manager."
     assert f'href="{url}/delete">Leave organization</a>' in page
     assert 'name="name"' not in page  # no change form: only owners change roles
 
@@ -255,8 +265,9 @@ def test_member_update_flashes_what_was_gained_and_lost(
     response = _post(client, url, name="BILLING", **_shown(db, demo.RINGO))
     assert response.status_code == 302 and response.location == url
     assert (
-        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
-        " LIST_ROLES." in client.get(url).text
+        "ringo@beatles.com is now a Billing manager. They can now see the billing"
+        " details; they can no longer see the repositories or see who is here."
+        in client.get(url).text
     )
     assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
 
@@ -278,8 +289,9 @@ def test_member_role_create_reassign_flashes_what_was_gained_and_lost(
     auth.login(demo.JOHN)
     assert roles.assign(1, demo.RINGO, "BILLING").status_code == 302
     assert (
-        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
-        " LIST_ROLES." in client.get("/orgs/1/roles").text
+        "ringo@beatles.com is now a Billing manager. They can now see the billing"
+        " details; they can no longer see the repositories or see who is here."
+        in client.get("/orgs/1/roles").text
     )
 
 
@@ -289,7 +301,10 @@ def test_member_role_create_addition_flashes_what_was_gained(
     auth.login(demo.JOHN)
     assert roles.assign(1, demo.ADMIN, "BILLING").status_code == 302
     page = client.get("/orgs/1/roles").text
-    assert "admin@admin.com is now BILLING: gained READ, READ_BILLING." in page
+    assert (
+        "admin@admin.com is now a Billing manager. They can now see the organization"
+        " and see the billing details." in page
+    )
 
 
 # --- removing and leaving --------------------------------------------------------
@@ -302,7 +317,11 @@ def test_member_delete_confirmation_lists_exactly_what_is_lost(
     before = roles_snapshot(db)
     page = client.get(_member_url(db, demo.RINGO) + "/delete").text
     assert "Remove ringo@beatles.com from The Beatles?" in page
-    assert _listed(page, "Permissions lost") == ["READ", "LIST_REPOS", "LIST_ROLES"]
+    assert _listed(page, "Permissions lost") == [
+        "See the organization",
+        "See the repositories",
+        "See who is here",
+    ]
     assert roles_snapshot(db) == before
 
 
@@ -314,8 +333,9 @@ def test_member_delete_removes_and_names_what_was_lost(
     response = _post(client, url, **_shown(db, demo.RINGO))
     assert response.status_code == 302 and response.location == "/orgs/1/roles"
     assert (
-        "ringo@beatles.com no longer has a role in The Beatles: lost READ,"
-        " LIST_REPOS, LIST_ROLES." in client.get("/orgs/1/roles").text
+        "ringo@beatles.com no longer has a role in The Beatles. They can no longer"
+        " see the organization, see the repositories or see who is here."
+        in client.get("/orgs/1/roles").text
     )
     assert role_of(db, demo.RINGO, BEATLES) is None
 
@@ -367,7 +387,7 @@ def test_member_delete_owner_leaving_is_told_about_role_management(
     auth.login(demo.JOHN)
     page = client.get(_member_url(db, demo.JOHN) + "/delete").text
     assert "You will lose access to role management" in page
-    assert "UPDATE_ROLE" in _listed(page, "Permissions lost")
+    assert "Change people's roles" in _listed(page, "Permissions lost")
 
 
 # --- the last owner -----------------------------------------------------------------
@@ -489,14 +509,14 @@ def test_member_update_self_demotion_asks_for_confirmation(
     response = _post(client, url, name="MEMBER", **_shown(db, demo.JOHN))
     assert response.status_code == 200
     page = response.text
-    assert "Change your own role to MEMBER?" in page
+    assert "Change your own role to Member?" in page
     assert "You will lose access to role management" in page
     assert _listed(page, "Permissions lost") == [
-        "READ_BILLING",
-        "CREATE_ROLE",
-        "DELETE_ROLE",
-        "READ_AUDIT",
-        "UPDATE_ROLE",
+        "See the billing details",
+        "Add people",
+        "Change people's roles",
+        "Remove people",
+        "See the audit log",
     ]
     assert '<input type="hidden" name="confirm" value="yes">' in page
     assert roles_snapshot(db) == before
@@ -511,7 +531,12 @@ def test_member_update_self_demotion_confirmed(
     response = _post(client, url, name="MEMBER", confirm="yes", **_shown(db, demo.JOHN))
     assert response.status_code == 302 and response.location == url
     assert role_of(db, demo.JOHN, BEATLES) == "MEMBER"
-    assert "john@beatles.com is now MEMBER: lost READ_BILLING" in client.get(url).text
+    # why: the flash speaks to whoever changed their own role
+    assert (
+        "You are now a Member. You can no longer see the billing details, add people,"
+        " change people&#39;s roles, remove people or see the audit log."
+        in client.get(url).text
+    )
 
 
 def test_member_role_create_self_demotion_asks_for_confirmation(
@@ -524,7 +549,7 @@ def test_member_role_create_self_demotion_asks_for_confirmation(
     before = roles_snapshot(db)
     response = roles.assign(1, demo.JOHN, "BILLING")
     assert response.status_code == 200
-    assert "Change your own role to BILLING?" in response.text
+    assert "Change your own role to Billing manager?" in response.text
     assert "You will lose access to role management" in response.text
     assert f'action="{_member_url(db, demo.JOHN)}"' in response.text
     assert roles_snapshot(db) == before
@@ -567,7 +592,7 @@ def test_member_update_stale_form_is_refused(
     )
     assert response.status_code == 409
     assert (
-        "ringo@beatles.com&#39;s role changed to MEMBER while you were looking."
+        "ringo@beatles.com was made a Member while you were looking."
         " Check it and try again." in response.text
     )
     assert roles_snapshot(db) == before
@@ -581,7 +606,7 @@ def test_member_delete_stale_form_is_refused(
     url = _member_url(db, demo.RINGO) + "/delete"
     response = _post(client, url, **{**_shown(db, demo.RINGO), "current": "OWNER"})
     assert response.status_code == 409
-    assert "role changed to MEMBER while you were looking" in response.text
+    assert "was made a Member while you were looking" in response.text
     assert roles_snapshot(db) == before
 
 
@@ -631,7 +656,7 @@ def test_member_form_from_before_a_removal_and_readding_is_stale(
     response = client.post(url, data={**form, **fill})
     assert response.status_code == 409
     assert (
-        "ringo@beatles.com was removed and given MEMBER again while you were"
+        "ringo@beatles.com was removed and made a Member again while you were"
         " looking. Check it and try again." in html.unescape(response.text)
     )
     assert roles_snapshot(db) == before
@@ -658,8 +683,8 @@ def _meanwhile(db: Session, email: str, name: str | None) -> None:
 @pytest.mark.parametrize(
     ("email", "meanwhile", "message"),
     [
-        (demo.RINGO, "BILLING", "ringo@beatles.com's role changed to BILLING"),
-        (demo.ADMIN, "BILLING", "admin@admin.com's role changed to BILLING"),
+        (demo.RINGO, "BILLING", "ringo@beatles.com was made a Billing manager"),
+        (demo.ADMIN, "BILLING", "admin@admin.com was made a Billing manager"),
         (demo.RINGO, None, "ringo@beatles.com's role was taken away"),
     ],
     ids=["changed", "added", "removed"],
@@ -716,7 +741,7 @@ def test_member_role_create_stale_for_the_role_they_now_hold_says_so(
     fill = {"user_email": demo.ADMIN, "name": "MEMBER"}
     response = client.post(ROLES_PAGE, data={**form, **fill})
     assert response.status_code == 409
-    assert "admin@admin.com is already MEMBER here." in response.text
+    assert "admin@admin.com is already a Member here." in response.text
     assert roles_snapshot(db) == before
 
 
@@ -756,10 +781,10 @@ def test_member_post_for_someone_removed_meanwhile_is_not_found(
     [
         (
             {"name": "ADMIN", "current": "MEMBER"},
-            "Choose one of OWNER, MEMBER, BILLING.",
+            CHOOSE_A_ROLE,
         ),
-        ({"name": "", "current": "MEMBER"}, "Choose one of OWNER, MEMBER, BILLING."),
-        ({"current": "MEMBER"}, "Choose one of OWNER, MEMBER, BILLING."),
+        ({"name": "", "current": "MEMBER"}, CHOOSE_A_ROLE),
+        ({"current": "MEMBER"}, CHOOSE_A_ROLE),
         ({"name": "BILLING"}, "This form is out of date."),
         ({"name": "BILLING", "current": "ADMIN"}, "This form is out of date."),
         (
@@ -768,7 +793,7 @@ def test_member_post_for_someone_removed_meanwhile_is_not_found(
         ),
         (
             {"name": "owner", "current": "MEMBER"},
-            "Choose one of OWNER, MEMBER, BILLING.",
+            CHOOSE_A_ROLE,
         ),
     ],
 )
@@ -866,7 +891,7 @@ def test_member_update_without_a_choice_is_refused(
     url = _member_url(db, demo.RINGO)
     response = _post(client, url, name="", **_shown(db, demo.RINGO))
     assert response.status_code == 422
-    assert "Choose one of OWNER, MEMBER, BILLING." in response.text
+    assert CHOOSE_A_ROLE in response.text
     assert roles_snapshot(db) == before
 
 

@@ -3,22 +3,32 @@ passed in (no request, as the command line uses it)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from portal.authz.words import load_words
 from portal.domain import demo, roles
 from portal.domain.membership import Membership, find_membership, membership_of
 from tests.conftest import organization, user_by_email
 
+WORDS = load_words(Path(__file__).resolve().parents[1] / "portal" / "policy_words.toml")
 
-def _find(db: Session, email: str, viewer: str | None = None) -> Membership | None:
-    """email's membership of The Beatles, as viewer sees it (None: nobody)."""
+
+def _find(
+    db: Session,
+    email: str,
+    viewer: str | None = None,
+    names: roles.RoleNames = roles.CODES,
+) -> Membership | None:
+    """email's membership of The Beatles, as viewer sees it (None: nobody), its
+    refusals naming roles with names."""
     viewer_id = None if viewer is None else user_by_email(db, viewer).id
     org = organization(db, demo.BEATLES_ID)
-    return find_membership(db, org, user_by_email(db, email).id, viewer_id)
+    return find_membership(db, org, user_by_email(db, email).id, viewer_id, names)
 
 
 def test_membership_find_reads_the_role_and_the_owners_in_one_statement(
@@ -51,9 +61,23 @@ def test_membership_of_the_last_owner_refuses_change_and_removal(db: Session) ->
     assert found is not None
     assert isinstance(found.change_refusal, roles.LastOwner)
     assert isinstance(found.removal_refusal, roles.LastOwner)
+    # The command line's words: the codes it takes as input.
     assert found.removal_refused == (
-        "john@beatles.com is the last owner. Make someone else an owner first:"
+        "john@beatles.com is the last OWNER. Make someone else OWNER first:"
         " every organization needs at least one."
+    )
+
+
+def test_membership_refusals_in_the_words_passed_in(db: Session) -> None:
+    found = _find(db, demo.JOHN, demo.PAUL, WORDS)
+    assert found is not None
+    assert (
+        found.change_refused
+        == found.removal_refused
+        == (
+            "john@beatles.com is the last Owner. Make someone else an Owner first:"
+            " every organization needs at least one."
+        )
     )
 
 
@@ -62,18 +86,18 @@ def test_membership_of_the_last_owner_refuses_change_and_removal(db: Session) ->
     [
         (
             demo.JOHN,
-            "You are the last owner of The Beatles: make someone else an owner"
+            "You are the last Owner of The Beatles: make someone else an Owner"
             " before you leave.",
         ),
         # why: the command line (no viewer) and other people read the server's words
-        (None, "john@beatles.com is the last owner."),
-        (demo.PAUL, "john@beatles.com is the last owner."),
+        (None, "john@beatles.com is the last Owner."),
+        (demo.PAUL, "john@beatles.com is the last Owner."),
     ],
 )
 def test_membership_note_is_worded_for_the_viewer_passed_in(
     db: Session, viewer: str | None, note: str
 ) -> None:
-    found = _find(db, demo.JOHN, viewer)
+    found = _find(db, demo.JOHN, viewer, WORDS)
     assert found is not None
     assert found.is_mine is (viewer == demo.JOHN)
     assert found.removal_note is not None

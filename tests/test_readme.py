@@ -64,7 +64,7 @@ def test_readme_permission_table_follows_a_changed_policy(tmp_path: Path) -> Non
     # policy; a billing contact who may also list repositories changes a cell.
     changed = _changed('"LIST_REPOS" if "MEMBER";', '"LIST_REPOS" if "BILLING";')
     table = permission_table.table(_oso(tmp_path, changed))
-    assert "| See the repositories (`LIST_REPOS`) | yes |  | yes |" in table
+    assert "| `LIST_REPOS`: See the repositories | yes |  | yes |" in table
     assert table != permission_table.in_readme(README)
 
 

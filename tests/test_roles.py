@@ -141,7 +141,7 @@ def test_assign_role_matches_email_case_insensitively(db: Session) -> None:
 def test_last_owner_cannot_be_demoted(db: Session) -> None:
     org = organization(db, demo.BEATLES_ID)
     with pytest.raises(
-        roles.LastOwner, match=re.escape("john@beatles.com is the last owner")
+        roles.LastOwner, match=re.escape("john@beatles.com is the last OWNER")
     ):
         roles.reassign_user_role(
             db, org, user_by_email(db, demo.JOHN), "MEMBER", actor=None

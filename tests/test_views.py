@@ -159,8 +159,8 @@ def test_walkthrough_john_makes_ringo_billing(
     assert response.status_code == 302 and response.location == "/orgs/1/roles"
     page = client.get("/orgs/1/roles").text
     assert (
-        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
-        " LIST_ROLES." in page
+        "ringo@beatles.com is now a Billing manager. They can now see the billing"
+        " details; they can no longer see the repositories or see who is here." in page
     )
     assert role_of(db, demo.RINGO, 1) == "BILLING"
     ringo = app.test_client()
@@ -175,7 +175,10 @@ def test_owner_adds_a_user_without_a_role(
     auth.login(demo.JOHN)
     roles.assign(1, demo.ADMIN, "MEMBER")
     page = client.get("/orgs/1/roles").text
-    assert "admin@admin.com is now MEMBER: gained READ, LIST_REPOS, LIST_ROLES." in page
+    assert (
+        "admin@admin.com is now a Member. They can now see the organization, see the"
+        " repositories and see who is here." in page
+    )
     assert role_of(db, demo.ADMIN, 1) == "MEMBER"
 
 
@@ -229,13 +232,13 @@ def test_role_post_without_csrf_token_is_refused(
 @pytest.mark.parametrize(
     ("email", "name", "status", "message"),
     [
-        (demo.RINGO, "ADMIN", 422, "Choose one of OWNER, MEMBER, BILLING."),
-        (demo.RINGO, "owner", 422, "Choose one of OWNER, MEMBER, BILLING."),
-        (demo.RINGO, "", 422, "Choose one of OWNER, MEMBER, BILLING."),
+        (demo.RINGO, "ADMIN", 422, "Choose one of Owner, Member or Billing manager."),
+        (demo.RINGO, "owner", 422, "Choose one of Owner, Member or Billing manager."),
+        (demo.RINGO, "", 422, "Choose one of Owner, Member or Billing manager."),
         ("nobody@example.com", "MEMBER", 422, "There is no user with the email"),
         ("", "MEMBER", 422, "Enter the email of the person."),
-        (demo.PAUL, "MEMBER", 409, "paul@beatles.com is already MEMBER here."),
-        (demo.JOHN, "MEMBER", 409, "john@beatles.com is the last owner."),
+        (demo.PAUL, "MEMBER", 409, "paul@beatles.com is already a Member here."),
+        (demo.JOHN, "MEMBER", 409, "john@beatles.com is the last Owner."),
     ],
 )
 def test_bad_role_input_gets_a_form_error_and_changes_nothing(

@@ -179,7 +179,7 @@ def decide_rows(rows: Sequence[Any]) -> None:
 def access(organization: Organization) -> AccessModel:
     """What each role grants in organization, as the loaded policy answers it
     (for the roles x permissions table and the "why" of a member's permissions)."""
-    return access_model(get_oso(), organization)
+    return access_model(get_oso(), organization, words())
 
 
 def authorized(action: str, model: type) -> Select[Any]:

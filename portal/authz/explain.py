@@ -4,22 +4,27 @@ Nothing here states a rule. ``access_model(organization)`` asks the app's Oso wh
 a holder of each role may do there and which roles each role includes
 (``PortalOso.role_grants``), and derives from those answers alone:
 
-- the roles x permissions table of the roles page;
+- the roles x permissions table of the roles page, its rows from what every
+  role may do to what one role alone may do, ties in the order the policy
+  declares them;
 - where a person's permission comes from: the roles the policy grants it to
   directly (a role that has it only through a role it includes is not one), and
-  which of those the person's role includes ("READ_BILLING: granted to BILLING;
-  OWNER includes BILLING");
+  which of those the person's role includes ("Given to every Billing manager;
+  an Owner is also a Billing manager.");
 - what a role change gains and loses.
 
-Load a different policy and all three follow (tests/test_explain.py does).
+Load a different policy and all three follow (tests/test_explain.py does). The
+sentences are in the plain words of portal/policy_words.toml (``Words``); the
+codes stay in the data (``Permission.code``, the model's tuples) for JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from portal.authz.policy import PortalOso, RoleGrant
+from portal.authz.words import Term, Words, joined
 from portal.domain.models import ROLE_NAMES, Organization
 
 
@@ -27,21 +32,34 @@ from portal.domain.models import ROLE_NAMES, Organization
 class Permission:
     """One permission a role holds, and where it comes from."""
 
-    name: str
+    code: str  # the policy's name: "READ_BILLING"
     role: str  # the role that holds it
     granted_to: tuple[str, ...]  # the roles the policy grants it to directly
     through: str | None  # the granted role the holder's role includes, if not itself
+    words: Words = field(repr=False, compare=False)
+
+    @property
+    def term(self) -> Term:
+        """The permission in plain words (its name and description)."""
+        return self.words.permission(self.code)
+
+    @property
+    def name(self) -> str:
+        """The permission's name: "See the billing details"."""
+        return self.term.name
 
     @property
     def reason(self) -> str:
-        """Where it comes from: "granted to BILLING; OWNER includes BILLING"."""
-        granted = f"granted to {', '.join(self.granted_to)}"
+        """Where it comes from, in words: "Given to every Billing manager; an
+        Owner is also a Billing manager."."""
+        granted = f"Given to every {self.words.role_names(self.granted_to)}"
         if self.through is None:
-            return granted
-        return f"{granted}; {self.role} includes {self.through}"
+            return f"{granted}."
+        role, through = self.words.role(self.role), self.words.role(self.through)
+        return f"{granted}; {role.a_name} is also {through.a_name}."
 
     def __str__(self) -> str:
-        """The permission and its reason: "READ_BILLING: granted to BILLING; ..."."""
+        """The permission and its reason: "See the billing details: Given to ..."."""
         return f"{self.name}: {self.reason}"
 
 
@@ -50,8 +68,9 @@ class AccessModel:
     """The organization roles and what the loaded policy grants each of them."""
 
     roles: tuple[str, ...]  # strongest first (ROLE_NAMES' order)
-    permissions: tuple[str, ...]  # most widely granted first, then by name
+    permissions: tuple[str, ...]  # most widely granted first, then as declared
     grants: dict[str, RoleGrant]
+    words: Words = field(repr=False, compare=False)
 
     def allows(self, role: str | None, permission: str) -> bool:
         """Whether a holder of role has permission (no role: nothing)."""
@@ -86,15 +105,25 @@ class AccessModel:
                     for granted in direct
                     if granted in self.grants[role].includes
                 )
-            explained.append(Permission(name, role, direct, through))
+            explained.append(Permission(name, role, direct, through, self.words))
         return explained
 
     def why(self, role: str, permission: str) -> str:
         """Where role's permission comes from, as one sentence."""
         for explained in self.explain(role):
-            if explained.name == permission:
-                return str(explained)
+            if explained.code == permission:
+                return explained.reason
         raise ValueError(f"{role} does not have {permission}")
+
+    def also(self, role: str) -> str | None:
+        """What else a holder of role is, as a sentence ("An Owner is also a
+        Member and a Billing manager."), or None if role includes no other."""
+        included = self.includes(role)
+        if not included:
+            return None
+        a_name = self.words.role(role).a_name
+        others = joined([self.words.role(other).a_name for other in included])
+        return f"{a_name[:1].upper()}{a_name[1:]} is also {others}."
 
     def includes(self, role: str) -> tuple[str, ...]:
         """The other roles role includes, in the table's order."""
@@ -116,21 +145,29 @@ class AccessModel:
         )
 
 
-def access_model(oso: PortalOso, organization: Organization) -> AccessModel:
-    """What the loaded policy grants each organization role in organization."""
+def access_model(
+    oso: PortalOso, organization: Organization, words: Words
+) -> AccessModel:
+    """What the loaded policy grants each organization role in organization,
+    said in words."""
     grants = oso.role_grants(ROLE_NAMES, organization)
     return AccessModel(
         roles=ROLE_NAMES,
-        permissions=_ordered(grants.values()),
+        permissions=_ordered(grants.values(), words),
         grants=grants,
+        words=words,
     )
 
 
-def _ordered(grants: Iterable[RoleGrant]) -> tuple[str, ...]:
-    """Every permission some role holds, the most widely held first, then by name
-    (READ, which every role has, leads; what only owners do comes last)."""
+def _ordered(grants: Iterable[RoleGrant], words: Words) -> tuple[str, ...]:
+    """Every permission some role holds, the most widely held first (READ, which
+    every role has, leads; what only owners do comes last), ties in the order the
+    policy declares them (what to see before what to change), never by the
+    alphabet of the codes."""
     held: dict[str, int] = {}
     for grant in grants:
         for action in grant.actions:
             held[action] = held.get(action, 0) + 1
-    return tuple(sorted(held, key=lambda name: (-held[name], name)))
+    return tuple(
+        sorted(held, key=lambda name: (-held[name], words.declared(name), name))
+    )

@@ -28,10 +28,38 @@ class Term:
     code: str  # the policy's name: "BILLING", "READ_BILLING"
     name: str  # "Billing manager", "See the billing details"
     description: str  # one sentence
+    article: str = ""  # "a" or "an" before the name; "": by its first letter
 
     def __str__(self) -> str:
         """The name, as pages say it."""
         return self.name
+
+    @property
+    def a(self) -> str:
+        """The name's indefinite article: "an" (Owner), "a" (Billing manager)."""
+        return self.article or ("an" if self.name[:1] in "AEIOUaeiou" else "a")
+
+    @property
+    def a_name(self) -> str:
+        """The name after its indefinite article: "an Owner", "a Billing manager"."""
+        return f"{self.a} {self.name}"
+
+    @property
+    def sentence(self) -> str:
+        """A role's description said of its holder: "A Member works with the
+        code: sees the repositories and who else is here, nothing of the
+        billing." (descriptions of roles start with what the holder does)."""
+        a_name = self.a_name
+        described = self.description[:1].lower() + self.description[1:]
+        return f"{a_name[:1].upper()}{a_name[1:]} {described}"
+
+    @property
+    def in_a_sentence(self) -> str:
+        """The name inside a sentence: "see the billing details" ("They can now
+        see the billing details"). A name that starts with an acronym keeps it."""
+        if self.name[1:2].isupper():
+            return self.name
+        return self.name[:1].lower() + self.name[1:]
 
 
 @dataclass(frozen=True)
@@ -49,9 +77,30 @@ class Words:
         """The words for permission code of resource."""
         return self.permissions[resource][code]
 
-    def role_names(self, codes: Iterable[str], resource: str = ORGANIZATION) -> str:
-        """Role names joined for a sentence: "Owner, Member and Billing manager"."""
-        return joined([self.role(code, resource).name for code in codes])
+    def role_names(
+        self, codes: Iterable[str], resource: str = ORGANIZATION, last: str = "and"
+    ) -> str:
+        """Role names joined for a sentence: "Owner, Member and Billing manager"
+        (last="or": "Owner, Member or Billing manager")."""
+        return joined([self.role(code, resource).name for code in codes], last)
+
+    # How a sentence names a role (portal.domain.roles.RoleNames: the domain's
+    # refusals and changes are worded with these on pages, with codes elsewhere).
+
+    def role_name(self, code: str) -> str:
+        """An organization role's name: "Billing manager"."""
+        return self.role(code).name
+
+    def a_role(self, code: str) -> str:
+        """An organization role's name after its article: "a Billing manager"."""
+        return self.role(code).a_name
+
+    def declared(self, permission: str, resource: str = ORGANIZATION) -> int:
+        """Where the policy declares permission among resource's: 0 for the first
+        (policy_words.toml lists them in the policy's order, tests/test_words.py
+        checks); a permission without words comes after all the others."""
+        order = list(self.permissions.get(resource, {}))
+        return order.index(permission) if permission in order else len(order)
 
     def missing(
         self, resource: str, roles: Iterable[str], permissions: Iterable[str]
@@ -68,11 +117,11 @@ class Words:
         ]
 
 
-def joined(names: list[str]) -> str:
-    """ "a", "a and b", "a, b and c"."""
+def joined(names: list[str], last: str = "and") -> str:
+    """ "a", "a and b", "a, b and c" (last="or": "a, b or c")."""
     if len(names) <= 1:
         return "".join(names)
-    return f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
 def load_words(path: Path) -> Words:
@@ -97,7 +146,10 @@ def _terms(entries: Mapping[str, Mapping[str, str]]) -> dict[str, Term]:
         name, description = entry.get("name", ""), entry.get("description", "")
         if not name.strip() or not description.strip():
             raise ValueError(f"{code}: a name and a description are both required")
-        terms[code] = Term(code, name, description)
+        article = entry.get("article", "")
+        if article not in ("", "a", "an"):
+            raise ValueError(f'{code}: the article is "a" or "an", or left out')
+        terms[code] = Term(code, name, description, article)
     return terms
 
 

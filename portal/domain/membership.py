@@ -7,7 +7,9 @@ the row already). The refusals follow from those two values by portal.domain.rol
 rule (``leaves_no_owner``), so no dry run repeats the reads. Who is looking is
 passed in (``viewer_id``), never read from the request: no Flask here, and the
 command line and tests build one the same way. Who may try a change at all is the
-policy's business, not this module's.
+policy's business, not this module's. The refusals are worded with the roles
+named by ``names`` (portal.domain.roles.RoleNames): a page passes the app's plain
+words, the command line keeps the codes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Membership:
     organization: Organization
     owners: int  # the organization's owners when the role was read
     viewer_id: int | None
+    names: roles.RoleNames = roles.CODES  # how the refusals name roles
 
     @property
     def is_mine(self) -> bool:
@@ -56,13 +59,13 @@ class Membership:
     def change_refused(self) -> str | None:
         """Why no other role can be given, as the server refuses it (JSON, 409)."""
         refusal = self.change_refusal
-        return None if refusal is None else str(refusal)
+        return None if refusal is None else refusal.say(self.names)
 
     @property
     def removal_refused(self) -> str | None:
         """Why the role cannot be taken away, as the server refuses it."""
         refusal = self.removal_refusal
-        return None if refusal is None else str(refusal)
+        return None if refusal is None else refusal.say(self.names)
 
     @property
     def change_note(self) -> str | None:
@@ -94,11 +97,13 @@ class Membership:
         if refusal is None:
             return None
         if self.is_mine and isinstance(refusal, roles.LastOwner):
+            names, owner = self.names, roles.OWNER
             return (
-                f"You are the last owner of {self.organization.name}: make someone"
-                f" else an owner before you {doing}."
+                f"You are the last {names.role_name(owner)} of"
+                f" {self.organization.name}: make someone else"
+                f" {names.a_role(owner)} before you {doing}."
             )
-        return str(refusal)
+        return refusal.say(self.names)
 
 
 def membership_of(
@@ -106,10 +111,11 @@ def membership_of(
     organization: Organization,
     role: OrganizationRole,
     viewer_id: int | None,
+    names: roles.RoleNames = roles.CODES,
 ) -> Membership:
     """The membership of a role row already loaded: one count of the owners."""
     owners = roles.count_owners(session, organization)
-    return Membership(role, organization, owners, viewer_id)
+    return Membership(role, organization, owners, viewer_id, names)
 
 
 def find_membership(
@@ -117,6 +123,7 @@ def find_membership(
     organization: Organization,
     user_id: int,
     viewer_id: int | None,
+    names: roles.RoleNames = roles.CODES,
 ) -> Membership | None:
     """user_id's membership of organization, or None if they hold no role row
     there; the row and the owner count in one statement."""
@@ -136,4 +143,4 @@ def find_membership(
     if row is None:
         return None
     role, count = row
-    return Membership(role, organization, int(count), viewer_id)
+    return Membership(role, organization, int(count), viewer_id, names)

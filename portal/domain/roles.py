@@ -17,6 +17,13 @@ assign_role, which adds or reassigns as the role form does. Every operation:
 - leaves the commit to its caller: ``with db.transaction(session): ...`` in a
   request, ``db.writer_session()`` outside one. Nothing commits half a change.
 
+Refusals and changes keep the role codes as data (``RoleChange.old``/``new``,
+``AlreadyHasRole.role``) and are worded by ``say(names)`` with a ``RoleNames``:
+``CODES`` ("is now BILLING", the command line's words: the codes are its input
+values), or the plain words of portal/policy_words.toml on pages ("is now a
+Billing manager": portal.authz.words.Words is a RoleNames). ``str()`` says them
+with CODES. The domain never loads the words itself: they belong to the app.
+
 Who may call these is the policy's business (the views authorize first); this
 module keeps the data consistent whoever calls it. It never imports Flask's
 request, so the command line uses it unchanged.
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -43,14 +51,52 @@ from portal.infra import clock
 OWNER = "OWNER"
 
 
+class RoleNames(Protocol):
+    """How a sentence names a role: by its code, or in plain words."""
+
+    def role_name(self, code: str) -> str:
+        """The role on its own: "OWNER", or "Owner"."""
+        ...
+
+    def a_role(self, code: str) -> str:
+        """The role after "is now": "OWNER", or "an Owner"."""
+        ...
+
+
+class Codes:
+    """Roles named by their codes: the command line's words (its input values)."""
+
+    def role_name(self, code: str) -> str:
+        """The code itself."""
+        return code
+
+    def a_role(self, code: str) -> str:
+        """The code itself: "is now OWNER"."""
+        return code
+
+
+CODES = Codes()
+
+
 class RoleError(Exception):
-    """A role change that was refused; the message is meant for the user.
+    """A role change that was refused; ``say(names)`` words it for the user.
 
     ``status`` is the HTTP status of a request refused with it: by default 409,
     the request conflicts with the organization's current members.
     """
 
     status = 409
+
+    def __init__(self) -> None:
+        super().__init__(self.say(CODES))
+
+    def say(self, names: RoleNames) -> str:
+        """The refusal in one or two sentences, roles named by names."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        """The refusal with the roles' codes (the command line, the logs)."""
+        return self.say(CODES)
 
 
 class UnknownRoleName(RoleError):
@@ -60,10 +106,13 @@ class UnknownRoleName(RoleError):
 
     def __init__(self, name: str) -> None:
         """The error for name, shortened to 40 characters."""
-        shown = name if len(name) <= 40 else name[:40] + "…"
-        super().__init__(
-            f"{shown!r} is not a role. Choose one of {', '.join(ROLE_NAMES)}."
-        )
+        self.name = name if len(name) <= 40 else name[:40] + "…"
+        super().__init__()
+
+    def say(self, names: RoleNames) -> str:
+        """Always the codes: they are what to send instead (a page's form offers
+        only the roles, so only the command line and JSON get this far)."""
+        return f"{self.name!r} is not a role. Choose one of {', '.join(ROLE_NAMES)}."
 
 
 class NoSuchUser(RoleError):
@@ -73,8 +122,12 @@ class NoSuchUser(RoleError):
 
     def __init__(self, email: str) -> None:
         """The error for email, shortened to 80 characters."""
-        shown = email if len(email) <= 80 else email[:80] + "…"
-        super().__init__(f"There is no user with the email {shown!r}.")
+        self.email = email if len(email) <= 80 else email[:80] + "…"
+        super().__init__()
+
+    def say(self, names: RoleNames) -> str:
+        """The email that was not found."""
+        return f"There is no user with the email {self.email!r}."
 
 
 class AlreadyHasRole(RoleError):
@@ -82,7 +135,12 @@ class AlreadyHasRole(RoleError):
 
     def __init__(self, user: User, role: OrganizationRole) -> None:
         """The error naming user and the role they hold."""
-        super().__init__(f"{user.email} is already {role.name} here.")
+        self.email, self.role = user.email, role.name
+        super().__init__()
+
+    def say(self, names: RoleNames) -> str:
+        """ "paul@beatles.com is already a Member here." """
+        return f"{self.email} is already {names.a_role(self.role)} here."
 
 
 class NotAMember(RoleError):
@@ -90,7 +148,12 @@ class NotAMember(RoleError):
 
     def __init__(self, user: User) -> None:
         """The error naming user."""
-        super().__init__(f"{user.email} has no role in this organization.")
+        self.email = user.email
+        super().__init__()
+
+    def say(self, names: RoleNames) -> str:
+        """The person without a role."""
+        return f"{self.email} has no role in this organization."
 
 
 class LastOwner(RoleError):
@@ -98,9 +161,14 @@ class LastOwner(RoleError):
 
     def __init__(self, user: User) -> None:
         """The error naming user, and what to do first."""
-        super().__init__(
-            f"{user.email} is the last owner. Make someone else an owner first:"
-            " every organization needs at least one."
+        self.email = user.email
+        super().__init__()
+
+    def say(self, names: RoleNames) -> str:
+        """The last owner, and what to do first."""
+        return (
+            f"{self.email} is the last {names.role_name(OWNER)}. Make someone else"
+            f" {names.a_role(OWNER)} first: every organization needs at least one."
         )
 
 
@@ -130,13 +198,20 @@ class RoleChange:
             return "change"
         return "leave" if self.actor_id == self.user_id else "remove"
 
-    def __str__(self) -> str:
-        """The change in one sentence, for the command line and the flash."""
-        if self.old is None:
-            return f"{self.user_email} is now {self.new}."
+    def say(self, names: RoleNames) -> str:
+        """The change in one sentence, roles named by names: "ringo@beatles.com
+        is now a Billing manager (was a Member)."."""
         if self.new is None:
-            return f"{self.user_email} no longer has a role (was {self.old})."
-        return f"{self.user_email} is now {self.new} (was {self.old})."
+            was = "" if self.old is None else f" (was {names.a_role(self.old)})"
+            return f"{self.user_email} no longer has a role{was}."
+        now = f"{self.user_email} is now {names.a_role(self.new)}"
+        if self.old is None:
+            return f"{now}."
+        return f"{now} (was {names.a_role(self.old)})."
+
+    def __str__(self) -> str:
+        """The change with the roles' codes, for the command line."""
+        return self.say(CODES)
 
 
 def lock_organization(session: Session, organization_id: int) -> Organization | None:

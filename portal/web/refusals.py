@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from flask import request, url_for
 
-from portal.authz import can
+from portal.authz import can, words
 from portal.domain import roles
 from portal.domain.models import Organization
 
@@ -82,5 +82,6 @@ def next_step(
 
 
 def refusal(error: roles.RoleError, organization: Organization) -> Refusal:
-    """error's message with its next step in organization."""
-    return Refusal(str(error), next_step(error, organization))
+    """error's message, in the product's words, with its next step in
+    organization."""
+    return Refusal(error.say(words()), next_step(error, organization))

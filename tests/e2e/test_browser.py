@@ -86,7 +86,8 @@ def test_e2e_owner_assigns_a_role_with_the_form(
     page.get_by_label("Role", exact=True).select_option("BILLING")
     page.get_by_role("button", name="Assign role").click()
     expect(page.get_by_role("status")).to_have_text(
-        f"{email} is now BILLING: gained READ, READ_BILLING."
+        f"{email} is now a Billing manager. They can now see the organization and"
+        " see the billing details."
     )
     row = page.get_by_role("row").filter(has_text=email)
     expect(row.get_by_label(f"Role of {email}")).to_have_value("BILLING")
@@ -110,7 +111,7 @@ def test_e2e_owner_reads_the_change_in_the_audit_log_on_a_phone(
     tabs.get_by_role("link", name="Audit log").click()
     row = page.get_by_role("row").filter(has_text=email)
     expect(row.get_by_role("cell").nth(1)).to_have_text(demo.JOHN)
-    expect(row.get_by_role("cell").nth(2)).to_have_text(f"added {email} as MEMBER")
+    expect(row.get_by_role("cell").nth(2)).to_have_text(f"added {email} as Member")
     # Three columns of emails, still nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "audit-phone")
@@ -263,7 +264,7 @@ def test_e2e_last_owner_reason_is_a_neutral_note(
     expect(page.get_by_role("button", name=re.compile("Leave"))).to_have_count(0)
     leaving = page.locator(".overview-leave")
     expect(leaving).to_contain_text(
-        "You are the last owner of The Beatles: make someone else an owner before"
+        "You are the last Owner of The Beatles: make someone else an Owner before"
         " you leave."
     )
     assert _style(page, ".overview-leave .hint", "color") != ERROR_INK

@@ -98,7 +98,7 @@ def test_e2e_xss_payloads_stay_text(page: Page, live_server: LiveServer) -> None
         expect(page.get_by_role("cell", name=payload, exact=True)).to_be_visible()
     page.goto(f"{live_server.url}/orgs/1/audit")
     for i, payload in enumerate(PAYLOADS):
-        what = f"changed {payload}{i} from MEMBER to BILLING"
+        what = f"changed {payload}{i} from Member to Billing manager"
         expect(page.get_by_role("cell", name=what, exact=True)).to_be_visible()
     assert dialogs == []
     assert violations == []  # not even a blocked attempt reached the DOM
