@@ -342,7 +342,10 @@ def member_rows(
     if members is None:
         return []
     owners, viewer_id = counts.by_role[roles.OWNER], _viewer_id()
-    return [Membership(role, organization, owners, viewer_id) for role in members.items]
+    return [
+        Membership(role, organization, owners, viewer_id, words())
+        for role in members.items
+    ]
 
 
 # --- one member: the page, changing and removing the role, leaving -------------
