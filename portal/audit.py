@@ -16,10 +16,15 @@ from sqlalchemy import select
 from portal.authz import authorize
 from portal.domain.models import AuditEntry, Organization
 from portal.domain.paging import Page
-from portal.infra.clock import as_utc
 from portal.web.loaders import load_organization, page_of
 from portal.web.negotiation import render
-from portal.web.pages import Body, PageView, organization_json, paging_json
+from portal.web.pages import (
+    Body,
+    PageView,
+    entry_json,
+    organization_json,
+    paging_json,
+)
 
 bp = Blueprint("audit", __name__)
 
@@ -39,20 +44,6 @@ class AuditPage(PageView):
             "entries": [entry_json(entry) for entry in self.entries.items],
             "paging": paging_json(self.entries),
         }
-
-
-def entry_json(entry: AuditEntry) -> Body:
-    """One audit entry, its time in UTC."""
-    return {
-        "id": entry.id,
-        "at": as_utc(entry.at).isoformat(),
-        # None: the command line (flask --app portal assign-role ...)
-        "actor": entry.actor_email,
-        "user": entry.user_email,
-        "action": entry.action,
-        "old": entry.old_role,
-        "new": entry.new_role,
-    }
 
 
 @bp.route("/orgs/<id:org_id>/audit")

@@ -15,7 +15,6 @@ from flask import Blueprint, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from portal.audit import entry_json
 from portal.authz import access, authorize, authorized, can, words
 from portal.domain import name_search
 from portal.domain.membership import Membership, find_membership
@@ -27,7 +26,13 @@ from portal.infra import db
 from portal.web.guards import public
 from portal.web.loaders import load_organization, page_of
 from portal.web.negotiation import render
-from portal.web.pages import Body, PageView, organization_json, paging_json
+from portal.web.pages import (
+    Body,
+    PageView,
+    entry_json,
+    organization_json,
+    paging_json,
+)
 
 bp = Blueprint("orgs", __name__)
 

@@ -134,9 +134,9 @@ def test_removal_refused_for_the_last_owner_links_to_the_next_step(
     response = client.post(url, data=data)
     assert response.status_code == 409
     summary = _summary(response.text)
-    assert FOCUSED in summary and "is the last owner" in summary
+    assert FOCUSED in summary and "is the last Owner" in summary
     step = (
-        f'<a class="next-step" href="/orgs/{BEATLES}/roles">Make someone else an owner'
+        f'<a class="next-step" href="/orgs/{BEATLES}/roles">Make someone else an Owner'
     )
     assert step in summary
     assert roles_snapshot(db) == before
@@ -154,8 +154,8 @@ def test_removal_refused_in_json_is_plain_text(
     )
     assert response.status_code == 409 and response.json is not None
     message = response.json["message"]
-    assert "is the last owner" in message and "<" not in message
-    assert "Make someone else an owner first" in message
+    assert "is the last Owner" in message and "<" not in message
+    assert "Make someone else an Owner first" in message
 
 
 def test_stale_removal_gets_a_summary_without_a_next_step(
@@ -195,7 +195,7 @@ def test_role_change_refused_carries_its_next_step(
     data = {"csrf_token": csrf_token(client, "/orgs"), **guard_of(db, demo.JOHN)}
     with _rendered(app) as contexts:
         response = client.post(url, data={**data, "name": "MEMBER", "confirm": "yes"})
-    assert response.status_code == 409 and "is the last owner" in response.text
+    assert response.status_code == 409 and "is the last Owner" in response.text
     error = contexts[-1]["error"]
     assert isinstance(error, Refusal) and error.next_step is not None
     assert error.next_step.url == f"/orgs/{BEATLES}/roles"
@@ -213,7 +213,7 @@ def test_role_assign_refused_on_the_roles_page_links_nowhere_else(
             f"/orgs/{BEATLES}/roles",
             data={"csrf_token": csrf_token(client, "/orgs"), **data},
         )
-    assert response.status_code == 409 and "is the last owner" in response.text
+    assert response.status_code == 409 and "is the last Owner" in response.text
     refused = contexts[-1]["form"].user_email.errors[-1]
     assert isinstance(refused, Refusal) and refused.next_step is None
     assert "next-step" not in response.text
@@ -242,5 +242,5 @@ def test_last_owner_leave_confirmation_links_the_way_out(
     reason = re.search(
         r'<span id="remove-refused">([^<]*)</span> <a href="([^"]+)">', page
     )
-    assert reason and "make someone else an owner" in reason.group(1)
+    assert reason and "make someone else an Owner" in reason.group(1)
     assert reason.group(2) == f"/orgs/{BEATLES}/roles"

@@ -955,7 +955,10 @@ def test_roles_row_change_changes_the_role_and_comes_back_to_the_list(
     assert response.status_code == 302
     assert response.location == "/orgs/1/roles?q=r&role=MEMBER"
     assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
-    assert "ringo@beatles.com is now BILLING" in client.get(response.location).text
+    assert (
+        "ringo@beatles.com is now a Billing manager"
+        in client.get(response.location).text
+    )
 
 
 def test_roles_row_offers_every_role_with_the_current_one_selected(
@@ -1014,8 +1017,8 @@ def test_roles_row_remove_leads_to_the_confirmation_and_removes(
 @pytest.mark.parametrize(
     ("meanwhile", "message"),
     [
-        ("BILLING", "ringo@beatles.com's role changed to BILLING while you were"),
-        ("MEMBER", "ringo@beatles.com was removed and given MEMBER again while"),
+        ("BILLING", "ringo@beatles.com was made a Billing manager while you were"),
+        ("MEMBER", "ringo@beatles.com was removed and made a Member again while"),
     ],
     ids=["changed", "removed-and-readded"],
 )
@@ -1071,7 +1074,7 @@ def test_roles_row_self_demotion_asks_for_confirmation(
     form = _row_form(client, db, demo.JOHN)
     response = client.post(_member_url(db, demo.JOHN), data={**form, "name": "MEMBER"})
     assert response.status_code == 200
-    assert "Change your own role to MEMBER?" in response.text
+    assert "Change your own role to Member?" in response.text
     assert roles_snapshot(db) == before
 
 
@@ -1084,7 +1087,7 @@ def test_roles_row_last_owner_shows_the_reason_instead_of_controls(
     assert f'<form method="post" action="{john}"' not in page
     assert f'href="{john}/delete"' not in page
     assert (
-        "You are the last owner of The Beatles: make someone else an owner before"
+        "You are the last Owner of The Beatles: make someone else an Owner before"
         " you change your role or leave." in page
     )
 

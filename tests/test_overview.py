@@ -152,14 +152,14 @@ def test_overview_last_owner_is_told_why_and_where_not_shown_a_button(
     client: FlaskClient, auth: AuthActions
 ) -> None:
     # why: the last owner's overview had a big disabled "Leave" button; now a
-    # quiet sentence with the reason and the way to make someone else an owner
+    # quiet sentence with the reason and the way to make someone else an Owner
     auth.login(demo.JOHN)
     page = client.get(f"/orgs/{BEATLES}").text
     assert "disabled" not in page
-    assert "You are the last owner of The Beatles" in page
-    assert f'<a href="/orgs/{BEATLES}/roles">Make someone else an owner</a>' in page
+    assert "You are the last Owner of The Beatles" in page
+    assert f'<a href="/orgs/{BEATLES}/roles">Make someone else an Owner</a>' in page
     body = client.get(f"/orgs/{BEATLES}", headers=JSON).json
-    assert body is not None and "last owner" in body["leave"]["refused"]
+    assert body is not None and "last Owner" in body["leave"]["refused"]
 
 
 def test_overview_leave_is_a_quiet_link_to_its_confirmation(

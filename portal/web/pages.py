@@ -23,8 +23,9 @@ from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from portal.domain.models import Organization
+from portal.domain.models import AuditEntry, Organization
 from portal.domain.paging import Page as RowPage
+from portal.infra.clock import as_utc
 
 Body = dict[str, Any]
 
@@ -127,3 +128,17 @@ def _page_url(number: int, params: Mapping[str, str | None]) -> str:
     (_external, _anchor, _method ...) or clash with a route value."""
     values: dict[str, Any] = {**(request.view_args or {}), **params, "page": number}
     return url_for(request.endpoint or "", **values)
+
+
+def entry_json(entry: AuditEntry) -> Body:
+    """One audit entry, its time in UTC."""
+    return {
+        "id": entry.id,
+        "at": as_utc(entry.at).isoformat(),
+        # None: the command line (flask --app portal assign-role ...)
+        "actor": entry.actor_email,
+        "user": entry.user_email,
+        "action": entry.action,
+        "old": entry.old_role,
+        "new": entry.new_role,
+    }

@@ -42,7 +42,7 @@ class Link:
 
 _NEXT_STEPS: dict[type[roles.RoleError], NextStep] = {
     roles.LastOwner: NextStep(
-        "Make someone else an owner", "members.role_list", "LIST_ROLES"
+        "Make someone else an Owner", "members.role_list", "LIST_ROLES"
     ),
 }
 

@@ -101,7 +101,7 @@ def test_e2e_last_owner_leaving_is_refused_with_the_way_out(
     expect(summary).to_be_focused()
     expect(summary).to_contain_text("john@beatles.com is the last owner.")
     screenshot(page, "last-owner-leave-refused")
-    summary.get_by_role("link", name="Make someone else an owner").click()
+    summary.get_by_role("link", name="Make someone else an Owner").click()
     expect(page).to_have_url(f"{live_server.url}/orgs/{BEATLES}/roles")
 
 

@@ -122,7 +122,7 @@ def _change_role(page: Page, server: LiveServer, email: str, name: str) -> None:
 
 def _add_people(page: Page) -> None:
     """Open the people page's "Add people" disclosure (its form is inside)."""
-    page.get_by_text("Add people", exact=True).click()
+    page.locator("summary", has_text="Add people").click()
     expect(page.get_by_label("User email")).to_be_visible()
 
 
@@ -663,7 +663,7 @@ def test_roles_row_of_the_last_owner_says_why_it_has_no_controls(
     expect(row.get_by_role("combobox")).to_have_count(0)
     expect(row.get_by_role("link", name=re.compile("^Leave"))).to_have_count(0)
     note = (
-        "You are the last owner of The Beatles: make someone else an owner before"
+        "You are the last Owner of The Beatles: make someone else an Owner before"
         " you change your role or leave."
     )
     expect(row.get_by_text(note)).to_be_visible()
