@@ -265,12 +265,11 @@ def _log_deletion(gone: org_admin.Deleted) -> None:
     """The record of a deletion that outlives the organization (its audit entries
     went with it): one WARNING line of the ``portal`` logger, once committed."""
     current_app.logger.warning(
-        "organization deleted: org=%s name=%r actor=%s actor_email=%s"
+        "organization deleted: org=%s name=%r actor=%s"
         " repositories=%s members=%s audit_entries=%s",
         gone.organization_id,
         gone.name,
         gone.actor_id,
-        gone.actor_email,
         gone.contents.repositories,
         gone.contents.members,
         gone.contents.audit_entries,

@@ -45,12 +45,12 @@ resource Organization {
     "READ_BILLING",
     "CREATE_ROLE",
     "UPDATE_ROLE",
-    "DELETE_ROLE",
-    "READ_AUDIT",
     "UPDATE",
     "UPDATE_BILLING",
     "READ_SETTINGS",
-    "DELETE"
+    "DELETE",
+    "DELETE_ROLE",
+    "READ_AUDIT"
   ];
 
   # Every role may see that the organization exists and open its overview.

@@ -348,6 +348,24 @@ def _new_password(context: Context) -> dict[str, str]:
     return {"current_password": demo.PASSWORD, "new_password": new, "confirm": new}
 
 
+def _new_organization(context: Context) -> dict[str, str]:
+    """A name no organization has."""
+    return {"name": "A crawler's organization"}
+
+
+def _settings(context: Context) -> dict[str, str]:
+    """The rename form: another name (its own is refused as no change); the
+    billing address form: the address as shown."""
+    if "name" in context.values:
+        return {"name": f"{context.values['name']} (renamed)"}
+    return {}
+
+
+def _typed_name(context: Context) -> dict[str, str]:
+    """The organization's name, typed to confirm its deletion."""
+    return {"confirm_name": demo.ORGANIZATIONS[int(str(context.args["org_id"]))][0]}
+
+
 # Per endpoint: the values that make its form valid without harming anyone. A new
 # POST form with a text field fails until it has an entry (the shown value of an
 # empty field is no valid data).
@@ -355,6 +373,9 @@ HARMLESS: dict[str, Callable[[Context], dict[str, str]]] = {
     "members.role_create": _new_member,
     "members.member_update": _other_role,
     "account.password_change": _new_password,
+    "org_admin.organization_create": _new_organization,
+    "org_admin.settings_update": _settings,
+    "org_admin.organization_delete": _typed_name,
 }
 
 

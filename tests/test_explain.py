@@ -76,11 +76,13 @@ def test_explain_permissions_most_widely_granted_first(model: AccessModel) -> No
     # why: READ (every role) leads and what only owners do comes last, so the
     # table reads from "everyone" to "owners only"
     assert model.permissions[0] == "READ"
-    assert set(model.permissions[-4:]) == {
+    assert set(model.permissions[-6:]) == {
         "CREATE_ROLE",
         "UPDATE_ROLE",
         "DELETE_ROLE",
         "READ_AUDIT",
+        "UPDATE",
+        "DELETE",
     }
 
 
@@ -108,7 +110,7 @@ def test_explain_includes_follows_the_hierarchy(model: AccessModel) -> None:
 
 def test_explain_change_lists_gained_and_lost(model: AccessModel) -> None:
     assert model.change("MEMBER", "BILLING") == (
-        ("READ_BILLING",),
+        ("READ_BILLING", "READ_SETTINGS", "UPDATE_BILLING"),
         ("LIST_REPOS", "LIST_ROLES"),
     )
     gained, lost = model.change(None, "MEMBER")

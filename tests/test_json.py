@@ -176,14 +176,22 @@ def test_json_organizations_only_those_the_user_can_read(app: Flask) -> None:
                 "LIST_REPOS",
                 "LIST_ROLES",
                 "READ_BILLING",
+                "READ_SETTINGS",
+                "UPDATE_BILLING",
                 "CREATE_ROLE",
+                "DELETE",
                 "DELETE_ROLE",
                 "READ_AUDIT",
+                "UPDATE",
                 "UPDATE_ROLE",
             ],
         ),
         (demo.PAUL, "MEMBER", ["READ", "LIST_REPOS", "LIST_ROLES"]),
-        (demo.GEORGE, "BILLING", ["READ", "READ_BILLING"]),
+        (
+            demo.GEORGE,
+            "BILLING",
+            ["READ", "READ_BILLING", "READ_SETTINGS", "UPDATE_BILLING"],
+        ),
     ],
 )
 def test_json_organization_says_the_role_and_what_it_allows(
@@ -246,8 +254,8 @@ def test_json_assign_role_changes_it_and_says_so(app: Flask, db: Any) -> None:
     assert response.status_code == 200
     assert _body(response) == {
         "location": "/orgs/1/roles",
-        "message": "ringo@beatles.com is now BILLING: gained READ_BILLING;"
-        " lost LIST_REPOS, LIST_ROLES.",
+        "message": "ringo@beatles.com is now BILLING: gained READ_BILLING,"
+        " READ_SETTINGS, UPDATE_BILLING; lost LIST_REPOS, LIST_ROLES.",
     }
     assert role_of(db, demo.RINGO, 1) == "BILLING"
     entries = _body(john.get("/orgs/1/audit"))["entries"]
@@ -285,6 +293,8 @@ def test_json_change_remove_and_leave_on_the_member_routes(app: Flask, db: Any) 
     assert _body(john.get(f"/orgs/1/roles/{RINGO_ID}/delete"))["loses"] == [
         "READ",
         "READ_BILLING",
+        "READ_SETTINGS",
+        "UPDATE_BILLING",
     ]
     removed = john.post(f"/orgs/1/roles/{RINGO_ID}/delete", guard_of(db, demo.RINGO))
     assert removed.status_code == 200

@@ -241,8 +241,8 @@ def test_member_update_flashes_what_was_gained_and_lost(
     response = _post(client, url, name="BILLING", **_shown(db, demo.RINGO))
     assert response.status_code == 302 and response.location == url
     assert (
-        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
-        " LIST_ROLES." in client.get(url).text
+        "ringo@beatles.com is now BILLING: gained READ_BILLING, READ_SETTINGS,"
+        " UPDATE_BILLING; lost LIST_REPOS, LIST_ROLES." in client.get(url).text
     )
     assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
 
@@ -264,8 +264,9 @@ def test_member_role_create_reassign_flashes_what_was_gained_and_lost(
     auth.login(demo.JOHN)
     assert roles.assign(1, demo.RINGO, "BILLING").status_code == 302
     assert (
-        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
-        " LIST_ROLES." in client.get("/orgs/1/roles").text
+        "ringo@beatles.com is now BILLING: gained READ_BILLING, READ_SETTINGS,"
+        " UPDATE_BILLING; lost LIST_REPOS, LIST_ROLES."
+        in client.get("/orgs/1/roles").text
     )
 
 
@@ -275,7 +276,10 @@ def test_member_role_create_addition_flashes_what_was_gained(
     auth.login(demo.JOHN)
     assert roles.assign(1, demo.ADMIN, "BILLING").status_code == 302
     page = client.get("/orgs/1/roles").text
-    assert "admin@admin.com is now BILLING: gained READ, READ_BILLING." in page
+    assert (
+        "admin@admin.com is now BILLING: gained READ, READ_BILLING, READ_SETTINGS,"
+        " UPDATE_BILLING." in page
+    )
 
 
 # --- removing and leaving --------------------------------------------------------
@@ -474,9 +478,13 @@ def test_member_update_self_demotion_asks_for_confirmation(
     assert "You will lose access to role management" in page
     assert _listed(page, "Permissions lost") == [
         "READ_BILLING",
+        "READ_SETTINGS",
+        "UPDATE_BILLING",
         "CREATE_ROLE",
+        "DELETE",
         "DELETE_ROLE",
         "READ_AUDIT",
+        "UPDATE",
         "UPDATE_ROLE",
     ]
     assert '<input type="hidden" name="confirm" value="yes">' in page

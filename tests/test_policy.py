@@ -25,13 +25,17 @@ ORG_ACTIONS = [
     "UPDATE_ROLE",
     "DELETE_ROLE",
     "READ_AUDIT",
+    "UPDATE",
+    "UPDATE_BILLING",
+    "READ_SETTINGS",
+    "DELETE",
 ]
 
 # The permission table of DESIGN.md, written out independently of the policy.
 EXPECTED: dict[str | None, set[str]] = {
     "OWNER": set(ORG_ACTIONS),
     "MEMBER": {"READ", "LIST_REPOS", "LIST_ROLES"},
-    "BILLING": {"READ", "READ_BILLING"},
+    "BILLING": {"READ", "READ_BILLING", "UPDATE_BILLING", "READ_SETTINGS"},
     None: set(),
 }
 
