@@ -38,7 +38,7 @@ from werkzeug.exceptions import HTTPException
 from portal import create_app
 from portal.authz import Viewer, get_oso
 from portal.domain import demo, roles
-from portal.domain.models import ROLE_NAMES, OrganizationRole
+from portal.domain.models import ROLE_NAMES, Organization, OrganizationRole
 from portal.domain.roles import OWNER
 from portal.infra import db as portal_db
 from tests.conftest import AuthActions, user_by_email
@@ -326,6 +326,7 @@ class Context:
     form: Form
     values: dict[str, str]
     args: Mapping[str, object]  # e.g. {"org_id": 1}
+    app: Flask  # the sandbox's, to read what the page was about
 
 
 def _new_member(context: Context) -> dict[str, str]:
@@ -363,7 +364,10 @@ def _settings(context: Context) -> dict[str, str]:
 
 def _typed_name(context: Context) -> dict[str, str]:
     """The organization's name, typed to confirm its deletion."""
-    return {"confirm_name": demo.ORGANIZATIONS[int(str(context.args["org_id"]))][0]}
+    with Session(context.app.extensions["portal.engine"]) as session:
+        organization = session.get(Organization, int(str(context.args["org_id"])))
+        assert organization is not None
+        return {"confirm_name": organization.name}
 
 
 # Per endpoint: the values that make its form valid without harming anyone. A new
@@ -388,7 +392,7 @@ def harmless_data(app: Flask, email: str, form: Form) -> dict[str, str]:
     values = form.shown_values()
     fill = HARMLESS.get(str(endpoint))
     if fill is not None:
-        values.update(fill(Context(email, form, values, args)))
+        values.update(fill(Context(email, form, values, args, app)))
     empty = [
         control.name
         for control in form.inputs

@@ -152,12 +152,12 @@ def test_errors_terminated_server_connections_cost_no_request(pg_url: str) -> No
 
 @pytest.fixture
 def behind_url(empty_db_url: str) -> str:
-    """A seeded database of the test's own whose schema is one revision behind the
-    code (audit_entry not there yet): never the shared working schema, since the
-    test changes its tables."""
+    """A seeded database of the test's own whose schema is behind the code (at the
+    revision before the audit trail: audit_entry not there yet): never the shared
+    working schema, since the test changes its tables."""
     seed_demo(empty_db_url)
     engine = create_engine(empty_db_url)
-    migrate.downgrade(engine, "-1")
+    migrate.downgrade(engine, "8ee4993ec733")
     engine.dispose()
     return empty_db_url
 

@@ -130,8 +130,9 @@ def test_postgres_walkthrough_and_hostile_input(pg_app: Flask) -> None:
     ]:
         assert roles.assign(1, email, name, token=token).status_code == status
     assert (
-        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
-        " LIST_ROLES." in client.get("/orgs/1/roles").text
+        "ringo@beatles.com is now BILLING: gained READ_BILLING, READ_SETTINGS,"
+        " UPDATE_BILLING; lost LIST_REPOS, LIST_ROLES."
+        in client.get("/orgs/1/roles").text
     )
 
 

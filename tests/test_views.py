@@ -155,8 +155,8 @@ def test_walkthrough_john_makes_ringo_billing(
     assert response.status_code == 302 and response.location == "/orgs/1/roles"
     page = client.get("/orgs/1/roles").text
     assert (
-        "ringo@beatles.com is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
-        " LIST_ROLES." in page
+        "ringo@beatles.com is now BILLING: gained READ_BILLING, READ_SETTINGS,"
+        " UPDATE_BILLING; lost LIST_REPOS, LIST_ROLES." in page
     )
     assert role_of(db, demo.RINGO, 1) == "BILLING"
     ringo = app.test_client()

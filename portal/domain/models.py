@@ -140,8 +140,9 @@ class Organization(Base):
     # The name as names are compared (organization_name_key): unique, so that no
     # two organizations have names that differ only in case, whoever inserts
     # them. Case folding may lengthen a name (ß -> ss): room for three times it.
+    # Deferred: only uniqueness needs it, never a page.
     name_key: Mapped[str] = mapped_column(
-        String(600), unique=True, default=_name_key_default
+        String(600), unique=True, default=_name_key_default, deferred=True
     )
     billing_address: Mapped[str] = mapped_column(String(500), default="")
 

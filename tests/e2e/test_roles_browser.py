@@ -147,8 +147,8 @@ def test_member_page_change_flashes_what_was_gained_and_lost(
     login(page, live_server, demo.JOHN)
     _change_role(page, live_server, demo.RINGO, "BILLING")
     expect(_flash(page)).to_have_text(
-        f"{demo.RINGO} is now BILLING: gained READ_BILLING; lost LIST_REPOS,"
-        " LIST_ROLES."
+        f"{demo.RINGO} is now BILLING: gained READ_BILLING, READ_SETTINGS,"
+        " UPDATE_BILLING; lost LIST_REPOS, LIST_ROLES."
     )
     expect(page.get_by_text("Role in The Beatles: BILLING")).to_be_visible()
     assert _role_in(live_server, demo.RINGO) == "BILLING"
