@@ -439,6 +439,8 @@ def control_settings(org_id: int) -> ResponseReturnValue:
     organization, form = _org(org_id), SettingsForm()
     form.name.data = organization.name
     form.billing_address.data = organization.billing_address
+    form.current_name.data = organization.name
+    form.current_billing_address.data = organization.billing_address
     return _render("orgs/settings.html", organization=organization, form=form)
 
 

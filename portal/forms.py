@@ -406,6 +406,11 @@ class SettingsForm(Form):
     billing_address = TextAreaField(
         "Billing address", render_kw={"maxlength": 500, "rows": 4}
     )
+    # What each form was rendered with: a change made meanwhile by someone else
+    # makes it stale (409). Optional: a client that never loaded the page changes
+    # the value as it stands.
+    current_name = HiddenField()
+    current_billing_address = HiddenField()
 
     def sent(self, field: Field) -> bool:
         """Whether the request sent field (an empty textarea sends ""; a form that

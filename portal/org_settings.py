@@ -113,6 +113,12 @@ class SettingsPage(PageView):
             "may_rename": can("UPDATE", org),
             "may_change_billing_address": may_bill,
             "may_delete": can("DELETE", org),
+            # What the forms carry, to send back: a change made meanwhile by
+            # someone else is then refused (409) instead of overwritten.
+            "form": {
+                "current_name": org.name,
+                "current_billing_address": org.billing_address if may_bill else None,
+            },
         }
 
 
@@ -142,7 +148,37 @@ def settings_update(org_id: int) -> ResponseReturnValue:
     if not renaming and not readdressing:
         form.form_errors.append("Send a new name, a billing address, or both.")
         return _render_settings(organization, form, 422)
+    if _stale(organization, form, renaming, readdressing):
+        return _render_settings(organization, form, 409)
     return _apply_settings(organization, form, renaming, readdressing)
+
+
+def _stale(
+    organization: Organization, form: SettingsForm, renaming: bool, readdressing: bool
+) -> bool:
+    """Whether a form sent was rendered before someone else changed what it
+    changes (it says so at its field); a form that does not say what it was
+    rendered with is not stale."""
+    stale = False
+    shown = form.current_name.data
+    if renaming and form.sent(form.current_name) and shown != organization.name:
+        form.name.errors = [
+            f"The organization was renamed to {organization.name} while you were"
+            " looking. Check the name and send it again."
+        ]
+        stale = True
+    shown = form.current_billing_address.data or ""
+    if (
+        readdressing
+        and form.sent(form.current_billing_address)
+        and not org_admin.same_address(shown, organization.billing_address)
+    ):
+        form.billing_address.errors = [
+            "The billing address was changed while you were looking: it is shown"
+            " as it is now. Check it and send yours again."
+        ]
+        stale = True
+    return stale
 
 
 def _apply_settings(
@@ -186,8 +222,11 @@ def _render_settings(
     organization's values."""
     if status == 200 or not form.name.errors:
         form.name.data = organization.name
-    if status == 200 or not form.billing_address.errors:
+    if status in (200, 409) or not form.billing_address.errors:
+        # A stale address is replaced by the current one, to correct again.
         form.billing_address.data = organization.billing_address
+    form.current_name.data = organization.name
+    form.current_billing_address.data = organization.billing_address
     return render(SettingsPage(organization, form), status)
 
 

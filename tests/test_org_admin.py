@@ -183,6 +183,10 @@ def test_settings_json_says_what_the_viewer_may_change(app: Flask) -> None:
     assert body["billing_address"] == "64 Penny Ln Liverpool, UK"
     assert (body["may_rename"], body["may_change_billing_address"]) == (False, True)
     assert body["may_delete"] is False
+    assert body["form"] == {
+        "current_name": "The Beatles",
+        "current_billing_address": "64 Penny Ln Liverpool, UK",
+    }
 
 
 def test_rename_is_audited_and_shown_in_words(app: Flask) -> None:
@@ -260,6 +264,58 @@ def test_billing_address_may_be_emptied_but_not_too_long(app: Flask) -> None:
     assert snapshot(app.extensions["portal.engine"]) == before
     assert _post(client, "/orgs/1/settings", billing_address="").status_code == 302
     assert _org_named(app, "The Beatles") == (1, "The Beatles", "")
+
+
+def test_a_stale_rename_is_refused_and_shows_the_name_now(app: Flask) -> None:
+    # why: two owners rename at once: the second, rendered before the first
+    # rename, would silently undo it
+    client = client_for(app, "owner")
+    assert _post(client, "/orgs/1/settings", name="The Fab Four").status_code == 302
+    before = snapshot(app.extensions["portal.engine"])
+    stale = _post(
+        client, "/orgs/1/settings", name="The Quarrymen", current_name="The Beatles"
+    )
+    assert stale.status_code == 409
+    page = html.unescape(stale.get_data(as_text=True))
+    assert (
+        "The organization was renamed to The Fab Four while you were looking." in page
+    )
+    assert 'name="current_name" value="The Fab Four"' in page  # sending again works
+    assert snapshot(app.extensions["portal.engine"]) == before
+    again = _post(
+        client, "/orgs/1/settings", name="The Quarrymen", current_name="The Fab Four"
+    )
+    assert again.status_code == 302
+
+
+def test_a_stale_billing_address_is_refused(app: Flask) -> None:
+    george, john = client_for(app, "billing"), client_for(app, "owner")
+    shown = "64 Penny Ln Liverpool, UK"
+    # The same address sent back with browser line ends is not stale.
+    fine = _post(
+        george,
+        "/orgs/1/settings",
+        billing_address="1 Abbey Rd\r\nLondon",
+        current_billing_address=shown,
+    )
+    assert fine.status_code == 302
+    before = snapshot(app.extensions["portal.engine"])
+    stale = _post_json(
+        john,
+        "/orgs/1/settings",
+        {"billing_address": "2 Abbey Rd", "current_billing_address": shown},
+    )
+    assert stale.status_code == 409
+    assert "changed while you were looking" in stale.get_json()["message"]
+    assert snapshot(app.extensions["portal.engine"]) == before
+    current = "1 Abbey Rd\r\nLondon"
+    again = _post(
+        john,
+        "/orgs/1/settings",
+        billing_address="2 Abbey Rd",
+        current_billing_address=current,
+    )
+    assert again.status_code == 302
 
 
 def test_settings_post_without_a_field_is_refused(app: Flask) -> None:

@@ -147,6 +147,15 @@ def checked_address(address: str) -> str:
     return address
 
 
+def same_address(shown: str, address: str) -> bool:
+    """Whether shown (as a form sent it back: line ends may have become \r\n) is
+    the billing address address."""
+    try:
+        return checked_address(shown) == address
+    except InvalidAddress:
+        return False
+
+
 def _has_control_characters(text: str) -> bool:
     return any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in text)
 
