@@ -82,20 +82,23 @@ from sqlalchemy.orm import Session
 from portal import create_app, members
 from portal.authz import AccessModel, Viewer
 from portal.authz.explain import access_model
-from portal.domain import demo, member_search, org_admin, paging, roles
+from portal.domain import demo, member_search, name_search, org_admin, paging, roles
 from portal.domain.membership import find_membership, membership_of
 from portal.domain.models import (
+    ROLE_NAMES,
     AuditEntry,
     Organization,
     OrganizationRole,
     Repository,
     User,
 )
+from portal.domain.overview import overview_of
 from portal.forms import (
     DeleteOrganizationForm,
     LoginForm,
     MemberRoleForm,
     MemberSearchForm,
+    NameSearchForm,
     OrganizationForm,
     PasswordForm,
     RemoveForm,
@@ -104,6 +107,7 @@ from portal.forms import (
 )
 from portal.infra import db as portal_db
 from portal.infra import migrate
+from portal.web import refusals
 from portal.web.guards import public
 from portal.web.switcher import Switcher, switcher_of
 from tests.factories import (
@@ -271,6 +275,13 @@ def _control_switcher() -> Switcher | None:
     return switcher
 
 
+def _control_next_step(
+    error: roles.RoleError | None, organization: Organization
+) -> refusals.Link | None:
+    """A refusal's next step, the permission asked of the table."""
+    return refusals.next_step(error, organization, may=_control_can)
+
+
 def _control_environment(app: Flask) -> Environment:
     """The app's Jinja environment with can/my_role answering from the table
     and the header's switcher from plain SQL.
@@ -285,6 +296,7 @@ def _control_environment(app: Flask) -> Environment:
             can=_control_can,
             my_role=_control_my_role,
             access=_control_access,
+            next_step=_control_next_step,
             org_switcher=_control_switcher,
         )
         app.extensions["bench.control_env"] = env
@@ -317,14 +329,36 @@ def control_login() -> ResponseReturnValue:
     return _render("auth/login.html", form=LoginForm())
 
 
+def _search() -> NameSearchForm:
+    """The list's search as the page reads it (the bench sends only good ones)."""
+    search = NameSearchForm()
+    if not search.validate():
+        raise RuntimeError(f"the bench searches with bad input: {search.errors}")
+    return search
+
+
 def control_organization_list() -> ResponseReturnValue:
-    organizations = _page(
+    search = _search()
+    statement = (
         select(Organization)
         .join(OrganizationRole, OrganizationRole.organization_id == Organization.id)
         .where(OrganizationRole.user_id == current_user.id)
-        .order_by(Organization.name, Organization.id)
     )
-    return _render("orgs/list.html", organizations=organizations)
+    organizations = _page(
+        name_search.matching(statement, Organization.name, search.term).order_by(
+            Organization.name, Organization.id
+        ),
+        paging.page_number(request.args.getlist("page")),
+    )
+    # The viewer's roles, as the page reads them: one query for the page's rows.
+    roles = name_search.roles_in(
+        portal_db.get_session(),
+        current_user.id,
+        [org.id for org in organizations.items],
+    )
+    return _render(
+        "orgs/list.html", organizations=organizations, roles=roles, search=search
+    )
 
 
 def _role(organization: Organization, user_id: int) -> OrganizationRole:
@@ -344,7 +378,20 @@ def control_organization_show(org_id: int) -> ResponseReturnValue:
     membership = find_membership(
         portal_db.get_session(), organization, current_user.id, current_user.id
     )
-    return _render("orgs/show.html", organization=organization, membership=membership)
+    # The same statements as the page's, each piece asked of the table.
+    overview = overview_of(
+        portal_db.get_session(),
+        org_id,
+        repositories=_control_can("LIST_REPOS", organization),
+        people=_control_can("LIST_ROLES", organization),
+        changes=_control_can("READ_AUDIT", organization),
+    )
+    return _render(
+        "orgs/show.html",
+        organization=organization,
+        membership=membership,
+        overview=overview,
+    )
 
 
 def _member_context(org_id: int, user_id: int) -> dict[str, Any]:
@@ -364,7 +411,8 @@ def control_member_show(org_id: int, user_id: int) -> ResponseReturnValue:
     form = MemberRoleForm()
     role = context["membership"].role
     form.show(role)
-    form.name.choices = members.change_choices(role.name)
+    form.name.choices = members.change_choices()
+    form.name.data = role.name
     return _render("orgs/member.html", form=form, error=None, **context)
 
 
@@ -380,13 +428,19 @@ def control_member_delete(org_id: int, user_id: int) -> ResponseReturnValue:
 
 
 def control_repository_list(org_id: int) -> ResponseReturnValue:
+    search = _search()
+    statement = select(Repository).where(Repository.organization_id == org_id)
     repositories = _page(
-        select(Repository)
-        .where(Repository.organization_id == org_id)
-        .order_by(Repository.name, Repository.id)
+        name_search.matching(statement, Repository.name, search.term).order_by(
+            Repository.name, Repository.id
+        ),
+        paging.page_number(request.args.getlist("page")),
     )
     return _render(
-        "orgs/repos.html", organization=_org(org_id), repositories=repositories
+        "orgs/repos.html",
+        organization=_org(org_id),
+        repositories=repositories,
+        search=search,
     )
 
 
@@ -408,13 +462,17 @@ def control_role_list(org_id: int) -> ResponseReturnValue:
     # The assign form's guard, as the page writes it (its one extra query).
     seen = roles.last_change_id(portal_db.get_session(), organization)
     form.seen.data = str(seen)
+    page = _page(statement, number)
+    counts = member_search.role_counts(portal_db.get_session(), org_id)
     return _render(
         "orgs/roles.html",
         organization=organization,
-        members=_page(statement, number),
-        counts=member_search.role_counts(portal_db.get_session(), org_id),
+        members=page,
+        counts=counts,
         search=search,
         form=form,
+        rows=members.member_rows(organization, page, counts),
+        role_names=ROLE_NAMES,
     )
 
 
@@ -725,6 +783,22 @@ def bench_many_rows(
             f"/orgs/{fixtures.many_repos_org}/repos",
             f"/orgs/{fixtures.full_org}/repos",
             f"/orgs/{fixtures.single_org}/repos",
+            "orgs.repository_list",
+        ),
+        # Searched: the name search scans the organization's repositories (or the
+        # user's organizations) for the term; a full page of matches either way.
+        (
+            "/orgs?q=",
+            "/orgs?q=Bench+org+0",
+            "/orgs?q=Bench",
+            "/orgs?q=Bench",
+            "orgs.organization_list",
+        ),
+        (
+            "repositories?q=",
+            f"/orgs/{fixtures.many_repos_org}/repos?q=repository+1",
+            f"/orgs/{fixtures.full_org}/repos?q=FULL",
+            f"/orgs/{fixtures.single_org}/repos?q=one",
             "orgs.repository_list",
         ),
         (

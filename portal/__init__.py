@@ -31,6 +31,7 @@ from portal.web import (
     errors,
     guards,
     negotiation,
+    refusals,
     security,
     sessions,
     switcher,
@@ -113,6 +114,8 @@ def register_extensions(app: Flask) -> None:
         my_role=authz.my_role,
         access=authz.access,
         words=authz.words,
+        # The link to what to do about a refused change, if the viewer may.
+        next_step=refusals.next_step,
         org_switcher=switcher.organization_switcher,
         # Listed on the login page only when DEMO_ACCOUNTS is on (make run), with
         # the roles they hold now (one query).

@@ -12,8 +12,9 @@ from portal.authz import authorize
 from portal.domain import throttle, users
 from portal.domain.models import User
 from portal.forms import PasswordForm, text
-from portal.infra import clock, db
+from portal.infra import db
 from portal.infra.passwords import hash_password, verify_password
+from portal.web import throttling
 from portal.web.negotiation import done, render
 from portal.web.pages import PageView
 from portal.web.sessions import start_session
@@ -46,12 +47,16 @@ def password_change() -> ResponseReturnValue:
     email = user.email
     seen = users.Seen.of(user)  # what the password is verified against
     # Committed, so no lock is held while the deliberately slow hashes run.
-    with db.transaction(session):
-        wait = throttle.start_attempt(session, email, clock.now())
-    if wait is not None:
-        form.form_errors.append(throttle.too_many_failures(wait))
-        return render(PasswordPage(form), 429, throttle.retry_after(wait))
+    attempt = throttling.start_attempt(email)
+    if isinstance(attempt, throttle.Throttled):
+        form.form_errors.append(throttle.too_many_failures(attempt.wait))
+        return render(PasswordPage(form), 429, throttle.retry_after(attempt.wait))
+    if isinstance(attempt, throttle.Crowded):
+        form.form_errors.append(throttle.CROWDED)
+        return render(PasswordPage(form), 503, throttle.CROWDED_RETRY_AFTER)
     if not verify_password(seen.password_hash, text(form.current_password)):
+        with db.transaction(session):
+            throttle.failed(session, attempt)
         form.current_password.errors = ["That is not your current password."]
         return render(PasswordPage(form), 422)
     new_hash = hash_password(text(form.new_password))
@@ -60,6 +65,9 @@ def password_change() -> ResponseReturnValue:
             users.change_password(session, user, seen, new_hash)  # locks the row
             throttle.succeeded(session, email)
     except users.AccountChangedMeanwhile as error:
+        # Counted as a failure, as a login whose password changed meanwhile is.
+        with db.transaction(session):
+            throttle.failed(session, attempt)
         form.form_errors.append(str(error))
         return render(PasswordPage(form), 409)
     start_session(user)  # this browser stays logged in, on the new token

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from portal.domain import throttle, users
 from portal.domain.models import User, normalize_email
 from portal.forms import LoginForm, text
-from portal.infra import clock, db
+from portal.infra import db
 from portal.infra.passwords import hash_password, needs_rehash, verify_password
+from portal.web import throttling
 from portal.web.guards import public
 from portal.web.negotiation import done, render
 from portal.web.pages import PageView
@@ -78,23 +79,29 @@ def login() -> ResponseReturnValue:
     dbs = db.get_session()
     user = dbs.scalar(select(User).where(User.email == email))
     seen = users.Seen.of(user) if user is not None else None
+    who = _id_of(user)  # read now: after a commit, user would be read again
     # Committed, so no lock is held while the deliberately slow hash runs.
-    with db.transaction(dbs):
-        wait = throttle.start_attempt(dbs, email, clock.now())
-    if wait is not None:
+    attempt = throttling.start_attempt(email)
+    if isinstance(attempt, throttle.Throttled):
         current_app.logger.warning(
             "login throttled: user=%s from=%s retry_after=%ds",
-            _id_of(user),
+            who,
             request.remote_addr,
-            wait.total_seconds(),
+            attempt.wait.total_seconds(),
         )
-        form.form_errors.append(throttle.too_many_failures(wait))
-        return render(LoginPage(form), 429, throttle.retry_after(wait))
+        form.form_errors.append(throttle.too_many_failures(attempt.wait))
+        return render(LoginPage(form), 429, throttle.retry_after(attempt.wait))
+    if isinstance(attempt, throttle.Crowded):
+        current_app.logger.warning(
+            "login busy: user=%s from=%s", who, request.remote_addr
+        )
+        form.form_errors.append(throttle.CROWDED)
+        return render(LoginPage(form), 503, throttle.CROWDED_RETRY_AFTER)
     # Same hash work whether or not the account exists (see portal.infra.passwords).
     verified = verify_password(seen.password_hash if seen else None, password)
     if user is None or seen is None or not verified:
         reason = "no such account" if user is None else "wrong password"
-        return _bad_credentials(form, user, reason)
+        return _bad_credentials(form, who, reason, attempt)
     rehash = hash_password(password) if needs_rehash(seen.password_hash) else None
     try:
         with db.transaction(dbs):
@@ -102,18 +109,22 @@ def login() -> ResponseReturnValue:
             throttle.succeeded(dbs, email)
     except users.AccountChangedMeanwhile:
         # The password changed while we checked.
-        return _bad_credentials(form, user, "password changed meanwhile")
+        return _bad_credentials(form, who, "password changed meanwhile", attempt)
     start_session(user)
     return done(None, next_url or url_for("orgs.organization_list"))
 
 
 def _bad_credentials(
-    form: LoginForm, user: User | None, reason: str
+    form: LoginForm, who: str, reason: str, attempt: throttle.Attempt
 ) -> ResponseReturnValue:
-    """The login form again, with the one message for any wrong credentials."""
+    """The login form again, with the one message for any wrong credentials; the
+    attempt counted as a failure. who: the account's id for the log, or "-"."""
+    dbs = db.get_session()
+    with db.transaction(dbs):
+        throttle.failed(dbs, attempt)
     current_app.logger.info(
         "login refused: user=%s from=%s reason=%s",
-        _id_of(user),
+        who,
         request.remote_addr,
         reason,
     )

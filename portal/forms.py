@@ -1,6 +1,7 @@
 """Forms (Flask-WTF): every form that changes something carries a CSRF token.
 
-The one GET form, MemberSearchForm, changes nothing and reads the query string.
+The GET forms, MemberSearchForm and NameSearchForm, change nothing and read the
+query string.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import abort, request
 from flask_wtf import FlaskForm
@@ -17,6 +19,7 @@ from wtforms import (
     Field,
     HiddenField,
     PasswordField,
+    RadioField,
     SearchField,
     SelectField,
     StringField,
@@ -250,6 +253,7 @@ def a_role_name(form: FlaskForm, field: Field) -> None:
 
 
 STALE_FORM = "This form is out of date. Reload the page and try again."
+NO_CHANGE = "Choose a role other than the current one: sending it changes nothing."
 
 # A row id as a form carries it: ASCII digits (int() would take " 2" and "２").
 _ROW_ID = re.compile(r"[0-9]{1,18}")
@@ -286,21 +290,46 @@ class RemoveForm(Form):
 
 
 class MemberRoleForm(RemoveForm):
-    """Change one member's role (the member page); ``confirm`` is "yes" once an
-    owner has confirmed a change of their own role that takes access away."""
+    """Change one member's role (the member page, and the row of the roles page);
+    ``confirm`` is "yes" once an owner has confirmed a change of their own role
+    that takes access away.
 
-    name = SelectField(
+    The form is drawn with the member's role chosen (a radio button per role on
+    the member page, a select on each row), so sending it untouched asks for no
+    change: refused here (422) with a message that says what to do, before
+    anything is read. ``back`` is where to go after the change: the roles page
+    (with its search) the row was on; nothing else is followed.
+    """
+
+    name = RadioField(
         "Role",
         choices=[SelectChoice(name) for name in ROLE_NAMES],
         validators=[InputRequired(CHOOSE_A_ROLE), a_role_name],
         validate_choice=False,  # a_role_name says which roles exist
     )
     confirm = HiddenField()
+    back = HiddenField()
+
+    def validate_name(self, field: RadioField) -> None:
+        """Refuse a "change" to the role the form was drawn for."""
+        if field.data in ROLE_NAMES and field.data == self.current.data:
+            raise ValidationError(NO_CHANGE)
 
     @property
     def confirmed(self) -> bool:
         """Whether the person confirmed the change."""
         return self.confirm.data == "yes"
+
+    def back_to(self, roles_page: str) -> str | None:
+        """``back`` if it is roles_page (a path, maybe with a query string: the
+        search and page the row was on), else None."""
+        back = self.back.data or ""
+        if len(back) > 2048 or not all(" " < ch < "\x7f" for ch in back):
+            return None  # url_for writes printable ASCII; a header takes no other
+        parts = urlsplit(back)
+        if parts.scheme or parts.netloc or parts.fragment or parts.path != roles_page:
+            return None
+        return back
 
 
 class PasswordForm(Form):
@@ -383,6 +412,51 @@ class MemberSearchForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF: untyped
     def filtering(self) -> bool:
         """Whether the search narrows the list (by email or by role)."""
         return bool(self.q.data) or bool(self.role.data)
+
+
+# As long as a name can be (Organization.name and Repository.name: 200).
+NAME_SEARCH_MAX = 200
+
+
+class NameSearchForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF: untyped
+    """Find organizations or repositories by name: the name contains q.
+
+    A GET form like MemberSearchForm: no CSRF token, read from the query string,
+    the same rules (at most as long as a name, no control characters, given once).
+    """
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(
+        "Name contains",
+        filters=[_strip],
+        validators=[
+            Length(
+                max=NAME_SEARCH_MAX,
+                message=f"Search for at most {NAME_SEARCH_MAX} characters.",
+            ),
+            no_control_characters,
+        ],
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(formdata=request.args, **kwargs)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Validate q; q given more than once is an error naming it."""
+        valid = super().validate(extra_validators)
+        try:
+            one_value(self.q.name, "search", request.args.getlist(self.q.name))
+        except RepeatedParameter as error:
+            self.q.errors = [str(error)]
+            return False
+        return bool(valid)
+
+    @property
+    def term(self) -> str:
+        """What to search for ("" when nothing, or when the search is invalid)."""
+        return "" if self.errors else (self.q.data or "")
 
 
 # --- organizations (issue 18): the names' and addresses' rules are

@@ -9,6 +9,11 @@ leaving) for the member pages. What the data refuses whoever asks (the last
 owner) is portal.domain.roles', which portal.domain.membership applies to word
 the disabled controls' reasons.
 
+The people page's rows carry the member page's controls (a role select posting
+to member_update, Remove leading to member_delete); what the viewer may do to
+each row is one policy question for the whole page (decide_rows), never one per
+row.
+
 Every view follows the same order on consecutive lines: load the resource (404
 if it does not exist), authorize, act, render. Changes go through
 portal.domain.roles inside ``db.transaction``; a refused change (RoleError) comes
@@ -35,7 +40,7 @@ from werkzeug.wrappers import Response
 # WTForms 3.3's choice type; see portal.forms.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
-from portal.authz import authorize, can, get_oso
+from portal.authz import authorize, can, decide_rows, get_oso, words
 from portal.authz.explain import AccessModel, access_model
 from portal.domain import member_search, roles
 from portal.domain.member_search import RoleCounts
@@ -47,6 +52,7 @@ from portal.infra import db
 from portal.web.loaders import load_member, load_organization, page_of
 from portal.web.negotiation import done, render
 from portal.web.pages import Body, PageView, organization_json, paging_json
+from portal.web.refusals import refusal
 from portal.web.wording import full_stop
 
 bp = Blueprint("members", __name__)
@@ -77,8 +83,9 @@ def member_json(role: OrganizationRole) -> Body:
 
 @dataclass(frozen=True)
 class RolesPage(PageView):
-    """The members found by the search, a page at a time, the counts per role, and
-    the assign form (shown only to owners)."""
+    """The members found by the search, a page at a time, the counts per role,
+    the assign form ("Add people", shown only to owners), and on each row the
+    controls the viewer may use on it (decided for all rows at once)."""
 
     template = "orgs/roles.html"
     organization: Organization
@@ -86,6 +93,10 @@ class RolesPage(PageView):
     counts: RoleCounts
     search: MemberSearchForm
     form: RoleForm
+    # Each member shown, with what the data refuses about their role (the last
+    # owner's): the rows' controls.
+    rows: Sequence[Membership]
+    role_names: Sequence[str] = ROLE_NAMES  # the row selects' options
 
     def json(self) -> Body:
         """The members found, where they are in the list, the counts, the search."""
@@ -94,7 +105,16 @@ class RolesPage(PageView):
         assert members is not None  # an invalid search is a 400: error_json
         return {
             "organization": organization_json(self.organization),
-            "members": [member_json(role) for role in members.items],
+            # What the viewer may do to each (the row controls), as the member
+            # page's JSON says it: decided for all rows at once.
+            "members": [
+                {
+                    **member_json(role),
+                    "may_change": can("UPDATE", role),
+                    "may_remove": can("DELETE", role),
+                }
+                for role in members.items
+            ],
             "paging": paging_json(
                 members, q=search.q.data or None, role=search.role.data or None
             ),
@@ -254,7 +274,7 @@ def _refused(
 ) -> ResponseReturnValue:
     """The role page again, with the reason next to the email field."""
     _log_refusal(organization, error)
-    form.user_email.errors = [*form.user_email.errors, str(error)]
+    form.user_email.errors = [*form.user_email.errors, refusal(error, organization)]
     return _render_roles(organization, form, status=error.status)
 
 
@@ -283,8 +303,25 @@ def _render_roles(
                 organization.id, search.q.data or "", search.role.data or ""
             )
         )
+        # The row controls: what the viewer may do to each row shown, asked of
+        # the policy for the whole page at once (the template's can() per row).
+        decide_rows(members.items)
     counts = member_search.role_counts(db.get_session(), organization.id)
-    return render(RolesPage(organization, members, counts, search, form), status)
+    rows = member_rows(organization, members, counts)
+    return render(RolesPage(organization, members, counts, search, form, rows), status)
+
+
+def member_rows(
+    organization: Organization,
+    members: Page[OrganizationRole] | None,
+    counts: RoleCounts,
+) -> list[Membership]:
+    """The memberships of the members shown, from the owner count the page has
+    read already (no query per row)."""
+    if members is None:
+        return []
+    owners, viewer_id = counts.by_role[roles.OWNER], _viewer_id()
+    return [Membership(role, organization, owners, viewer_id) for role in members.items]
 
 
 # --- one member: the page, changing and removing the role, leaving -------------
@@ -520,9 +557,11 @@ def _apply_member_change(
     except roles.RoleError as error:
         _log_refusal(organization, error)
         return _render_member(
-            organization, member, form, str(error), status=error.status
+            organization, member, form, refusal(error, organization), error.status
         )
-    location = url_for("members.member_show", org_id=org_id, user_id=user_id)
+    location = form.back_to(url_for("members.role_list", org_id=org_id))
+    if location is None:
+        location = url_for("members.member_show", org_id=org_id, user_id=user_id)
     return done(_what_changed(access, made), location)
 
 
@@ -539,7 +578,7 @@ def _apply_removal(
     except roles.RoleError as error:
         _log_refusal(organization, error)
         return _render_removal(
-            organization, member, form, str(error), status=error.status
+            organization, member, form, refusal(error, organization), error.status
         )
     if leaving:
         return done(
@@ -566,22 +605,22 @@ def _render_member(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    """The member page; form re-rendered for the role member holds now, offering
-    the roles they do not hold (choosing theirs would change nothing), none of
-    them preselected."""
+    """The member page; form re-rendered for the role member holds now, with
+    that role chosen unless another one was (sending it as it is changes
+    nothing, and is refused)."""
     form.show(member)
-    form.name.choices = change_choices(member.name)
+    form.name.choices = change_choices()
+    if form.name.data not in ROLE_NAMES:
+        form.name.data = member.name
     membership = _membership(organization, member)
     access = _access(organization)
     return render(MemberPage(organization, membership, access, form, error), status)
 
 
-def change_choices(current: str) -> list[SelectChoice]:
-    """The change form's options: the roles other than current, none preselected
-    (one careless click must not make anyone an OWNER)."""
-    return [SelectChoice("", "Choose a role…")] + [
-        SelectChoice(name) for name in ROLE_NAMES if name != current
-    ]
+def change_choices() -> list[SelectChoice]:
+    """The change form's options: every role, by its plain name (the page draws
+    them with the member's own chosen and each role's description)."""
+    return [SelectChoice(name, words().role(name).name) for name in ROLE_NAMES]
 
 
 def _render_removal(

@@ -188,8 +188,10 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("orgs.billing_show", "GET"): Route(
         "/orgs/{org_id}/billing", _org(OK, NO, OK), html=True, oso_queries=2
     ),
+    # Three queries: the organization, what the viewer may do to each row shown
+    # (one question about the whole page: decide_rows) and the switcher.
     ("members.role_list", "GET"): Route(
-        "/orgs/{org_id}/roles", _org(NO, OK, OK), html=True, oso_queries=2
+        "/orgs/{org_id}/roles", _org(NO, OK, OK), html=True, oso_queries=3
     ),
     ("members.role_create", "POST"): Route(
         "/orgs/{org_id}/roles",

@@ -18,7 +18,12 @@ from portal.domain import demo
 from portal.domain.models import Organization, User
 from portal.infra import db as portal_db
 from tests.conftest import AuthActions, RoleActions, client_for, user_by_email
-from tests.factories import bulk_organizations, bulk_repositories, bulk_roles
+from tests.factories import (
+    bulk_organizations,
+    bulk_repositories,
+    bulk_roles,
+    bulk_users,
+)
 from tests.routes import Page, pages
 
 
@@ -66,6 +71,28 @@ def test_authz_oso_queries_do_not_grow_with_rows(
     assert _oso_queries(app, client.get, "/orgs?page=2") == 1
     assert "Abbey Road" in client.get("/orgs/1/repos").text
     assert "repo 199" in client.get("/orgs/1/repos?page=5").text
+
+
+@pytest.mark.parametrize("email", [demo.JOHN, demo.PAUL])
+def test_authz_roles_page_row_controls_cost_one_query_for_the_page(
+    app: Flask, client: FlaskClient, auth: AuthActions, db: Session, email: str
+) -> None:
+    # why: each row's role control and Remove link is a decision about that
+    # row; asked one by one, 50 rows cost 50 Oso queries on a cold cache
+    users = bulk_users(db, 120, email="row-{i:03}@beatles.com")
+    bulk_roles(db, [(user_id, demo.BEATLES_ID, "MEMBER") for user_id in users])
+    db.commit()
+    auth.login(email)
+    oso = get_oso(app)
+    for path in ("/orgs/1/roles", "/orgs/1/roles?page=2", "/orgs/1/roles?page=3"):
+        # The organization, the rows (one question), the switcher.
+        assert _oso_queries(app, client.get, path) == 3
+        before = oso.queries
+        client.get(path)  # warm: every row's answer was kept
+        assert oso.queries == before
+    # Page 2: 50 rows of MEMBERs, each with its role control for the owner only.
+    rows = client.get("/orgs/1/roles?page=2").text.count('class="row-role"')
+    assert rows == (50 if email == demo.JOHN else 0)
 
 
 def test_authz_role_post_costs_one_query(

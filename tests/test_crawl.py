@@ -237,7 +237,12 @@ class Crawl:
     """What one user was shown: links, forms, and what each fetched URL answered."""
 
     links: dict[str, str] = field(default_factory=dict)  # URL -> shown on page
-    forms: dict[tuple[str, str], Form] = field(default_factory=dict)
+    # (method, action, the path of the page showing it) -> the form as first
+    # shown there: one form may be shown on several pages (a member's change
+    # form on their page and on their row of the people page), and each must
+    # work where it is shown. The same page searched differently shows the same
+    # forms: one of them is enough.
+    forms: dict[tuple[str, str, str], Form] = field(default_factory=dict)
     answers: dict[str, tuple[int, str]] = field(default_factory=dict)  # status, on
 
     def failures(self) -> list[str]:
@@ -251,7 +256,9 @@ class Crawl:
     def reached(self, app: Flask) -> set[tuple[str, str, str]]:
         """(endpoint, method, path) of every link and usable form shown."""
         found = {("GET", url) for url in self.links}
-        found |= {key for key, form in self.forms.items() if form.usable}
+        found |= {
+            (form.method, form.action) for form in self.forms.values() if form.usable
+        }
         return {
             (endpoint, method, urlsplit(url).path)
             for method, url in found
@@ -303,7 +310,8 @@ def _found_on(seen: Crawl, url: str, page: PageParser) -> list[tuple[str, str]]:
                 seen.links.setdefault(target, url)
                 found.append((target, f"the form on {url}"))
         else:
-            seen.forms.setdefault((form.method, form.action), form)
+            key = (form.method, form.action, urlsplit(url).path)
+            seen.forms.setdefault(key, form)
     return found
 
 
@@ -597,9 +605,26 @@ def test_crawl_does_not_count_a_disabled_form_as_reachable(app: Flask) -> None:
     # check for anyone
     john_id = demo.USERS.index(demo.JOHN) + 1  # inserted in demo.USERS order
     seen = crawl(app, logged_in(app, demo.JOHN))
-    own = seen.forms[("POST", f"/orgs/{demo.BEATLES_ID}/roles/{john_id}")]
+    action = f"/orgs/{demo.BEATLES_ID}/roles/{john_id}"
+    own = seen.forms[("POST", action, action)]  # on his own member page
     assert not own.usable
+    # The people page shows his row without a form (the reason instead).
+    assert ("POST", action, f"/orgs/{demo.BEATLES_ID}/roles") not in seen.forms
     assert ("members.member_update", "POST", own.action) not in seen.reached(app)
+
+
+def test_crawl_sees_the_row_forms_of_the_people_page(app: Flask) -> None:
+    # why: a member's change form is shown on their page and on their row; the
+    # crawler keeps both, so each is submitted where it is shown
+    ringo = f"/orgs/{demo.BEATLES_ID}/roles/{demo.USERS.index(demo.RINGO) + 1}"
+    roles_page = f"/orgs/{demo.BEATLES_ID}/roles"
+    seen = crawl(app, logged_in(app, demo.JOHN))
+    row = seen.forms[("POST", ringo, roles_page)]
+    assert row.usable and row.shown_values()["name"] == "MEMBER"
+    assert seen.forms[("POST", ringo, ringo)].usable  # the member page's
+    assert [control.options for control in row.inputs if control.name == "name"] == [
+        list(ROLE_NAMES)
+    ]
 
 
 def test_crawl_refuses_a_text_field_without_harmless_data(
@@ -609,6 +634,7 @@ def test_crawl_refuses_a_text_field_without_harmless_data(
     # value in HARMLESS rather than be submitted empty and refused as 422
     monkeypatch.delitem(HARMLESS, "members.role_create")
     seen = crawl(app, logged_in(app, demo.JOHN))
-    form = seen.forms[("POST", f"/orgs/{demo.BEATLES_ID}/roles")]
+    roles_page = f"/orgs/{demo.BEATLES_ID}/roles"
+    form = seen.forms[("POST", roles_page, roles_page)]
     with pytest.raises(AssertionError, match="user_email"):
         harmless_data(app, demo.JOHN, form)

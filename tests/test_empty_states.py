@@ -57,7 +57,7 @@ def test_role_filter_without_a_match_offers_every_role(
 ) -> None:
     auth.login(demo.MIKE)  # Monsters Inc. has nobody with BILLING
     page = client.get(f"/orgs/{demo.MONSTERS_ID}/roles?role=BILLING").text
-    assert "No member has the role BILLING." in _empty_state(page)
+    assert "No member has the role Billing manager." in _empty_state(page)
     assert f'<a href="/orgs/{demo.MONSTERS_ID}/roles">Show all roles</a>' in page
 
 
@@ -68,5 +68,5 @@ def test_empty_audit_log_says_what_will_appear_and_where_roles_change(
     page = client.get("/orgs/1/audit").text
     text = _empty_state(page)
     assert "No role has changed in The Beatles since the audit log began." in text
-    assert "will be listed here; roles are managed on the Roles page." in text
-    assert '<a href="/orgs/1/roles">Roles page</a>' in page
+    assert "will be listed here; roles are managed on the People page." in text
+    assert '<a href="/orgs/1/roles">People page</a>' in page

@@ -111,6 +111,7 @@ def test_json_repositories_in_the_guides_shape_with_paging(john: Api) -> None:
             "prev": None,
             "next": None,
         },
+        "search": {"q": ""},
     }
 
 
@@ -160,7 +161,7 @@ def test_json_404_for_an_organization_one_cannot_read(app: Flask) -> None:
 
 def test_json_organizations_only_those_the_user_can_read(app: Flask) -> None:
     assert _body(api_for(app, demo.MIKE).get("/orgs"))["orgs"] == [
-        {"id": 2, "name": "Monsters Inc."}
+        {"id": 2, "name": "Monsters Inc.", "role": "OWNER"}
     ]
     assert _body(api_for(app, demo.ADMIN).get("/orgs"))["orgs"] == []
 
@@ -197,10 +198,27 @@ def test_json_organizations_only_those_the_user_can_read(app: Flask) -> None:
 def test_json_organization_says_the_role_and_what_it_allows(
     app: Flask, email: str, role: str, permissions: list[str]
 ) -> None:
-    assert _body(api_for(app, email).get("/orgs/1")) == {
+    body = _body(api_for(app, email).get("/orgs/1"))
+    # The overview's pieces: tests/test_overview.py.
+    assert {key: body[key] for key in ("organization", "role", "permissions")} == {
         "organization": {"id": 1, "name": "The Beatles"},
         "role": role,
         "permissions": permissions,
+    }
+
+
+def test_json_roles_members_say_what_a_member_may_do_to_each(app: Flask) -> None:
+    # why: the page's rows carry controls by these answers; a client gets them too
+    body = _body(api_for(app, demo.PAUL).get("/orgs/1/roles"))
+    rights = {
+        member["user"]["email"]: (member["may_change"], member["may_remove"])
+        for member in body["members"]
+    }
+    assert rights == {
+        demo.GEORGE: (False, False),
+        demo.JOHN: (False, False),
+        demo.PAUL: (False, True),  # leaving
+        demo.RINGO: (False, False),
     }
 
 
@@ -211,6 +229,8 @@ def test_json_roles_members_counts_and_search(john: Api) -> None:
             "user": {"id": RINGO_ID, "email": demo.RINGO},
             "role": "MEMBER",
             "url": f"/orgs/1/roles/{RINGO_ID}",
+            "may_change": True,
+            "may_remove": True,
         }
     ]
     assert body["counts"] == {"OWNER": 1, "MEMBER": 2, "BILLING": 1}

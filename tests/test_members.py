@@ -102,14 +102,28 @@ def test_member_show_owner_sees_change_form_and_remove_button(
     url = _member_url(db, demo.RINGO)
     page = client.get(url).text
     assert f'<form method="post" action="{url}"' in page
-    # why: offering Ringo's own role would only lead to "already MEMBER" (409)
-    assert '<option value="MEMBER">' not in page
-    assert '<option selected value="MEMBER">' not in page
-    assert '<option value="OWNER">' in page and '<option value="BILLING">' in page
+    # One radio button per role, each by its plain name; Ringo's own is chosen.
+    assert _radios(page) == [
+        ("OWNER", "Owner", False),
+        ("MEMBER", "Member (current)", True),
+        ("BILLING", "Billing manager", False),
+    ]
     assert 'name="current" type="hidden" value="MEMBER"' in page
     role_id = _shown(db, demo.RINGO)["current_id"]
     assert f'name="current_id" type="hidden" value="{role_id}"' in page
     assert f'href="{url}/delete">Remove ringo@beatles.com</a>' in page
+
+
+def _radios(page: str) -> list[tuple[str, str, bool]]:
+    """The change form's radio buttons: (value, label text, checked), in order."""
+    found = []
+    for tag, input_id in re.findall(r'(<input type="radio" id="([^"]+)"[^>]*>)', page):
+        value = re.search(r'value="([^"]*)"', tag)
+        label = re.search(rf'<label for="{input_id}">(.*?)</label>', page, re.S)
+        assert value and label, tag
+        text = re.sub(r"<[^>]+>", "", label.group(1))
+        found.append((value.group(1), text, " checked" in tag))
+    return found
 
 
 def test_member_show_explains_each_permission_with_its_source(
@@ -347,7 +361,7 @@ def test_member_overview_has_leave_button(
     auth.login(demo.PAUL)
     page = client.get("/orgs/1").text
     url = _member_url(db, demo.PAUL) + "/delete"
-    assert f'href="{url}">Leave organization</a>' in page
+    assert f'href="{url}">Leave The Beatles</a>' in page
 
 
 def test_member_delete_owner_leaving_is_told_about_role_management(
@@ -363,8 +377,8 @@ def test_member_delete_owner_leaving_is_told_about_role_management(
 # --- the last owner -----------------------------------------------------------------
 
 DISABLED_REASON = re.compile(
-    r'<(select|button)[^>]*disabled[^>]*aria-describedby="([a-z-]+)"'
-    r'|<(select|button)[^>]*aria-describedby="([a-z-]+)"[^>]*disabled'
+    r'<(select|button|fieldset)[^>]*disabled[^>]*aria-describedby="([a-z-]+)"'
+    r'|<(select|button|fieldset)[^>]*aria-describedby="([a-z-]+)"[^>]*disabled'
 )
 
 
@@ -384,16 +398,20 @@ def test_member_show_last_owner_controls_disabled_with_reason(
 ) -> None:
     auth.login(demo.JOHN)
     page = client.get(_member_url(db, demo.JOHN)).text
-    # the role select, its button and the Leave button
+    # the role choice, its button and the Leave button
     assert _disabled_with_reason(page) == [CHANGE_NOTE, CHANGE_NOTE, LEAVE_NOTE]
     assert "Leave organization</button>" in page
 
 
-def test_member_overview_last_owner_leave_disabled_with_reason(
+def test_member_overview_last_owner_is_told_why_without_a_disabled_button(
     client: FlaskClient, auth: AuthActions
 ) -> None:
+    # why: the overview is a landing page: no grey button for the last owner,
+    # the reason in a sentence and a link to the way out (tests/test_overview.py)
     auth.login(demo.JOHN)
-    assert _disabled_with_reason(client.get("/orgs/1").text) == [LEAVE_NOTE]
+    page = client.get("/orgs/1").text
+    assert _disabled_with_reason(page) == []
+    assert LEAVE_NOTE in page
 
 
 def test_member_leave_and_remove_entry_points_are_outlined(
@@ -403,8 +421,9 @@ def test_member_leave_and_remove_entry_points_are_outlined(
     # page's final button is the solid red one
     auth.login(demo.PAUL)
     leave = _member_url(db, demo.PAUL) + "/delete"
-    entry = f'<a class="button button-danger-outline" href="{leave}">'
-    assert entry + "Leave organization</a>" in client.get("/orgs/1").text
+    # the overview's is quieter still: a link at the bottom of the page
+    entry = f'<a class="link-danger" href="{leave}">'
+    assert entry + "Leave The Beatles</a>" in client.get("/orgs/1").text
     confirm = client.get(leave).text
     assert '<button type="submit" class="button button-danger">Leave' in confirm
     auth.logout()
@@ -821,18 +840,30 @@ def test_member_overview_links_to_ones_own_access(
     auth.login(demo.GEORGE)
     url = _member_url(db, demo.GEORGE)
     page = client.get("/orgs/1").text
-    assert f'<a href="{url}">What it lets you do</a>' in page
+    assert f'<a href="{url}">What your role lets you do</a>' in page
     assert client.get(url).status_code == 200
 
 
-def test_member_show_change_form_preselects_no_role(
+def test_member_show_change_form_chooses_the_current_role_only(
     client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
-    # why: a preselected OWNER made one careless click promote someone
+    # why: "Choose a role…" hid the member's role; and a preselected OWNER made
+    # one careless click promote someone: only their own role may be chosen
     auth.login(demo.JOHN)
     page = client.get(_member_url(db, demo.RINGO)).text
-    assert 'name="name" required><option value="">Choose a role…</option>' in page
-    assert "<option selected" not in page
+    assert [value for value, _, checked in _radios(page) if checked] == ["MEMBER"]
+    assert "Choose a role…" not in page
+    # Each role is described in a line, from the words beside the policy.
+    assert (
+        '<p class="hint role-hint" id="name-billing-hint">Sees the billing details,'
+        " nothing of the code.</p>" in page
+    )
+    # portal.js keeps the button disabled until another role is chosen.
+    assert re.search(
+        rf'<form method="post" action="{_member_url(db, demo.RINGO)}"'
+        r"[^>]*data-change-control",
+        page,
+    )
 
 
 def test_member_update_without_a_choice_is_refused(
@@ -845,6 +876,238 @@ def test_member_update_without_a_choice_is_refused(
     assert response.status_code == 422
     assert "Choose one of OWNER, MEMBER, BILLING." in response.text
     assert roles_snapshot(db) == before
+
+
+def test_member_update_unchanged_is_refused_with_what_to_do(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: the form is drawn with the current role chosen; sending it untouched
+    # is no change, refused before anything is read, with the way out in words
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    url = _member_url(db, demo.RINGO)
+    response = _post(client, url, name="MEMBER", **_shown(db, demo.RINGO))
+    assert response.status_code == 422
+    page = html.unescape(response.text)
+    assert (
+        "Choose a role other than the current one: sending it changes nothing." in page
+    )
+    # in the error summary, linked to the first radio button, which takes focus
+    assert re.search(r'class="error-summary"[^>]*data-focus', page)
+    assert '<a href="#name">Choose a role other than the current one' in page
+    assert roles_snapshot(db) == before
+
+
+def test_roles_page_is_called_people_everywhere_it_is_named(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    # why: the tab said "Roles" and the heading "Members"
+    auth.login(demo.JOHN)
+    page = client.get(ROLES_PAGE).text
+    assert "<title>People · The Beatles · Portal</title>" in page
+    assert '<li><span aria-current="page">People</span></li>' in page
+    assert 'aria-current="page" class="tab tab-current">People</a>' in page
+    assert "<h2>People</h2>" in page
+    assert ">Roles<" not in page and "<h2>Members</h2>" not in page
+
+
+# --- acting from the rows of the people page ------------------------------------
+
+
+def _row_form(
+    client: FlaskClient, db: Session, email: str, page: str = ""
+) -> dict[str, str]:
+    """The hidden fields of email's row form on the people page (page: its
+    query string), as a browser sends them back."""
+    listed = client.get(ROLES_PAGE + page)
+    assert listed.status_code == 200
+    return _hidden(listed.text, _member_url(db, email))
+
+
+def test_roles_row_change_changes_the_role_and_comes_back_to_the_list(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    # The list as searched and filtered: the change comes back to it.
+    form = _row_form(client, db, demo.RINGO, "?q=r&role=MEMBER")
+    assert form["current"] == "MEMBER"
+    assert form["back"] == "/orgs/1/roles?q=r&role=MEMBER"
+    response = client.post(
+        _member_url(db, demo.RINGO), data={**form, "name": "BILLING"}
+    )
+    assert response.status_code == 302
+    assert response.location == "/orgs/1/roles?q=r&role=MEMBER"
+    assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
+    assert "ringo@beatles.com is now BILLING" in client.get(response.location).text
+
+
+def test_roles_row_offers_every_role_with_the_current_one_selected(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    page = client.get(ROLES_PAGE).text
+    row = re.search(
+        rf'<form method="post" action="{_member_url(db, demo.GEORGE)}".*?</form>',
+        page,
+        re.S,
+    )
+    assert row is not None
+    options = re.findall(r'<option value="(\w+)"( selected)?>([^<]+)<', row.group(0))
+    assert options == [
+        ("OWNER", "", "Owner"),
+        ("MEMBER", "", "Member"),
+        ("BILLING", " selected", "Billing manager"),
+    ]
+    assert '<label class="visually-hidden" for="role-' in row.group(0)
+    assert "Role of george@beatles.com</label>" in row.group(0)
+
+
+def test_roles_row_unchanged_is_refused_and_changes_nothing(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: the row is drawn with the current role selected; without script a
+    # click on Change sends it unchanged
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    form = _row_form(client, db, demo.RINGO)
+    response = client.post(_member_url(db, demo.RINGO), data={**form, "name": "MEMBER"})
+    assert response.status_code == 422
+    assert "Choose a role other than the current one" in response.text
+    assert roles_snapshot(db) == before
+
+
+def test_roles_row_remove_leads_to_the_confirmation_and_removes(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    url = _member_url(db, demo.RINGO) + "/delete"
+    page = client.get(ROLES_PAGE).text
+    link = (
+        f'<a class="button button-small button-danger-outline" href="{url}">Remove'
+        '<span class="visually-hidden"> ringo@beatles.com</span>'
+    )
+    assert link in page
+    confirmation = client.get(url)
+    assert confirmation.status_code == 200
+    response = client.post(url, data=_hidden(confirmation.text, url))
+    assert response.status_code == 302 and response.location == ROLES_PAGE
+    assert role_of(db, demo.RINGO, BEATLES) is None
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "message"),
+    [
+        ("BILLING", "ringo@beatles.com's role changed to BILLING while you were"),
+        ("MEMBER", "ringo@beatles.com was removed and given MEMBER again while"),
+    ],
+    ids=["changed", "removed-and-readded"],
+)
+def test_roles_row_stale_is_refused_and_changes_nothing(
+    client: FlaskClient,
+    auth: AuthActions,
+    db: Session,
+    meanwhile: str,
+    message: str,
+) -> None:
+    auth.login(demo.JOHN)
+    form = _row_form(client, db, demo.RINGO)
+    if meanwhile == "MEMBER":
+        _readd(db, demo.RINGO, "MEMBER")
+    else:
+        _meanwhile(db, demo.RINGO, meanwhile)
+    before = roles_snapshot(db)
+    response = client.post(_member_url(db, demo.RINGO), data={**form, "name": "OWNER"})
+    assert response.status_code == 409
+    assert message in html.unescape(response.text)
+    assert roles_snapshot(db) == before
+
+
+@pytest.mark.parametrize("suffix", ["", "/delete"])
+def test_roles_row_action_on_someone_removed_meanwhile_is_not_found(
+    client: FlaskClient, auth: AuthActions, db: Session, suffix: str
+) -> None:
+    auth.login(demo.JOHN)
+    form = _row_form(client, db, demo.RINGO)
+    _meanwhile(db, demo.RINGO, None)
+    before = roles_snapshot(db)
+    url = _member_url(db, demo.RINGO) + suffix
+    # The row's change form; its Remove link, and the removal form it showed.
+    if suffix:
+        opened = client.get(url)
+        assert opened.status_code == 404
+        assert "That person has no role in The Beatles" in opened.text
+        data = {key: form[key] for key in ("csrf_token", "current", "current_id")}
+    else:
+        data = {**form, "name": "BILLING"}
+    response = client.post(url, data=data)
+    assert response.status_code == 404
+    assert "That person has no role in The Beatles" in response.text
+    assert roles_snapshot(db) == before
+
+
+def test_roles_row_self_demotion_asks_for_confirmation(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    _make_owner(db, demo.PAUL)
+    auth.login(demo.JOHN)
+    before = roles_snapshot(db)
+    form = _row_form(client, db, demo.JOHN)
+    response = client.post(_member_url(db, demo.JOHN), data={**form, "name": "MEMBER"})
+    assert response.status_code == 200
+    assert "Change your own role to MEMBER?" in response.text
+    assert roles_snapshot(db) == before
+
+
+def test_roles_row_last_owner_shows_the_reason_instead_of_controls(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    auth.login(demo.JOHN)
+    page = client.get(ROLES_PAGE).text
+    john = _member_url(db, demo.JOHN)
+    assert f'<form method="post" action="{john}"' not in page
+    assert f'href="{john}/delete"' not in page
+    assert (
+        "You are the last owner of The Beatles: make someone else an owner before"
+        " you change your role or leave." in page
+    )
+
+
+def test_roles_rows_of_a_member_show_badges_and_their_own_leave(
+    client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
+    # why: a MEMBER may change nobody's role but may leave (the HOLDER rule)
+    auth.login(demo.PAUL)
+    page = client.get(ROLES_PAGE).text
+    assert 'class="row-role"' not in page
+    leave = _member_url(db, demo.PAUL) + "/delete"
+    assert re.findall(r'href="(/orgs/1/roles/\d+/delete)"', page) == [leave]
+    assert '>Leave<span class="visually-hidden"> The Beatles</span>' in page
+    assert '<span class="badge badge-member">Member</span>' in page
+
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "//evil.example/orgs/1/roles",
+        "https://evil.example/orgs/1/roles",
+        "/orgs/2/roles",
+        "/orgs/1/roles/../../2/roles",
+        "/orgs/1/roles?q=a\r\nSet-Cookie: x=1",
+        "/orgs/1/roles#top",
+        "/orgs/1/roles?q=" + "x" * 3000,
+        "javascript:alert(1)",
+    ],
+)
+def test_roles_row_back_leads_only_to_this_people_page(
+    client: FlaskClient, auth: AuthActions, db: Session, back: str
+) -> None:
+    # why: "back" is sent by the page; anything else goes to the member's page
+    auth.login(demo.JOHN)
+    form = _row_form(client, db, demo.RINGO)
+    url = _member_url(db, demo.RINGO)
+    response = client.post(url, data={**form, "name": "BILLING", "back": back})
+    assert response.status_code == 302 and response.location == url
+    assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
 
 
 # --- two owners against each other at the same moment (tests/races.py) --------

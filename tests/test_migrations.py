@@ -200,6 +200,41 @@ def test_migrations_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     assert schema_differences(engine) == []
 
 
+def test_migrations_login_failure_pending_up_and_down(engine: Engine) -> None:
+    # why: the throttle tells attempts in flight from failures by this column;
+    # the rows from before it are failures, and going back keeps every row
+    migrate.upgrade(engine, "b561a1150fe6")
+    insert = "INSERT INTO login_failure (id, email, at{}) VALUES (:id, :email, :at{})"
+    with engine.begin() as connection:
+        connection.execute(
+            text(insert.format("", "")),
+            {"id": 1, "email": "old@example.com", "at": "2026-12-07 19:00:00"},
+        )
+    migrate.upgrade(engine, "90b85a0f54a5")
+    with engine.begin() as connection:
+        connection.execute(
+            text(insert.format(", pending", ", :pending")),
+            {
+                "id": 2,
+                "email": "new@example.com",
+                "at": "2026-12-07 19:01:00",
+                "pending": True,
+            },
+        )
+        rows = connection.execute(
+            text("SELECT id, pending FROM login_failure ORDER BY id")
+        ).all()
+    assert [(i, bool(p)) for i, p in rows] == [(1, False), (2, True)]
+    migrate.downgrade(engine, "b561a1150fe6")
+    columns = [c["name"] for c in inspect(engine).get_columns("login_failure")]
+    assert columns == ["id", "email", "at"]
+    with engine.connect() as connection:
+        ids = connection.execute(text("SELECT id FROM login_failure ORDER BY id"))
+        assert ids.scalars().all() == [1, 2]
+    migrate.upgrade(engine)
+    assert schema_differences(engine) == []
+
+
 def test_migrations_stamp_a_create_all_database_and_keep_its_rows(
     engine: Engine,
 ) -> None:
@@ -444,7 +479,7 @@ def test_cli_db_revision_autogenerate_writes_a_revision(
 
 # --- issue 18: organization names unique ignoring case ---------------------------
 
-BEFORE_NAME_KEYS = "b561a1150fe6"  # the revision before organization.name_key
+BEFORE_NAME_KEYS = "90b85a0f54a5"  # the revision before organization.name_key
 NAME_KEYS = "5d1e0c7a9b42"
 
 

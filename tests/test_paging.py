@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session
 
 from portal.domain import paging
@@ -158,3 +158,62 @@ def test_paging_paginate_refuses_numbers_below_one(
 ) -> None:
     with pytest.raises(ValueError):
         paging.paginate(db, _repos(db, 1), number, per_page)
+
+
+@pytest.mark.parametrize(
+    ("number", "total", "window"),
+    [
+        (1, 50, [1]),
+        (1, 150, [1, 2, 3]),
+        (1, 500, [1, 2, 3, None, 10]),
+        (4, 500, [1, 2, 3, 4, 5, 6, None, 10]),  # 2..6 touch 1: no ellipsis
+        (5, 500, [1, 2, 3, 4, 5, 6, 7, None, 10]),  # a gap of one page shows it
+        (6, 500, [1, None, 4, 5, 6, 7, 8, 9, 10]),
+        (10, 500, [1, None, 8, 9, 10]),
+        (2_000, 100_000, [1, None, 1_998, 1_999, 2_000]),
+    ],
+)
+def test_paging_window_shows_first_last_and_pages_around(
+    number: int, total: int, window: list[int | None]
+) -> None:
+    assert paging.Page((), number, 50, total).window() == window
+
+
+@pytest.mark.parametrize("total", [0, 1, 49, 50, 51, 99, 101, 1_000, 12_345])
+def test_paging_window_never_leaves_the_list(total: int) -> None:
+    pages = paging.Page((), 1, 50, total).pages
+    for number in range(1, pages + 1):
+        window = paging.Page((), number, 50, total).window()
+        numbers = [n for n in window if n is not None]
+        assert numbers == sorted(set(numbers)) and number in numbers
+        assert numbers[0] == 1 and numbers[-1] == pages
+        assert window[0] is not None and window[-1] is not None
+
+
+def test_paging_counts_only_full_pages(db: Session) -> None:
+    # why: a short page is the last one and says how long the list is; counting
+    # too scanned a search's matches twice
+    statement = _repos(db, 120)
+    db.commit()
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for number, total in ((1, 120), (2, 120), (3, 120)):
+            page = paging.paginate(db, statement, number)
+            assert page.total == total
+        short = paging.paginate(db, statement.where(Repository.name < "r010"), 1)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert (short.total, short.pages, len(short.items)) == (10, 1, 10)
+    counts = [s for s in seen if "count(" in s.lower()]
+    assert len(counts) == 2  # pages 1 and 2; not the last page nor the short list
+
+
+def test_paging_refuses_a_page_past_any_offset(db: Session) -> None:
+    with pytest.raises(paging.PageOutOfRange, match="There is no page 999,999"):
+        paging.paginate(db, _repos(db, 3), 999_999_999_999_999_999)

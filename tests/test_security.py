@@ -454,25 +454,34 @@ def test_login_throttle_ends_by_itself(
 
 def parallel_wrong_logins(app: Flask, email: str, count: int) -> list[int]:
     """POST count wrong passwords for email at the same moment; the statuses."""
-    clients = [app.test_client() for _ in range(count)]
-    tokens = [csrf_token(c) for c in clients]
-    barrier = threading.Barrier(count)
-    statuses: list[int] = []
+    return sorted(parallel_logins(app, email, ["wrong"] * count))
 
-    def guess(client: FlaskClient, token: str) -> None:
-        data = {"email": email, "password": "wrong", "csrf_token": token}
+
+def parallel_logins(app: Flask, email: str, passwords: list[str]) -> list[int]:
+    """POST a login for email with each password at the same moment (one client
+    each); the statuses, in the order of passwords."""
+    clients = [app.test_client() for _ in passwords]
+    tokens = [csrf_token(c) for c in clients]
+    barrier = threading.Barrier(len(passwords))
+    statuses: list[int] = [0] * len(passwords)
+
+    def log_in(index: int) -> None:
+        data = {
+            "email": email,
+            "password": passwords[index],
+            "csrf_token": tokens[index],
+        }
         barrier.wait()
-        statuses.append(client.post("/login", data=data).status_code)
+        statuses[index] = clients[index].post("/login", data=data).status_code
 
     threads = [
-        threading.Thread(target=guess, args=pair)
-        for pair in zip(clients, tokens, strict=True)
+        threading.Thread(target=log_in, args=(i,)) for i in range(len(passwords))
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return sorted(statuses)
+    return statuses
 
 
 def test_login_throttle_holds_under_a_burst_of_parallel_guesses(

@@ -17,7 +17,8 @@ How a page stays cheap (one Oso decision costs 0.3-1 ms; a table row must not co
 one): every decision about a resource is answered from ``authorized_actions`` for
 that resource, asked once per request and remembered. A view's ``authorize()`` and
 all of its template's ``can()`` calls on the same organization cost one Oso query;
-lists are one data-filtering query however many rows they hold. Across requests,
+lists are one data-filtering query however many rows they hold, and the
+controls on a list's rows one query for the page (``decide_rows``). Across requests,
 PortalOso keeps both kinds of answer in bounded caches keyed by everything the
 policy reads (a Viewer's role name in the organization; a user's id for a list's
 filter), so a warm page usually makes no Oso query at all (see
@@ -26,6 +27,7 @@ filter), so a warm page usually makes no Oso query at all (see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -37,7 +39,13 @@ from werkzeug.exceptions import Forbidden
 from portal.authz.actors import Viewer
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.flask_oso_compat import FlaskOso
-from portal.authz.policy import READ, PortalOso, build_oso, learn_role_grants
+from portal.authz.policy import (
+    READ,
+    PortalOso,
+    RoleGrant,
+    build_oso,
+    learn_role_grants,
+)
 from portal.authz.words import ORGANIZATION, Words, check_covers, load_words
 from portal.domain.models import Organization
 from portal.infra import db
@@ -52,6 +60,7 @@ __all__ = [
     "authorized",
     "can",
     "current_viewer",
+    "decide_rows",
     "get_oso",
     "init_app",
     "my_role",
@@ -81,17 +90,17 @@ def init_app(app: Flask) -> None:
     # declared public fails loudly. It runs after the view, so it cannot undo a
     # write: tests/test_routes.py is the real guarantee.
     flask_oso.require_authorization()
-    learn_role_grants(oso)  # after FlaskOso, which registers a class
+    grants = learn_role_grants(oso)  # after FlaskOso, which registers a class
     app.extensions[_OSO] = oso
     app.extensions[_FLASK_OSO] = flask_oso
-    app.extensions[_WORDS] = _checked_words(app, oso)
+    app.extensions[_WORDS] = _checked_words(app, grants)
 
 
-def _checked_words(app: Flask, oso: PortalOso) -> Words:
+def _checked_words(app: Flask, grants: dict[str, RoleGrant]) -> Words:
     """The plain words beside the policy, refused at start-up (MissingWords) if
-    the loaded policy has an organization role or permission they do not name."""
+    the loaded policy grants an organization role or permission they do not
+    name (grants: what it grants each role, from learn_role_grants)."""
     loaded = load_words(Path(app.root_path) / "policy_words.toml")
-    grants = access_model(oso, Organization()).grants
     permissions = {action for grant in grants.values() for action in grant.actions}
     check_covers(loaded, ORGANIZATION, grants, sorted(permissions))
     return loaded
@@ -157,6 +166,14 @@ def my_role(organization: Organization) -> str | None:
 def can(action: str, resource: Any) -> bool:
     """Whether the current user may take action on resource (for templates)."""
     return action in get_oso().authorized_actions(current_viewer(), resource)
+
+
+def decide_rows(rows: Sequence[Any]) -> None:
+    """Ask the policy what the current user may do to each row of a list at once
+    (at most one Oso query, none for rows already answered), so that the
+    template's can() on each row is answered from the request's memo: a list
+    whose rows carry controls costs one query, not one per row."""
+    get_oso().authorized_actions_each(current_viewer(), rows)
 
 
 def access(organization: Organization) -> AccessModel:

@@ -74,6 +74,14 @@ class Membership:
         """removal_refused as the page says it next to the disabled control."""
         return self._note(self.removal_refusal, "leave")
 
+    @property
+    def row_note(self) -> str | None:
+        """Why the role can neither change nor go, as the roles page says it on
+        the row (a list row has room for one note, not one per control)."""
+        return self._note(
+            self.change_refusal or self.removal_refusal, "change your role or leave"
+        )
+
     def _last_owner(self) -> roles.RoleError | None:
         """LastOwner if taking this role away leaves the organization no owner."""
         if roles.leaves_no_owner(self.role.name, self.owners):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import (
@@ -297,7 +298,8 @@ class AuditEntry(Base):
 
 
 class LoginFailure(Base):
-    """One failed login for an email (known or not), for throttling.
+    """One failed login for an email (known or not), for throttling; or, while
+    ``pending``, one attempt whose password is still being checked.
 
     Kept in the database, not in process memory, so that the limit holds across
     every worker process and server.
@@ -308,6 +310,8 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    pending: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     def __repr__(self) -> str:
-        return f"<LoginFailure {self.email} at={self.at:%Y-%m-%d %H:%M:%S}>"
+        state = " pending" if self.pending else ""
+        return f"<LoginFailure {self.email} at={self.at:%Y-%m-%d %H:%M:%S}{state}>"

@@ -1,9 +1,11 @@
 """Paged lists: count the rows a select() finds, then fetch one page of them.
 
 Flask-Admin's list pipeline without the search: filter (the caller's select, e.g.
-``authorized(...)``) -> count -> sort (the caller's ``order_by``, which must be a
-total order such as name, then id) -> page. The count and the page run the same
-statement, so a policy-filtered list costs one Oso query however it is paged.
+``authorized(...)``) -> sort (the caller's ``order_by``, which must be a total
+order such as name, then id) -> page -> count, the count only when the page is
+full (a short page is the last one, and says how long the list is). The count and
+the page run the same statement, so a policy-filtered list costs one Oso query
+however it is paged.
 
 No Flask here: the views turn ListQueryError (a page number that is not one, any
 list parameter given more than once) into 400 and PageOutOfRange into 404.
@@ -26,6 +28,8 @@ PER_PAGE = 50
 # ASCII digits only (int() would take " 2", "+2", "2_0" and "２"); 18 digits keep
 # every number far from any database's integer limits.
 _PAGE_NUMBER = re.compile(r"[0-9]{1,18}")
+# No database holds this many rows; a page starting past it is beyond the last.
+_MAX_OFFSET = 2**53
 
 
 class ListQueryError(ValueError):
@@ -92,6 +96,25 @@ class Page(Generic[T]):
     def has_next(self) -> bool:
         return self.number < self.pages
 
+    def window(self, around: int = 2) -> list[int | None]:
+        """The page numbers a numbered pager shows: the first, the last, and
+        around pages on each side of this one, in order; None where pages are
+        left out (an ellipsis). A gap of a single page shows that page instead:
+        an ellipsis would hide no more than a number. Never a number outside
+        1..pages."""
+        last, here = self.pages, self.number
+        near = range(max(1, here - around), min(last, here + around) + 1)
+        numbers: list[int | None] = []
+        previous = 0
+        for number in sorted({1, last, *near}):
+            if number - previous == 2:
+                numbers.append(number - 1)
+            elif number - previous > 2:
+                numbers.append(None)
+            numbers.append(number)
+            previous = number
+        return numbers
+
     @property
     def first(self) -> int:
         """The position of the page's first row in the list (1-based; 0 if none)."""
@@ -128,13 +151,25 @@ def paginate(
     """
     if number < 1 or per_page < 1:
         raise ValueError(f"page {number} of {per_page} rows: both start at 1")
-    total = session.scalar(_count(statement))
-    page: Page[Any] = Page(items=(), number=1, per_page=per_page, total=total or 0)
+    offset = (number - 1) * per_page
+    # An offset past any list (and past 64-bit integers) is not asked for.
+    items = (
+        session.scalars(statement.limit(per_page).offset(offset)).all()
+        if offset < _MAX_OFFSET
+        else []
+    )
+    if len(items) < per_page and (items or number == 1):
+        # The last page (or an empty list's first): the rows say how many there
+        # are, no count needed. A search with fewer matches than a page, the
+        # common case, then scans its rows once instead of twice.
+        return Page(
+            items=items, number=number, per_page=per_page, total=offset + len(items)
+        )
+    total = session.scalar(_count(statement)) or 0
+    page: Page[Any] = Page(items=items, number=number, per_page=per_page, total=total)
     if number > page.pages:
         raise PageOutOfRange(number, page.pages, page.total)
-    offset = (number - 1) * per_page
-    items = session.scalars(statement.limit(per_page).offset(offset)).all()
-    return Page(items=items, number=number, per_page=per_page, total=page.total)
+    return page
 
 
 def _count(statement: Select[Any]) -> Select[Any]:

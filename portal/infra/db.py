@@ -35,6 +35,15 @@ class DatabaseUnavailable(Exception):
     """The database does not answer; the message names it (never its password)."""
 
 
+# lower() for every script on SQLite, where the built-in one knows ASCII only.
+SQLITE_LOWER = "portal_lower"
+
+
+def _lower(value: object) -> object:
+    """What SQLITE_LOWER answers: text lower-cased, anything else (NULL) as is."""
+    return value.lower() if isinstance(value, str) else value
+
+
 def make_engine(
     url: str,
     pool_size: int = 5,
@@ -77,6 +86,9 @@ def make_engine(
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # SQLite's lower() knows ASCII only: the name searches fold other
+        # letters with Python's (portal.domain.name_search).
+        dbapi_connection.create_function(SQLITE_LOWER, 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:

@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from portal.authz import can, skip_authorization
 from portal.domain.models import Organization, OrganizationRole
+from portal.domain.overview import Owners, owners
 from portal.infra import db
 from portal.web.negotiation import render
 from portal.web.pages import PageView, http_error_message
@@ -56,6 +57,8 @@ class ForbiddenPage(ErrorPage):
     organization: Organization | None = None
     action: str | None = None
     on_role: OrganizationRole | None = None
+    # Who to ask, named to whoever may see the organization's people (LIST_ROLES).
+    owners: Owners | None = None
 
 
 @dataclass(frozen=True)
@@ -156,12 +159,21 @@ def _refused_in_organization(page: ForbiddenPage) -> ForbiddenPage:
     organization = db.get_session().get(Organization, org_id)
     if organization is None or not can("READ", organization):
         return page
+    page = replace(page, organization=organization, owners=_owners(organization))
     action, resource = g.get("refused", (None, None))
     if resource is organization:
-        return replace(page, organization=organization, action=action)
+        return replace(page, action=action)
     if isinstance(resource, OrganizationRole) and resource.organization_id == org_id:
-        return replace(page, organization=organization, action=action, on_role=resource)
-    return replace(page, organization=organization)
+        return replace(page, action=action, on_role=resource)
+    return page
+
+
+def _owners(organization: Organization) -> Owners | None:
+    """The organization's owners to ask, if the user may see who is in it (the
+    policy's LIST_ROLES, answered from the request's memo); one statement."""
+    if not can("LIST_ROLES", organization):
+        return None
+    return owners(db.get_session(), organization.id)
 
 
 def _csrf_error(error: CSRFError) -> Response:

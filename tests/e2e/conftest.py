@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from werkzeug.serving import make_server
 
 from portal import create_app
@@ -92,7 +92,27 @@ def login(
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(account_toggle(page)).to_be_visible()
+
+
+def account_toggle(page: Page) -> Locator:
+    """The header's account menu toggle (a <summary>: no ARIA role to find it by)."""
+    return page.locator("details.account-menu > summary")
+
+
+def open_account_menu(page: Page) -> Locator:
+    """Open the header's account menu; its panel."""
+    menu = page.locator("details.account-menu")
+    if not menu.evaluate("menu => menu.open"):
+        account_toggle(page).click()
+    panel = menu.locator(".account-panel")
+    expect(panel).to_be_visible()
+    return panel
+
+
+def log_out(page: Page) -> None:
+    """Log out through the account menu, as a person would."""
+    open_account_menu(page).get_by_role("button", name="Log out").click()
 
 
 def screenshot(page: Page, name: str) -> Path:

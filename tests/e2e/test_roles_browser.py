@@ -17,6 +17,7 @@ from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from portal.authz import words
 from portal.domain import demo
 from portal.domain.models import AuditEntry, OrganizationRole, User
 from tests.database import committed
@@ -99,17 +100,38 @@ def _make_beatles_owner(server: LiveServer, email: str) -> None:
 def _open_member(page: Page, server: LiveServer, email: str) -> None:
     """Open email's member page from The Beatles' roles page, by its link."""
     page.goto(f"{server.url}/orgs/{BEATLES}/roles")
-    page.get_by_role("table", name="Members").get_by_role("link", name=email).click()
+    page.get_by_role("table", name="People").get_by_role(
+        "link", name=email, exact=True
+    ).click()
     expect(
         page.get_by_role("heading", name=re.compile(r"Change .* role"))
     ).to_be_visible()
 
 
+def _role_name(server: LiveServer, code: str) -> str:
+    """The plain name of the role code ("Billing manager"), as the pages say it."""
+    return words(server.app).role(code).name
+
+
 def _change_role(page: Page, server: LiveServer, email: str, name: str) -> None:
     """Change email's role in The Beatles on their member page."""
     _open_member(page, server, email)
-    page.get_by_label("Role", exact=True).select_option(name)
+    page.get_by_role("radio", name=_role_name(server, name), exact=True).check()
     page.get_by_role("button", name="Change role").click()
+
+
+def _add_people(page: Page) -> None:
+    """Open the people page's "Add people" disclosure (its form is inside)."""
+    page.get_by_text("Add people", exact=True).click()
+    expect(page.get_by_label("User email")).to_be_visible()
+
+
+def _row(page: Page, email: str) -> Locator:
+    """email's row of the people table."""
+    table = page.get_by_role("table", name="People")
+    return table.get_by_role("row").filter(
+        has=page.get_by_role("link", name=email, exact=True)
+    )
 
 
 def _flash(page: Page) -> Locator:
@@ -134,9 +156,19 @@ def test_member_page_shows_the_role_and_what_it_lets_them_do(
     expect(page.get_by_text("Role in The Beatles: MEMBER")).to_be_visible()
     access = page.get_by_role("region", name="What MEMBER lets them do here")
     expect(access.get_by_role("listitem")).to_have_count(3)
-    # The change form offers only the roles ringo does not hold.
-    options = page.get_by_label("Role", exact=True).get_by_role("option")
-    expect(options).to_have_text(["Choose a role…", "OWNER", "BILLING"])
+    # One radio button per role, by its plain name; ringo's own is chosen, and
+    # the button waits for another one (portal.js).
+    radios = page.get_by_role("radio")
+    expect(radios).to_have_count(3)
+    expect(page.get_by_role("radio", name="Member (current)")).to_be_checked()
+    expect(page.get_by_role("radio", name="Billing manager")).not_to_be_checked()
+    expect(
+        page.get_by_text("Sees the billing details, nothing of the code.")
+    ).to_be_visible()
+    change = page.get_by_role("button", name="Change role")
+    expect(change).to_be_disabled()
+    page.get_by_role("radio", name="Owner").check()
+    expect(change).to_be_enabled()
     expect(page.get_by_role("link", name=f"Remove {demo.RINGO}")).to_be_visible()
     screenshot(page, "member-ringo-as-john")
 
@@ -172,18 +204,17 @@ def test_member_page_change_form_works_with_the_keyboard_alone(
 ) -> None:
     login(page, live_server, demo.JOHN)
     _open_member(page, live_server, demo.PAUL)
-    select = page.get_by_label("Role", exact=True)
-    # Tab from the top of the page until the select has the focus, as a
-    # keyboard user would; a page that never reaches it fails here.
+    current = page.get_by_role("radio", name="Member (current)")
+    # Tab from the top of the page until the chosen radio button has the focus,
+    # as a keyboard user would; a page that never reaches it fails here.
     page.locator("body").focus()
     for _ in range(40):
-        if select.evaluate("element => element === document.activeElement"):
+        if current.evaluate("element => element === document.activeElement"):
             break
         page.keyboard.press("Tab")
-    expect(select).to_be_focused()
-    page.keyboard.press("ArrowDown")  # "Choose a role…" -> OWNER
-    page.keyboard.press("ArrowDown")  # OWNER -> BILLING, the next role offered
-    expect(select).to_have_value("BILLING")
+    expect(current).to_be_focused()
+    page.keyboard.press("ArrowDown")  # Member -> Billing manager
+    expect(page.get_by_role("radio", name="Billing manager")).to_be_checked()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Change role")).to_be_focused()
     page.keyboard.press("Enter")
@@ -276,8 +307,8 @@ def test_member_remove_confirmed_takes_the_role_away(
         f"{demo.RINGO} no longer has a role in The Beatles: lost READ, LIST_REPOS,"
         " LIST_ROLES."
     )
-    expect(page.get_by_role("heading", name="Members")).to_be_visible()
-    members = page.get_by_role("table", name="Members")
+    expect(page.get_by_role("heading", name="People", exact=True)).to_be_visible()
+    members = page.get_by_role("table", name="People")
     expect(members.get_by_role("link", name=demo.RINGO)).to_have_count(0)
     assert _role_in(live_server, demo.RINGO) is None
 
@@ -287,7 +318,7 @@ def test_member_leave_confirmation_lists_what_they_lose(
 ) -> None:
     login(page, live_server, demo.RINGO)
     page.get_by_role("link", name="The Beatles").click()
-    page.get_by_role("link", name="Leave organization").click()
+    page.get_by_role("link", name="Leave The Beatles").click()
     expect(page.get_by_role("heading", name="Leave The Beatles?")).to_be_visible()
     lost = page.get_by_role("list", name="Permissions lost")
     expect(lost.get_by_role("listitem")).to_have_text(
@@ -302,7 +333,7 @@ def test_member_leave_confirmed_goes_back_to_the_organizations(
 ) -> None:
     login(page, live_server, demo.RINGO)
     page.get_by_role("link", name="The Beatles").click()
-    page.get_by_role("link", name="Leave organization").click()
+    page.get_by_role("link", name="Leave The Beatles").click()
     page.get_by_role("button", name="Leave The Beatles").click()
     expect(_flash(page)).to_have_text("You left The Beatles.")
     expect(page.get_by_role("heading", name="Your organizations")).to_be_visible()
@@ -333,7 +364,7 @@ def test_member_last_owner_change_control_is_disabled_with_the_reason(
 ) -> None:
     login(page, live_server, demo.JOHN)
     _open_member(page, live_server, demo.JOHN)
-    expect(page.get_by_label("Role", exact=True)).to_be_disabled()
+    expect(page.get_by_role("radio", name="Owner (current)")).to_be_disabled()
     change = page.get_by_role("button", name="Change role")
     expect(change).to_be_disabled()
     expect(change).to_have_accessible_description(LAST_OWNER_CHANGE)
@@ -354,6 +385,7 @@ def test_audit_page_lists_the_changes_made_newest_first(
     _open_member(page, live_server, demo.PAUL)
     page.get_by_role("link", name=f"Remove {demo.PAUL}").click()
     page.get_by_role("button", name=f"Remove {demo.PAUL}").click()
+    _add_people(page)
     page.get_by_label("User email").fill(newcomer)
     page.get_by_role("button", name="Assign role").click()
     expect(_flash(page)).to_have_text(re.compile(rf"^{re.escape(newcomer)} is now"))
@@ -411,9 +443,9 @@ def test_roles_search_finds_members_by_email_fragment(
     login(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     page.get_by_label("Email contains").fill("drummer")
-    page.get_by_role("button", name="Search").click()
+    page.get_by_role("button", name="Search", exact=True).click()
     expect(page.get_by_text("3 members match", exact=True)).to_be_visible()
-    expect(_rows(page, "Members").locator("td:first-child")).to_have_text(
+    expect(_rows(page, "People").locator("td:first-child a")).to_have_text(
         [f"drummer-{x}-{tag}@search.example" for x in "abc"]
     )
     expect(page.get_by_label("Email contains")).to_have_value("drummer")
@@ -426,14 +458,15 @@ def test_roles_filter_by_role_lists_only_that_role(
     login(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     page.get_by_label("Has role").select_option("BILLING")
-    page.get_by_role("button", name="Search").click()
+    page.get_by_role("button", name="Search", exact=True).click()
     expect(page.get_by_text("2 members match", exact=True)).to_be_visible()
-    expect(_rows(page, "Members").locator("td:first-child")).to_have_text(
+    expect(_rows(page, "People").locator("td:first-child a")).to_have_text(
         [f"drummer-c-{tag}@search.example", f"singer-b-{tag}@search.example"]
     )
-    expect(_rows(page, "Members").locator("td:nth-child(2)")).to_have_text(
-        ["BILLING", "BILLING"]
-    )
+    roles = _rows(page, "People").get_by_role("combobox")
+    expect(roles).to_have_count(2)
+    for i in range(2):
+        expect(roles.nth(i)).to_have_value("BILLING")
 
 
 def test_roles_search_and_filter_combine(page: Page, live_server: LiveServer) -> None:
@@ -442,13 +475,13 @@ def test_roles_search_and_filter_combine(page: Page, live_server: LiveServer) ->
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     page.get_by_label("Email contains").fill("drummer")
     page.get_by_label("Has role").select_option("MEMBER")
-    page.get_by_role("button", name="Search").click()
+    page.get_by_role("button", name="Search", exact=True).click()
     expect(page.get_by_text("2 members match", exact=True)).to_be_visible()
-    expect(_rows(page, "Members").locator("td:first-child")).to_have_text(
+    expect(_rows(page, "People").locator("td:first-child a")).to_have_text(
         [f"drummer-a-{tag}@search.example", f"drummer-b-{tag}@search.example"]
     )
-    filters = page.get_by_role("navigation", name="Members by role")
-    expect(filters.locator("[aria-current]")).to_have_text("MEMBER 3")
+    filters = page.get_by_role("navigation", name="People by role")
+    expect(filters.locator("[aria-current]")).to_have_text("Member 3")
     screenshot(page, "roles-search-filter")
 
 
@@ -458,13 +491,13 @@ def test_roles_counts_show_each_role_and_filter_on_click(
     org_id, owner, _tag = _searchable_org(live_server)
     login(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
-    filters = page.get_by_role("navigation", name="Members by role")
+    filters = page.get_by_role("navigation", name="People by role")
     expect(filters.get_by_role("link")).to_have_text(
-        ["All 6", "OWNER 1", "MEMBER 3", "BILLING 2"]
+        ["All 6", "Owner 1", "Member 3", "Billing manager 2"]
     )
-    filters.get_by_role("link", name="OWNER 1").click()
+    filters.get_by_role("link", name="Owner 1").click()
     expect(page).to_have_url(re.compile(r"/roles\?role=OWNER$"))
-    expect(_rows(page, "Members").locator("td:first-child")).to_have_text([owner])
+    expect(_rows(page, "People").locator("td:first-child a")).to_have_text([owner])
 
 
 def test_roles_search_without_a_match_says_so(
@@ -474,9 +507,9 @@ def test_roles_search_without_a_match_says_so(
     login(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     page.get_by_label("Email contains").fill("bassist")
-    page.get_by_role("button", name="Search").click()
+    page.get_by_role("button", name="Search", exact=True).click()
     expect(page.get_by_text("No member's email contains 'bassist'.")).to_be_visible()
-    expect(page.get_by_role("table", name="Members")).to_have_count(0)
+    expect(page.get_by_role("table", name="People")).to_have_count(0)
 
 
 def _paged_org(server: LiveServer) -> tuple[int, str]:
@@ -502,7 +535,7 @@ def test_roles_pager_walks_a_120_member_organization(
     login(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     pager = page.get_by_role("navigation", name="Pages of members")
-    rows = _rows(page, "Members")
+    rows = _rows(page, "People")
     expect(page.get_by_text("Showing 1–50 of 120 members")).to_be_visible()
     expect(pager.get_by_text("Page 1 of 3")).to_be_visible()
     expect(pager.get_by_role("link", name="← Previous")).to_have_count(0)
@@ -527,7 +560,7 @@ def test_roles_pager_keeps_the_search(page: Page, live_server: LiveServer) -> No
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     page.get_by_label("Email contains").fill("member-")
     page.get_by_label("Has role").select_option("MEMBER")
-    page.get_by_role("button", name="Search").click()
+    page.get_by_role("button", name="Search", exact=True).click()
     expect(page.get_by_text("Showing 1–50 of 119 matching members")).to_be_visible()
     pager = page.get_by_role("navigation", name="Pages of members")
     pager.get_by_role("link", name="Next →").click()
@@ -535,6 +568,142 @@ def test_roles_pager_keeps_the_search(page: Page, live_server: LiveServer) -> No
     expect(page.get_by_text("Showing 101–119 of 119 matching members")).to_be_visible()
     expect(page.get_by_label("Email contains")).to_have_value("member-")
     expect(page.get_by_label("Has role")).to_have_value("MEMBER")
-    expect(_rows(page, "Members")).to_have_count(19)
+    expect(_rows(page, "People")).to_have_count(19)
     # The paged emails are all the search's: the owner is not among them.
-    expect(_rows(page, "Members").filter(has_text=owner)).to_have_count(0)
+    expect(_rows(page, "People").filter(has_text=owner)).to_have_count(0)
+
+
+# --- acting from the rows of the people page ----------------------------------------
+
+
+def test_roles_row_changes_a_role_and_stays_on_the_list(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{BEATLES}/roles?q=r")
+    row = _row(page, demo.RINGO)
+    select = row.get_by_label(f"Role of {demo.RINGO}")
+    expect(select).to_have_value("MEMBER")
+    change = row.get_by_role("button", name=f"Change the role of {demo.RINGO}")
+    # Unchanged, there is nothing to send (portal.js); choosing enables it.
+    expect(change).to_be_disabled()
+    select.select_option(label="Billing manager")
+    expect(change).to_be_enabled()
+    change.click()
+    expect(_flash(page)).to_have_text(re.compile(rf"^{re.escape(demo.RINGO)} is now"))
+    # Back on the list as it was searched, the row showing the new role.
+    expect(page).to_have_url(re.compile(r"/orgs/1/roles\?q=r$"))
+    expect(_row(page, demo.RINGO).get_by_label(f"Role of {demo.RINGO}")).to_have_value(
+        "BILLING"
+    )
+    screenshot(page, "roles-row-changed")
+    assert _role_in(live_server, demo.RINGO) == "BILLING"
+
+
+def test_roles_row_removes_someone_after_the_confirmation(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
+    _row(page, demo.RINGO).get_by_role("link", name=f"Remove {demo.RINGO}").click()
+    expect(
+        page.get_by_role("heading", name=f"Remove {demo.RINGO} from The Beatles?")
+    ).to_be_visible()
+    assert _role_in(live_server, demo.RINGO) == "MEMBER"  # not yet
+    page.get_by_role("button", name=f"Remove {demo.RINGO}").click()
+    expect(_flash(page)).to_have_text(
+        re.compile(rf"^{re.escape(demo.RINGO)} no longer has a role")
+    )
+    expect(_row(page, demo.RINGO)).to_have_count(0)
+    assert _role_in(live_server, demo.RINGO) is None
+
+
+def test_roles_row_own_demotion_asks_for_confirmation_first(
+    page: Page, live_server: LiveServer
+) -> None:
+    _make_beatles_owner(live_server, demo.PAUL)  # so john is not the last owner
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
+    row = _row(page, demo.JOHN)
+    row.get_by_label(f"Role of {demo.JOHN}").select_option(label="Member")
+    row.get_by_role("button", name=f"Change the role of {demo.JOHN}").click()
+    expect(
+        page.get_by_role("heading", name="Change your own role to MEMBER?")
+    ).to_be_visible()
+    screenshot(page, "roles-row-self-demotion-confirm")
+    assert _role_in(live_server, demo.JOHN) == "OWNER"  # asking changed nothing
+    page.get_by_role("button", name="Yes, make me MEMBER").click()
+    expect(_flash(page)).to_have_text(re.compile(rf"^{re.escape(demo.JOHN)} is now"))
+    assert _role_in(live_server, demo.JOHN) == "MEMBER"
+
+
+def test_roles_row_of_the_last_owner_says_why_it_has_no_controls(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
+    row = _row(page, demo.JOHN)
+    expect(row.get_by_role("combobox")).to_have_count(0)
+    expect(row.get_by_role("link", name=re.compile("^Leave"))).to_have_count(0)
+    note = (
+        "You are the last owner of The Beatles: make someone else an owner before"
+        " you change your role or leave."
+    )
+    expect(row.get_by_text(note)).to_be_visible()
+    expect(row.get_by_text("Owner", exact=True)).to_have_accessible_description(note)
+
+
+def test_roles_rows_of_a_member_are_badges_and_their_own_leave(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, demo.PAUL)
+    page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
+    table = page.get_by_role("table", name="People")
+    expect(table.get_by_role("combobox")).to_have_count(0)
+    expect(table.get_by_role("link", name=re.compile("^(Remove|Leave)"))).to_have_count(
+        1
+    )
+    _row(page, demo.PAUL).get_by_role("link", name="Leave The Beatles").click()
+    expect(page.get_by_role("heading", name="Leave The Beatles?")).to_be_visible()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_roles_row_controls_fit_and_work_on_a_phone(
+    page: Page, live_server: LiveServer, width: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": 844})
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    row = _row(page, demo.GEORGE)
+    select = row.get_by_label(f"Role of {demo.GEORGE}")
+    remove = row.get_by_role("link", name=f"Remove {demo.GEORGE}")
+    for control in (select, remove):
+        box = control.bounding_box()
+        assert box is not None and box["height"] >= (32 if width < 600 else 28)
+        assert box["x"] + box["width"] <= width
+    select.select_option(label="Member")
+    row.get_by_role("button", name=f"Change the role of {demo.GEORGE}").click()
+    expect(_flash(page)).to_have_text(re.compile(rf"^{re.escape(demo.GEORGE)} is now"))
+    assert _role_in(live_server, demo.GEORGE) == "MEMBER"
+    screenshot(page, f"roles-rows-{width}")
+
+
+def test_roles_add_people_opens_and_a_refusal_takes_the_focus(
+    page: Page, live_server: LiveServer
+) -> None:
+    login(page, live_server, demo.JOHN)
+    page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
+    # At the top, above the list, closed until asked for.
+    expect(page.get_by_label("User email")).to_be_hidden()
+    _add_people(page)
+    page.get_by_label("User email").fill("nobody@example.com")
+    page.get_by_role("button", name="Assign role").click()
+    summary = page.get_by_role("alert").filter(has_text="There is a problem")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("There is no user with the email")
+    # Open after the refusal; the summary's link leads to the field.
+    summary.get_by_role("link").click()
+    expect(page.get_by_label("User email")).to_be_focused()
+    expect(page.get_by_label("User email")).to_have_value("nobody@example.com")
+    screenshot(page, "roles-add-people-refused")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import demo
 from tests.conftest import organization
-from tests.e2e.conftest import LiveServer, login, screenshot
+from tests.e2e.conftest import LiveServer, log_out, login, screenshot
 from tests.factories import (
     bulk_audit_entries,
     make_repository,
@@ -121,7 +121,7 @@ def test_e2e_pages_load_without_csp_violations(
     _login_afresh(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.MONSTERS_ID}")  # the 404 page
     assert page.evaluate(topbar) == "rgb(29, 35, 51)"
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     assert violations == []
 

@@ -8,7 +8,7 @@ until now) keep their names, except each one after the first (by id), which gets
 " (id N)" appended so that every name is unique; the upgrade logs each rename.
 
 Revision ID: 5d1e0c7a9b42
-Revises: b561a1150fe6
+Revises: 90b85a0f54a5
 Create Date: 2026-12-07 20:15:00.000000
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5d1e0c7a9b42"
-down_revision: str | Sequence[str] | None = "b561a1150fe6"
+down_revision: str | Sequence[str] | None = "90b85a0f54a5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
