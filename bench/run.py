@@ -82,7 +82,7 @@ from sqlalchemy.orm import Session
 from portal import create_app, members
 from portal.authz import AccessModel, Viewer, words
 from portal.authz.explain import access_model
-from portal.domain import demo, member_search, name_search, paging, roles
+from portal.domain import demo, member_search, name_search, org_admin, paging, roles
 from portal.domain.membership import find_membership, membership_of
 from portal.domain.models import (
     ROLE_NAMES,
@@ -94,13 +94,16 @@ from portal.domain.models import (
 )
 from portal.domain.overview import overview_of
 from portal.forms import (
+    DeleteOrganizationForm,
     LoginForm,
     MemberRoleForm,
     MemberSearchForm,
     NameSearchForm,
+    OrganizationForm,
     PasswordForm,
     RemoveForm,
     RoleForm,
+    SettingsForm,
 )
 from portal.infra import db as portal_db
 from portal.infra import migrate
@@ -486,6 +489,28 @@ def control_password_change() -> ResponseReturnValue:
     return _render("account/password.html", form=PasswordForm())
 
 
+def control_organization_new() -> ResponseReturnValue:
+    return _render("orgs/new.html", form=OrganizationForm())
+
+
+def control_settings(org_id: int) -> ResponseReturnValue:
+    organization, form = _org(org_id), SettingsForm()
+    form.name.data = organization.name
+    form.billing_address.data = organization.billing_address
+    form.current_name.data = organization.name
+    form.current_billing_address.data = organization.billing_address
+    return _render("orgs/settings.html", organization=organization, form=form)
+
+
+def control_organization_delete(org_id: int) -> ResponseReturnValue:
+    organization, form = _org(org_id), DeleteOrganizationForm()
+    contents = org_admin.contents(portal_db.get_session(), org_id)
+    form.confirm_name.label.text = f"Type {organization.name} to confirm"
+    return _render(
+        "orgs/delete.html", organization=organization, contents=contents, form=form
+    )
+
+
 # page endpoint -> (control rule, view); a page without one fails the bench.
 CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
     "auth.login": ("/_control/login", control_login),
@@ -510,6 +535,12 @@ CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
     ),
     "audit.audit_list": ("/_control/orgs/<int:org_id>/audit", control_audit_list),
     "account.password_change": ("/_control/account/password", control_password_change),
+    "org_admin.organization_new": ("/_control/orgs/new", control_organization_new),
+    "org_admin.settings": ("/_control/orgs/<int:org_id>/settings", control_settings),
+    "org_admin.organization_delete": (
+        "/_control/orgs/<int:org_id>/delete",
+        control_organization_delete,
+    ),
 }
 
 

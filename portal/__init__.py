@@ -12,7 +12,17 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from portal import account, audit, auth, authz, cli, health, members, views
+from portal import (
+    account,
+    audit,
+    auth,
+    authz,
+    cli,
+    health,
+    members,
+    org_settings,
+    views,
+)
 from portal.domain import demo
 from portal.infra import db
 from portal.infra.config import load_config
@@ -120,6 +130,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(org_settings.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
 

@@ -22,7 +22,9 @@ from wtforms import (
     RadioField,
     SearchField,
     SelectField,
+    StringField,
     SubmitField,
+    TextAreaField,
 )
 
 # WTForms 3.3's way to give choices (tuples are deprecated); its published stubs
@@ -480,3 +482,46 @@ class NameSearchForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF: untyped
     def term(self) -> str:
         """What to search for ("" when nothing, or when the search is invalid)."""
         return "" if self.errors else (self.q.data or "")
+
+
+# --- organizations (issue 18): the names' and addresses' rules are
+# portal.domain.org_admin's, which the views apply and word as field errors. ---
+
+
+class OrganizationForm(Form):
+    """Create an organization: its name."""
+
+    name = StringField(
+        "Name", render_kw={"maxlength": 100, "autocomplete": "organization"}
+    )
+
+
+class SettingsForm(Form):
+    """The settings page's two forms, one field each: the name (rename) and the
+    billing address. A request changes what it sends (a JSON client may send
+    both); sending neither is an error."""
+
+    name = StringField("New name", render_kw={"maxlength": 100})
+    billing_address = TextAreaField(
+        "Billing address", render_kw={"maxlength": 500, "rows": 4}
+    )
+    # What each form was rendered with: a change made meanwhile by someone else
+    # makes it stale (409). Optional: a client that never loaded the page changes
+    # the value as it stands.
+    current_name = HiddenField()
+    current_billing_address = HiddenField()
+
+    def sent(self, field: Field) -> bool:
+        """Whether the request sent field (an empty textarea sends ""; a form that
+        does not have the field sends nothing)."""
+        return (
+            self.is_submitted() and field.raw_data is not None and bool(field.raw_data)
+        )
+
+
+class DeleteOrganizationForm(Form):
+    """Delete an organization: its name, typed to confirm."""
+
+    confirm_name = StringField(
+        "Type the organization's name to confirm", render_kw={"autocomplete": "off"}
+    )

@@ -11,6 +11,10 @@
 #   UPDATE_ROLE          x
 #   DELETE_ROLE          x
 #   READ_AUDIT           x
+#   UPDATE               x                 (rename)
+#   UPDATE_BILLING       x              x  (the billing address)
+#   READ_SETTINGS        x              x  (whoever may change one of the above)
+#   DELETE               x
 #
 # One person's role in an organization (OrganizationRole) may be read by whoever
 # may LIST_ROLES there, changed with UPDATE_ROLE, removed with DELETE_ROLE, and
@@ -41,6 +45,10 @@ resource Organization {
     "READ_BILLING",
     "CREATE_ROLE",
     "UPDATE_ROLE",
+    "UPDATE",
+    "UPDATE_BILLING",
+    "READ_SETTINGS",
+    "DELETE",
     "DELETE_ROLE",
     "READ_AUDIT"
   ];
@@ -61,6 +69,16 @@ resource Organization {
   "UPDATE_ROLE" if "OWNER";
   "DELETE_ROLE" if "OWNER";
   "READ_AUDIT" if "OWNER";
+
+  # Owners rename and delete the organization; billing contacts correct the
+  # billing address (owners too: they are billing contacts).
+  "UPDATE" if "OWNER";
+  "DELETE" if "OWNER";
+  "UPDATE_BILLING" if "BILLING";
+
+  # The settings page is for whoever may change something on it.
+  "READ_SETTINGS" if "UPDATE";
+  "READ_SETTINGS" if "UPDATE_BILLING";
 
   # The hierarchy: an owner is also a member and a billing contact.
   "MEMBER" if "OWNER";
@@ -96,13 +114,15 @@ resource OrganizationRole {
   "DELETE" if "HOLDER";
 }
 
-# A user's own account: only they ("SELF") may see it and change its password.
+# A user's own account: only they ("SELF") may see it, change its password and,
+# with it, create organizations (of which they become the first owner).
 resource User {
   roles = ["SELF"];
-  permissions = ["READ", "CHANGE_PASSWORD"];
+  permissions = ["READ", "CHANGE_PASSWORD", "CREATE_ORGANIZATION"];
 
   "READ" if "SELF";
   "CHANGE_PASSWORD" if "SELF";
+  "CREATE_ORGANIZATION" if "SELF";
 }
 
 has_role(viewer: Viewer, "SELF", user: User) if

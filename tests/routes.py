@@ -74,6 +74,19 @@ def _password_form(email: str | None) -> dict[str, str]:
     return {"current_password": demo.PASSWORD, "new_password": new, "confirm": new}
 
 
+def _organization_form(email: str | None) -> dict[str, str]:
+    return {"name": "Wings"}
+
+
+def _billing_address_form(email: str | None) -> dict[str, str]:
+    # The field both the owner and the billing manager may change.
+    return {"billing_address": "3 Savile Row\nLondon"}
+
+
+def _delete_form(email: str | None) -> dict[str, str]:
+    return {"confirm_name": demo.ORGANIZATIONS[demo.BEATLES_ID][0]}
+
+
 def _login_form(email: str | None) -> dict[str, str]:
     return {"email": demo.RINGO, "password": demo.PASSWORD}
 
@@ -214,6 +227,34 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
     ("audit.audit_list", "GET"): Route(
         "/orgs/{org_id}/audit", _org(NO, NO, OK), html=True, oso_queries=2
+    ),
+    # Organizations (issue 18). Anyone signed in may create one (CREATE_ORGANIZATION
+    # on their own account): two queries, that and the switcher.
+    ("org_admin.organization_new", "GET"): Route(
+        "/orgs/new", _everyone(OK), html=True, oso_queries=2
+    ),
+    ("org_admin.organization_create", "POST"): Route(
+        "/orgs", _everyone(MOVED), _organization_form, writes=_LOGGED_IN
+    ),
+    # The settings page is for whoever may change something on it: the owner
+    # (name, billing address, delete) and the billing manager (billing address).
+    ("org_admin.settings", "GET"): Route(
+        "/orgs/{org_id}/settings", _org(OK, NO, OK), html=True, oso_queries=2
+    ),
+    ("org_admin.settings_update", "POST"): Route(
+        "/orgs/{org_id}/settings",
+        _org(MOVED, NO, MOVED),
+        _billing_address_form,
+        writes=frozenset({"billing", "owner"}),
+    ),
+    ("org_admin.organization_delete", "GET"): Route(
+        "/orgs/{org_id}/delete", _org(NO, NO, OK), html=True, oso_queries=2
+    ),
+    ("org_admin.organization_delete", "POST"): Route(
+        "/orgs/{org_id}/delete",
+        _org(NO, NO, MOVED),
+        _delete_form,
+        writes=frozenset({"owner"}),
     ),
     ("account.password_change", "GET"): Route(
         "/account/password", _everyone(OK), html=True, oso_queries=2

@@ -19,10 +19,11 @@ from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import create_engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.domain import demo
-from portal.domain.models import AuditEntry, User
+from portal.domain.models import AuditEntry, Organization, User
 from portal.infra.passwords import verify_password
 from tests import factories
 from tests.conftest import AuthActions, client_for, role_of
@@ -385,23 +386,22 @@ def test_assign_role_refuses(
     assert snapshot(app.extensions["portal.engine"]) == before
 
 
-def test_assign_role_refuses_a_name_several_organizations_have(
+def test_a_name_several_organizations_have_can_no_longer_be_made(
     app: Flask, runner: FlaskCliRunner
 ) -> None:
-    with reader(app) as session:
-        twin = factories.make_organization(session, "The Beatles").id
-        session.commit()
+    # why: issue 16 refused such a name as ambiguous; since issue 18 names are
+    # unique ignoring case in the database, so no ORG name can be ambiguous
     before = snapshot(app.extensions["portal.engine"])
-    result = flask(app, runner, "assign-role", demo.ADMIN, "The Beatles", "MEMBER")
+    result = flask(app, runner, "create-org", "THE BEATLES", "--owner", demo.ADMIN)
     refused(
         result,
         1,
-        f"2 organizations are named 'The Beatles' (ids 1, {twin}): give the id"
-        " instead.",
+        "There is already an organization named 'THE BEATLES' (names are compared"
+        " ignoring case). Choose another name.",
     )
     assert snapshot(app.extensions["portal.engine"]) == before
-    by_id = flask(app, runner, "assign-role", demo.ADMIN, str(twin), "MEMBER")
-    assert by_id.stdout == f"The Beatles (id {twin}): admin@admin.com is now MEMBER.\n"
+    with reader(app) as session, pytest.raises(IntegrityError):
+        factories.make_organization(session, "the beatles")
 
 
 def make_organization_named(app: Flask, name: str) -> int:
@@ -429,16 +429,21 @@ def test_assign_role_refuses_an_id_that_is_another_organizations_name(
     assert snapshot(app.extensions["portal.engine"]) == before
 
 
-def test_assign_role_refuses_an_id_that_several_organizations_are_named(
+def test_assign_role_an_id_that_is_a_name_names_one_other_organization(
     app: Flask, runner: FlaskCliRunner
 ) -> None:
-    first, second = (make_organization_named(app, "1") for _ in range(2))
+    # why: an id that was the name of several organizations was refused with
+    # their ids; names are unique now, so there is at most one
+    named_1 = make_organization_named(app, "1")
+    with reader(app) as session, pytest.raises(IntegrityError):
+        factories.make_organization(session, "1")
     result = flask(app, runner, "assign-role", demo.ADMIN, "1", "MEMBER")
     refused(
         result,
         1,
-        f"'1' is both the id of 'The Beatles' and the name of 2 organizations"
-        f" (ids {first}, {second}). Add --id and give the id of the one you mean.",
+        f"'1' is both the id of 'The Beatles' and the name of the organization"
+        f" with id {named_1}. Add --id for the organization with id 1, or --name"
+        " for the one named '1'.",
     )
 
 
@@ -782,3 +787,132 @@ def test_admin_commands_run_as_flask_commands(db_url: str, tmp_path: Path) -> No
     finally:
         database.dispose()
     assert verify_password(stored, password)
+
+
+# --- create-org, delete-org (issue 18) ------------------------------------------
+
+
+def test_create_org_makes_the_owner_and_audits_it(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    result = flask(app, runner, "create-org", "  Wings ", "--owner", "PAUL@beatles.com")
+    assert result.exit_code == 0, result.stderr
+    with reader(app) as session:
+        org_id = session.scalar(
+            select(Organization.id).where(Organization.name == "Wings")
+        )
+        assert org_id is not None
+        assert role_of(session, demo.PAUL, org_id) == "OWNER"
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.organization_id == org_id)
+        ).one()
+    assert (
+        result.stdout
+        == f"Created Wings (id {org_id}): paul@beatles.com is its OWNER.\n"
+    )
+    assert (entry.action, entry.actor_id, entry.user_email, entry.new_value) == (
+        "create",
+        None,
+        demo.PAUL,
+        "Wings",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("", "--owner", demo.PAUL), 1, "Enter a name for the organization."),
+        (
+            ("x" * 10_000, "--owner", demo.PAUL),
+            1,
+            "Use at most 100 characters for the name (10,000 given).",
+        ),
+        (
+            ("Wings", "--owner", "nobody@example.com"),
+            1,
+            "There is no user with the email 'nobody@example.com'.",
+        ),
+        (("Wings", "--owner", "a\nb@example.com"), 2, None),
+        (
+            ("monsters inc.", "--owner", demo.PAUL),
+            1,
+            "There is already an organization named 'monsters inc.' (names are"
+            " compared ignoring case). Choose another name.",
+        ),
+    ],
+    ids=["empty", "10000", "no-such-owner", "bad-email", "taken"],
+)
+def test_create_org_refuses(
+    app: Flask,
+    runner: FlaskCliRunner,
+    args: tuple[str, ...],
+    code: int,
+    message: str | None,
+) -> None:
+    before = snapshot(app.extensions["portal.engine"])
+    result = flask(app, runner, "create-org", *args)
+    if message is None:
+        assert result.exit_code == code and result.stdout == ""
+    else:
+        refused(result, code, message)
+    assert snapshot(app.extensions["portal.engine"]) == before
+
+
+def test_create_org_needs_an_owner(app: Flask, runner: FlaskCliRunner) -> None:
+    result = flask(app, runner, "create-org", "Wings")
+    assert result.exit_code == 2
+    assert "--owner" in result.stderr
+
+
+def test_delete_org_without_yes_says_what_would_go(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    before = snapshot(app.extensions["portal.engine"])
+    result = flask(app, runner, "delete-org", "The Beatles")
+    refused(
+        result,
+        1,
+        "This would delete The Beatles (id 1) with 1 repository, 4 members and 0"
+        " audit entries. Add --yes to delete it.",
+    )
+    assert snapshot(app.extensions["portal.engine"]) == before
+
+
+def test_delete_org_deletes_everything_in_it_and_logs_it(
+    app: Flask, runner: FlaskCliRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="portal"):
+        result = flask(app, runner, "delete-org", "2", "--id", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "Deleted Monsters Inc. (id 2) with 1 repository, 3 members and 0 audit"
+        " entries.\n"
+    )
+    after = snapshot(app.extensions["portal.engine"])
+    assert [row for row in after["organization"] if row[0] == 2] == []
+    assert all(row[2] != 2 for row in after["repository"])
+    assert [r.getMessage() for r in caplog.records if "deleted" in r.getMessage()] == [
+        "organization deleted: org=2 name='Monsters Inc.' actor=command-line"
+        " repositories=1 members=3 audit_entries=0"
+    ]
+    again = flask(app, runner, "delete-org", "2", "--id", "--yes")
+    refused(again, 1, "There is no organization with the id 2.")
+
+
+def test_delete_org_follows_the_id_or_name_rule(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    named_2 = make_organization_named(app, "2")
+    before = snapshot(app.extensions["portal.engine"])
+    result = flask(app, runner, "delete-org", "2", "--yes")
+    refused(
+        result,
+        1,
+        f"'2' is both the id of 'Monsters Inc.' and the name of the organization"
+        f" with id {named_2}. Add --id for the organization with id 2, or --name"
+        " for the one named '2'.",
+    )
+    assert snapshot(app.extensions["portal.engine"]) == before
+    by_name = flask(app, runner, "delete-org", "--name", "2", "--yes")
+    assert by_name.exit_code == 0, by_name.stderr
+    assert by_name.stdout.startswith(f"Deleted 2 (id {named_2}) with 0 repositories")

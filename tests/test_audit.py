@@ -34,7 +34,7 @@ from tests.factories import bulk_audit_entries, make_role, make_user
 MOMENT = datetime(2026, 11, 29, 1, 23, 45, tzinfo=UTC)
 
 # (action, actor_email, user_email, old_role, new_role) of an entry.
-Entry = tuple[str, str | None, str, str | None, str | None]
+Entry = tuple[str, str | None, str | None, str | None, str | None]
 
 
 def entries(bind: Session | Engine, org_id: int = demo.BEATLES_ID) -> list[Entry]:

@@ -235,6 +235,8 @@ def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
         "remove-role",
         "list-roles",
         "list-orgs",
+        "create-org",
+        "delete-org",
         "prune-login-failures",
     }
 

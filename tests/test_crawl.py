@@ -38,7 +38,7 @@ from werkzeug.exceptions import HTTPException
 from portal import create_app
 from portal.authz import Viewer, get_oso
 from portal.domain import demo, roles
-from portal.domain.models import ROLE_NAMES, OrganizationRole
+from portal.domain.models import ROLE_NAMES, Organization, OrganizationRole
 from portal.domain.roles import OWNER
 from portal.infra import db as portal_db
 from tests.conftest import AuthActions, user_by_email
@@ -334,6 +334,7 @@ class Context:
     form: Form
     values: dict[str, str]
     args: Mapping[str, object]  # e.g. {"org_id": 1}
+    app: Flask  # the sandbox's, to read what the page was about
 
 
 def _new_member(context: Context) -> dict[str, str]:
@@ -356,6 +357,27 @@ def _new_password(context: Context) -> dict[str, str]:
     return {"current_password": demo.PASSWORD, "new_password": new, "confirm": new}
 
 
+def _new_organization(context: Context) -> dict[str, str]:
+    """A name no organization has."""
+    return {"name": "A crawler's organization"}
+
+
+def _settings(context: Context) -> dict[str, str]:
+    """The rename form: another name (its own is refused as no change); the
+    billing address form: the address as shown."""
+    if "name" in context.values:
+        return {"name": f"{context.values['name']} (renamed)"}
+    return {}
+
+
+def _typed_name(context: Context) -> dict[str, str]:
+    """The organization's name, typed to confirm its deletion."""
+    with Session(context.app.extensions["portal.engine"]) as session:
+        organization = session.get(Organization, int(str(context.args["org_id"])))
+        assert organization is not None
+        return {"confirm_name": organization.name}
+
+
 # Per endpoint: the values that make its form valid without harming anyone. A new
 # POST form with a text field fails until it has an entry (the shown value of an
 # empty field is no valid data).
@@ -363,6 +385,9 @@ HARMLESS: dict[str, Callable[[Context], dict[str, str]]] = {
     "members.role_create": _new_member,
     "members.member_update": _other_role,
     "account.password_change": _new_password,
+    "org_admin.organization_create": _new_organization,
+    "org_admin.settings_update": _settings,
+    "org_admin.organization_delete": _typed_name,
 }
 
 
@@ -375,7 +400,7 @@ def harmless_data(app: Flask, email: str, form: Form) -> dict[str, str]:
     values = form.shown_values()
     fill = HARMLESS.get(str(endpoint))
     if fill is not None:
-        values.update(fill(Context(email, form, values, args)))
+        values.update(fill(Context(email, form, values, args, app)))
     empty = [
         control.name
         for control in form.inputs

@@ -219,7 +219,7 @@ def test_explain_includes_follows_the_hierarchy(model: AccessModel) -> None:
 
 def test_explain_change_lists_gained_and_lost(model: AccessModel) -> None:
     assert model.change("MEMBER", "BILLING") == (
-        ("READ_BILLING",),
+        ("READ_BILLING", "READ_SETTINGS", "UPDATE_BILLING"),
         ("LIST_REPOS", "LIST_ROLES"),
     )
     gained, lost = model.change(None, "MEMBER")

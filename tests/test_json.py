@@ -185,7 +185,11 @@ def test_json_organizations_only_those_the_user_can_read(app: Flask) -> None:
             ],
         ),
         (demo.PAUL, "MEMBER", ["READ", "LIST_REPOS", "LIST_ROLES"]),
-        (demo.GEORGE, "BILLING", ["READ", "READ_BILLING"]),
+        (
+            demo.GEORGE,
+            "BILLING",
+            ["READ", "READ_BILLING", "READ_SETTINGS", "UPDATE_BILLING"],
+        ),
     ],
 )
 def test_json_organization_says_the_role_and_what_it_allows(
@@ -312,6 +316,8 @@ def test_json_change_remove_and_leave_on_the_member_routes(app: Flask, db: Any) 
     assert _body(john.get(f"/orgs/1/roles/{RINGO_ID}/delete"))["loses"] == [
         "READ",
         "READ_BILLING",
+        "READ_SETTINGS",
+        "UPDATE_BILLING",
     ]
     removed = john.post(f"/orgs/1/roles/{RINGO_ID}/delete", guard_of(db, demo.RINGO))
     assert removed.status_code == 200

@@ -20,6 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from portal import create_app
 from portal.domain.models import Base
@@ -474,3 +475,96 @@ def test_cli_db_revision_autogenerate_writes_a_revision(
     source = written.read_text()
     assert f'= "{migrate.head_revision()}"' in source  # revises the head
     assert "def upgrade() -> None:" in source and "op." not in source
+
+
+# --- issue 18: organization names unique ignoring case ---------------------------
+
+BEFORE_NAME_KEYS = "90b85a0f54a5"  # the revision before organization.name_key
+NAME_KEYS = "5d1e0c7a9b42"
+
+
+def test_migrations_name_keys_keep_every_row_and_rename_only_case_twins(
+    engine: Engine,
+) -> None:
+    # why: names were not unique before; organizations whose names differ only
+    # in case must all survive the unique name_key, each recognisably renamed
+    migrate.upgrade(engine, BEFORE_NAME_KEYS)
+    insert_first_revision_rows(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO organization (id, name, billing_address)"
+                " VALUES (5, 'ünïcode & co 🎸', 'a'), (6, 'Straße', 'b'),"
+                " (8, ' STRASSE ', 'c')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_entry (organization_id, at, action, user_email)"
+                " VALUES (1, '2025-01-01 00:00:00', 'add', 'zoë@example.com')"
+            )
+        )
+    before = rows_of(engine)
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    with engine.connect() as connection:
+        names = connection.execute(
+            text("SELECT id, name, name_key FROM organization ORDER BY id")
+        ).all()
+        entries = connection.execute(
+            text("SELECT action, user_email FROM audit_entry")
+        ).all()
+    assert [tuple(row) for row in names] == [
+        (1, "Ünïcode & Co 🎸", "ünïcode & co 🎸"),
+        (3, "x" * 200, "x" * 200),
+        (5, "ünïcode & co 🎸 (id 5)", "ünïcode & co 🎸 (id 5)"),
+        (6, "Straße", "strasse"),
+        (8, "STRASSE (id 8)", "strasse (id 8)"),
+    ]
+    assert entries == [("add", "zoë@example.com")]
+    after = rows_of(engine)
+    assert {t: r for t, r in after.items() if t != "organization"} == {
+        t: r for t, r in before.items() if t != "organization"
+    }
+
+
+def test_migrations_name_keys_down_and_up_keep_the_organizations(
+    engine: Engine,
+) -> None:
+    migrate.upgrade(engine, BEFORE_NAME_KEYS)
+    insert_first_revision_rows(engine)
+    migrate.upgrade(engine, NAME_KEYS)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO audit_entry (organization_id, at, action, user_email,"
+                " new_role, new_value) VALUES (1, '2025-01-01 00:00:00', 'create',"
+                " 'zoë@example.com', 'OWNER', 'Ünïcode & Co 🎸')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_entry (organization_id, at, action, old_value,"
+                " new_value) VALUES (1, '2025-01-02 00:00:00', 'rename', 'a', 'b')"
+            )
+        )
+    before = rows_of(engine)
+    migrate.downgrade(engine, BEFORE_NAME_KEYS)
+    with engine.connect() as connection:
+        entries = connection.execute(
+            text("SELECT action, user_email, new_role FROM audit_entry")
+        ).all()
+    # A creation is the addition of the first owner it also was; a rename has no
+    # place in the old schema.
+    assert [tuple(row) for row in entries] == [("add", "zoë@example.com", "OWNER")]
+    assert rows_of(engine) == before
+    migrate.upgrade(engine)
+    assert rows_of(engine) == before
+    assert schema_differences(engine) == []
+    with engine.begin() as connection, pytest.raises(IntegrityError):
+        connection.execute(
+            text(
+                "INSERT INTO organization (name, name_key, billing_address)"
+                " VALUES ('x', 'ünïcode & co 🎸', '')"
+            )
+        )

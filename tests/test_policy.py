@@ -25,13 +25,17 @@ ORG_ACTIONS = [
     "UPDATE_ROLE",
     "DELETE_ROLE",
     "READ_AUDIT",
+    "UPDATE",
+    "UPDATE_BILLING",
+    "READ_SETTINGS",
+    "DELETE",
 ]
 
 # The permission table of DESIGN.md, written out independently of the policy.
 EXPECTED: dict[str | None, set[str]] = {
     "OWNER": set(ORG_ACTIONS),
     "MEMBER": {"READ", "LIST_REPOS", "LIST_ROLES"},
-    "BILLING": {"READ", "READ_BILLING"},
+    "BILLING": {"READ", "READ_BILLING", "UPDATE_BILLING", "READ_SETTINGS"},
     None: set(),
 }
 
@@ -94,6 +98,21 @@ def test_policy_repository_read_follows_list_repos(
     assert get_oso().authorized_actions(viewer, repo) == (
         {"READ"} if expected else set()
     )
+
+
+@pytest.mark.parametrize("email", [demo.ADMIN, demo.JOHN, demo.GEORGE])
+def test_policy_everyone_may_create_organizations_as_themselves_only(
+    ctx: None, email: str
+) -> None:
+    # why: creating an organization is a right over one's own account (any role,
+    # or none), never over someone else's
+    me, other = _user(email), _user(demo.PAUL)
+    viewer = Viewer(portal_db.get_session(), me.id)
+    expected = {"READ", "CHANGE_PASSWORD", "CREATE_ORGANIZATION"}
+    assert get_oso().authorized_actions(viewer, me) == expected
+    assert get_oso().authorized_actions(viewer, other) == set()
+    anonymous = Viewer(portal_db.get_session(), None)
+    assert get_oso().authorized_actions(anonymous, me) == set()
 
 
 def test_policy_anonymous_viewer_gets_nothing(ctx: None) -> None:

@@ -180,7 +180,10 @@ def test_postgres_reset_restores_the_template_rows_over_a_test_left_open(
     forgotten.begin()
     forgotten.execute(text('DELETE FROM "user" WHERE email = :e'), {"e": demo.ADMIN})
     forgotten.execute(
-        text("INSERT INTO organization (name, billing_address) VALUES ('Left', '')")
+        text(
+            "INSERT INTO organization (name, name_key, billing_address)"
+            " VALUES ('Left', 'left', '')"
+        )
     )
     forgotten.execute(text("LOCK TABLE organization_role"))  # TRUNCATE would wait
     postgres.reset(pg_url, postgres_template)

@@ -1,5 +1,6 @@
 """Administration from the command line: ``flask --app portal create-user``,
-``assign-role``, ``remove-role``, ``list-roles`` and ``list-orgs``.
+``assign-role``, ``remove-role``, ``list-roles``, ``list-orgs``, ``create-org``
+and ``delete-org``.
 
 The same rules as the web, from the same code: emails and passwords are checked
 with the web forms' own fields (portal.forms), roles change through portal.domain.roles
@@ -28,14 +29,14 @@ from typing import TypeVar
 
 import click
 import wtforms
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from portal.domain import member_search, organizations, roles
+from portal.domain import member_search, org_admin, organizations, roles
 from portal.domain.models import ROLE_NAMES, Organization, User, normalize_email
 from portal.forms import PasswordForm, RoleForm
 from portal.infra import db
@@ -50,6 +51,8 @@ def init_app(app: Flask) -> None:
         remove_role_command,
         list_roles_command,
         list_orgs_command,
+        create_org_command,
+        delete_org_command,
     ):
         app.cli.add_command(command)
 
@@ -330,6 +333,90 @@ def list_orgs_command() -> None:
         click.echo(f"{org.id:>{id_width}}  {name:<{name_width}}  {org.members} {noun}")
 
 
+# --- organizations ---------------------------------------------------------------
+
+
+@click.command("create-org")
+@click.argument("name")
+@click.option(
+    "--owner",
+    "owner_email",
+    required=True,
+    metavar="EMAIL",
+    help="The account that becomes the organization's first OWNER.",
+)
+@with_appcontext
+def create_org_command(name: str, owner_email: str) -> None:
+    """Create an organization named NAME, with EMAIL as its OWNER.
+
+    NAME is trimmed, 1 to 100 characters, and unique ignoring case, as on the
+    web's form.
+    """
+    email = _checked_email(owner_email)
+    with _refusals(), db.writer_session() as session:
+        owner = roles.find_user(session, email)
+        created = org_admin.create_organization(session, name, owner, actor=None)
+        org_id, shown = created.id, _name_of(created)
+    current_app.logger.info(
+        "organization created: org=%s name=%r actor=command-line", org_id, name
+    )
+    _echo(f"Created {shown}: {email} is its OWNER.")
+
+
+@click.command("delete-org")
+@click.argument("org")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Delete it: without --yes, only say what would be deleted.",
+)
+@_org_flags
+@with_appcontext
+def delete_org_command(org: str, yes: bool, org_by_id: bool, org_by_name: bool) -> None:
+    """Delete ORG (an id or an exact name: see --id, --name) with its
+    repositories, roles and audit log, in one transaction. The deletion is logged
+    (logger "portal": "organization deleted: ...")."""
+    by = _reading(org_by_id, org_by_name)
+    with _refusals(), db.writer_session() as session:
+        organization = _locked_organization(session, org, by)
+        if not yes:
+            what = _contents(org_admin.contents(session, organization.id))
+            raise Refused(
+                f"This would delete {_name_of(organization)} with {what}."
+                " Add --yes to delete it."
+            )
+        gone = org_admin.delete_organization(
+            session, organization.id, organization.name, actor=None
+        )
+    current_app.logger.warning(
+        "organization deleted: org=%s name=%r actor=command-line"
+        " repositories=%s members=%s audit_entries=%s",
+        gone.organization_id,
+        gone.name,
+        gone.contents.repositories,
+        gone.contents.members,
+        gone.contents.audit_entries,
+    )
+    _echo(
+        f"Deleted {gone.name} (id {gone.organization_id}) with"
+        f" {_contents(gone.contents)}."
+    )
+
+
+def _contents(contents: org_admin.Contents) -> str:
+    """What goes with an organization, in words: "1 repository, 4 members and 0
+    audit entries"."""
+
+    def counted(n: int, one: str, many: str) -> str:
+        return f"{n:,} {one if n == 1 else many}"
+
+    return (
+        f"{counted(contents.repositories, 'repository', 'repositories')},"
+        f" {counted(contents.members, 'member', 'members')} and"
+        f" {counted(contents.audit_entries, 'audit entry', 'audit entries')}"
+    )
+
+
 def _locked_organization(
     session: Session, ref: str, by: organizations.By
 ) -> Organization:
@@ -360,7 +447,11 @@ def _refusals() -> Iterator[None]:
             "With --id, ORG is an id: digits without leading zeros,"
             f" not {error.shown!r}."
         ) from error
-    except (roles.RoleError, organizations.OrganizationNotFound) as error:
+    except (
+        roles.RoleError,
+        organizations.OrganizationNotFound,
+        org_admin.OrgAdminError,
+    ) as error:
         raise Refused(str(error)) from error
 
 

@@ -16,12 +16,14 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
     WriteOnlyMapped,
     mapped_column,
     relationship,
+    validates,
 )
 
 from portal.infra import clock
@@ -34,7 +36,21 @@ ROLE_NAMES: tuple[str, ...] = ("OWNER", "MEMBER", "BILLING")
 #: What an audit entry records: a role added, changed or removed by someone, or
 #: given up by its holder ("leave"). Invitations, expiries and repository roles
 #: will add values here (and to the check constraint), not new columns.
-AUDIT_ACTIONS: tuple[str, ...] = ("add", "change", "remove", "leave")
+AUDIT_ACTIONS: tuple[str, ...] = (
+    "add",
+    "change",
+    "remove",
+    "leave",
+    # The organization itself: created (its first owner is the entry's user),
+    # renamed (old_value, new_value) and its billing address changed.
+    "create",
+    "rename",
+    "billing_address",
+)
+
+#: The longest name a new or renamed organization may have (older rows may hold
+#: up to the column's 200 characters).
+ORGANIZATION_NAME_MAX = 100
 
 
 def new_session_token() -> str:
@@ -45,6 +61,20 @@ def new_session_token() -> str:
 def normalize_email(email: str) -> str:
     """The form in which emails are stored and compared."""
     return email.strip().lower()
+
+
+def organization_name_key(name: str) -> str:
+    """The form in which organization names are compared: trimmed and case-folded
+    in Python ("Straße" and "STRASSE" are one name), the same on every database
+    (SQLite's lower() folds ASCII only). Stored in Organization.name_key, which
+    is unique."""
+    return name.strip().casefold()
+
+
+def _name_key_default(context: DefaultExecutionContext) -> str:
+    """name_key for an INSERT that sets only the name (bulk inserts of rows)."""
+    parameters = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return organization_name_key(str(parameters["name"]))
 
 
 class Base(DeclarativeBase):
@@ -108,6 +138,13 @@ class Organization(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name as names are compared (organization_name_key): unique, so that no
+    # two organizations have names that differ only in case, whoever inserts
+    # them. Case folding may lengthen a name (ß -> ss): room for three times it.
+    # Deferred: only uniqueness needs it, never a page.
+    name_key: Mapped[str] = mapped_column(
+        String(600), unique=True, default=_name_key_default, deferred=True
+    )
     billing_address: Mapped[str] = mapped_column(String(500), default="")
 
     # Thousands of rows: never loaded whole. Add with .add()/.add_all(), read with
@@ -127,6 +164,12 @@ class Organization(Base):
         cascade="all, delete-orphan",
         passive_deletes=True,
     )
+
+    @validates("name")
+    def _keep_name_key(self, _key: str, name: str) -> str:
+        """Keep name_key in step with every name set on the object."""
+        self.name_key = organization_name_key(name)
+        return name
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.name!r}>"
@@ -232,10 +275,15 @@ class AuditEntry(Base):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("user.id", ondelete="SET NULL"), index=True
     )
-    user_email: Mapped[str] = mapped_column(String(254))
+    # None: an entry about the organization itself (rename, billing_address).
+    user_email: Mapped[str | None] = mapped_column(String(254))
     # None: no role before (an addition) or after (a removal).
     old_role: Mapped[str | None] = mapped_column(String(32))
     new_role: Mapped[str | None] = mapped_column(String(32))
+    # The organization's name before and after a rename (create: the name it was
+    # created with, in new_value); None for role changes.
+    old_value: Mapped[str | None] = mapped_column(String(200))
+    new_value: Mapped[str | None] = mapped_column(String(200))
 
     @property
     def at_utc(self) -> datetime:

@@ -141,4 +141,7 @@ def entry_json(entry: AuditEntry) -> Body:
         "action": entry.action,
         "old": entry.old_role,
         "new": entry.new_role,
+        # The organization's name before and after (rename; create: new only).
+        "old_value": entry.old_value,
+        "new_value": entry.new_value,
     }

@@ -71,7 +71,7 @@ def _role_in(server: LiveServer, email: str, org_id: int = BEATLES) -> str | Non
     )
 
 
-def _audit(server: LiveServer, org_id: int = BEATLES) -> list[tuple[str, str]]:
+def _audit(server: LiveServer, org_id: int = BEATLES) -> list[tuple[str, str | None]]:
     """(action, user email) of org_id's audit entries as committed, newest first."""
     statement = (
         select(AuditEntry.action, AuditEntry.user_email)

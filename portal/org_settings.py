@@ -1,0 +1,315 @@
+"""Administering organizations: creating one, its settings (the name and the
+billing address) and deleting it.
+
+Every view follows the house order on consecutive lines: load the resource (404
+if it does not exist), authorize, act, render. Changes go through
+portal.domain.org_admin inside ``db.transaction``; a refused change (OrgAdminError)
+comes back as the field's error with the status the error carries. Who may do
+what is the policy's: CREATE_ORGANIZATION on one's own account, and the
+organization's READ_SETTINGS (the page), UPDATE (rename), UPDATE_BILLING and
+DELETE.
+
+A deletion is logged (logger ``portal``, level WARNING, "organization deleted:
+..." with the id, name, actor and what went with it) once committed: the record
+that outlives the organization, whose audit entries go with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from portal.authz import authorize, can
+from portal.domain import org_admin
+from portal.domain.models import Organization, User
+from portal.forms import DeleteOrganizationForm, OrganizationForm, SettingsForm
+from portal.infra import db
+from portal.web.loaders import load_organization
+from portal.web.negotiation import done, render
+from portal.web.pages import Body, PageView, organization_json
+from portal.web.wording import full_stop
+
+bp = Blueprint("org_admin", __name__)
+
+
+def _actor() -> User:
+    """The signed-in user, who acts."""
+    actor: User = current_user._get_current_object()
+    return actor
+
+
+# --- creating an organization ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewOrganizationPage(PageView):
+    """The form that creates an organization."""
+
+    template = "orgs/new.html"
+    form: OrganizationForm
+
+    def json(self) -> Body:
+        """What to POST where."""
+        return {"create": {"url": url_for("org_admin.organization_create")}}
+
+
+@bp.route("/orgs/new")
+def organization_new() -> ResponseReturnValue:
+    """The form that creates an organization (any signed-in user may)."""
+    user = _actor()
+    authorize("CREATE_ORGANIZATION", user)
+    return render(NewOrganizationPage(OrganizationForm()))
+
+
+@bp.route("/orgs", methods=["POST"])
+def organization_create() -> ResponseReturnValue:
+    """Create an organization; its creator becomes its OWNER in the same
+    transaction."""
+    user = _actor()
+    authorize("CREATE_ORGANIZATION", user)
+    form = OrganizationForm()
+    if not form.validate():
+        return render(NewOrganizationPage(form), 422)
+    session = db.get_session()
+    try:
+        with db.transaction(session):
+            created = org_admin.create_organization(
+                session, form.name.data or "", user, actor=user
+            )
+            org_id, name = created.id, created.name
+    except org_admin.OrgAdminError as error:
+        form.name.errors = [str(error)]
+        return render(NewOrganizationPage(form), error.status)
+    current_app.logger.info(
+        "organization created: org=%s name=%r actor=%s", org_id, name, user.id
+    )
+    message = f"Created {full_stop(name)} You are its owner."
+    return done(message, url_for("orgs.organization_show", org_id=org_id))
+
+
+# --- settings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingsPage(PageView):
+    """The organization's settings: each form shown to whoever may use it."""
+
+    template = "orgs/settings.html"
+    organization: Organization
+    form: SettingsForm
+
+    def json(self) -> Body:
+        """The organization, what the viewer may change, and the address if they
+        may change it."""
+        org = self.organization
+        may_bill = can("UPDATE_BILLING", org)
+        return {
+            "organization": organization_json(org),
+            "billing_address": org.billing_address if may_bill else None,
+            "may_rename": can("UPDATE", org),
+            "may_change_billing_address": may_bill,
+            "may_delete": can("DELETE", org),
+            # What the forms carry, to send back: a change made meanwhile by
+            # someone else is then refused (409) instead of overwritten.
+            "form": {
+                "current_name": org.name,
+                "current_billing_address": org.billing_address if may_bill else None,
+            },
+        }
+
+
+@bp.route("/orgs/<id:org_id>/settings")
+def settings(org_id: int) -> ResponseReturnValue:
+    """The settings page: rename (owners), the billing address (owners and billing
+    managers), and the way to delete the organization (owners)."""
+    organization = load_organization(org_id)
+    authorize("READ_SETTINGS", organization)
+    return _render_settings(organization, SettingsForm())
+
+
+@bp.route("/orgs/<id:org_id>/settings", methods=["POST"])
+def settings_update(org_id: int) -> ResponseReturnValue:
+    """Change what the request sends: the name (UPDATE), the billing address
+    (UPDATE_BILLING), or both, in one transaction."""
+    organization = load_organization(org_id)
+    authorize("READ_SETTINGS", organization)
+    form = SettingsForm()
+    renaming, readdressing = form.sent(form.name), form.sent(form.billing_address)
+    if renaming:
+        authorize("UPDATE", organization)
+    if readdressing:
+        authorize("UPDATE_BILLING", organization)
+    if not form.validate():
+        return _render_settings(organization, form, 422)
+    if not renaming and not readdressing:
+        form.form_errors.append("Send a new name, a billing address, or both.")
+        return _render_settings(organization, form, 422)
+    if _stale(organization, form, renaming, readdressing):
+        return _render_settings(organization, form, 409)
+    return _apply_settings(organization, form, renaming, readdressing)
+
+
+def _stale(
+    organization: Organization, form: SettingsForm, renaming: bool, readdressing: bool
+) -> bool:
+    """Whether a form sent was rendered before someone else changed what it
+    changes (it says so at its field); a form that does not say what it was
+    rendered with is not stale."""
+    stale = False
+    shown = form.current_name.data
+    if renaming and form.sent(form.current_name) and shown != organization.name:
+        form.name.errors = [
+            f"The organization was renamed to {organization.name} while you were"
+            " looking. Check the name and send it again."
+        ]
+        stale = True
+    shown = form.current_billing_address.data or ""
+    if (
+        readdressing
+        and form.sent(form.current_billing_address)
+        and not org_admin.same_address(shown, organization.billing_address)
+    ):
+        form.billing_address.errors = [
+            "The billing address was changed while you were looking: it is shown"
+            " as it is now. Check it and send yours again."
+        ]
+        stale = True
+    return stale
+
+
+def _apply_settings(
+    organization: Organization, form: SettingsForm, renaming: bool, readdressing: bool
+) -> ResponseReturnValue:
+    """Make the changes form asks for, in one transaction; say what changed."""
+    org_id, actor, session = organization.id, _actor(), db.get_session()
+    said: list[str] = []
+    try:
+        with db.transaction(session):
+            if renaming:
+                field = form.name
+                old = org_admin.rename_organization(
+                    session, organization, form.name.data or "", actor=actor
+                )
+                said.append(f"Renamed {old} to {full_stop(organization.name)}")
+            if readdressing:
+                field = form.billing_address
+                org_admin.change_billing_address(
+                    session, organization, form.billing_address.data or "", actor=actor
+                )
+                said.append("The billing address was changed.")
+    except org_admin.OrgAdminError as error:
+        field.errors = [str(error)]
+        session.refresh(organization)  # as it is, not as the refused change left it
+        return _render_settings(organization, form, error.status)
+    current_app.logger.info(
+        "organization settings changed: org=%s actor=%s name=%s billing_address=%s",
+        org_id,
+        actor.id,
+        renaming,
+        readdressing,
+    )
+    return done(" ".join(said), url_for("org_admin.settings", org_id=org_id))
+
+
+def _render_settings(
+    organization: Organization, form: SettingsForm, status: int = 200
+) -> Response:
+    """The settings page; a form that was not (or not validly) sent shows the
+    organization's values."""
+    if status == 200 or not form.name.errors:
+        form.name.data = organization.name
+    if status in (200, 409) or not form.billing_address.errors:
+        # A stale address is replaced by the current one, to correct again.
+        form.billing_address.data = organization.billing_address
+    form.current_name.data = organization.name
+    form.current_billing_address.data = organization.billing_address
+    return render(SettingsPage(organization, form), status)
+
+
+# --- deleting ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeletePage(PageView):
+    """The confirmation of a deletion: what goes with the organization, and the
+    name to type."""
+
+    template = "orgs/delete.html"
+    organization: Organization
+    contents: org_admin.Contents
+    form: DeleteOrganizationForm
+
+    def json(self) -> Body:
+        """What goes, and what to POST where to delete it."""
+        org, gone = self.organization, self.contents
+        return {
+            "organization": organization_json(org),
+            "deletes": {
+                "repositories": gone.repositories,
+                "members": gone.members,
+                "audit_entries": gone.audit_entries,
+            },
+            "confirm": {
+                "url": url_for("org_admin.organization_delete", org_id=org.id),
+                "body": {"confirm_name": org.name},
+            },
+        }
+
+
+@bp.route("/orgs/<id:org_id>/delete", methods=["GET", "POST"])
+def organization_delete(org_id: int) -> ResponseReturnValue:
+    """GET: what goes with the organization, and the name to type; POST: delete
+    it, in one transaction, if the typed name is its name (422 otherwise)."""
+    organization = load_organization(org_id)
+    authorize("DELETE", organization)
+    form = DeleteOrganizationForm()
+    if request.method != "POST":  # GET, and HEAD like it
+        return _render_delete(organization, form)
+    if not form.validate():
+        return _render_delete(organization, form, 422)
+    session, actor = db.get_session(), _actor()
+    try:
+        with db.transaction(session):
+            gone = org_admin.delete_organization(
+                session, org_id, form.confirm_name.data or "", actor=actor
+            )
+    except org_admin.OrgAdminError as error:
+        form.confirm_name.errors = [str(error)]
+        return _render_delete(_reloaded(organization), form, error.status)
+    _log_deletion(gone)
+    message = f"Deleted {full_stop(gone.name)}"
+    return done(message, url_for("orgs.organization_list"))
+
+
+def _reloaded(organization: Organization) -> Organization:
+    """organization as it is now, after a rolled-back transaction."""
+    db.get_session().refresh(organization)
+    return organization
+
+
+def _render_delete(
+    organization: Organization, form: DeleteOrganizationForm, status: int = 200
+) -> Response:
+    """The confirmation page, with what goes with the organization."""
+    contents = org_admin.contents(db.get_session(), organization.id)
+    form.confirm_name.label.text = f"Type {organization.name} to confirm"
+    return render(DeletePage(organization, contents, form), status)
+
+
+def _log_deletion(gone: org_admin.Deleted) -> None:
+    """The record of a deletion that outlives the organization (its audit entries
+    went with it): one WARNING line of the ``portal`` logger, once committed."""
+    current_app.logger.warning(
+        "organization deleted: org=%s name=%r actor=%s"
+        " repositories=%s members=%s audit_entries=%s",
+        gone.organization_id,
+        gone.name,
+        gone.actor_id,
+        gone.contents.repositories,
+        gone.contents.members,
+        gone.contents.audit_entries,
+    )
