@@ -7,13 +7,13 @@
 #   LIST_REPOS           x      x
 #   LIST_ROLES           x      x
 #   READ_BILLING         x              x
+#   READ_SETTINGS        x              x  (whoever may change one of the below)
+#   UPDATE_BILLING       x              x  (the billing address)
 #   CREATE_ROLE          x
 #   UPDATE_ROLE          x
 #   DELETE_ROLE          x
 #   READ_AUDIT           x
 #   UPDATE               x                 (rename)
-#   UPDATE_BILLING       x              x  (the billing address)
-#   READ_SETTINGS        x              x  (whoever may change one of the above)
 #   DELETE               x
 #
 # One person's role in an organization (OrganizationRole) may be read by whoever
@@ -43,14 +43,14 @@ resource Organization {
     "LIST_REPOS",
     "LIST_ROLES",
     "READ_BILLING",
+    "READ_SETTINGS",
+    "UPDATE_BILLING",
     "CREATE_ROLE",
     "UPDATE_ROLE",
-    "UPDATE",
-    "UPDATE_BILLING",
-    "READ_SETTINGS",
-    "DELETE",
     "DELETE_ROLE",
-    "READ_AUDIT"
+    "READ_AUDIT",
+    "UPDATE",
+    "DELETE"
   ];
 
   # Every role may see that the organization exists and open its overview.

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.policy import PortalOso, build_oso
-from portal.authz.words import ORGANIZATION, load_words
+from portal.authz.words import ORGANIZATION, Words, load_words
 from portal.domain.models import Organization
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,11 +74,11 @@ def render(model: AccessModel) -> str:
     return "\n".join(lines)
 
 
-def table(oso: PortalOso) -> str:
-    """The table for the policy oso has loaded, in portal/policy_words.toml's
-    words."""
+def table(oso: PortalOso, words: Words | None = None) -> str:
+    """The table for the policy oso has loaded, in words (portal/policy_words.toml
+    unless given)."""
     # A transient organization: the policy reads none of it (as at start-up).
-    return render(access_model(oso, Organization(), load_words(WORDS)))
+    return render(access_model(oso, Organization(), words or load_words(WORDS)))
 
 
 def in_readme(text: str) -> str:

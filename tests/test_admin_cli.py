@@ -82,7 +82,12 @@ def roles_page_role(app: Flask, org_id: int, email: str) -> str | None:
     assert page.status_code == 200
     for row in re.findall(r"<tr>(.*?)</tr>", page.get_data(as_text=True), re.S):
         if f">{email}<" in row:
-            names = re.findall(r">(OWNER|MEMBER|BILLING)<", row)
+            # The row's control has the role selected; a row without one (the
+            # last owner's) shows it as a badge.
+            found = re.findall(
+                r'<option value="(\w+)" selected>|class="badge badge-(\w+)"', row
+            )
+            names = [(chosen or badge).upper() for chosen, badge in found]
             assert len(names) == 1, row
             return names[0]
     return None

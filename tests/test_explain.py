@@ -35,6 +35,10 @@ PERMISSION_CODES = {
     "Change people's roles": "UPDATE_ROLE",
     "Remove people": "DELETE_ROLE",
     "See the audit log": "READ_AUDIT",
+    "Open the settings": "READ_SETTINGS",
+    "Change the billing address": "UPDATE_BILLING",
+    "Rename the organization": "UPDATE",
+    "Delete the organization": "DELETE",
 }
 
 
@@ -155,10 +159,14 @@ def test_explain_permissions_most_widely_granted_first(model: AccessModel) -> No
         "LIST_REPOS",
         "LIST_ROLES",
         "READ_BILLING",
+        "READ_SETTINGS",
+        "UPDATE_BILLING",
         "CREATE_ROLE",
         "UPDATE_ROLE",
         "DELETE_ROLE",
         "READ_AUDIT",
+        "UPDATE",
+        "DELETE",
     )
 
 
@@ -180,9 +188,13 @@ def test_explain_ties_follow_the_declared_order_not_the_alphabet(
         reordered = access_model(get_oso(), _beatles(), backwards)
     assert reordered.permissions == (
         "READ",
+        "UPDATE_BILLING",
+        "READ_SETTINGS",
         "READ_BILLING",
         "LIST_ROLES",
         "LIST_REPOS",
+        "DELETE",
+        "UPDATE",
         "READ_AUDIT",
         "DELETE_ROLE",
         "UPDATE_ROLE",

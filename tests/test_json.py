@@ -178,10 +178,14 @@ def test_json_organizations_only_those_the_user_can_read(app: Flask) -> None:
                 "LIST_ROLES",
                 "READ_BILLING",
                 # the roles table's order: ties as the policy declares them
+                "READ_SETTINGS",
+                "UPDATE_BILLING",
                 "CREATE_ROLE",
                 "UPDATE_ROLE",
                 "DELETE_ROLE",
                 "READ_AUDIT",
+                "UPDATE",
+                "DELETE",
             ],
         ),
         (demo.PAUL, "MEMBER", ["READ", "LIST_REPOS", "LIST_ROLES"]),
@@ -277,8 +281,8 @@ def test_json_assign_role_changes_it_and_says_so(app: Flask, db: Any) -> None:
     assert _body(response) == {
         "location": "/orgs/1/roles",
         "message": "ringo@beatles.com is now a Billing manager. They can now see the"
-        " billing details; they can no longer see the repositories or see who is"
-        " here.",
+        " billing details, open the settings and change the billing address; they"
+        " can no longer see the repositories or see who is here.",
     }
     assert role_of(db, demo.RINGO, 1) == "BILLING"
     entries = _body(john.get("/orgs/1/audit"))["entries"]

@@ -266,8 +266,8 @@ def test_member_update_flashes_what_was_gained_and_lost(
     assert response.status_code == 302 and response.location == url
     assert (
         "ringo@beatles.com is now a Billing manager. They can now see the billing"
-        " details; they can no longer see the repositories or see who is here."
-        in client.get(url).text
+        " details, open the settings and change the billing address; they can no"
+        " longer see the repositories or see who is here." in client.get(url).text
     )
     assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
 
@@ -290,7 +290,8 @@ def test_member_role_create_reassign_flashes_what_was_gained_and_lost(
     assert roles.assign(1, demo.RINGO, "BILLING").status_code == 302
     assert (
         "ringo@beatles.com is now a Billing manager. They can now see the billing"
-        " details; they can no longer see the repositories or see who is here."
+        " details, open the settings and change the billing address; they can no"
+        " longer see the repositories or see who is here."
         in client.get("/orgs/1/roles").text
     )
 
@@ -302,8 +303,9 @@ def test_member_role_create_addition_flashes_what_was_gained(
     assert roles.assign(1, demo.ADMIN, "BILLING").status_code == 302
     page = client.get("/orgs/1/roles").text
     assert (
-        "admin@admin.com is now a Billing manager. They can now see the organization"
-        " and see the billing details." in page
+        "admin@admin.com is now a Billing manager. They can now see the organization,"
+        " see the billing details, open the settings and change the billing"
+        " address." in page
     )
 
 
@@ -513,10 +515,14 @@ def test_member_update_self_demotion_asks_for_confirmation(
     assert "You will lose access to role management" in page
     assert _listed(page, "Permissions lost") == [
         "See the billing details",
+        "Open the settings",
+        "Change the billing address",
         "Add people",
         "Change people's roles",
         "Remove people",
         "See the audit log",
+        "Rename the organization",
+        "Delete the organization",
     ]
     assert '<input type="hidden" name="confirm" value="yes">' in page
     assert roles_snapshot(db) == before
@@ -533,9 +539,10 @@ def test_member_update_self_demotion_confirmed(
     assert role_of(db, demo.JOHN, BEATLES) == "MEMBER"
     # why: the flash speaks to whoever changed their own role
     assert (
-        "You are now a Member. You can no longer see the billing details, add people,"
-        " change people&#39;s roles, remove people or see the audit log."
-        in client.get(url).text
+        "You are now a Member. You can no longer see the billing details, open the"
+        " settings, change the billing address, add people, change people&#39;s"
+        " roles, remove people, see the audit log, rename the organization or"
+        " delete the organization." in client.get(url).text
     )
 
 

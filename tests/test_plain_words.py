@@ -219,7 +219,7 @@ def test_plain_words_flash_and_member_page_follow_the_words(
     john = _login(app, demo.JOHN)
     page = _post(john, "/orgs/1/roles", user_email=demo.RINGO, name="BILLING")
     assert (
-        "ringo@beatles.com is now a Treasurer. They can now read the invoices;"
+        "ringo@beatles.com is now a Treasurer. They can now read the invoices, open"
         in " ".join(visible(page).text)
     )
     assert '<option value="BILLING">Treasurer</option>' in page

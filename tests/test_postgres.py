@@ -131,7 +131,8 @@ def test_postgres_walkthrough_and_hostile_input(pg_app: Flask) -> None:
         assert roles.assign(1, email, name, token=token).status_code == status
     assert (
         "ringo@beatles.com is now a Billing manager. They can now see the billing"
-        " details; they can no longer see the repositories or see who is here."
+        " details, open the settings and change the billing address; they can no"
+        " longer see the repositories or see who is here."
         in client.get("/orgs/1/roles").text
     )
 

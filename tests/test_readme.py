@@ -78,15 +78,15 @@ def test_readme_permission_table_speaks_the_products_words(
     renamed.write_text(words.replace('"Billing manager"', '"Treasurer"'))
     table = permission_table.table(get_oso(app), load_words(renamed))
     assert "| Treasurer (`BILLING`) |" in table.splitlines()[2]
-    assert "| See the billing details (`READ_BILLING`) | yes |  | yes |" in table
-    assert "Owner (`OWNER`) includes Member and Treasurer." in table
+    assert "| `READ_BILLING`: See the billing details | yes |  | yes |" in table
+    assert "An Owner is also a Member and a Treasurer." in table
 
 
 def test_readme_permission_table_refuses_an_undescribed_permission(
     tmp_path: Path,
 ) -> None:
     # An owners-only EXPORT: the README may not list it without saying what it is.
-    declared = _changed('"READ_AUDIT"\n  ];', '"READ_AUDIT",\n    "EXPORT"\n  ];')
+    declared = _changed('"DELETE"\n  ];', '"DELETE",\n    "EXPORT"\n  ];')
     granted = declared.replace(
         '"READ_AUDIT" if "OWNER";', '"READ_AUDIT" if "OWNER";\n  "EXPORT" if "OWNER";'
     )

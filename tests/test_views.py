@@ -160,7 +160,8 @@ def test_walkthrough_john_makes_ringo_billing(
     page = client.get("/orgs/1/roles").text
     assert (
         "ringo@beatles.com is now a Billing manager. They can now see the billing"
-        " details; they can no longer see the repositories or see who is here." in page
+        " details, open the settings and change the billing address; they can no"
+        " longer see the repositories or see who is here." in page
     )
     assert role_of(db, demo.RINGO, 1) == "BILLING"
     ringo = app.test_client()

@@ -95,9 +95,7 @@ def test_a_policy_that_gains_a_permission_without_words_is_refused(
     permission: refused, naming it."""
     policy = tmp_path / "policy.polar"
     policy.write_text(
-        POLICY.replace(
-            '"READ_AUDIT"\n  ];', '"READ_AUDIT",\n    "EXPORT"\n  ];'
-        ).replace(
+        POLICY.replace('"DELETE"\n  ];', '"DELETE",\n    "EXPORT"\n  ];').replace(
             '"READ_AUDIT" if "OWNER";',
             '"READ_AUDIT" if "OWNER";\n  "EXPORT" if "OWNER";',
         )

@@ -86,8 +86,8 @@ def test_e2e_owner_assigns_a_role_with_the_form(
     page.get_by_label("Role", exact=True).select_option("BILLING")
     page.get_by_role("button", name="Assign role").click()
     expect(page.get_by_role("status")).to_have_text(
-        f"{email} is now a Billing manager. They can now see the organization and"
-        " see the billing details."
+        f"{email} is now a Billing manager. They can now see the organization, see"
+        " the billing details, open the settings and change the billing address."
     )
     row = page.get_by_role("row").filter(has_text=email)
     expect(row.get_by_label(f"Role of {email}")).to_have_value("BILLING")

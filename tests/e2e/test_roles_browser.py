@@ -187,8 +187,9 @@ def test_member_page_change_flashes_what_was_gained_and_lost(
     login(page, live_server, demo.JOHN)
     _change_role(page, live_server, demo.RINGO, "BILLING")
     expect(_flash(page)).to_have_text(
-        f"{demo.RINGO} is now a Billing manager. They can now see the billing details;"
-        " they can no longer see the repositories or see who is here."
+        f"{demo.RINGO} is now a Billing manager. They can now see the billing details,"
+        " open the settings and change the billing address; they can no longer see"
+        " the repositories or see who is here."
     )
     expect(
         page.get_by_text("Role in The Beatles: Billing manager", exact=True)
@@ -273,8 +274,10 @@ def test_member_page_self_demotion_confirmed_makes_the_owner_a_member(
     _change_role(page, live_server, demo.JOHN, "MEMBER")
     page.get_by_role("button", name="Yes, make me a Member").click()
     expect(_flash(page)).to_have_text(
-        "You are now a Member. You can no longer see the billing details, add people,"
-        " change people's roles, remove people or see the audit log."
+        "You are now a Member. You can no longer see the billing details, open the"
+        " settings, change the billing address, add people, change people's roles,"
+        " remove people, see the audit log, rename the organization or delete the"
+        " organization."
     )
     expect(page.get_by_text("You are a Member in The Beatles.")).to_be_visible()
     # As a MEMBER, john no longer gets the controls.
