@@ -99,7 +99,7 @@ def test_e2e_last_owner_leaving_is_refused_with_the_way_out(
     page.get_by_role("button", name="Leave The Beatles").click()
     summary = page.get_by_role("alert")
     expect(summary).to_be_focused()
-    expect(summary).to_contain_text("john@beatles.com is the last owner.")
+    expect(summary).to_contain_text("john@beatles.com is the last Owner.")
     screenshot(page, "last-owner-leave-refused")
     summary.get_by_role("link", name="Make someone else an Owner").click()
     expect(page).to_have_url(f"{live_server.url}/orgs/{BEATLES}/roles")
@@ -110,6 +110,7 @@ def test_e2e_message_of_a_change_takes_the_focus(
 ) -> None:
     login(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
+    page.locator("summary", has_text="Add people").click()
     page.get_by_label("User email").fill(demo.RINGO)
     page.get_by_label("Role", exact=True).select_option("BILLING")
     page.get_by_role("button", name="Assign role").click()

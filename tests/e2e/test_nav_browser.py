@@ -153,7 +153,8 @@ def test_nav_switcher_finds_an_organization_past_the_first_ten(
     finder.press("Enter")
     expect(page).to_have_url(re.compile(r"/orgs\?q=band\+27$"))
     main = page.locator("main")
-    expect(main.get_by_role("link")).to_have_count(2)  # the row and "Clear"
+    # The row, "Clear", and "Create an organization" above the list.
+    expect(main.get_by_role("link")).to_have_count(3)
     expect(main.get_by_role("link", name="Band 27")).to_be_visible()
 
 

@@ -205,8 +205,8 @@ def test_member_page_change_flashes_only_what_was_gained_on_a_promotion(
     # BILLING -> OWNER takes nothing away: the flash has no "no longer" part.
     expect(_flash(page)).to_have_text(
         f"{demo.GEORGE} is now an Owner. They can now see the repositories, see who"
-        " is here, add people, change people's roles, remove people and see the"
-        " audit log."
+        " is here, add people, change people's roles, remove people, see the audit"
+        " log, rename the organization and delete the organization."
     )
     assert _role_in(live_server, demo.GEORGE) == "OWNER"
 
@@ -252,10 +252,14 @@ def test_member_page_self_demotion_asks_for_confirmation_first(
     expect(lost.get_by_role("listitem")).to_have_text(
         [
             "See the billing details",
+            "Open the settings",
+            "Change the billing address",
             "Add people",
             "Change people's roles",
             "Remove people",
             "See the audit log",
+            "Rename the organization",
+            "Delete the organization",
         ]
     )
     expect(page.get_by_role("note")).to_contain_text(
@@ -648,12 +652,12 @@ def test_roles_row_own_demotion_asks_for_confirmation_first(
     row.get_by_label(f"Role of {demo.JOHN}").select_option(label="Member")
     row.get_by_role("button", name=f"Change the role of {demo.JOHN}").click()
     expect(
-        page.get_by_role("heading", name="Change your own role to MEMBER?")
+        page.get_by_role("heading", name="Change your own role to Member?")
     ).to_be_visible()
     screenshot(page, "roles-row-self-demotion-confirm")
     assert _role_in(live_server, demo.JOHN) == "OWNER"  # asking changed nothing
-    page.get_by_role("button", name="Yes, make me MEMBER").click()
-    expect(_flash(page)).to_have_text(re.compile(rf"^{re.escape(demo.JOHN)} is now"))
+    page.get_by_role("button", name="Yes, make me a Member").click()
+    expect(_flash(page)).to_have_text(re.compile(r"^You are now a Member\."))
     assert _role_in(live_server, demo.JOHN) == "MEMBER"
 
 
