@@ -230,7 +230,15 @@ def test_readme_make_migrate_makes_the_venv_then_upgrades() -> None:
     # why: the section's first line stands for what `make migrate` does on a
     # fresh clone; the test below runs its last step
     dry_run = subprocess.run(
-        ["make", "-n", "-B", "migrate", "VENV=.venv", "PYTHON=python3"],
+        [
+            "make",
+            "--no-print-directory",
+            "-n",
+            "-B",
+            "migrate",
+            "VENV=.venv",
+            "PYTHON=python3",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
