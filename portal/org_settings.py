@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, abort, current_app, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms import Field
 
 from portal.authz import authorize, can
 from portal.domain import org_admin
@@ -192,15 +193,25 @@ def _apply_settings(
             if renaming:
                 field = form.name
                 old = org_admin.rename_organization(
-                    session, organization, form.name.data or "", actor=actor
+                    session,
+                    organization,
+                    form.name.data or "",
+                    actor=actor,
+                    expected=_shown(form, form.current_name),
                 )
                 said.append(f"Renamed {old} to {full_stop(organization.name)}")
             if readdressing:
                 field = form.billing_address
                 org_admin.change_billing_address(
-                    session, organization, form.billing_address.data or "", actor=actor
+                    session,
+                    organization,
+                    form.billing_address.data or "",
+                    actor=actor,
+                    expected=_shown(form, form.current_billing_address),
                 )
                 said.append("The billing address was changed.")
+    except org_admin.OrganizationGone:
+        abort(404)  # deleted while this request waited for its lock
     except org_admin.OrgAdminError as error:
         field.errors = [str(error)]
         session.refresh(organization)  # as it is, not as the refused change left it
@@ -277,12 +288,19 @@ def organization_delete(org_id: int) -> ResponseReturnValue:
             gone = org_admin.delete_organization(
                 session, org_id, form.confirm_name.data or "", actor=actor
             )
+    except org_admin.OrganizationGone:
+        abort(404)  # deleted by someone else while this request waited
     except org_admin.OrgAdminError as error:
         form.confirm_name.errors = [str(error)]
         return _render_delete(_reloaded(organization), form, error.status)
     _log_deletion(gone)
     message = f"Deleted {full_stop(gone.name)}"
     return done(message, url_for("orgs.organization_list"))
+
+
+def _shown(form: SettingsForm, field: Field) -> str | None:
+    """What field says the form was drawn with (None: the client did not say)."""
+    return (field.data or "") if form.sent(field) else None
 
 
 def _reloaded(organization: Organization) -> Organization:

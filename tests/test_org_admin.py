@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from portal.domain import demo, org_admin
+from portal.domain import demo, org_admin, roles
 from portal.domain.models import (
     AuditEntry,
     Organization,
@@ -504,3 +504,67 @@ def test_race_deleting_while_renaming_and_assigning(app: Flask) -> None:
         assert _left_of(app, BEATLES) == [0, 0, 0, 0]
     else:  # the rename came first: the typed name no longer matched
         assert statuses[0] == 422 and statuses[1] == 302
+
+
+# --- changed or deleted between the page's load and the change's lock ------------
+
+
+@pytest.mark.parametrize(
+    ("field", "sent", "message"),
+    [
+        (
+            "name",
+            {"name": "The Quarrymen", "current_name": "The Beatles"},
+            "The organization was renamed to The Fab Four while you were looking.",
+        ),
+        (
+            "billing_address",
+            {
+                "billing_address": "Abbey Road",
+                "current_billing_address": "64 Penny Ln Liverpool, UK",
+            },
+            "The billing address was changed while you were looking",
+        ),
+    ],
+)
+def test_settings_changed_between_the_check_and_the_lock_are_refused(
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+    sent: dict[str, str],
+    message: str,
+) -> None:
+    # why: the form's "current" values were compared with the row as loaded, not
+    # as locked: two renames racing on PostgreSQL both passed, the second
+    # silently undoing the first. The lock's fresh read is what is compared now
+    # (a change committed by another request just before it is simulated here).
+    locked = roles.lock_organization  # what org_admin imported
+
+    def lock_after_a_change(session: Session, org_id: int) -> Organization | None:
+        organization = locked(session, org_id)
+        assert organization is not None
+        organization.name, organization.billing_address = "The Fab Four", "Elsewhere"
+        return organization
+
+    monkeypatch.setattr(org_admin, "lock_organization", lock_after_a_change)
+    client = client_for(app, "owner")
+    before = snapshot(app.extensions["portal.engine"])
+    response = _post(client, "/orgs/1/settings", **sent)
+    assert response.status_code == 409
+    assert message in html.unescape(response.get_data(as_text=True))
+    assert snapshot(app.extensions["portal.engine"]) == before
+
+
+def test_overview_says_settings_changes_in_words(app: Flask) -> None:
+    # why: the overview's latest changes knew only role actions: a new
+    # organization's first entry read "owner@… left (was None)"
+    client = client_for(app, "owner")
+    created = _post(client, "/orgs", name="The Rutles")
+    assert created.status_code == 302
+    made = _org_named(app, "The Rutles")
+    assert made is not None
+    _post(client, f"/orgs/{made[0]}/settings", name="The Rutles Ltd")
+    page = html.unescape(client.get(f"/orgs/{made[0]}").get_data(as_text=True))
+    assert "created the organization as The Rutles" in page
+    assert "renamed the organization from The Rutles to The Rutles Ltd" in page
+    assert "None" not in page

@@ -1,9 +1,10 @@
 """Find rows by name: the organization and repository lists' search, in SQL.
 
 Flask-Admin's list pipeline with its search, on top of the caller's select (the
-policy's filter, ``authorized(...)``): name contains the term -> count -> sort ->
-page, the last three by portal.domain.paging. Case-insensitive, with ``%``, ``_``
-and ``\\`` meaning themselves (escaped, as in the roles page's search).
+policy's filter, ``authorized(...)``): name contains the term -> sort -> page ->
+count (only a full page is counted), the last three by portal.domain.paging.
+Case-insensitive, with ``%``, ``_`` and ``\\`` meaning themselves (escaped, as in
+the roles page's search).
 
 Case: the term is lower-cased in Python and compared with LIKE in any case
 (PostgreSQL's ILIKE; SQLite's LIKE, which ignores the case of ASCII letters). A

@@ -85,6 +85,13 @@ class WrongConfirmation(OrgAdminError):
         )
 
 
+class ChangedMeanwhile(OrgAdminError):
+    """What the change would overwrite was changed by someone else after the
+    form was drawn (checked under the organization's lock)."""
+
+    status = 409
+
+
 class OrganizationGone(OrgAdminError):
     """The organization does not exist (any more)."""
 
@@ -206,10 +213,22 @@ def create_organization(
 
 
 def rename_organization(
-    session: Session, organization: Organization, name: str, *, actor: User | None
+    session: Session,
+    organization: Organization,
+    name: str,
+    *,
+    actor: User | None,
+    expected: str | None = None,
 ) -> str:
-    """Rename organization to name; its old name."""
+    """Rename organization to name; its old name. expected: the name the form
+    was drawn with (None: not said), refused (ChangedMeanwhile) if the name is
+    another one by the time the lock is held."""
     _lock(session, organization)
+    if expected is not None and organization.name != expected:
+        raise ChangedMeanwhile(
+            f"The organization was renamed to {organization.name} while you were"
+            " looking. Check the name and send it again."
+        )
     name = checked_name(name)
     old = organization.name
     if name == old:
@@ -224,10 +243,24 @@ def rename_organization(
 
 
 def change_billing_address(
-    session: Session, organization: Organization, address: str, *, actor: User | None
+    session: Session,
+    organization: Organization,
+    address: str,
+    *,
+    actor: User | None,
+    expected: str | None = None,
 ) -> str:
-    """Set organization's billing address; the address as stored."""
+    """Set organization's billing address; the address as stored. expected: the
+    address the form was drawn with (None: not said), refused (ChangedMeanwhile)
+    if the address is another one by the time the lock is held."""
     _lock(session, organization)
+    if expected is not None and not same_address(
+        expected, organization.billing_address
+    ):
+        raise ChangedMeanwhile(
+            "The billing address was changed while you were looking: it is shown"
+            " as it is now. Check it and send yours again."
+        )
     address = checked_address(address)
     organization.billing_address = address
     _record(session, organization, "billing_address", actor)

@@ -67,7 +67,8 @@ def repository_count(session: Session, organization_id: int) -> int:
 def latest_changes(
     session: Session, organization_id: int, limit: int = LATEST_CHANGES
 ) -> list[AuditEntry]:
-    """The organization's latest role changes, newest first."""
+    """The organization's latest audited changes (roles and settings), newest
+    first."""
     return list(
         session.scalars(
             select(AuditEntry)
