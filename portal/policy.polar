@@ -5,6 +5,7 @@
 #   permission         OWNER  MEMBER  BILLING
 #   READ                 x      x       x
 #   LIST_REPOS           x      x
+#   CREATE_REPO          x      x
 #   LIST_ROLES           x      x
 #   READ_BILLING         x              x
 #   READ_SETTINGS        x              x  (whoever may change one of the below)
@@ -41,6 +42,7 @@ resource Organization {
   permissions = [
     "READ",
     "LIST_REPOS",
+    "CREATE_REPO",
     "LIST_ROLES",
     "READ_BILLING",
     "READ_SETTINGS",
@@ -57,8 +59,9 @@ resource Organization {
   "READ" if "MEMBER";
   "READ" if "BILLING";
 
-  # Members work with the code and see who else is here.
+  # Members work with the code, start new repositories and see who else is here.
   "LIST_REPOS" if "MEMBER";
+  "CREATE_REPO" if "MEMBER";
   "LIST_ROLES" if "MEMBER";
 
   # Billing contacts see the billing details and nothing of the code.
@@ -85,12 +88,36 @@ resource Organization {
   "BILLING" if "OWNER";
 }
 
+# Repository roles (ADMIN includes WRITER includes READER):
+#
+#   permission     READER  WRITER  ADMIN
+#   READ              x       x      x
+#   PUSH                      x      x
+#   UPDATE                           x   (rename)
+#   DELETE                           x
+#   MANAGE_ROLES                     x   (give, change and take away repository roles)
+#
+# A person holds a repository role in three ways: granted on the repository
+# directly (RepositoryRole rows; only to someone who holds a role in its
+# organization), as an OWNER of the organization (ADMIN), or as a MEMBER through
+# the organization's base repository role (none, READER, WRITER or ADMIN: the
+# has_role rules at the end of this file). A BILLING role gives none.
 resource Repository {
-  permissions = ["READ"];
+  roles = ["READER", "WRITER", "ADMIN"];
+  permissions = ["READ", "PUSH", "UPDATE", "DELETE", "MANAGE_ROLES"];
   relations = { parent: Organization };
 
-  # A repository is readable by whoever may list its organization's repositories.
-  "READ" if "LIST_REPOS" on "parent";
+  "READ" if "READER";
+  "PUSH" if "WRITER";
+  "UPDATE" if "ADMIN";
+  "DELETE" if "ADMIN";
+  "MANAGE_ROLES" if "ADMIN";
+
+  "READER" if "WRITER";
+  "WRITER" if "ADMIN";
+
+  # Owners administer every repository of their organization.
+  "ADMIN" if "OWNER" on "parent";
 }
 
 # One person's role in an organization, the thing an owner changes or removes and
@@ -137,9 +164,35 @@ has_relation(organization: Organization, "organization", role: OrganizationRole)
 has_role(viewer: Viewer, "HOLDER", role: OrganizationRole) if
   viewer.user_id = role.user_id;
 
+# Every member holds the organization's base repository role on each of its
+# repositories (none when it is nil; an owner is also a member). Written once for
+# every actor type: decisions, lists and RoleHolders alike.
+has_role(actor: Actor, name: String, repository: Repository) if
+  has_relation(organization, "parent", repository) and
+  has_role(actor, "MEMBER", organization) and
+  name = organization.base_repository_role;
+
+# A repository role granted directly, for decisions (one indexed query per
+# repository, remembered for the request: Viewer.repository_role_in) and for
+# lists (the repository's role rows, one SQL join).
+has_role(viewer: Viewer, name: String, repository: Repository) if
+  name = viewer.repository_role_in(repository);
+
+has_role(user: User, name: String, repository: Repository) if
+  role in repository.roles and
+  role.name = name and
+  role.user_id = user.id;
+
 # A RoleHolder holds its role in every organization; the resource block above
 # adds what the role includes ("MEMBER" if "OWNER").
 has_role(holder: RoleHolder, name: String, _: Organization) if
+  holder.on = "Organization" and
+  name = holder.name;
+
+# ... and a repository RoleHolder its role on every repository (what READER,
+# WRITER and ADMIN grant, for the repository's table and "why").
+has_role(holder: RoleHolder, name: String, _: Repository) if
+  holder.on = "Repository" and
   name = holder.name;
 
 # Decisions (one resource, the current request): the Viewer looks up its single role

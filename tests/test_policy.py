@@ -19,6 +19,7 @@ from tests.factories import make_organization, make_role
 ORG_ACTIONS = [
     "READ",
     "LIST_REPOS",
+    "CREATE_REPO",
     "LIST_ROLES",
     "READ_BILLING",
     "CREATE_ROLE",
@@ -34,7 +35,7 @@ ORG_ACTIONS = [
 # The permission table of DESIGN.md, written out independently of the policy.
 EXPECTED: dict[str | None, set[str]] = {
     "OWNER": set(ORG_ACTIONS),
-    "MEMBER": {"READ", "LIST_REPOS", "LIST_ROLES"},
+    "MEMBER": {"READ", "LIST_REPOS", "CREATE_REPO", "LIST_ROLES"},
     "BILLING": {"READ", "READ_BILLING", "UPDATE_BILLING", "READ_SETTINGS"},
     None: set(),
 }
@@ -83,9 +84,19 @@ def test_policy_organization_matrix(
     assert get_oso().is_allowed(actor, action, org) is expected
 
 
+# What each organization role gives on a repository of a demo organization, whose
+# base repository role is READER and which grants no repository role directly.
+REPOSITORY_ACTIONS: dict[str | None, set[str]] = {
+    "OWNER": {"READ", "PUSH", "UPDATE", "DELETE", "MANAGE_ROLES"},  # ADMIN
+    "MEMBER": {"READ"},  # the base role
+    "BILLING": set(),
+    None: set(),
+}
+
+
 @pytest.mark.parametrize("role", [*ROLE_NAMES, None])
 @pytest.mark.parametrize("own", [True, False])
-def test_policy_repository_read_follows_list_repos(
+def test_policy_repository_roles_follow_the_organization_role(
     ctx: None, role: str | None, own: bool
 ) -> None:
     user = _user(USER_FOR_ROLE[role])
@@ -94,10 +105,8 @@ def test_policy_repository_read_follows_list_repos(
         select(Repository).where(Repository.organization_id == org_id)
     )
     viewer = Viewer(portal_db.get_session(), user.id)
-    expected = own and "LIST_REPOS" in EXPECTED[role]
-    assert get_oso().authorized_actions(viewer, repo) == (
-        {"READ"} if expected else set()
-    )
+    expected = REPOSITORY_ACTIONS[role] if own else set()
+    assert get_oso().authorized_actions(viewer, repo) == expected
 
 
 @pytest.mark.parametrize("email", [demo.ADMIN, demo.JOHN, demo.GEORGE])

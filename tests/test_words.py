@@ -134,7 +134,7 @@ def test_words_list_them_in_the_policys_order(kind: str) -> None:
         resource: list(terms) for resource, terms in getattr(loaded, kind).items()
     }
     assert {r: names for r, names in listed.items() if names} == _in_order(kind)
-    assert loaded.declared("LIST_ROLES") == 2
+    assert loaded.declared("LIST_ROLES") == 3
     assert loaded.declared("EXPORT") == len(loaded.permissions[ORGANIZATION])
 
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain.models import Organization, OrganizationRole
+from portal.domain.models import (
+    Organization,
+    OrganizationRole,
+    Repository,
+    RepositoryRole,
+)
 
 
 class Viewer:
@@ -20,6 +27,7 @@ class Viewer:
         self.session = session
         self.user_id = user_id
         self._roles: dict[int, str | None] = {}
+        self._repository_roles: dict[int, str | None] = {}
 
     def role_in(self, organization: Organization) -> str | None:
         """The name of this user's role in organization, or None."""
@@ -33,6 +41,31 @@ class Viewer:
                 )
             )
         return self._roles[organization.id]
+
+    def repository_role_in(self, repository: Repository) -> str | None:
+        """The name of the repository role granted to this user directly on
+        repository, or None (what the organization gives is the policy's)."""
+        if self.user_id is None:
+            return None
+        if repository.id not in self._repository_roles:
+            self.know_repository_roles([repository])
+        return self._repository_roles[repository.id]
+
+    def know_repository_roles(self, repositories: Iterable[Repository]) -> None:
+        """Read the direct repository roles of this user on repositories at once
+        (one query), so that deciding about each of a page's rows costs none."""
+        wanted = [r.id for r in repositories if r.id not in self._repository_roles]
+        if not wanted or self.user_id is None:
+            return
+        rows = self.session.execute(
+            select(RepositoryRole.repository_id, RepositoryRole.name).where(
+                RepositoryRole.user_id == self.user_id,
+                RepositoryRole.repository_id.in_(wanted),
+            )
+        )
+        found: dict[int, str] = dict(rows.tuples().all())
+        for repository_id in wanted:
+            self._repository_roles[repository_id] = found.get(repository_id)
 
     def __repr__(self) -> str:
         """<Viewer user=1>, for test failures and logs."""
@@ -48,10 +81,12 @@ class RoleHolder:
     Requests never act as one.
     """
 
-    def __init__(self, name: str) -> None:
-        """Someone who holds the role name."""
+    def __init__(self, name: str, on: str = "Organization") -> None:
+        """Someone who holds the role name on every resource of the block on
+        (an organization role by default; "Repository": a repository role)."""
         self.name = name
+        self.on = on
 
     def __repr__(self) -> str:
         """<RoleHolder OWNER>, for test failures and logs."""
-        return f"<RoleHolder {self.name}>"
+        return f"<RoleHolder {self.name} on {self.on}>"

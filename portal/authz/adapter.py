@@ -92,7 +92,27 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
         return db.get_session()
 
     def build_query(self, filter: DataFilter) -> Select[Any]:
-        """A select() of the filter's model: its joins, then an OR of ANDs."""
+        """A select() of the filter's model: its joins, then an OR of ANDs.
+
+        Oso plans one list of joins for all the alternatives. When every
+        alternative reads every joined table, the joins are made once (inner
+        joins). When they differ (a repository readable through a role granted
+        on it, or through a role in its organization), inner joins of all of
+        them would drop every row missing one alternative's table: each group
+        of alternatives that reads the same tables becomes an EXISTS of its own
+        joins, correlated with the row, and the root is not joined at all.
+        """
+        groups = _groups_by_relations(filter)
+        if len(groups) > 1:
+            return select(filter.model).where(
+                or_(
+                    false(),
+                    *(
+                        self._exists(filter, relations, conjunctions)
+                        for relations, conjunctions in groups.items()
+                    ),
+                )
+            )
         statement = select(filter.model)
         for relation in filter.relations:
             statement = statement.join(*_join_target(filter, relation))
@@ -110,6 +130,35 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
         # (DISTINCT makes the database build and sort every matching row before
         # any LIMIT, so it is left out where no join can repeat a row.)
         return statement.distinct()
+
+    def _exists(
+        self,
+        filter: DataFilter,
+        relations: tuple[Relation, ...],
+        conjunctions: list[list[Condition]],
+    ) -> ColumnElement[bool]:
+        """The alternatives conjunctions, which read the tables of relations,
+        as a condition on the root row (an EXISTS over those tables when there
+        are any)."""
+        condition = or_(
+            false(),
+            *(
+                and_(true(), *(self.sqlize(c) for c in conjunction))
+                for conjunction in conjunctions
+            ),
+        )
+        if not relations:
+            return condition
+        targets, ons = zip(
+            *(_join_target(filter, relation) for relation in relations), strict=True
+        )
+        return (
+            select(true())
+            .select_from(*targets)
+            .where(*ons, condition)
+            .correlate(filter.model)
+            .exists()
+        )
 
     def execute_query(self, query: Select[Any]) -> list[Any]:
         """Run a statement from build_query on the request session."""
@@ -159,6 +208,28 @@ def _sql_side(side: Any) -> Any:
     primary key, or the value itself (Oso's own SqlAlchemyAdapter.add_side)."""
     # add_side has no annotations ("Untyped oso" in policy.py).
     return SqlAlchemyAdapter.add_side(side)  # type: ignore[no-untyped-call, unused-ignore]
+
+
+def _groups_by_relations(
+    filter: DataFilter,
+) -> dict[tuple[Relation, ...], list[list[Condition]]]:
+    """The filter's alternatives grouped by the joined relations each reads (the
+    relations on the path from the root to every model its conditions name), in
+    the filter's order."""
+    parent = {relation.right: relation for relation in filter.relations}
+    groups: dict[tuple[Relation, ...], list[list[Condition]]] = {}
+    for conjunction in filter.conditions:
+        needed: set[int] = set()
+        for cond in conjunction:
+            for side in (cond.left, cond.right):
+                model = side.source if isinstance(side, Projection) else None
+                while model is not None and model in parent:
+                    relation = parent[model]
+                    needed.add(filter.relations.index(relation))
+                    model = relation.left
+        key = tuple(filter.relations[i] for i in sorted(needed))
+        groups.setdefault(key, []).append(conjunction)
+    return groups
 
 
 def _joins_one_row(filter: DataFilter, relation: Relation) -> bool:

@@ -108,7 +108,7 @@ class PortalOso(Oso):
         if cached is not None:
             self.cache_hits += 1
             return dict(cached)
-        holders = [RoleHolder(name) for name in names]
+        holders = [RoleHolder(name, type(resource).__name__) for name in names]
         grants: dict[str, RoleGrant] = {}
         with recording_reads() as reads:
             for holder in holders:
@@ -122,7 +122,11 @@ class PortalOso(Oso):
                     includes=frozenset(r["bindings"]["name"] for r in included),
                 )
         self.queries += 2 * len(holders)
-        if reads <= {(read_key(holder), "name", ()) for holder in holders}:
+        if reads <= {
+            (read_key(holder), field, ())
+            for holder in holders
+            for field in ("name", "on")
+        }:
             self._role_grants.put(key, grants)
         return grants
 

@@ -40,11 +40,13 @@ def decision_inputs(actor: Any, resource: Any) -> DecisionInputs | None:
     None when that is not known (the decision is then not cached).
 
     Today's policy reads, per resource class: for an Organization, the viewer's
-    role name there (``viewer.role_in``); for a Repository, its organization and
-    the viewer's role name there; for an OrganizationRole, its organization, the
-    viewer's role name there and both user ids; for a User, the viewer's user id
-    and the user's id. The key holds those values. The reads are checked on every
-    cache miss: if the policy reads anything else, the answer is not cached.
+    role name there (``viewer.role_in``); for a Repository, its organization,
+    the viewer's role name there, the organization's base repository role and
+    the role granted to the viewer on the repository itself; for an
+    OrganizationRole, its organization, the viewer's role name there and both
+    user ids; for a User, the viewer's user id and the user's id. The key holds
+    those values. The reads are checked on every cache miss: if the policy reads
+    anything else, the answer is not cached.
     """
     if type(actor) is not Viewer:  # test doubles and other actors: not cached
         return None
@@ -55,13 +57,22 @@ def decision_inputs(actor: Any, resource: Any) -> DecisionInputs | None:
             frozenset({(me, "role_in", (read_key(resource),))}),
         )
     if type(resource) is Repository:
+        # A direct grant on it, or the organization's: the viewer's role there
+        # and, for members, its base repository role.
         organization = resource.organization
         return DecisionInputs(
-            ("Repository", actor.role_in(organization)),
+            (
+                "Repository",
+                actor.role_in(organization),
+                organization.base_repository_role,
+                actor.repository_role_in(resource),
+            ),
             frozenset(
                 {
                     (read_key(resource), "organization", ()),
                     (me, "role_in", (read_key(organization),)),
+                    (read_key(organization), "base_repository_role", ()),
+                    (me, "repository_role_in", (read_key(resource),)),
                 }
             ),
         )

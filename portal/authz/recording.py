@@ -105,24 +105,32 @@ class RecordingQuery(Query):
         # Query.__init__ has no annotations ("Untyped oso" in policy.py).
         super().__init__(ffi_query, host=host, bindings=bindings)  # type: ignore[no-untyped-call, unused-ignore]
         self.reads = reads
+        self._attribute = ""  # the attribute of the external call being answered
 
     def handle_external_call(self, data: dict[str, Any]) -> None:
         """Note what Polar asks of an object, then answer it as Query does."""
         instance = self.host.to_python(data["instance"])
         args = tuple(read_key(self.host.to_python(a)) for a in data["args"] or ())
         self.reads.add((read_key(instance), data["attribute"], args))
+        self._attribute = data["attribute"]
         # Query.handle_external_call: untyped ("Untyped oso" in policy.py).
         super().handle_external_call(data)  # type: ignore[no-untyped-call, unused-ignore]
 
     def handle_relation(self, instance: Any, rel: Any) -> Any:
         """A relation's object, as Query finds it, but a "one" relation to a
         primary key is looked up with Session.get: from the session's identity
-        map when the row is loaded already (no SQL), else by the same SELECT.
+        map when the row is loaded already (no SQL), else by the same SELECT. An
+        object that is no row (transient) answers with what was set on it.
 
         Query runs a SELECT for every relation it follows (``role.organization``
         three times per role row: READ, UPDATE, DELETE), which made deciding 50
         rows of the people page cost 150 statements for one organization.
         """
+        state = inspect(instance, raiseerr=False)
+        if state is not None and state.identity_key is None:
+            # Not a row of the database (a RoleHolder's transient repository,
+            # portal.authz.explain): what was set on the object is the answer.
+            return state.dict.get(self._attribute)
         session = getattr(self.host.adapter, "session", None)
         other_cls = self.host.types[rel.other_type].cls
         mapper = inspect(other_cls, raiseerr=False)

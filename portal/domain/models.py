@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     MetaData,
     String,
@@ -33,6 +34,16 @@ from portal.infra import clock
 #: tests/test_policy.py fails if the policy and this tuple disagree.
 ROLE_NAMES: tuple[str, ...] = ("OWNER", "MEMBER", "BILLING")
 
+#: The repository roles, strongest first (the policy: ADMIN includes WRITER
+#: includes READER), said "Admin", "Writer" and "Reader" (portal/policy_words.toml).
+#: Nouns, not READ/WRITE: Oso keeps one name space for a block's roles and
+#: permissions, and READ is a permission.
+REPOSITORY_ROLE_NAMES: tuple[str, ...] = ("ADMIN", "WRITER", "READER")
+
+#: The repository role every member of a new organization gets on each of its
+#: repositories (Organization.base_repository_role; None there: no role).
+DEFAULT_BASE_REPOSITORY_ROLE = "READER"
+
 #: What an audit entry records: a role added, changed or removed by someone, or
 #: given up by its holder ("leave"). Invitations, expiries and repository roles
 #: will add values here (and to the check constraint), not new columns.
@@ -46,6 +57,18 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "create",
     "rename",
     "billing_address",
+    # Its base repository role changed (old_value, new_value: role codes, None
+    # for none).
+    "base_repository_role",
+    # A repository (repository_id, repository_name): created, renamed
+    # (old_value, new_value), deleted; a role on it given, changed or taken
+    # away directly (user, old_role, new_role: repository role codes).
+    "create_repository",
+    "rename_repository",
+    "delete_repository",
+    "add_repository_role",
+    "change_repository_role",
+    "remove_repository_role",
 )
 
 #: The longest name a new or renamed organization may have (older rows may hold
@@ -135,6 +158,14 @@ class Organization(Base):
     """A tenant: owns repositories and hands out roles to users."""
 
     __tablename__ = "organization"
+    __table_args__ = (
+        CheckConstraint(
+            "base_repository_role IN ("
+            + ", ".join(f"'{n}'" for n in REPOSITORY_ROLE_NAMES)
+            + ")",
+            name="base_repository_role",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -146,6 +177,14 @@ class Organization(Base):
         String(600), unique=True, default=_name_key_default, deferred=True
     )
     billing_address: Mapped[str] = mapped_column(String(500), default="")
+    # The repository role the policy gives every MEMBER of this organization on
+    # each of its repositories (None: none, they see only what is granted to
+    # them directly). Owners are ADMIN everywhere whatever this says.
+    base_repository_role: Mapped[str | None] = mapped_column(
+        String(16),
+        default=DEFAULT_BASE_REPOSITORY_ROLE,
+        server_default=DEFAULT_BASE_REPOSITORY_ROLE,
+    )
 
     # Thousands of rows: never loaded whole. Add with .add()/.add_all(), read with
     # session.scalars(organization.repositories.select()); deleting the
@@ -185,15 +224,38 @@ class Repository(Base):
         # sorting all 5,000 repositories of a large organization. Its first
         # column also serves the foreign key.
         Index("ix_repository_organization_id_name", "organization_id", "name", "id"),
+        # No two repositories of an organization have names that differ only in
+        # case (name_key: organization_name_key of the name).
+        UniqueConstraint("organization_id", "name_key"),
+        # What a repository role's foreign key points at: the role's repository
+        # must be in the role's organization (RepositoryRole).
+        UniqueConstraint("id", "organization_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(
+        String(600), default=_name_key_default, deferred=True
+    )
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE")
     )
 
     organization: Mapped[Organization] = relationship(back_populates="repositories")
+    # The roles granted on this repository directly (the policy adds those that
+    # come from the organization). Read by Oso as a query, never loaded whole.
+    roles: Mapped[list[RepositoryRole]] = relationship(
+        back_populates="repository",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        primaryjoin="Repository.id == foreign(RepositoryRole.repository_id)",
+    )
+
+    @validates("name")
+    def _keep_name_key(self, _key: str, name: str) -> str:
+        """Keep name_key in step with every name set on the object."""
+        self.name_key = organization_name_key(name)
+        return name
 
     def __repr__(self) -> str:
         return f"<Repository {self.id} {self.name!r} org={self.organization_id}>"
@@ -233,6 +295,69 @@ class OrganizationRole(Base):
         return (
             f"<OrganizationRole {self.name} user={self.user_id}"
             f" org={self.organization_id}>"
+        )
+
+
+class RepositoryRole(Base):
+    """A repository role granted to one person directly (READER, WRITER, ADMIN).
+
+    Only someone who holds a role in the repository's organization can hold
+    one, and it goes when that role goes: both are the database's rules, not
+    the code's. Its foreign keys point at the organization role
+    (user_id, organization_id) and at the repository (repository_id,
+    organization_id), each ON DELETE CASCADE, so removing a member, their
+    leaving, deleting the repository, the organization or the user removes it in
+    the same statement, on every database and in every race.
+    """
+
+    __tablename__ = "repository_role"
+    __table_args__ = (
+        # One direct role per person per repository.
+        UniqueConstraint("repository_id", "user_id"),
+        ForeignKeyConstraint(
+            ["user_id", "organization_id"],
+            ["organization_role.user_id", "organization_role.organization_id"],
+            ondelete="CASCADE",
+            name="fk_repository_role_membership",
+        ),
+        ForeignKeyConstraint(
+            ["repository_id", "organization_id"],
+            ["repository.id", "repository.organization_id"],
+            ondelete="CASCADE",
+            name="fk_repository_role_repository",
+        ),
+        # A person's grants in an organization (the cascade from their
+        # organization role, and "the repositories I may read" filtered by role
+        # name), read from the index alone.
+        Index(
+            "ix_repository_role_user_id_organization_id",
+            "user_id",
+            "organization_id",
+            "name",
+            "repository_id",
+        ),
+        CheckConstraint(
+            "name IN (" + ", ".join(f"'{n}'" for n in REPOSITORY_ROLE_NAMES) + ")",
+            name="role_name",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    repository_id: Mapped[int] = mapped_column()
+    organization_id: Mapped[int] = mapped_column()
+
+    repository: Mapped[Repository] = relationship(
+        back_populates="roles",
+        primaryjoin="foreign(RepositoryRole.repository_id) == Repository.id",
+    )
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return (
+            f"<RepositoryRole {self.name} user={self.user_id}"
+            f" repo={self.repository_id}>"
         )
 
 
@@ -280,6 +405,13 @@ class AuditEntry(Base):
     # None: no role before (an addition) or after (a removal).
     old_role: Mapped[str | None] = mapped_column(String(32))
     new_role: Mapped[str | None] = mapped_column(String(32))
+    # The repository an entry is about (None: the organization or its roles).
+    # The name is a copy, so the entry reads the same after the repository is
+    # renamed or deleted (its id then becomes NULL).
+    repository_id: Mapped[int | None] = mapped_column(
+        ForeignKey("repository.id", ondelete="SET NULL"), index=True
+    )
+    repository_name: Mapped[str | None] = mapped_column(String(200))
     # The organization's name before and after a rename (create: the name it was
     # created with, in new_value); None for role changes.
     old_value: Mapped[str | None] = mapped_column(String(200))
