@@ -14,7 +14,7 @@ from flask import abort, request
 from sqlalchemy import Select, select
 
 from portal.domain import paging, roles
-from portal.domain.models import Organization, OrganizationRole
+from portal.domain.models import Organization, OrganizationRole, Repository
 from portal.infra import db
 
 
@@ -32,6 +32,20 @@ def load_organization(org_id: int) -> Organization:
     if organization is None:
         abort(404)
     return organization
+
+
+def load_repository(org_id: int, repo_id: int) -> Repository:
+    """The repository repo_id of organization org_id, or 404 (also for a
+    repository of another organization: the URL names both).
+
+    Like load_organization, a request that writes locks the organization first,
+    so that the checks and the change see the same roles and grants.
+    """
+    organization = load_organization(org_id)
+    repository = db.get_session().get(Repository, repo_id)
+    if repository is None or repository.organization_id != organization.id:
+        abort(404)
+    return repository
 
 
 def load_member(organization: Organization, user_id: int) -> OrganizationRole:
