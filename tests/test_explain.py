@@ -29,6 +29,7 @@ ROLE_CODES = {"Owner": "OWNER", "Member": "MEMBER", "Billing manager": "BILLING"
 PERMISSION_CODES = {
     "See the organization": "READ",
     "See the repositories": "LIST_REPOS",
+    "Create repositories": "CREATE_REPO",
     "See who is here": "LIST_ROLES",
     "See the billing details": "READ_BILLING",
     "Add people": "CREATE_ROLE",
@@ -157,6 +158,7 @@ def test_explain_permissions_most_widely_granted_first(model: AccessModel) -> No
     assert model.permissions == (
         "READ",
         "LIST_REPOS",
+        "CREATE_REPO",
         "LIST_ROLES",
         "READ_BILLING",
         "READ_SETTINGS",
@@ -192,6 +194,7 @@ def test_explain_ties_follow_the_declared_order_not_the_alphabet(
         "READ_SETTINGS",
         "READ_BILLING",
         "LIST_ROLES",
+        "CREATE_REPO",
         "LIST_REPOS",
         "DELETE",
         "UPDATE",
@@ -232,7 +235,7 @@ def test_explain_includes_follows_the_hierarchy(model: AccessModel) -> None:
 def test_explain_change_lists_gained_and_lost(model: AccessModel) -> None:
     assert model.change("MEMBER", "BILLING") == (
         ("READ_BILLING", "READ_SETTINGS", "UPDATE_BILLING"),
-        ("LIST_REPOS", "LIST_ROLES"),
+        ("LIST_REPOS", "CREATE_REPO", "LIST_ROLES"),
     )
     gained, lost = model.change(None, "MEMBER")
     assert set(gained) == EXPECTED["MEMBER"] and lost == ()
@@ -283,8 +286,10 @@ def test_explain_not_cached_when_the_policy_reads_the_organization(
         app,
         _changed(
             "has_role(holder: RoleHolder, name: String, _: Organization) if\n"
+            '  holder.on = "Organization" and\n'
             "  name = holder.name;",
             "has_role(holder: RoleHolder, name: String, org: Organization) if\n"
+            '  holder.on = "Organization" and\n'
             '  org.name != "" and name = holder.name;',
         ),
     )

@@ -175,6 +175,7 @@ def test_json_organizations_only_those_the_user_can_read(app: Flask) -> None:
             [
                 "READ",
                 "LIST_REPOS",
+                "CREATE_REPO",
                 "LIST_ROLES",
                 "READ_BILLING",
                 # the roles table's order: ties as the policy declares them
@@ -188,7 +189,7 @@ def test_json_organizations_only_those_the_user_can_read(app: Flask) -> None:
                 "DELETE",
             ],
         ),
-        (demo.PAUL, "MEMBER", ["READ", "LIST_REPOS", "LIST_ROLES"]),
+        (demo.PAUL, "MEMBER", ["READ", "LIST_REPOS", "CREATE_REPO", "LIST_ROLES"]),
         (
             demo.GEORGE,
             "BILLING",
@@ -252,6 +253,7 @@ def test_json_member_page_explains_access(john: Api) -> None:
     assert [p["name"] for p in body["permissions"]] == [
         "READ",
         "LIST_REPOS",
+        "CREATE_REPO",
         "LIST_ROLES",
     ]
     assert body["permissions"][0] == {
@@ -282,7 +284,7 @@ def test_json_assign_role_changes_it_and_says_so(app: Flask, db: Any) -> None:
         "location": "/orgs/1/roles",
         "message": "ringo@beatles.com is now a Billing manager. They can now see the"
         " billing details, open the settings and change the billing address; they"
-        " can no longer see the repositories or see who is here.",
+        " can no longer see the repositories, create repositories or see who is here.",
     }
     assert role_of(db, demo.RINGO, 1) == "BILLING"
     entries = _body(john.get("/orgs/1/audit"))["entries"]

@@ -267,7 +267,7 @@ def test_member_update_flashes_what_was_gained_and_lost(
     assert (
         "ringo@beatles.com is now a Billing manager. They can now see the billing"
         " details, open the settings and change the billing address; they can no"
-        " longer see the repositories or see who is here." in client.get(url).text
+        " longer see the repositories, create repositories or see who is here." in client.get(url).text
     )
     assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
 
@@ -291,7 +291,7 @@ def test_member_role_create_reassign_flashes_what_was_gained_and_lost(
     assert (
         "ringo@beatles.com is now a Billing manager. They can now see the billing"
         " details, open the settings and change the billing address; they can no"
-        " longer see the repositories or see who is here."
+        " longer see the repositories, create repositories or see who is here."
         in client.get("/orgs/1/roles").text
     )
 
@@ -322,6 +322,7 @@ def test_member_delete_confirmation_lists_exactly_what_is_lost(
     assert _listed(page, "Permissions lost") == [
         "See the organization",
         "See the repositories",
+        "Create repositories",
         "See who is here",
     ]
     assert roles_snapshot(db) == before
@@ -336,7 +337,7 @@ def test_member_delete_removes_and_names_what_was_lost(
     assert response.status_code == 302 and response.location == "/orgs/1/roles"
     assert (
         "ringo@beatles.com no longer has a role in The Beatles. They can no longer"
-        " see the organization, see the repositories or see who is here."
+        " see the organization, see the repositories, create repositories or see who is here."
         in client.get("/orgs/1/roles").text
     )
     assert role_of(db, demo.RINGO, BEATLES) is None

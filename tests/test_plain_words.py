@@ -135,7 +135,7 @@ def test_plain_words_the_codes_are_behind_technical_details(app: Flask) -> None:
     john = _login(app, demo.JOHN)
     page = john.get("/orgs/1/roles/3").get_data(as_text=True)
     technical = " ".join(visible(page).technical)
-    assert {"READ", "LIST_REPOS", "LIST_ROLES", "MEMBER"} <= set(
+    assert {"READ", "LIST_REPOS", "CREATE_REPO", "LIST_ROLES", "MEMBER"} <= set(
         re.findall(r"\b[A-Z_]+\b", technical)
     )
     assert '<details class="technical">' in page and "<details open" not in page

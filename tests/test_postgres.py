@@ -132,7 +132,7 @@ def test_postgres_walkthrough_and_hostile_input(pg_app: Flask) -> None:
     assert (
         "ringo@beatles.com is now a Billing manager. They can now see the billing"
         " details, open the settings and change the billing address; they can no"
-        " longer see the repositories or see who is here."
+        " longer see the repositories, create repositories or see who is here."
         in client.get("/orgs/1/roles").text
     )
 

@@ -63,7 +63,7 @@ class Viewer:
                 RepositoryRole.repository_id.in_(wanted),
             )
         )
-        found: dict[int, str] = dict(rows.tuples().all())
+        found: dict[int, str] = dict(rows.all())
         for repository_id in wanted:
             self._repository_roles[repository_id] = found.get(repository_id)
 

@@ -189,7 +189,7 @@ def test_member_page_change_flashes_what_was_gained_and_lost(
     expect(_flash(page)).to_have_text(
         f"{demo.RINGO} is now a Billing manager. They can now see the billing details,"
         " open the settings and change the billing address; they can no longer see"
-        " the repositories or see who is here."
+        " the repositories, create repositories or see who is here."
     )
     expect(
         page.get_by_text("Role in The Beatles: Billing manager", exact=True)
@@ -314,7 +314,7 @@ def test_member_remove_confirmation_lists_what_they_lose(
     ).to_be_visible()
     lost = page.get_by_role("list", name="Permissions lost")
     expect(lost.get_by_role("listitem")).to_have_text(
-        ["See the organization", "See the repositories", "See who is here"]
+        ["See the organization", "See the repositories", "Create repositories", "See who is here"]
     )
     screenshot(page, "member-remove-confirm")
     assert _role_in(live_server, demo.RINGO) == "MEMBER"  # not yet
@@ -329,7 +329,7 @@ def test_member_remove_confirmed_takes_the_role_away(
     page.get_by_role("button", name=f"Remove {demo.RINGO}").click()
     expect(_flash(page)).to_have_text(
         f"{demo.RINGO} no longer has a role in The Beatles. They can no longer see the"
-        " organization, see the repositories or see who is here."
+        " organization, see the repositories, create repositories or see who is here."
     )
     expect(page.get_by_role("heading", name="People", exact=True)).to_be_visible()
     members = page.get_by_role("table", name="People")
@@ -346,7 +346,7 @@ def test_member_leave_confirmation_lists_what_they_lose(
     expect(page.get_by_role("heading", name="Leave The Beatles?")).to_be_visible()
     lost = page.get_by_role("list", name="Permissions lost")
     expect(lost.get_by_role("listitem")).to_have_text(
-        ["See the organization", "See the repositories", "See who is here"]
+        ["See the organization", "See the repositories", "Create repositories", "See who is here"]
     )
     screenshot(page, "member-leave-confirm")
     assert _role_in(live_server, demo.RINGO) == "MEMBER"  # not yet
