@@ -267,7 +267,8 @@ def test_member_update_flashes_what_was_gained_and_lost(
     assert (
         "ringo@beatles.com is now a Billing manager. They can now see the billing"
         " details, open the settings and change the billing address; they can no"
-        " longer see the repositories, create repositories or see who is here." in client.get(url).text
+        " longer see the repositories, create repositories or see who is here."
+        in client.get(url).text
     )
     assert role_of(db, demo.RINGO, BEATLES) == "BILLING"
 
@@ -337,8 +338,8 @@ def test_member_delete_removes_and_names_what_was_lost(
     assert response.status_code == 302 and response.location == "/orgs/1/roles"
     assert (
         "ringo@beatles.com no longer has a role in The Beatles. They can no longer"
-        " see the organization, see the repositories, create repositories or see who is here."
-        in client.get("/orgs/1/roles").text
+        " see the organization, see the repositories, create repositories or see"
+        " who is here." in client.get("/orgs/1/roles").text
     )
     assert role_of(db, demo.RINGO, BEATLES) is None
 

@@ -314,7 +314,12 @@ def test_member_remove_confirmation_lists_what_they_lose(
     ).to_be_visible()
     lost = page.get_by_role("list", name="Permissions lost")
     expect(lost.get_by_role("listitem")).to_have_text(
-        ["See the organization", "See the repositories", "Create repositories", "See who is here"]
+        [
+            "See the organization",
+            "See the repositories",
+            "Create repositories",
+            "See who is here",
+        ]
     )
     screenshot(page, "member-remove-confirm")
     assert _role_in(live_server, demo.RINGO) == "MEMBER"  # not yet
@@ -346,7 +351,12 @@ def test_member_leave_confirmation_lists_what_they_lose(
     expect(page.get_by_role("heading", name="Leave The Beatles?")).to_be_visible()
     lost = page.get_by_role("list", name="Permissions lost")
     expect(lost.get_by_role("listitem")).to_have_text(
-        ["See the organization", "See the repositories", "Create repositories", "See who is here"]
+        [
+            "See the organization",
+            "See the repositories",
+            "Create repositories",
+            "See who is here",
+        ]
     )
     screenshot(page, "member-leave-confirm")
     assert _role_in(live_server, demo.RINGO) == "MEMBER"  # not yet
