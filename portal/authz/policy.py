@@ -3,7 +3,7 @@ requests, and build_oso, which registers our classes and loads the policy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -41,6 +41,11 @@ READ = "READ"
 # ignores, quiet about the same line.
 
 
+# What loaded policies grant each role (PortalOso.role_grants), shared by every
+# PortalOso of the process under the policy's identity (PortalOso._policy).
+_LEARNED = LruCache(64)
+
+
 @dataclass(frozen=True)
 class RoleGrant:
     """What the policy grants the holder of one role (see PortalOso.role_grants)."""
@@ -74,6 +79,9 @@ class PortalOso(Oso):
         self._decisions = LruCache(cache_size)
         self._filters = LruCache(cache_size)
         self._role_grants = LruCache(min(cache_size, 64))
+        # The loaded policy's sources (file name, text), part of the key of
+        # _LEARNED; None before a policy loads and after its rules are cleared.
+        self._sources: tuple[tuple[str, str], ...] | None = None
         super().__init__(*args, **kwargs)
         # query() runs a copy of oso's Polar.query: fail here, at start-up, rather
         # than record reads wrongly (and cache wrong answers) on another release.
@@ -95,6 +103,16 @@ class PortalOso(Oso):
         self.clear_caches()
         self._role_grants.clear()
 
+    @property
+    def _policy(self) -> Hashable | None:
+        """The loaded policy's identity, the key of _LEARNED: its sources and
+        the names of the classes registered now (None: no policy loaded)."""
+        if self._sources is None:
+            return None
+        # Polar's host: untyped (see "Untyped oso" above).
+        names = (name for name in self.host.types if isinstance(name, str))
+        return (self._sources, tuple(sorted(names)))
+
     def role_grants(self, names: Sequence[str], resource: Any) -> dict[str, RoleGrant]:
         """What the policy grants each role in names on resource: the actions a
         RoleHolder of it may take, and the roles it includes (itself among them).
@@ -105,6 +123,8 @@ class PortalOso(Oso):
         """
         key = (type(resource), tuple(names))
         cached = self._role_grants.get(key)
+        if cached is None and self._policy is not None:
+            cached = _LEARNED.get((self._policy, key))
         if cached is not None:
             self.cache_hits += 1
             return dict(cached)
@@ -128,6 +148,8 @@ class PortalOso(Oso):
             for field in ("name", "on")
         }:
             self._role_grants.put(key, grants)
+            if self._policy is not None:
+                _LEARNED.put((self._policy, key), grants)
         return grants
 
     def authorized_actions(
@@ -324,13 +346,22 @@ class PortalOso(Oso):
     # Whatever changes what the policy says forgets what it said before.
 
     def _load_sources(self, sources: Any) -> None:
-        """Polar's loading of policy sources, forgetting every answer first."""
+        """Polar's loading of policy sources, forgetting every answer first.
+
+        What the loaded policy grants each role (role_grants) is then also
+        shared with every PortalOso of the process that loads the same text with
+        the same classes registered (an app factory called again: each test's
+        app), under that identity.
+        """
         self._forget_policy()
         super()._load_sources(sources)
+        # Polar's Source: untyped (see "Untyped oso" above).
+        self._sources = tuple((source.filename, source.src) for source in sources)
 
     def clear_rules(self) -> None:
         """Polar's clear_rules, forgetting every answer first."""
         self._forget_policy()
+        self._sources = None
         super().clear_rules()
 
     def register_class(self, *args: Any, **kwargs: Any) -> None:
