@@ -32,12 +32,18 @@ from tests.settings import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Every row of the demo data: users, organizations, repositories, roles.
+# Every row of the demo data: users, organizations, repositories, roles, and
+# repository roles granted directly.
 DEMO_ROWS = (
     len(demo.USERS)
     + len(demo.ORGANIZATIONS)
     + sum(len(repos) for _, _, repos in demo.ORGANIZATIONS.values())
     + sum(len(roles) for roles in demo.ROLES.values())
+    + sum(
+        len(grants)
+        for repositories in demo.REPOSITORY_ROLES.values()
+        for grants in repositories.values()
+    )
 )
 
 
@@ -147,7 +153,8 @@ def test_cli_seed_adds_only_what_is_missing(app: Flask, runner: FlaskCliRunner) 
         session.commit()
     result = flask(app, runner, "seed")
     assert result.exit_code == 0
-    assert result.output == _at_head() + "Seeded: 1 new rows.\n"
+    # His role, and his role on Abbey Road, which went with it.
+    assert result.output == _at_head() + "Seeded: 2 new rows.\n"
     assert flask(app, runner, "seed").output == _at_head() + "Already seeded.\n"
 
 

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain.models import Organization, OrganizationRole, Repository, User
+from portal.domain.models import (
+    Organization,
+    OrganizationRole,
+    Repository,
+    RepositoryRole,
+    User,
+)
 from portal.infra.passwords import HashCost, hash_password
 
 PASSWORD = "portal-demo"
@@ -36,6 +42,17 @@ ORGANIZATIONS = {
 ROLES = {
     BEATLES_ID: {JOHN: "OWNER", PAUL: "MEMBER", RINGO: "MEMBER", GEORGE: "BILLING"},
     MONSTERS_ID: {MIKE: "OWNER", SULLY: "MEMBER", RANDALL: "MEMBER"},
+}
+
+# The repository role each organization gives its members on every repository:
+# The Beatles keep the default (every member reads every repository); Monsters
+# Inc. give none, so its members see only what is granted to them.
+BASE_REPOSITORY_ROLES: dict[int, str | None] = {BEATLES_ID: "READER", MONSTERS_ID: None}
+
+# Repository roles granted directly: organization -> repository -> email -> role.
+REPOSITORY_ROLES = {
+    BEATLES_ID: {"Abbey Road": {RINGO: "WRITER"}},
+    MONSTERS_ID: {"Paperwork": {SULLY: "WRITER"}},
 }
 
 
@@ -94,7 +111,11 @@ def seed_database(session: Session, cost: HashCost | None = None) -> int:
             select(Organization).where(Organization.name == name)
         )
         if organization is None:
-            organization = Organization(name=name, billing_address=billing)
+            organization = Organization(
+                name=name,
+                billing_address=billing,
+                base_repository_role=BASE_REPOSITORY_ROLES[org_id],
+            )
             session.add(organization)
             session.flush()
             created += 1
@@ -128,5 +149,49 @@ def seed_database(session: Session, cost: HashCost | None = None) -> int:
                     )
                 )
                 created += 1
+        session.flush()
+        created += _grant_repository_roles(session, organization, users, org_id)
     session.flush()
+    return created
+
+
+def _grant_repository_roles(
+    session: Session, organization: Organization, users: dict[str, User], org_id: int
+) -> int:
+    """Grant the demo's direct repository roles of organization that are missing
+    (a repository or a role removed since the seed is left alone); how many."""
+    created = 0
+    for repo_name, grants in REPOSITORY_ROLES[org_id].items():
+        repository = session.scalar(
+            select(Repository).where(
+                Repository.organization_id == organization.id,
+                Repository.name == repo_name,
+            )
+        )
+        for email, role_name in grants.items():
+            user = users[email]
+            member = session.scalar(
+                select(OrganizationRole.id).where(
+                    OrganizationRole.organization_id == organization.id,
+                    OrganizationRole.user_id == user.id,
+                )
+            )
+            if repository is None or member is None:
+                continue
+            granted = session.scalar(
+                select(RepositoryRole.id).where(
+                    RepositoryRole.repository_id == repository.id,
+                    RepositoryRole.user_id == user.id,
+                )
+            )
+            if granted is None:
+                session.add(
+                    RepositoryRole(
+                        name=role_name,
+                        user_id=user.id,
+                        repository_id=repository.id,
+                        organization_id=organization.id,
+                    )
+                )
+                created += 1
     return created
