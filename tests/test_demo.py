@@ -30,7 +30,7 @@ def test_demo_seed_again_adds_only_missing_rows(db: Session) -> None:
     whole = [
         s
         for s in seen
-        if re.match(r"select .* from repository\s", s, re.DOTALL)
+        if re.match(r"select .*\bfrom repository\s", s, re.DOTALL)
         and "name" not in s.split("where")[-1].split("order by")[0]
     ]
     assert not whole
