@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 
 from portal.domain import demo
 
-# Who asks: anonymous, a user with no role anywhere, each role in The Beatles, and
-# the owner of the other organization.
+# Who asks: anonymous, a user with no role anywhere, each role in The Beatles, a
+# member of The Beatles granted a repository role directly (Ringo, a Writer on
+# Abbey Road; Paul reads it through the base role, John administers it as an
+# owner), and the owner of the other organization.
 ACTORS: dict[str, str | None] = {
     "anonymous": None,
     "no_role": demo.ADMIN,
     "billing": demo.GEORGE,
     "member": demo.PAUL,
+    "repo_writer": demo.RINGO,
     "owner": demo.JOHN,
     "other_owner": demo.MIKE,
 }
@@ -145,12 +148,20 @@ def _everyone(outcome: Outcome, anonymous: Outcome = LOGIN) -> dict[str, Outcome
     return {actor: (anonymous if actor == "anonymous" else outcome) for actor in ACTORS}
 
 
-def _org(billing: Outcome, member: Outcome, owner: Outcome) -> dict[str, Outcome]:
+def _org(
+    billing: Outcome,
+    member: Outcome,
+    owner: Outcome,
+    repo_writer: Outcome | None = None,
+) -> dict[str, Outcome]:
+    """Outcomes in The Beatles by role; the repository writer (a member) gets
+    what the member gets unless stated."""
     return {
         "anonymous": LOGIN,
         "no_role": GONE,
         "billing": billing,
         "member": member,
+        "repo_writer": member if repo_writer is None else repo_writer,
         "owner": owner,
         "other_owner": GONE,
     }
@@ -213,17 +224,18 @@ MATRIX: dict[tuple[str, str], Route] = {
         _member_role_form,
         writes=frozenset({"owner"}),
     ),
+    # Ringo himself may leave: the confirmation page, then the removal.
     ("members.member_delete", "GET"): Route(
         "/orgs/{org_id}/roles/{user_id}/delete",
-        _org(NO, NO, OK),
+        _org(NO, NO, OK, repo_writer=OK),
         html=True,
         oso_queries=3,
     ),
     ("members.member_delete", "POST"): Route(
         "/orgs/{org_id}/roles/{user_id}/delete",
-        _org(NO, NO, MOVED),
+        _org(NO, NO, MOVED, repo_writer=MOVED),
         _remove_form,
-        writes=frozenset({"owner"}),
+        writes=frozenset({"owner", "repo_writer"}),
     ),
     ("audit.audit_list", "GET"): Route(
         "/orgs/{org_id}/audit", _org(NO, NO, OK), html=True, oso_queries=2
