@@ -63,7 +63,8 @@ class Viewer:
                 RepositoryRole.repository_id.in_(wanted),
             )
         )
-        found: dict[int, str] = dict(rows.tuples().all())
+        # Unpacked: dict() of a Result fails (it yields Rows, not pairs).
+        found: dict[int, str] = {r_id: name for r_id, name in rows}  # noqa: C416
         for repository_id in wanted:
             self._repository_roles[repository_id] = found.get(repository_id)
 
