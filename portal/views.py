@@ -21,7 +21,7 @@ from portal.domain.membership import Membership, find_membership
 from portal.domain.models import Organization
 from portal.domain.overview import Overview, overview_of
 from portal.domain.paging import Page
-from portal.forms import NameSearchForm
+from portal.forms import NameSearchForm, RepositoryForm
 from portal.infra import db
 from portal.web.guards import public
 from portal.web.loaders import load_organization, page_of
@@ -181,9 +181,13 @@ def repository_list(org_id: int) -> ResponseReturnValue:
     authorize("LIST_REPOS", organization)
     search = NameSearchForm()
     if not search.validate():
-        return render(RepositoryListPage(organization, None, search), 400)
+        return render(
+            RepositoryListPage(organization, None, search, RepositoryForm()), 400
+        )
     repositories = page_of(readable_repositories(organization, search))
-    return render(RepositoryListPage(organization, repositories, search))
+    return render(
+        RepositoryListPage(organization, repositories, search, RepositoryForm())
+    )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from portal.authz import authorized
 from portal.domain import name_search
 from portal.domain.models import Organization, Repository
 from portal.domain.paging import Page
-from portal.forms import NameSearchForm
+from portal.forms import NameSearchForm, RepositoryForm
 from portal.web.pages import Body, PageView, organization_json, paging_json
 
 
@@ -34,12 +34,14 @@ def readable_repositories(
 @dataclass(frozen=True)
 class RepositoryListPage(PageView):
     """The organization's repositories the user can read whose name contains the
-    search, a page at a time."""
+    search, a page at a time, and the form that creates one (shown to whoever
+    may CREATE_REPO)."""
 
     template = "orgs/repos.html"
     organization: Organization
     repositories: Page[Repository] | None  # None: the search is invalid (400)
     search: NameSearchForm
+    form: RepositoryForm
 
     def json(self) -> Body:
         """``{"organization", "repos": [...], "paging", "search": {"q"}}``."""
