@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 
 import pytest
 from flask import Flask
@@ -457,3 +458,105 @@ def test_delete_of_a_repository_deleted_meanwhile_is_a_404(app: Flask) -> None:
         with pytest.raises(repositories.RepositoryGone) as error:
             repositories.delete_repository(session, repository, "Abbey Road", None)
         assert error.value.status == 404
+
+
+# --- the audit log's words ---------------------------------------------------------
+
+
+def _entries(app: Flask) -> None:
+    """One entry of each repository action, in The Beatles (committed), about
+    Abbey Road (still there) and Let It Be (deleted)."""
+    client = client_for(app, "owner")
+    assert _post(client, "/orgs/1/repos", name="Let It Be").status_code == 302
+    assert _post(client, "/orgs/1/repos/1/settings", name="EMI").status_code == 302
+    (let_it_be,) = [e[1] for e in _audit(app) if e[0] == "create_repository"]
+    gone = f"/orgs/1/repos/{let_it_be}/delete"
+    assert _post(client, gone, confirm_name="Let It Be").status_code == 302
+    with Session(app.extensions["portal.engine"]) as session, session.begin():
+        ringo = _user_id(session, demo.RINGO)
+
+        def entry(action: str, **values: object) -> AuditEntry:
+            return AuditEntry(
+                organization_id=demo.BEATLES_ID,
+                action=action,
+                actor_id=1,
+                actor_email=demo.JOHN,
+                **values,
+            )
+
+        on_emi = {"repository_id": ABBEY_ROAD, "repository_name": "EMI"}
+        on_ringo = {"user_id": ringo, "user_email": demo.RINGO}
+        session.add_all(
+            [
+                entry("base_repository_role", old_value="READER", new_value=None),
+                entry("base_repository_role", old_value=None, new_value="WRITER"),
+                entry("add_repository_role", new_role="WRITER", **on_emi, **on_ringo),
+                entry(
+                    "change_repository_role",
+                    old_role="WRITER",
+                    new_role="ADMIN",
+                    **on_emi,
+                    **on_ringo,
+                ),
+                entry("remove_repository_role", old_role="ADMIN", **on_emi, **on_ringo),
+            ]
+        )
+
+
+SAID = [
+    "changed the base repository role from Reader to none",
+    "changed the base repository role from none to Writer",
+    "gave ringo@beatles.com Writer on EMI",
+    "changed ringo@beatles.com from Writer to Admin on EMI",
+    "took Admin on EMI away from ringo@beatles.com",
+    "created the repository Let It Be",
+    "renamed the repository Abbey Road to EMI",
+    "deleted the repository Let It Be",
+]
+
+
+def _plain(page: str) -> str:
+    """page without its tags, its spaces squeezed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+
+def test_audit_log_says_every_repository_action_in_words(app: Flask) -> None:
+    _entries(app)
+    response = client_for(app, "owner").get("/orgs/1/audit")
+    page = _plain(_text(response))
+    for words in SAID:
+        assert words in page, words
+    assert "None" not in page
+    # The repository that is still there is a link; the deleted one is not.
+    raw = response.get_data(as_text=True)
+    assert (
+        'gave ringo@beatles.com <span class="badge badge-writer">Writer</span>'
+        ' on <a href="/orgs/1/repos/1">EMI</a>' in raw
+    )
+    assert "deleted the repository Let It Be" in raw
+    assert ">Let It Be</a>" not in raw
+
+
+def test_overview_says_the_latest_repository_changes_in_words(app: Flask) -> None:
+    _entries(app)
+    page = _plain(_text(client_for(app, "owner").get("/orgs/1")))
+    assert "john@beatles.com took Admin on EMI away from ringo@beatles.com" in page
+    assert (
+        "john@beatles.com changed the base repository role from Reader to none" in page
+    )
+    assert "None" not in page
+
+
+def test_audit_json_names_the_repository(app: Flask) -> None:
+    _entries(app)
+    got = client_for(app, "owner").get("/orgs/1/audit", headers=JSON).get_json()
+    by_action: dict[str, dict[str, object]] = {}
+    for entry in got["entries"]:
+        by_action.setdefault(entry["action"], entry)
+    assert by_action["add_repository_role"]["repository"] == {"id": 1, "name": "EMI"}
+    assert by_action["delete_repository"]["repository"] == {
+        "id": None,
+        "name": "Let It Be",
+    }
+    assert by_action["base_repository_role"]["repository"] is None
+    assert by_action["base_repository_role"]["old_value"] is None  # newest first
