@@ -7,6 +7,9 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
+from collections.abc import Callable
+from functools import partial
 
 import pytest
 from flask import Flask
@@ -15,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from portal.authz import get_oso
 from portal.domain import demo, repositories
 from portal.domain.models import AuditEntry, Repository, RepositoryRole, User
 from portal.infra import db as portal_db
@@ -460,6 +464,65 @@ def test_delete_of_a_repository_deleted_meanwhile_is_a_404(app: Flask) -> None:
         assert error.value.status == 404
 
 
+# --- races (run on PostgreSQL too: PORTAL_TEST_DATABASES=postgresql) -------------
+
+
+def _at_once(*requests: Callable[[], TestResponse]) -> list[int]:
+    """Run the requests in threads released together; their statuses, in order."""
+    barrier = threading.Barrier(len(requests))
+    statuses: list[int] = [0] * len(requests)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        statuses[index] = requests[index]().status_code
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return statuses
+
+
+def _poster(client: FlaskClient, url: str, **data: str) -> Callable[[], TestResponse]:
+    """A POST of data to url, its CSRF token fetched now."""
+    token = csrf_token(client, "/orgs")
+    return partial(client.post, url, data={"csrf_token": token, **data})
+
+
+def test_race_two_creations_of_one_name(app: Flask) -> None:
+    # why: both pass the check before the insert; one must win and the other get
+    # the same 409 as a duplicate, never a 500
+    owner, member = client_for(app, "owner"), client_for(app, "member")
+    for round_ in range(5):
+        name = f"Race {round_}"
+        statuses = _at_once(
+            _poster(owner, "/orgs/1/repos", name=name),
+            _poster(member, "/orgs/1/repos", name=name.upper()),
+        )
+        assert sorted(statuses) == [302, 409], statuses
+    kept = [name.casefold() for name in _repos(app)]
+    assert kept == ["abbey road"] + [f"race {round_}" for round_ in range(5)]
+
+
+def test_race_deleting_while_renaming(app: Flask) -> None:
+    # why: the rename waits for the lock the deletion holds; it must then find the
+    # repository gone (404), never write to a deleted row or answer 500
+    owners = [client_for(app, "owner"), client_for(app, "owner")]
+    for round_ in range(3):
+        made = _post(owners[0], "/orgs/1/repos", name=f"Doomed {round_}")
+        url = made.location
+        statuses = _at_once(
+            _poster(owners[0], f"{url}/delete", confirm_name=f"Doomed {round_}"),
+            _poster(owners[1], f"{url}/settings", name=f"Saved {round_}"),
+        )
+        assert statuses[0] in (302, 422), statuses  # 422: renamed first
+        assert statuses[1] in (302, 404), statuses
+        assert 500 not in statuses
+    assert _grants(app) == 0
+    assert all(n.startswith(("Abbey", "Saved")) for n in _repos(app))
+
+
 # --- the audit log's words ---------------------------------------------------------
 
 
@@ -560,3 +623,30 @@ def test_audit_json_names_the_repository(app: Flask) -> None:
     }
     assert by_action["base_repository_role"]["repository"] is None
     assert by_action["base_repository_role"]["old_value"] is None  # newest first
+
+
+def test_audit_page_decides_its_repositories_at_once(app: Flask) -> None:
+    # why: a link per repository asks whether the viewer may READ it; asked row by
+    # row, a page of 50 entries would cost 50 Oso queries
+    _entries(app)
+    with Session(app.extensions["portal.engine"]) as session, session.begin():
+        for n in range(5):  # more repositories named by entries
+            repository = Repository(name=f"Take {n}", organization_id=demo.BEATLES_ID)
+            session.add(repository)
+            session.flush()
+            session.add(
+                AuditEntry(
+                    organization_id=demo.BEATLES_ID,
+                    action="create_repository",
+                    repository_id=repository.id,
+                    repository_name=repository.name,
+                )
+            )
+    client = client_for(app, "owner")
+    oso = get_oso(app)
+    oso.clear_caches()
+    before = oso.queries
+    page = client.get("/orgs/1/audit").get_data(as_text=True)
+    # The organization, the entries' repositories together, the switcher.
+    assert oso.queries - before == 3
+    assert page.count('href="/orgs/1/repos/') >= 6
