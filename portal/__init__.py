@@ -21,6 +21,7 @@ from portal import (
     health,
     members,
     org_settings,
+    repositories,
     views,
 )
 from portal.domain import demo
@@ -131,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(members.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(org_settings.bp)
+    app.register_blueprint(repositories.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(health.bp)
 

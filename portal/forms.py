@@ -525,3 +525,38 @@ class DeleteOrganizationForm(Form):
     confirm_name = StringField(
         "Type the organization's name to confirm", render_kw={"autocomplete": "off"}
     )
+
+
+# --- repositories (issue 18): the names' rules are portal.domain.names', which
+# portal.domain.repositories applies and the views word as field errors. ---
+
+
+class RepositoryForm(Form):
+    """Create a repository: its name."""
+
+    name = StringField(
+        "Repository name", render_kw={"maxlength": 100, "autocomplete": "off"}
+    )
+
+
+class RepositorySettingsForm(Form):
+    """Rename a repository. ``current_name``: the name the form was drawn with, so
+    that a rename made meanwhile by someone else makes it stale (409); optional, a
+    client that never loaded the page renames the repository as it stands."""
+
+    name = StringField("New name", render_kw={"maxlength": 100, "autocomplete": "off"})
+    current_name = HiddenField()
+
+    @property
+    def shown_name(self) -> str | None:
+        """The name the form says it was drawn with (None: not sent)."""
+        raw = self.current_name.raw_data
+        return (self.current_name.data or "") if raw else None
+
+
+class DeleteRepositoryForm(Form):
+    """Delete a repository: its name, typed to confirm."""
+
+    confirm_name = StringField(
+        "Type the repository's name to confirm", render_kw={"autocomplete": "off"}
+    )

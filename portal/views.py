@@ -18,10 +18,10 @@ from flask_login import current_user
 from portal.authz import access, authorize, authorized, can, words
 from portal.domain import name_search
 from portal.domain.membership import Membership, find_membership
-from portal.domain.models import Organization, Repository
+from portal.domain.models import Organization
 from portal.domain.overview import Overview, overview_of
 from portal.domain.paging import Page
-from portal.forms import NameSearchForm
+from portal.forms import NameSearchForm, RepositoryForm
 from portal.infra import db
 from portal.web.guards import public
 from portal.web.loaders import load_organization, page_of
@@ -33,6 +33,7 @@ from portal.web.pages import (
     organization_json,
     paging_json,
 )
+from portal.web.repository_list import RepositoryListPage, readable_repositories
 
 bp = Blueprint("orgs", __name__)
 
@@ -172,31 +173,6 @@ def organization_show(org_id: int) -> ResponseReturnValue:
     return render(OrganizationShowPage(organization, mine, overview))
 
 
-@dataclass(frozen=True)
-class RepositoryListPage(PageView):
-    """The organization's repositories the user can read whose name contains the
-    search, a page at a time."""
-
-    template = "orgs/repos.html"
-    organization: Organization
-    repositories: Page[Repository] | None  # None: the search is invalid (400)
-    search: NameSearchForm
-
-    def json(self) -> Body:
-        """``{"organization", "repos": [...], "paging", "search": {"q"}}``."""
-        repositories = self.repositories
-        assert repositories is not None  # an invalid search is a 400: error_json
-        term = self.search.term
-        return {
-            "organization": organization_json(self.organization),
-            "repos": [
-                {"id": repo.id, "name": repo.name} for repo in repositories.items
-            ],
-            "paging": paging_json(repositories, q=term or None),
-            "search": {"q": term},
-        }
-
-
 @bp.route("/orgs/<id:org_id>/repos")
 def repository_list(org_id: int) -> ResponseReturnValue:
     """The organization's repositories the user can read, found by name, a page at
@@ -205,16 +181,13 @@ def repository_list(org_id: int) -> ResponseReturnValue:
     authorize("LIST_REPOS", organization)
     search = NameSearchForm()
     if not search.validate():
-        return render(RepositoryListPage(organization, None, search), 400)
-    readable = authorized("READ", Repository).where(
-        Repository.organization_id == organization.id
-    )
-    repositories = page_of(
-        name_search.matching(readable, Repository.name, search.term).order_by(
-            Repository.name, Repository.id
+        return render(
+            RepositoryListPage(organization, None, search, RepositoryForm()), 400
         )
+    repositories = page_of(readable_repositories(organization, search))
+    return render(
+        RepositoryListPage(organization, repositories, search, RepositoryForm())
     )
-    return render(RepositoryListPage(organization, repositories, search))
 
 
 @dataclass(frozen=True)

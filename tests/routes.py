@@ -40,6 +40,11 @@ TARGET_ID = demo.USERS.index(TARGET) + 1
 # the demo's role rows are inserted in demo.ROLES order, The Beatles first.
 TARGET_ROLE_ID = list(demo.ROLES[demo.BEATLES_ID]).index(TARGET) + 1
 
+# The repository the repository routes act on ("{repo_id}" in a rule): Abbey
+# Road, The Beatles' first (demo repositories are inserted in order).
+TARGET_REPO = demo.ORGANIZATIONS[demo.BEATLES_ID][2][0]
+TARGET_REPO_ID = 1
+
 LOGIN = "login"  # 302 to the login page
 OK = 200
 GONE = 404
@@ -90,6 +95,19 @@ def _delete_form(email: str | None) -> dict[str, str]:
     return {"confirm_name": demo.ORGANIZATIONS[demo.BEATLES_ID][0]}
 
 
+def _repository_form(email: str | None) -> dict[str, str]:
+    # A name per actor: the route matrix posts it once for each.
+    return {"name": f"Let It Be ({email})"}
+
+
+def _repository_rename_form(email: str | None) -> dict[str, str]:
+    return {"name": "Abbey Road Studios", "current_name": TARGET_REPO}
+
+
+def _repository_delete_form(email: str | None) -> dict[str, str]:
+    return {"confirm_name": TARGET_REPO}
+
+
 def _login_form(email: str | None) -> dict[str, str]:
     return {"email": demo.RINGO, "password": demo.PASSWORD}
 
@@ -98,8 +116,9 @@ def _login_form(email: str | None) -> dict[str, str]:
 class Route:
     """One route x method: its URL and what each actor gets.
 
-    ``rule`` is the URL with ``{org_id}`` where the route takes an organization
-    and ``{user_id}`` where it takes a member (TARGET); ``path`` is the URL for
+    ``rule`` is the URL with ``{org_id}`` where the route takes an organization,
+    ``{user_id}`` where it takes a member (TARGET) and ``{repo_id}`` where it
+    takes a repository (TARGET_REPO); ``path`` is the URL for
     The Beatles. A route that answers with an HTML page
     (to the actors whose outcome is OK) sets ``html`` and states how many Oso
     queries that page costs (``oso_queries``, for the actor in ``Page.actor``) on
@@ -135,9 +154,13 @@ class Route:
 
     def path_for(self, org_id: int | str) -> str:
         """The URL for organization org_id (any text, for hostile ids), about
-        TARGET where the route takes a member."""
-        return self.rule.replace("{org_id}", str(org_id)).replace(
-            "{user_id}", str(TARGET_ID)
+        TARGET where the route takes a member and TARGET_REPO where it takes a
+        repository (so another organization's URL names a repository it does not
+        have)."""
+        return (
+            self.rule.replace("{org_id}", str(org_id))
+            .replace("{user_id}", str(TARGET_ID))
+            .replace("{repo_id}", str(TARGET_REPO_ID))
         )
 
     def __str__(self) -> str:
@@ -266,6 +289,43 @@ MATRIX: dict[tuple[str, str], Route] = {
         "/orgs/{org_id}/delete",
         _org(NO, NO, MOVED),
         _delete_form,
+        writes=frozenset({"owner"}),
+    ),
+    # Repositories (issue 18). A member may create one (CREATE_REPO), the billing
+    # manager may not (403: they may read the organization). Renaming and deleting
+    # are the repository's ADMIN's (owners are ADMIN on every repository): a
+    # member who reads it through the base role gets 403, the billing manager,
+    # who may not read it, 404. Their pages cost three queries: the repository,
+    # the organization (the header's switcher shows it as the current one) and
+    # the switcher's list.
+    ("repositories.repository_create", "POST"): Route(
+        "/orgs/{org_id}/repos",
+        _org(NO, MOVED, MOVED),
+        _repository_form,
+        writes=frozenset({"member", "owner"}),
+    ),
+    ("repositories.repository_settings", "GET"): Route(
+        "/orgs/{org_id}/repos/{repo_id}/settings",
+        _org(GONE, NO, OK),
+        html=True,
+        oso_queries=3,
+    ),
+    ("repositories.repository_settings", "POST"): Route(
+        "/orgs/{org_id}/repos/{repo_id}/settings",
+        _org(GONE, NO, MOVED),
+        _repository_rename_form,
+        writes=frozenset({"owner"}),
+    ),
+    ("repositories.repository_delete", "GET"): Route(
+        "/orgs/{org_id}/repos/{repo_id}/delete",
+        _org(GONE, NO, OK),
+        html=True,
+        oso_queries=3,
+    ),
+    ("repositories.repository_delete", "POST"): Route(
+        "/orgs/{org_id}/repos/{repo_id}/delete",
+        _org(GONE, NO, MOVED),
+        _repository_delete_form,
         writes=frozenset({"owner"}),
     ),
     ("account.password_change", "GET"): Route(

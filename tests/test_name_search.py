@@ -96,7 +96,8 @@ def _org_names(response: TestResponse) -> list[str]:
 
 
 def _repo_names(response: TestResponse) -> list[str]:
-    return [html.unescape(n) for n in re.findall(r"<td>([^<]*)</td>", response.text)]
+    cells = re.findall(r'<td><a href="[^"]*">([^<]*)</a></td>', response.text)
+    return [html.unescape(n) for n in cells]
 
 
 def _text(response: TestResponse) -> str:

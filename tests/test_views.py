@@ -395,7 +395,7 @@ def test_repository_list_shows_one_page_with_the_total(
     auth.login(email)
     response = client.get(f"/orgs/{org_id}/repos{query}")
     assert response.status_code == 200
-    names = re.findall(r"<td>(r\d{3})</td>", response.text)
+    names = re.findall(r'<td><a href="[^"]*">(r\d{3})</a></td>', response.text)
     assert names == sorted(names) and (names[0], names[-1]) == (first, last)
     assert summary in response.text and where in response.text
 

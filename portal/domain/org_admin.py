@@ -9,7 +9,8 @@ and changes nothing), records an audit entry in the same transaction, and leaves
 the commit to its caller (``db.transaction`` in a request,
 ``db.writer_session()`` outside one). Who may call them is the policy's business.
 
-Names are trimmed, 1 to ORGANIZATION_NAME_MAX characters without control
+Names follow portal.domain.names (whose refusals, OrgAdminError among them, are
+re-exported here): trimmed, 1 to NAME_MAX characters without control
 characters, and unique as organization_name_key compares them (case-folded): the
 database's unique name_key is the guarantee, the check before it the message. Two
 creations of one name at the same moment: one wins, the other gets NameTaken from
@@ -26,7 +27,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.domain.models import (
-    ORGANIZATION_NAME_MAX,
     AuditEntry,
     Organization,
     OrganizationRole,
@@ -34,62 +34,31 @@ from portal.domain.models import (
     User,
     organization_name_key,
 )
+from portal.domain.names import (
+    ChangedMeanwhile,
+    NameTaken,
+    Refused,
+    SameName,
+    WrongConfirmation,
+    checked_name,
+    has_control_characters,
+    same_typed_name,
+)
+from portal.domain.names import (
+    InvalidName as InvalidName,  # re-exported: callers catch it here
+)
 from portal.domain.roles import OWNER, lock_organization
 from portal.infra import clock
+
+#: The base of every refusal here (portal.domain.names': names are shared).
+OrgAdminError = Refused
 
 #: The billing address column's length.
 BILLING_ADDRESS_MAX = 500
 
 
-class OrgAdminError(Exception):
-    """A change to an organization that was refused; the message is meant for the
-    user, ``status`` is the HTTP status of a request refused with it."""
-
-    status = 422
-
-
-class InvalidName(OrgAdminError):
-    """The name is empty, too long or holds control characters."""
-
-
-class NameTaken(OrgAdminError):
-    """Another organization has this name (compared case-insensitively)."""
-
-    status = 409
-
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"There is already an organization named {_shown(name)!r} (names are"
-            " compared ignoring case). Choose another name."
-        )
-
-
-class SameName(OrgAdminError):
-    """A rename to the name the organization has."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"The organization is already named {_shown(name)!r}.")
-
-
 class InvalidAddress(OrgAdminError):
     """The billing address is too long or holds control characters."""
-
-
-class WrongConfirmation(OrgAdminError):
-    """The name typed to confirm a deletion is not the organization's."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "That is not the organization's name. Type it exactly as shown to"
-            " delete it."
-        )
-
-
-class ChangedMeanwhile(OrgAdminError):
-    """What the change would overwrite was changed by someone else after the
-    form was drawn (checked under the organization's lock)."""
-
-    status = 409
 
 
 class OrganizationGone(OrgAdminError):
@@ -125,21 +94,6 @@ class Deleted:
 # --- checks ---------------------------------------------------------------------
 
 
-def checked_name(name: str) -> str:
-    """name trimmed, if it can be an organization's name; else InvalidName."""
-    name = name.strip()
-    if not name:
-        raise InvalidName("Enter a name for the organization.")
-    if len(name) > ORGANIZATION_NAME_MAX:
-        raise InvalidName(
-            f"Use at most {ORGANIZATION_NAME_MAX} characters for the name"
-            f" ({len(name):,} given)."
-        )
-    if _has_control_characters(name):
-        raise InvalidName("Remove the control characters from the name.")
-    return name
-
-
 def checked_address(address: str) -> str:
     """address trimmed, its line ends made "\\n", if it can be a billing address
     (empty is: no address); else InvalidAddress."""
@@ -149,7 +103,7 @@ def checked_address(address: str) -> str:
             f"Use at most {BILLING_ADDRESS_MAX} characters for the billing address"
             f" ({len(address):,} given)."
         )
-    if _has_control_characters(address.replace("\n", "")):
+    if has_control_characters(address.replace("\n", "")):
         raise InvalidAddress("Remove the control characters from the address.")
     return address
 
@@ -161,10 +115,6 @@ def same_address(shown: str, address: str) -> bool:
         return checked_address(shown) == address
     except InvalidAddress:
         return False
-
-
-def _has_control_characters(text: str) -> bool:
-    return any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in text)
 
 
 def name_holder(session: Session, name: str) -> int | None:
@@ -275,7 +225,7 @@ def delete_organization(
     organization = lock_organization(session, organization_id)
     if organization is None:
         raise OrganizationGone()
-    if typed_name.strip() != organization.name.strip():
+    if not same_typed_name(typed_name, organization.name):
         raise WrongConfirmation()
     gone = Deleted(
         organization_id=organization.id,
@@ -332,8 +282,3 @@ def _record(
         )
     )
     session.flush()
-
-
-def _shown(name: str) -> str:
-    """name as a message quotes it: cut after 80 characters."""
-    return name if len(name) <= 80 else name[:80] + "…"

@@ -141,7 +141,15 @@ def entry_json(entry: AuditEntry) -> Body:
         "action": entry.action,
         "old": entry.old_role,
         "new": entry.new_role,
-        # The organization's name before and after (rename; create: new only).
+        # The name before and after (rename, rename_repository; create: new
+        # only), or the base repository role's codes (null: none).
         "old_value": entry.old_value,
         "new_value": entry.new_value,
+        # The repository the entry is about (null: the organization or its
+        # roles); its id is null once the repository is deleted, its name stays.
+        "repository": (
+            None
+            if entry.repository_name is None
+            else {"id": entry.repository_id, "name": entry.repository_name}
+        ),
     }
