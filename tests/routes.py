@@ -268,6 +268,17 @@ MATRIX: dict[tuple[str, str], Route] = {
         _delete_form,
         writes=frozenset({"owner"}),
     ),
+    # The user's own page: READ on their own account, and their organizations
+    # (the switcher's list filter, asked once): two queries.
+    ("account.account_show", "GET"): Route(
+        "/account", _everyone(OK), html=True, oso_queries=2
+    ),
+    # Every repository the user may read, across organizations: the list filter,
+    # what the user may do to the page's rows (decide_rows, for their role on
+    # each) and the switcher.
+    ("my_repositories.repository_list", "GET"): Route(
+        "/repos", _everyone(OK), html=True, oso_queries=3
+    ),
     ("account.password_change", "GET"): Route(
         "/account/password", _everyone(OK), html=True, oso_queries=2
     ),
