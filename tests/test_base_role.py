@@ -14,6 +14,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from portal.authz import get_oso
 from portal.domain import demo
 from portal.domain.models import AuditEntry, Organization
 from tests.conftest import client_for, csrf_token
@@ -326,6 +327,23 @@ def test_base_role_changes_what_a_member_sees_at_once(app: Flask) -> None:
         assert _my_roles(billing) == {}
         assert client_for(app, "member").get("/orgs/1/repos").status_code == 200
         assert billing.get("/orgs/1/repos").status_code == 403
+
+
+def test_a_warm_decision_for_the_old_base_role_is_not_served(app: Flask) -> None:
+    # why: Paul's answer for Abbey Road under READER is cached; after the change
+    # the same question must miss (the base role is in the key), and asking
+    # again under READER must hit the cache with the READER answer
+    owner, member = client_for(app, "owner"), client_for(app, "member")
+    oso = get_oso(app)
+    assert _my_roles(member) == {"Abbey Road": "READER"}  # cached now
+    assert _post(owner, base_repository_role="WRITER").status_code == 302
+    queries = oso.queries
+    assert _my_roles(member) == {"Abbey Road": "WRITER"}
+    assert oso.queries > queries, "the READER answer was not reused"
+    assert _post(owner, base_repository_role="READER").status_code == 302
+    queries, hits = oso.queries, oso.cache_hits
+    assert _my_roles(member) == {"Abbey Road": "READER"}
+    assert (oso.queries, oso.cache_hits > hits) == (queries, True)
 
 
 def test_base_role_change_shows_on_the_member_pages_in_words(app: Flask) -> None:
