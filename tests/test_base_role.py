@@ -346,6 +346,20 @@ def test_a_warm_decision_for_the_old_base_role_is_not_served(app: Flask) -> None
     assert (oso.queries, oso.cache_hits > hits) == (queries, True)
 
 
+def test_base_role_none_leaves_a_direct_grant(app: Flask) -> None:
+    # why: Ringo holds Writer on Abbey Road directly; taking the base role away
+    # from every member leaves him that, and Paul nothing
+    owner = client_for(app, "owner")
+    writer, member = client_for(app, "repo_writer"), client_for(app, "member")
+    assert _my_roles(writer) == {"Abbey Road": "WRITER"}  # warm
+    assert _post(owner, base_repository_role="NONE").status_code == 302
+    assert _my_roles(writer) == {"Abbey Road": "WRITER"}
+    assert _repos(writer, "/orgs/1/repos") == ["Abbey Road"]
+    assert _my_roles(member) == {}
+    assert _post(owner, base_repository_role="ADMIN").status_code == 302
+    assert _my_roles(writer) == {"Abbey Road": "ADMIN"}  # the stronger one
+
+
 def test_base_role_change_shows_on_the_member_pages_in_words(app: Flask) -> None:
     owner, member = client_for(app, "owner"), client_for(app, "member")
     assert "Reader" in member.get("/repos").get_data(as_text=True)  # warm

@@ -18,7 +18,7 @@ from portal.authz import get_oso
 from portal.domain import demo
 from portal.domain.models import Organization, RepositoryRole
 from tests import factories
-from tests.conftest import client_for, user_by_email
+from tests.conftest import AuthActions, client_for, user_by_email
 
 JSON = {"Accept": "application/json"}
 
@@ -187,3 +187,27 @@ def test_my_repositories_need_a_login(app: Flask, actor: str) -> None:
 def test_account_menu_links_to_my_repositories(app: Flask) -> None:
     page = client_for(app, "member").get("/orgs").get_data(as_text=True)
     assert '<a href="/repos">Your repositories</a>' in page
+
+
+def test_a_direct_grant_outlives_a_base_role_of_none(app: Flask, db: Session) -> None:
+    # why: Monsters Inc. give members no base role; Sully holds Writer on
+    # Paperwork directly, Randall nothing; in The Beatles, Ringo's direct Writer
+    # beats the base Reader. (Set here: the demo seed means to, but an explicit
+    # None in Organization(...) takes the column's default, READER.)
+    db.execute(
+        update(Organization)
+        .where(Organization.id == demo.MONSTERS_ID)
+        .values(base_repository_role=None)
+    )
+    db.commit()
+
+    def rows(email: str) -> list[tuple[str, str, str | None]]:
+        client = app.test_client()
+        assert AuthActions(client).login(email).status_code == 302
+        return _rows(_mine(client))
+
+    assert rows(demo.SULLY) == [("Monsters Inc.", "Paperwork", "WRITER")]
+    assert rows(demo.RANDALL) == []
+    assert rows(demo.MIKE) == [("Monsters Inc.", "Paperwork", "ADMIN")]
+    assert rows(demo.RINGO) == [("The Beatles", "Abbey Road", "WRITER")]
+    assert rows(demo.PAUL) == [("The Beatles", "Abbey Road", "READER")]
