@@ -27,7 +27,7 @@ filter), so a warm page usually makes no Oso query at all (see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -67,6 +67,7 @@ __all__ = [
     "readable_rows",
     "repository_role",
     "skip_authorization",
+    "strongest_repository_role",
     "words",
 ]
 
@@ -185,14 +186,19 @@ def decide_rows(rows: Sequence[Any]) -> None:
 
 
 def repository_role(repository: Repository) -> str | None:
-    """The strongest repository role whose every permission the current user has
-    on repository (None: none), read off what the policy lets them do there
-    (can()'s answer: call decide_rows on a list's rows first) and what the
-    policy grants each repository role; never worked out here."""
+    """The current user's role on repository (None: none), read off what the
+    policy lets them do there (can()'s answer: call decide_rows on a list's rows
+    first); never worked out here."""
     actions = get_oso().authorized_actions(current_viewer(), repository)
+    return strongest_repository_role(actions)
+
+
+def strongest_repository_role(actions: Collection[str]) -> str | None:
+    """The strongest repository role whose every permission is among actions
+    (None: none), by what the loaded policy grants each repository role."""
     grants: dict[str, RoleGrant] = current_app.extensions[_REPOSITORY_GRANTS]
     for name in REPOSITORY_ROLE_NAMES:  # strongest first
-        if grants[name].actions <= actions:
+        if grants[name].actions <= set(actions):
             return name
     return None
 
