@@ -8,9 +8,8 @@ from __future__ import annotations
 import html
 
 import pytest
-from click.testing import Result
 from flask import Flask
-from flask.testing import FlaskClient, FlaskCliRunner
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
@@ -370,64 +369,3 @@ def test_base_role_change_shows_on_the_member_pages_in_words(app: Flask) -> None
     assert _repos(member, "/orgs/1/repos") == []
     mine = member.get("/repos").get_data(as_text=True)
     assert "You cannot open any repository yet." in mine
-
-
-# --- the command line ----------------------------------------------------------
-
-
-def _flask(app: Flask, runner: FlaskCliRunner, *args: str) -> Result:
-    """`flask --app portal <args>` through runner."""
-    with app.app_context():
-        return runner.invoke(args=list(args))
-
-
-def test_set_base_role_from_the_command_line(
-    app: Flask, runner: FlaskCliRunner
-) -> None:
-    result = _flask(app, runner, "set-base-role", "The Beatles", "WRITER")
-    assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout == (
-        "The Beatles (id 1): every MEMBER is now WRITER on each repository"
-        " (was READER).\n"
-    )
-    assert _base_role(app) == "WRITER"
-    assert _audit(app)[-1] == ("base_repository_role", None, "READER", "WRITER")
-    none = _flask(app, runner, "set-base-role", "1", "--id", "NONE")
-    assert none.stdout == (
-        "The Beatles (id 1): every MEMBER now gets no role on its repositories"
-        " (was WRITER).\n"
-    )
-    assert _base_role(app) is None
-    assert _my_roles(client_for(app, "member")) == {}
-
-
-@pytest.mark.parametrize(
-    ("args", "code", "message"),
-    [
-        (
-            ("The Beatles", "OWNER"),
-            2,
-            "'OWNER' is not a repository role. Choose one of ADMIN, WRITER, READER,"
-            " or none (no role).",
-        ),
-        (
-            ("The Beatles", "READER"),
-            1,
-            "Every member already gets that role: choose another one to change it.",
-        ),
-        (("Wings", "ADMIN"), 1, "There is no organization named 'Wings'."),
-    ],
-    ids=["unknown-role", "same-role", "unknown-org"],
-)
-def test_set_base_role_refuses(
-    app: Flask,
-    runner: FlaskCliRunner,
-    args: tuple[str, ...],
-    code: int,
-    message: str,
-) -> None:
-    before = snapshot(app.extensions["portal.engine"])
-    result = _flask(app, runner, "set-base-role", *args)
-    assert (result.exit_code, result.stderr) == (code, f"Error: {message}\n")
-    assert result.stdout == ""
-    assert snapshot(app.extensions["portal.engine"]) == before

@@ -422,7 +422,11 @@ def _base_role_name(
     if name == _NO_BASE_ROLE:
         return None
     if name not in REPOSITORY_ROLE_NAMES:
-        raise BadArgument(str(org_admin.UnknownBaseRole(name)))
+        choices = ", ".join(REPOSITORY_ROLE_NAMES)
+        raise BadArgument(
+            f"{name!r} is not a repository role. Choose one of {choices}, or"
+            f" {_NO_BASE_ROLE} for no role."
+        )
     return name
 
 
