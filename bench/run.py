@@ -77,10 +77,10 @@ from flask_login import current_user
 from jinja2 import Environment
 from oso import Oso
 from sqlalchemy import Select, create_engine, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
-from portal import create_app, members
-from portal.authz import AccessModel, Viewer, words
+from portal import create_app, members, my_repositories
+from portal.authz import AccessModel, Viewer, strongest_repository_role, words
 from portal.authz.explain import access_model
 from portal.domain import demo, member_search, name_search, org_admin, paging, roles
 from portal.domain.membership import find_membership, membership_of
@@ -227,7 +227,7 @@ _actions: dict[tuple[int, str, int], set[str]] = {}
 _roles: dict[tuple[int, int], str | None] = {}
 
 
-def _precomputed(resource: Organization | OrganizationRole) -> set[str]:
+def _precomputed(resource: Organization | OrganizationRole | Repository) -> set[str]:
     """The current user's actions on resource, asked of plain Oso once."""
     key = (current_user.id, type(resource).__name__, resource.id)
     if key not in _actions:
@@ -499,7 +499,58 @@ def control_settings(org_id: int) -> ResponseReturnValue:
     form.billing_address.data = organization.billing_address
     form.current_name.data = organization.name
     form.current_billing_address.data = organization.billing_address
+    base_role = form.base_role_value(organization.base_repository_role)
+    form.base_repository_role.data = base_role
+    form.current_base_repository_role.data = base_role
     return _render("orgs/settings.html", organization=organization, form=form)
+
+
+def control_my_repositories() -> ResponseReturnValue:
+    # The repositories of the viewer's organizations, without the policy's
+    # filter (the bench's viewer reads every one of them); their role on
+    # each from the table of answers, as can() is.
+    search = _search()
+    statement = (
+        select(Repository)
+        .join(Repository.organization)
+        .join(OrganizationRole, OrganizationRole.organization_id == Organization.id)
+        .where(OrganizationRole.user_id == current_user.id)
+        .options(contains_eager(Repository.organization))
+    )
+    repositories = _page(
+        name_search.matching(statement, Repository.name, search.term).order_by(
+            Organization.name, Organization.id, Repository.name, Repository.id
+        ),
+        paging.page_number(request.args.getlist("page")),
+    )
+    roles = {
+        repo.id: strongest_repository_role(_precomputed(repo))
+        for repo in repositories.items
+    }
+    return _render(
+        "repos/mine.html",
+        repositories=repositories,
+        roles=roles,
+        urls={r.id: my_repositories.repository_url(r) for r in repositories.items},
+        search=search,
+    )
+
+
+def control_account() -> ResponseReturnValue:
+    user = current_user._get_current_object()
+    statement = (
+        select(Organization)
+        .join(OrganizationRole, OrganizationRole.organization_id == Organization.id)
+        .where(OrganizationRole.user_id == user.id)
+        .order_by(Organization.name, Organization.id)
+    )
+    organizations = _page(statement, paging.page_number(request.args.getlist("page")))
+    roles = name_search.roles_in(
+        portal_db.get_session(), user.id, [org.id for org in organizations.items]
+    )
+    return _render(
+        "account/show.html", user=user, organizations=organizations, roles=roles
+    )
 
 
 def control_organization_delete(org_id: int) -> ResponseReturnValue:
@@ -535,6 +586,8 @@ CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
     ),
     "audit.audit_list": ("/_control/orgs/<int:org_id>/audit", control_audit_list),
     "account.password_change": ("/_control/account/password", control_password_change),
+    "account.account_show": ("/_control/account", control_account),
+    "my_repositories.repository_list": ("/_control/repos", control_my_repositories),
     "org_admin.organization_new": ("/_control/orgs/new", control_organization_new),
     "org_admin.settings": ("/_control/orgs/<int:org_id>/settings", control_settings),
     "org_admin.organization_delete": (

@@ -20,6 +20,7 @@ from portal import (
     cli,
     health,
     members,
+    my_repositories,
     org_settings,
     repositories,
     views,
@@ -134,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(org_settings.bp)
     app.register_blueprint(repositories.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(my_repositories.bp)
     app.register_blueprint(health.bp)
 
 

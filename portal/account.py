@@ -1,25 +1,79 @@
-"""The signed-in user's own account: changing the password."""
+"""The signed-in user's own account: who they are, their organizations with their
+role in each, the way to their repositories, and changing the password.
+
+``GET /account`` is what a script asks first after logging in: its JSON names the
+user, their organizations (role codes) and the links to the rest.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask import Blueprint, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from portal.authz import authorize
-from portal.domain import throttle, users
-from portal.domain.models import User
+from portal.authz import authorize, authorized
+from portal.domain import name_search, throttle, users
+from portal.domain.models import Organization, User
+from portal.domain.paging import Page
 from portal.forms import PasswordForm, text
 from portal.infra import db
 from portal.infra.passwords import hash_password, verify_password
 from portal.web import throttling
+from portal.web.loaders import page_of
 from portal.web.negotiation import done, render
-from portal.web.pages import PageView
+from portal.web.pages import Body, PageView, organization_json, paging_json
 from portal.web.sessions import start_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+@dataclass(frozen=True)
+class AccountPage(PageView):
+    """Who the user is, their organizations (a page at a time, by name) with
+    their role in each, and where their repositories and password are."""
+
+    template = "account/show.html"
+    user: User
+    organizations: Page[Organization]
+    roles: Mapping[int, str]  # organization id -> the user's role there
+
+    def json(self) -> Body:
+        """``{"user": {"id", "email"}, "organizations": [{"id", "name", "role"}],
+        "paging", "links": {"repositories", "organizations", "password"}}``;
+        roles are codes."""
+        organizations = self.organizations
+        return {
+            "user": {"id": self.user.id, "email": self.user.email},
+            "organizations": [
+                {**organization_json(org), "role": self.roles.get(org.id)}
+                for org in organizations.items
+            ],
+            "paging": paging_json(organizations),
+            "links": {
+                "repositories": url_for("my_repositories.repository_list"),
+                "organizations": url_for("orgs.organization_list"),
+                "password": url_for("account.password_change"),
+            },
+        }
+
+
+@bp.route("")
+def account_show() -> ResponseReturnValue:
+    """The user's own page: their email and id, their organizations with their
+    role in each (the organization list's query), and links to their
+    repositories and to changing the password."""
+    user: User = current_user._get_current_object()  # loaded by this session
+    authorize("READ", user)
+    organizations = page_of(
+        authorized("READ", Organization).order_by(Organization.name, Organization.id)
+    )
+    roles = name_search.roles_in(
+        db.get_session(), user.id, (org.id for org in organizations.items)
+    )
+    return render(AccountPage(user, organizations, roles))
 
 
 @dataclass(frozen=True)

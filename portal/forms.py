@@ -40,7 +40,7 @@ from wtforms.validators import (
 )
 
 from portal.authz import words
-from portal.domain.models import ROLE_NAMES, OrganizationRole
+from portal.domain.models import REPOSITORY_ROLE_NAMES, ROLE_NAMES, OrganizationRole
 from portal.domain.paging import RepeatedParameter, one_value
 from portal.web.negotiation import wants_json
 
@@ -505,11 +505,19 @@ class SettingsForm(Form):
     billing_address = TextAreaField(
         "Billing address", render_kw={"maxlength": 500, "rows": 4}
     )
+    # The repository role every member gets on each repository (NO_BASE_ROLE:
+    # none); checked by validate_base_repository_role, with the choices' words.
+    base_repository_role = RadioField(
+        "Base repository role",
+        choices=lambda: base_role_choices(),
+        validate_choice=False,
+    )
     # What each form was rendered with: a change made meanwhile by someone else
     # makes it stale (409). Optional: a client that never loaded the page changes
     # the value as it stands.
     current_name = HiddenField()
     current_billing_address = HiddenField()
+    current_base_repository_role = HiddenField()
 
     def sent(self, field: Field) -> bool:
         """Whether the request sent field (an empty textarea sends ""; a form that
@@ -517,6 +525,27 @@ class SettingsForm(Form):
         return (
             self.is_submitted() and field.raw_data is not None and bool(field.raw_data)
         )
+
+    def validate_base_repository_role(self, field: RadioField) -> None:
+        """A base role sent must be a repository role or NO_BASE_ROLE."""
+        if self.sent(field) and field.data not in BASE_ROLE_VALUES:
+            raise ValidationError(choose_a_base_role())
+
+    def validate_current_base_repository_role(self, field: HiddenField) -> None:
+        """The page put a base role here (or nothing); anything else is not our
+        form's."""
+        if self.sent(field) and field.data not in BASE_ROLE_VALUES:
+            raise ValidationError(STALE_FORM)
+
+    @staticmethod
+    def base_role_value(code: str | None) -> str:
+        """How the form carries a base role: its code, or NO_BASE_ROLE."""
+        return NO_BASE_ROLE if code is None else code
+
+    @staticmethod
+    def base_role_code(value: str) -> str | None:
+        """The base role a value of the form stands for (None: no role)."""
+        return None if value == NO_BASE_ROLE else value
 
 
 class DeleteOrganizationForm(Form):
@@ -560,3 +589,36 @@ class DeleteRepositoryForm(Form):
     confirm_name = StringField(
         "Type the repository's name to confirm", render_kw={"autocomplete": "off"}
     )
+
+
+# --- mine (issue 18): the base repository role on the settings page -------------
+
+#: The settings form's value for "no base repository role" (the organization's
+#: base_repository_role is then None). JSON bodies are strings: null cannot say it.
+NO_BASE_ROLE = "NONE"
+#: Every value the settings form takes for the base repository role.
+BASE_ROLE_VALUES = (*REPOSITORY_ROLE_NAMES, NO_BASE_ROLE)
+#: "No access" in words.
+NO_BASE_ROLE_NAME = "No access"
+
+
+def base_role_choices() -> list[SelectChoice]:
+    """The base repository roles as the settings page offers them, weakest
+    first: no access, then each repository role in words."""
+    repository = words().roles["Repository"]
+    return [
+        SelectChoice(NO_BASE_ROLE, NO_BASE_ROLE_NAME),
+        *(
+            SelectChoice(code, repository[code].name)
+            for code in reversed(REPOSITORY_ROLE_NAMES)
+        ),
+    ]
+
+
+def choose_a_base_role() -> str:
+    """What to choose instead of a base role that is not one: names on a page,
+    codes in JSON."""
+    if wants_json():
+        return f"Choose one of {', '.join(BASE_ROLE_VALUES)} ({NO_BASE_ROLE}: no role)."
+    names = [choice.label for choice in base_role_choices()]
+    return f"Choose one of {', '.join(names[:-1])} or {names[-1]}."

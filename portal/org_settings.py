@@ -6,7 +6,8 @@ if it does not exist), authorize, act, render. Changes go through
 portal.domain.org_admin inside ``db.transaction``; a refused change (OrgAdminError)
 comes back as the field's error with the status the error carries. Who may do
 what is the policy's: CREATE_ORGANIZATION on one's own account, and the
-organization's READ_SETTINGS (the page), UPDATE (rename), UPDATE_BILLING and
+organization's READ_SETTINGS (the page), UPDATE (rename, and the base
+repository role every member gets on each repository), UPDATE_BILLING and
 DELETE.
 
 A deletion is logged (logger ``portal``, level WARNING, "organization deleted:
@@ -24,7 +25,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms import Field
 
-from portal.authz import authorize, can
+from portal.authz import authorize, can, words
 from portal.domain import org_admin
 from portal.domain.models import Organization, User
 from portal.forms import DeleteOrganizationForm, OrganizationForm, SettingsForm
@@ -107,26 +108,35 @@ class SettingsPage(PageView):
         """The organization, what the viewer may change, and the address if they
         may change it."""
         org = self.organization
-        may_bill = can("UPDATE_BILLING", org)
+        may_bill, may_update = can("UPDATE_BILLING", org), can("UPDATE", org)
+        base_role = org.base_repository_role
         return {
             "organization": organization_json(org),
             "billing_address": org.billing_address if may_bill else None,
-            "may_rename": can("UPDATE", org),
+            # A repository role code, or null: members get no role.
+            "base_repository_role": base_role if may_update else None,
+            "may_rename": may_update,
             "may_change_billing_address": may_bill,
+            "may_change_base_repository_role": may_update,
             "may_delete": can("DELETE", org),
             # What the forms carry, to send back: a change made meanwhile by
             # someone else is then refused (409) instead of overwritten.
             "form": {
                 "current_name": org.name,
                 "current_billing_address": org.billing_address if may_bill else None,
+                # The base role as the form sends it (NONE: no role).
+                "current_base_repository_role": SettingsForm.base_role_value(base_role)
+                if may_update
+                else None,
             },
         }
 
 
 @bp.route("/orgs/<id:org_id>/settings")
 def settings(org_id: int) -> ResponseReturnValue:
-    """The settings page: rename (owners), the billing address (owners and billing
-    managers), and the way to delete the organization (owners)."""
+    """The settings page: rename and the base repository role (owners), the
+    billing address (owners and billing managers), and the way to delete the
+    organization (owners)."""
     organization = load_organization(org_id)
     authorize("READ_SETTINGS", organization)
     return _render_settings(organization, SettingsForm())
@@ -135,34 +145,58 @@ def settings(org_id: int) -> ResponseReturnValue:
 @bp.route("/orgs/<id:org_id>/settings", methods=["POST"])
 def settings_update(org_id: int) -> ResponseReturnValue:
     """Change what the request sends: the name (UPDATE), the billing address
-    (UPDATE_BILLING), or both, in one transaction."""
+    (UPDATE_BILLING), the base repository role (UPDATE), or several, in one
+    transaction."""
     organization = load_organization(org_id)
     authorize("READ_SETTINGS", organization)
     form = SettingsForm()
-    renaming, readdressing = form.sent(form.name), form.sent(form.billing_address)
-    if renaming:
+    sent = _Sent.of(form)
+    if sent.name or sent.base_role:
         authorize("UPDATE", organization)
-    if readdressing:
+    if sent.billing_address:
         authorize("UPDATE_BILLING", organization)
     if not form.validate():
         return _render_settings(organization, form, 422)
-    if not renaming and not readdressing:
-        form.form_errors.append("Send a new name, a billing address, or both.")
+    if not sent.anything:
+        form.form_errors.append(
+            "Send a new name, a billing address or a base repository role (or several)."
+        )
         return _render_settings(organization, form, 422)
-    if _stale(organization, form, renaming, readdressing):
+    if _stale(organization, form, sent):
         return _render_settings(organization, form, 409)
-    return _apply_settings(organization, form, renaming, readdressing)
+    return _apply_settings(organization, form, sent)
 
 
-def _stale(
-    organization: Organization, form: SettingsForm, renaming: bool, readdressing: bool
-) -> bool:
+@dataclass(frozen=True)
+class _Sent:
+    """Which of the settings a request changes."""
+
+    name: bool
+    billing_address: bool
+    base_role: bool
+
+    @classmethod
+    def of(cls, form: SettingsForm) -> _Sent:
+        """What form sends."""
+        return cls(
+            form.sent(form.name),
+            form.sent(form.billing_address),
+            form.sent(form.base_repository_role),
+        )
+
+    @property
+    def anything(self) -> bool:
+        """Whether it changes anything at all."""
+        return self.name or self.billing_address or self.base_role
+
+
+def _stale(organization: Organization, form: SettingsForm, sent: _Sent) -> bool:
     """Whether a form sent was rendered before someone else changed what it
     changes (it says so at its field); a form that does not say what it was
     rendered with is not stale."""
     stale = False
     shown = form.current_name.data
-    if renaming and form.sent(form.current_name) and shown != organization.name:
+    if sent.name and form.sent(form.current_name) and shown != organization.name:
         form.name.errors = [
             f"The organization was renamed to {organization.name} while you were"
             " looking. Check the name and send it again."
@@ -170,7 +204,7 @@ def _stale(
         stale = True
     shown = form.current_billing_address.data or ""
     if (
-        readdressing
+        sent.billing_address
         and form.sent(form.current_billing_address)
         and not org_admin.same_address(shown, organization.billing_address)
     ):
@@ -179,19 +213,33 @@ def _stale(
             " as it is now. Check it and send yours again."
         ]
         stale = True
+    shown_role = form.current_base_repository_role.data or ""
+    if (
+        sent.base_role
+        and form.sent(form.current_base_repository_role)
+        and form.base_role_code(shown_role) != organization.base_repository_role
+    ):
+        form.base_repository_role.errors = [_BASE_ROLE_CHANGED]
+        stale = True
     return stale
 
 
+_BASE_ROLE_CHANGED = (
+    "The base repository role was changed while you were looking: it is shown as"
+    " it is now. Check it and send yours again."
+)
+
+
 def _apply_settings(
-    organization: Organization, form: SettingsForm, renaming: bool, readdressing: bool
+    organization: Organization, form: SettingsForm, sent: _Sent
 ) -> ResponseReturnValue:
     """Make the changes form asks for, in one transaction; say what changed."""
     org_id, actor, session = organization.id, _actor(), db.get_session()
     said: list[str] = []
     try:
         with db.transaction(session):
-            if renaming:
-                field = form.name
+            if sent.name:
+                field: Field = form.name
                 old = org_admin.rename_organization(
                     session,
                     organization,
@@ -200,7 +248,7 @@ def _apply_settings(
                     expected=_shown(form, form.current_name),
                 )
                 said.append(f"Renamed {old} to {full_stop(organization.name)}")
-            if readdressing:
+            if sent.billing_address:
                 field = form.billing_address
                 org_admin.change_billing_address(
                     session,
@@ -210,6 +258,17 @@ def _apply_settings(
                     expected=_shown(form, form.current_billing_address),
                 )
                 said.append("The billing address was changed.")
+            if sent.base_role:
+                field = form.base_repository_role
+                role = form.base_role_code(form.base_repository_role.data or "")
+                org_admin.change_base_repository_role(
+                    session,
+                    organization,
+                    role,
+                    actor=actor,
+                    expected=_shown_base_role(form),
+                )
+                said.append(_base_role_said(organization.name, role))
     except org_admin.OrganizationGone:
         abort(404)  # deleted while this request waited for its lock
     except org_admin.OrgAdminError as error:
@@ -217,13 +276,39 @@ def _apply_settings(
         session.refresh(organization)  # as it is, not as the refused change left it
         return _render_settings(organization, form, error.status)
     current_app.logger.info(
-        "organization settings changed: org=%s actor=%s name=%s billing_address=%s",
+        "organization settings changed: org=%s actor=%s name=%s billing_address=%s"
+        " base_repository_role=%s",
         org_id,
         actor.id,
-        renaming,
-        readdressing,
+        sent.name,
+        sent.billing_address,
+        sent.base_role,
     )
     return done(" ".join(said), url_for("org_admin.settings", org_id=org_id))
+
+
+def _shown_base_role(form: SettingsForm) -> str | org_admin.Unsaid | None:
+    """The base role the form says it was drawn with (UNSAID: it does not say)."""
+    field = form.current_base_repository_role
+    if not form.sent(field):
+        return org_admin.UNSAID
+    return form.base_role_code(field.data or "")
+
+
+def _base_role_said(organization: str, role: str | None) -> str:
+    """What a change of the base repository role means, in words: "Every Member
+    of The Beatles is now a Writer on each of its repositories."."""
+    member = words().role("MEMBER").name
+    if role is None:
+        return (
+            f"Every {member} of {organization} no longer gets any role on its"
+            " repositories; they see only those granted to them."
+        )
+    term = words().role(role, "Repository")
+    return (
+        f"Every {member} of {organization} is now {term.a_name} on each of its"
+        " repositories."
+    )
 
 
 def _render_settings(
@@ -236,8 +321,15 @@ def _render_settings(
     if status in (200, 409) or not form.billing_address.errors:
         # A stale address is replaced by the current one, to correct again.
         form.billing_address.data = organization.billing_address
+    if status in (200, 409) or not form.base_repository_role.errors:
+        form.base_repository_role.data = form.base_role_value(
+            organization.base_repository_role
+        )
     form.current_name.data = organization.name
     form.current_billing_address.data = organization.billing_address
+    form.current_base_repository_role.data = form.base_role_value(
+        organization.base_repository_role
+    )
     return render(SettingsPage(organization, form), status)
 
 

@@ -302,7 +302,7 @@ MATRIX: dict[tuple[str, str], Route] = {
         "/orgs/{org_id}/repos",
         _org(NO, MOVED, MOVED),
         _repository_form,
-        writes=frozenset({"member", "owner"}),
+        writes=frozenset({"member", "repo_writer", "owner"}),
     ),
     ("repositories.repository_settings", "GET"): Route(
         "/orgs/{org_id}/repos/{repo_id}/settings",
@@ -327,6 +327,17 @@ MATRIX: dict[tuple[str, str], Route] = {
         _org(GONE, NO, MOVED),
         _repository_delete_form,
         writes=frozenset({"owner"}),
+    ),
+    # The user's own page: READ on their own account, and their organizations
+    # (the switcher's list filter, asked once): two queries.
+    ("account.account_show", "GET"): Route(
+        "/account", _everyone(OK), html=True, oso_queries=2
+    ),
+    # Every repository the user may read, across organizations: the list filter,
+    # what the user may do to the page's rows (decide_rows, for their role on
+    # each) and the switcher.
+    ("my_repositories.repository_list", "GET"): Route(
+        "/repos", _everyone(OK), html=True, oso_queries=3
     ),
     ("account.password_change", "GET"): Route(
         "/account/password", _everyone(OK), html=True, oso_queries=2

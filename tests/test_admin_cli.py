@@ -921,3 +921,76 @@ def test_delete_org_follows_the_id_or_name_rule(
     by_name = flask(app, runner, "delete-org", "--name", "2", "--yes")
     assert by_name.exit_code == 0, by_name.stderr
     assert by_name.stdout.startswith(f"Deleted 2 (id {named_2}) with 0 repositories")
+
+
+# --- set-base-role (issue 18) ------------------------------------------------------
+
+
+def test_set_base_role_from_the_command_line(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    result = flask(app, runner, "set-base-role", "The Beatles", "WRITER")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (
+        "The Beatles (id 1): every MEMBER is now WRITER on each repository"
+        " (was READER).\n"
+    )
+    assert _base_role_of(app) == "WRITER"
+    with reader(app) as session:
+        entry = session.scalars(
+            select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)
+        ).one()
+    assert (entry.action, entry.actor_id, entry.old_value, entry.new_value) == (
+        "base_repository_role",
+        None,
+        "READER",
+        "WRITER",
+    )
+    none = flask(app, runner, "set-base-role", "1", "--id", "NONE")
+    assert none.stdout == (
+        "The Beatles (id 1): every MEMBER now gets no role on its repositories"
+        " (was WRITER).\n"
+    )
+    assert _base_role_of(app) is None
+    member = client_for(app, "member").get(
+        "/repos", headers={"Accept": "application/json"}
+    )
+    assert member.get_json()["repos"] == []  # Paul had Reader through it
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ("The Beatles", "OWNER"),
+            2,
+            "'OWNER' is not a repository role. Choose one of ADMIN, WRITER, READER,"
+            " or NONE for no role.",
+        ),
+        (
+            ("The Beatles", "READER"),
+            1,
+            "Every member already gets that role: choose another one to change it.",
+        ),
+        (("Wings", "ADMIN"), 1, "There is no organization named 'Wings'."),
+    ],
+    ids=["unknown-role", "same-role", "unknown-org"],
+)
+def test_set_base_role_refuses(
+    app: Flask,
+    runner: FlaskCliRunner,
+    args: tuple[str, ...],
+    code: int,
+    message: str,
+) -> None:
+    before = snapshot(app.extensions["portal.engine"])
+    refused(flask(app, runner, "set-base-role", *args), code, message)
+    assert snapshot(app.extensions["portal.engine"]) == before
+
+
+def _base_role_of(app: Flask) -> str | None:
+    """The Beatles' base repository role, as committed."""
+    with reader(app) as session:
+        return session.scalar(
+            select(Organization.base_repository_role).where(Organization.id == 1)
+        )

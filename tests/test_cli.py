@@ -244,6 +244,7 @@ def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
         "list-orgs",
         "create-org",
         "delete-org",
+        "set-base-role",
         "prune-login-failures",
     }
 

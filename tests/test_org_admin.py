@@ -209,6 +209,7 @@ def test_settings_json_says_what_the_viewer_may_change(app: Flask) -> None:
     assert body["form"] == {
         "current_name": "The Beatles",
         "current_billing_address": "64 Penny Ln Liverpool, UK",
+        "current_base_repository_role": None,  # not theirs to change
     }
 
 
@@ -347,7 +348,8 @@ def test_settings_post_without_a_field_is_refused(app: Flask) -> None:
     response = _post_json(client, "/orgs/1/settings", {})
     assert response.status_code == 422
     assert (
-        "Send a new name, a billing address, or both." in response.get_json()["message"]
+        "Send a new name, a billing address or a base repository role (or several)."
+        in response.get_json()["message"]
     )
     assert snapshot(app.extensions["portal.engine"]) == before
 

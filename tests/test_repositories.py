@@ -567,7 +567,7 @@ def _entries(app: Flask) -> None:
 
 
 SAID = [
-    "changed the base repository role from Reader to none",
+    "changed the base repository role from Reader to No access",
     "changed the base repository role from none to Writer",
     "gave ringo@beatles.com Writer on EMI",
     "changed ringo@beatles.com from Writer to Admin on EMI",
@@ -605,7 +605,8 @@ def test_overview_says_the_latest_repository_changes_in_words(app: Flask) -> Non
     page = _plain(_text(client_for(app, "owner").get("/orgs/1")))
     assert "john@beatles.com took Admin on EMI away from ringo@beatles.com" in page
     assert (
-        "john@beatles.com changed the base repository role from Reader to none" in page
+        "john@beatles.com changed the base repository role from Reader to No access"
+        in page
     )
     assert "None" not in page
 

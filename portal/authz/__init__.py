@@ -27,7 +27,7 @@ filter), so a warm page usually makes no Oso query at all (see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -47,7 +47,7 @@ from portal.authz.policy import (
     learn_role_grants,
 )
 from portal.authz.words import ORGANIZATION, Words, check_covers, load_words
-from portal.domain.models import Organization
+from portal.domain.models import REPOSITORY_ROLE_NAMES, Organization, Repository
 from portal.infra import db
 
 __all__ = [
@@ -65,7 +65,9 @@ __all__ = [
     "init_app",
     "my_role",
     "readable_rows",
+    "repository_role",
     "skip_authorization",
+    "strongest_repository_role",
     "words",
 ]
 
@@ -74,6 +76,7 @@ __all__ = [
 _OSO = "portal.oso"
 _FLASK_OSO = "portal.flask_oso"
 _WORDS = "portal.words"
+_REPOSITORY_GRANTS = "portal.repository_role_grants"
 
 
 def init_app(app: Flask) -> None:
@@ -90,6 +93,12 @@ def init_app(app: Flask) -> None:
     # declared public fails loudly. It runs after the view, so it cannot undo a
     # write: tests/test_routes.py is the real guarantee.
     flask_oso.require_authorization()
+    # What each repository role grants, asked once (its answer is not cached:
+    # the policy reads the transient repository), before learn_role_grants
+    # zeroes the counters: start-up work is not a request's.
+    app.extensions[_REPOSITORY_GRANTS] = oso.role_grants(
+        REPOSITORY_ROLE_NAMES, Repository()
+    )
     grants = learn_role_grants(oso)  # after FlaskOso, which registers a class
     app.extensions[_OSO] = oso
     app.extensions[_FLASK_OSO] = flask_oso
@@ -174,6 +183,24 @@ def decide_rows(rows: Sequence[Any]) -> None:
     template's can() on each row is answered from the request's memo: a list
     whose rows carry controls costs one query, not one per row."""
     get_oso().authorized_actions_each(current_viewer(), rows)
+
+
+def repository_role(repository: Repository) -> str | None:
+    """The current user's role on repository (None: none), read off what the
+    policy lets them do there (can()'s answer: call decide_rows on a list's rows
+    first); never worked out here."""
+    actions = get_oso().authorized_actions(current_viewer(), repository)
+    return strongest_repository_role(actions)
+
+
+def strongest_repository_role(actions: Collection[str]) -> str | None:
+    """The strongest repository role whose every permission is among actions
+    (None: none), by what the loaded policy grants each repository role."""
+    grants: dict[str, RoleGrant] = current_app.extensions[_REPOSITORY_GRANTS]
+    for name in REPOSITORY_ROLE_NAMES:  # strongest first
+        if grants[name].actions <= set(actions):
+            return name
+    return None
 
 
 def access(organization: Organization) -> AccessModel:

@@ -1,6 +1,6 @@
 """Administration from the command line: ``flask --app portal create-user``,
-``assign-role``, ``remove-role``, ``list-roles``, ``list-orgs``, ``create-org``
-and ``delete-org``.
+``assign-role``, ``remove-role``, ``list-roles``, ``list-orgs``, ``create-org``,
+``delete-org`` and ``set-base-role``.
 
 The same rules as the web, from the same code: emails and passwords are checked
 with the web forms' own fields (portal.forms), roles change through portal.domain.roles
@@ -37,7 +37,13 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from portal.domain import member_search, org_admin, organizations, roles
-from portal.domain.models import ROLE_NAMES, Organization, User, normalize_email
+from portal.domain.models import (
+    REPOSITORY_ROLE_NAMES,
+    ROLE_NAMES,
+    Organization,
+    User,
+    normalize_email,
+)
 from portal.forms import PasswordForm, RoleForm
 from portal.infra import db
 from portal.infra.passwords import hash_password
@@ -53,6 +59,7 @@ def init_app(app: Flask) -> None:
         list_orgs_command,
         create_org_command,
         delete_org_command,
+        set_base_role_command,
     ):
         app.cli.add_command(command)
 
@@ -401,6 +408,53 @@ def delete_org_command(org: str, yes: bool, org_by_id: bool, org_by_name: bool) 
         f"Deleted {gone.name} (id {gone.organization_id}) with"
         f" {_contents(gone.contents)}."
     )
+
+
+# What set-base-role takes for "no role" (as the settings form does).
+_NO_BASE_ROLE = "NONE"
+
+
+def _base_role_name(
+    _ctx: click.Context, _param: click.Parameter, name: str
+) -> str | None:
+    """ROLE as a base repository role code (NONE: None), if it is one; else
+    BadArgument with the choices."""
+    if name == _NO_BASE_ROLE:
+        return None
+    if name not in REPOSITORY_ROLE_NAMES:
+        choices = ", ".join(REPOSITORY_ROLE_NAMES)
+        raise BadArgument(
+            f"{name!r} is not a repository role. Choose one of {choices}, or"
+            f" {_NO_BASE_ROLE} for no role."
+        )
+    return name
+
+
+@click.command("set-base-role")
+@click.argument("org")
+@click.argument("role", callback=_base_role_name)
+@_org_flags
+@with_appcontext
+def set_base_role_command(
+    org: str, role: str | None, org_by_id: bool, org_by_name: bool
+) -> None:
+    """Make ROLE (ADMIN, WRITER, READER, or NONE for no role) the repository
+    role every MEMBER of ORG gets on each of its repositories (an id or an exact
+    name: see --id, --name). Audited as the command line."""
+    by = _reading(org_by_id, org_by_name)
+    with _refusals(), db.writer_session() as session:
+        organization = _locked_organization(session, org, by)
+        old = org_admin.change_base_repository_role(
+            session, organization, role, actor=None
+        )
+        where = _name_of(organization)
+    was = old or _NO_BASE_ROLE
+    if role is None:
+        _echo(
+            f"{where}: every MEMBER now gets no role on its repositories (was {was})."
+        )
+    else:
+        _echo(f"{where}: every MEMBER is now {role} on each repository (was {was}).")
 
 
 def _contents(contents: org_admin.Contents) -> str:

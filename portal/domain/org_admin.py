@@ -21,12 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.domain.models import (
+    REPOSITORY_ROLE_NAMES,
     AuditEntry,
     Organization,
     OrganizationRole,
@@ -47,6 +49,7 @@ from portal.domain.names import (
 from portal.domain.names import (
     InvalidName as InvalidName,  # re-exported: callers catch it here
 )
+from portal.domain.names import shown as shown_name
 from portal.domain.roles import OWNER, lock_organization
 from portal.infra import clock
 
@@ -61,6 +64,27 @@ class InvalidAddress(OrgAdminError):
     """The billing address is too long or holds control characters."""
 
 
+class UnknownBaseRole(OrgAdminError):
+    """A base repository role that is not a repository role (nor none)."""
+
+    def __init__(self, name: str) -> None:
+        shown = shown_name(name)
+        choices = ", ".join(REPOSITORY_ROLE_NAMES)
+        super().__init__(
+            f"{shown!r} is not a repository role. Choose one of {choices}, or none"
+            " (no role)."
+        )
+
+
+class SameBaseRole(OrgAdminError):
+    """A change of the base repository role to the one the organization has."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Every member already gets that role: choose another one to change it."
+        )
+
+
 class OrganizationGone(OrgAdminError):
     """The organization does not exist (any more)."""
 
@@ -68,6 +92,17 @@ class OrganizationGone(OrgAdminError):
 
     def __init__(self) -> None:
         super().__init__("That organization does not exist: it may have been deleted.")
+
+
+class Unsaid(Enum):
+    """The type of UNSAID."""
+
+    UNSAID = "unsaid"
+
+
+#: What a form that does not say what it was drawn with passes as ``expected``
+#: where None is a value (the base repository role "none").
+UNSAID = Unsaid.UNSAID
 
 
 @dataclass(frozen=True)
@@ -215,6 +250,42 @@ def change_billing_address(
     organization.billing_address = address
     _record(session, organization, "billing_address", actor)
     return address
+
+
+def change_base_repository_role(
+    session: Session,
+    organization: Organization,
+    role: str | None,
+    *,
+    actor: User | None,
+    expected: str | Unsaid | None = UNSAID,
+) -> str | None:
+    """Make role (a repository role code, None: none) what every member of
+    organization gets on each of its repositories (audited as
+    "base_repository_role", old and new codes); the role it replaces. expected:
+    the base role the form was drawn with (UNSAID: not said), refused
+    (ChangedMeanwhile) if it is another one by the time the lock is held."""
+    if role is not None and role not in REPOSITORY_ROLE_NAMES:
+        raise UnknownBaseRole(role)
+    _lock(session, organization)
+    old = organization.base_repository_role
+    if expected is not UNSAID and old != expected:
+        raise ChangedMeanwhile(
+            "The base repository role was changed while you were looking: it is"
+            " shown as it is now. Check it and send yours again."
+        )
+    if role == old:
+        raise SameBaseRole()
+    organization.base_repository_role = role
+    _record(
+        session,
+        organization,
+        "base_repository_role",
+        actor,
+        old_value=old,
+        new_value=role,
+    )
+    return old
 
 
 def delete_organization(
