@@ -14,7 +14,7 @@ from functools import partial
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -84,8 +84,16 @@ def _user_id(session: Session, email: str) -> int:
 
 
 def _grant(app: Flask, email: str, name: str, repo_id: int = ABBEY_ROAD) -> None:
-    """Give email the repository role name on repo_id directly (committed)."""
+    """Give email the repository role name on repo_id directly (committed),
+    instead of any they hold there (the demo makes Ringo a Writer on Abbey Road)."""
     with Session(app.extensions["portal.engine"]) as session, session.begin():
+        user_id = _user_id(session, email)
+        session.execute(
+            delete(RepositoryRole).where(
+                RepositoryRole.user_id == user_id,
+                RepositoryRole.repository_id == repo_id,
+            )
+        )
         session.add(
             RepositoryRole(
                 user_id=_user_id(session, email),
@@ -96,13 +104,20 @@ def _grant(app: Flask, email: str, name: str, repo_id: int = ABBEY_ROAD) -> None
         )
 
 
-def _grants(app: Flask) -> int:
-    return int(
-        committed_scalar(
-            app.extensions["portal.engine"],
-            select(func.count()).select_from(RepositoryRole),
-        )
-    )
+def _grants(app: Flask, repo_id: int | None = None) -> int:
+    """How many repository roles are granted directly (on repo_id, or anywhere)."""
+    counted = select(func.count()).select_from(RepositoryRole)
+    if repo_id is not None:
+        counted = counted.where(RepositoryRole.repository_id == repo_id)
+    return int(committed_scalar(app.extensions["portal.engine"], counted))
+
+
+# The demo's direct grants (Ringo on Abbey Road, Sully on Paperwork).
+DEMO_GRANTS = sum(
+    len(grants)
+    for repositories in demo.REPOSITORY_ROLES.values()
+    for grants in repositories.values()
+)
 
 
 # --- creating ----------------------------------------------------------------------
@@ -423,7 +438,7 @@ def test_delete_takes_the_grants_keeps_the_audit_and_logs_it(
     assert "Deleted Abbey Road." in listed
     assert "has no repositories yet" in listed
     assert _repos(app) == []
-    assert _grants(app) == 0  # the database's cascade
+    assert _grants(app, ABBEY_ROAD) == 0  # the database's cascade
     # The entry keeps the name; its repository_id went with the repository.
     assert _audit(app) == [("delete_repository", None, "Abbey Road", None, None)]
     (line,) = [r for r in caplog.records if "repository deleted" in r.message]
@@ -519,7 +534,7 @@ def test_race_deleting_while_renaming(app: Flask) -> None:
         assert statuses[0] in (302, 422), statuses  # 422: renamed first
         assert statuses[1] in (302, 404), statuses
         assert 500 not in statuses
-    assert _grants(app) == 0
+    assert _grants(app) == DEMO_GRANTS
     assert all(n.startswith(("Abbey", "Saved")) for n in _repos(app))
 
 
@@ -568,7 +583,7 @@ def _entries(app: Flask) -> None:
 
 SAID = [
     "changed the base repository role from Reader to No access",
-    "changed the base repository role from none to Writer",
+    "changed the base repository role from No access to Writer",
     "gave ringo@beatles.com Writer on EMI",
     "changed ringo@beatles.com from Writer to Admin on EMI",
     "took Admin on EMI away from ringo@beatles.com",

@@ -13,7 +13,7 @@ from oso import Oso, Variable
 from polar.data.filter import DataFilter
 from polar.data_filtering import serialize_types
 from polar.exceptions import OsoError
-from sqlalchemy import Select
+from sqlalchemy import Select, inspect
 from werkzeug.exceptions import Forbidden, NotFound
 
 from portal.authz.actors import RoleHolder, Viewer
@@ -21,6 +21,7 @@ from portal.authz.adapter import RequestSessionAdapter
 from portal.authz.cache import LruCache
 from portal.authz.reads import FILTER_ACTOR_FIELDS, DecisionInputs, decision_inputs
 from portal.authz.recording import (
+    Read,
     check_oso_version,
     current_reads,
     identity,
@@ -142,11 +143,17 @@ class PortalOso(Oso):
                     includes=frozenset(r["bindings"]["name"] for r in included),
                 )
         self.queries += 2 * len(holders)
-        if reads <= {
+        allowed: set[Read] = {
             (read_key(holder), field, ())
             for holder in holders
             for field in ("name", "on")
-        }:
+        }
+        if _blank(resource):
+            # A stand-in with nothing set: whatever the policy reads of it is
+            # empty for every caller, so the answer still depends on the names
+            # alone (a repository's organization, which is None here).
+            allowed |= {read for read in reads if read[0] == read_key(resource)}
+        if reads <= allowed:
             self._role_grants.put(key, grants)
             if self._policy is not None:
                 _LEARNED.put((self._policy, key), grants)
@@ -375,6 +382,15 @@ class PortalOso(Oso):
         self._forget_policy()
         # Polar.register_constant: untyped (see "Untyped oso" above).
         super().register_constant(*args, **kwargs)  # type: ignore[no-untyped-call, unused-ignore]
+
+
+def _blank(resource: Any) -> bool:
+    """Whether resource is a mapped object that is no row and has nothing set
+    (``Repository()``): every attribute the policy may read of it is empty."""
+    state = inspect(resource, raiseerr=False)
+    if state is None or state.identity_key is not None:
+        return False
+    return all(state.dict.get(prop.key) is None for prop in state.mapper.attrs)
 
 
 def build_oso(policy_path: Path, cache_size: int = 4096) -> PortalOso:

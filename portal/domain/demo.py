@@ -111,13 +111,12 @@ def seed_database(session: Session, cost: HashCost | None = None) -> int:
             select(Organization).where(Organization.name == name)
         )
         if organization is None:
-            organization = Organization(
-                name=name,
-                billing_address=billing,
-                base_repository_role=BASE_REPOSITORY_ROLES[org_id],
-            )
+            organization = Organization(name=name, billing_address=billing)
             session.add(organization)
             session.flush()
+            # Set once the row exists: an INSERT of None would store the
+            # column's default (READER) instead.
+            organization.base_repository_role = BASE_REPOSITORY_ROLES[org_id]
             created += 1
         # Which demo names exist, by query: the collection may be far too large
         # to load (and is write-only).
