@@ -86,7 +86,9 @@ def init_db_command() -> None:
     is_flag=True,
     help=(
         "Also add the scale data: 10,000 organizations, 100,000 repositories,"
-        f" {scale.USER_WITH_ROLES} and an organization with 1,000 members."
+        f" {scale.USER_WITH_ROLES}, an organization with 1,000 members and"
+        f" 10,000 repository roles granted directly, 1,000 to"
+        f" {scale.USER_WITH_GRANTS}."
     ),
 )
 def seed_command(if_empty: bool, with_scale: bool) -> None:

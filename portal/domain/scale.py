@@ -3,7 +3,11 @@
 10,000 organizations and 100,000 repositories, with the shapes the "Scale and
 speed" issue asks about: one organization with 5,000 repositories next to one with
 a single repository, one organization with 1,000 members, and one user with 1,000
-roles. Everything has a well-known name (``Scale Org 00001``,
+roles. Issue 18 adds 10,000 repository roles granted directly: 1,000 of them to
+one user (a MEMBER of the big organization, whose base repository role is none,
+and of some others), 1,000 on the big organization's repositories, and one in
+each of many other organizations, some of which give their members no base
+repository role or WRITER. Everything has a well-known name (``Scale Org 00001``,
 ``scale-member-0001@example.com``...), so a second run finds what exists and adds
 nothing, and the demo data is left alone.
 
@@ -25,10 +29,13 @@ from sqlalchemy.orm import Session
 
 from portal.domain import demo
 from portal.domain.models import (
+    DEFAULT_BASE_REPOSITORY_ROLE,
+    REPOSITORY_ROLE_NAMES,
     ROLE_NAMES,
     Organization,
     OrganizationRole,
     Repository,
+    RepositoryRole,
     User,
 )
 from portal.infra.passwords import hash_password
@@ -37,7 +44,14 @@ from portal.infra.passwords import hash_password
 #: one of OWNER, MEMBER, BILLING (in turn) in the next ones, up to its role count.
 USER_WITH_ROLES = "scale-user-with-1000-roles@example.com"
 #: The crowded organization's members (format with the member's number, from 1).
+#: Some are MEMBERs of the big organization or of others too, each with a
+#: repository role granted there.
 MEMBER_EMAIL = "scale-member-{:04d}@example.com"
+#: Logs in with demo.PASSWORD; MEMBER of the big organization (whose base
+#: repository role is none) and of some others, with 1,000 repository roles
+#: granted directly: half on the big organization's repositories, half on all
+#: the repositories of the next organizations (3, 4, ...).
+USER_WITH_GRANTS = "scale-user-with-1000-grants@example.com"
 
 _T = TypeVar("_T")
 
@@ -59,6 +73,9 @@ class Scale:
     big_org_repositories: int = 5_000
     members: int = 1_000  # MEMBERs of the crowded organization, besides its owner
     user_roles: int = 1_000  # roles of USER_WITH_ROLES
+    grants: int = 10_000  # repository roles granted directly, in all
+    user_grants: int = 1_000  # of them to USER_WITH_GRANTS
+    big_org_grants: int = 1_000  # of them on the big organization's repositories
 
     def __post_init__(self) -> None:
         if self.organizations < 3 or self.user_roles < 2:
@@ -67,6 +84,8 @@ class Scale:
             raise ValueError("the user cannot have more roles than organizations")
         if self.repositories < self.big_org_repositories + self.organizations - 1:
             raise ValueError("every organization gets one repository at least")
+        # Raises ValueError when the grants do not fit the organizations.
+        repository_grants(self)
 
 
 def org_name(number: int) -> str:
@@ -93,6 +112,82 @@ def repository_counts(scale: Scale) -> dict[int, int]:
     return counts
 
 
+def base_repository_role(number: int) -> str | None:
+    """The base repository role of scale organization number (from 1).
+
+    None (no role) for the big organization, so that its members see only what
+    is granted to them, and for every tenth organization; WRITER for the one
+    after each of those; the default (READER) for the rest.
+    """
+    if number == BIG_ORG or (number > SMALL_ORG and number % 10 == 0):
+        return None
+    if number > SMALL_ORG and number % 10 == 1:
+        return "WRITER"
+    return DEFAULT_BASE_REPOSITORY_ROLE
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One repository role granted directly: who (an email), on which
+    repository (organization number, repository number, both from 1), which."""
+
+    email: str
+    org: int
+    repo: int
+    role: str
+
+
+def repository_grants(scale: Scale) -> list[Grant]:
+    """The scale data's repository roles granted directly.
+
+    USER_WITH_GRANTS gets half of user_grants on the big organization's
+    repositories (spread evenly over its names, so every page of the list shows
+    some) and the rest on every repository of organizations 3, 4, ... in turn.
+    Crowded-organization members get the rest of big_org_grants on the big
+    organization, one each; then one grant on the first repository of each
+    organization from user_roles + 1 on, to a member in turn, up to grants.
+    Raises ValueError when the sizes leave no room for them.
+    """
+    counts = repository_counts(scale)
+    in_big = scale.user_grants // 2
+    others = scale.big_org_grants - in_big
+    rest = scale.grants - scale.user_grants - others
+    if in_big > scale.big_org_repositories or not 0 <= others <= scale.members:
+        raise ValueError("the big organization's grants do not fit its repositories")
+    roles = REPOSITORY_ROLE_NAMES
+    step = scale.big_org_repositories // max(in_big, 1)
+    grants = [
+        Grant(USER_WITH_GRANTS, BIG_ORG, 1 + i * step, roles[i % len(roles)])
+        for i in range(in_big)
+    ]
+    spread = [
+        (number, repo)
+        for number in range(3, scale.organizations + 1)
+        for repo in range(1, counts[number] + 1)
+    ][: scale.user_grants - in_big]
+    if len(spread) < scale.user_grants - in_big:
+        raise ValueError("too few repositories for the user's grants")
+    grants += [
+        Grant(USER_WITH_GRANTS, number, repo, roles[repo % len(roles)])
+        for number, repo in spread
+    ]
+    # The big organization's grants on repositories USER_WITH_GRANTS has none on.
+    if others and 2 + (others - 1) * step > scale.big_org_repositories:
+        raise ValueError("the big organization's grants do not fit its repositories")
+    grants += [
+        Grant(MEMBER_EMAIL.format(i), BIG_ORG, 2 + (i - 1) * step, roles[i % 3])
+        for i in range(1, others + 1)
+    ]
+    numbers = range(scale.user_roles + 1, scale.organizations + 1)
+    if not 0 <= rest <= len(numbers) or (rest and not scale.members):
+        raise ValueError("too few organizations for the grants")
+    grants += [
+        Grant(MEMBER_EMAIL.format(1 + i % scale.members), number, 1, roles[i % 3])
+        for i, number in enumerate(numbers[:rest])
+    ]
+    return grants
+
+
 def user_roles(scale: Scale) -> dict[int, str]:
     """USER_WITH_ROLES's role in each organization (by number) where it has one."""
     roles = {BIG_ORG: "OWNER", CROWDED_ORG: "OWNER"}
@@ -109,7 +204,11 @@ def seed_scale(session: Session, scale: Scale | None = None) -> int:
     scale = scale or Scale()
     names = [org_name(number) for number in range(1, scale.organizations + 1)]
     org_rows = [
-        {"name": name, "billing_address": f"{number} Scale St, Testville"}
+        {
+            "name": name,
+            "billing_address": f"{number} Scale St, Testville",
+            "base_repository_role": base_repository_role(number),
+        }
         for number, name in enumerate(names, start=1)
     ]
     created = _insert_missing(session, Organization, org_rows)
@@ -118,12 +217,12 @@ def seed_scale(session: Session, scale: Scale | None = None) -> int:
 
     created += _insert_missing_repositories(session, scale, by_number)
 
-    emails = [USER_WITH_ROLES] + [
+    emails = [USER_WITH_ROLES, USER_WITH_GRANTS] + [
         MEMBER_EMAIL.format(i) for i in range(1, scale.members + 1)
     ]
     user_ids = _ids_by_name(session, User, emails)
     if len(user_ids) < len(emails):
-        # One hash for every scale user: 1,001 argon2id hashes would take a minute.
+        # One hash for every scale user: 1,002 argon2id hashes would take a minute.
         password_hash = hash_password(demo.PASSWORD)
         created += _insert_missing(
             session,
@@ -138,7 +237,13 @@ def seed_scale(session: Session, scale: Scale | None = None) -> int:
     }
     for i in range(1, scale.members + 1):
         wanted[(user_ids[MEMBER_EMAIL.format(i)], by_number[CROWDED_ORG])] = "MEMBER"
+    grants = repository_grants(scale)
+    # A repository role needs a role in its organization (a foreign key): every
+    # grantee without one there becomes a MEMBER.
+    for grant in grants:
+        wanted.setdefault((user_ids[grant.email], by_number[grant.org]), "MEMBER")
     created += _insert_missing_roles(session, wanted, list(user_ids.values()))
+    created += _insert_missing_grants(session, grants, user_ids, by_number)
     session.flush()
     return created
 
@@ -179,7 +284,9 @@ def _insert_missing(
     existing = _ids_by_name(session, model, [str(row[key]) for row in rows])
     missing = [row for row in rows if row[key] not in existing]
     if missing:
-        session.execute(insert(model), missing)  # one executemany
+        # One executemany. The table's, not the ORM's: an ORM bulk INSERT leaves
+        # out a None that has a default (base_repository_role: none -> READER).
+        session.execute(insert(model.__table__), missing)  # type: ignore[arg-type]
     return len(missing)
 
 
@@ -201,6 +308,61 @@ def _insert_missing_repositories(
     ]
     if missing:
         session.execute(insert(Repository), missing)
+    return len(missing)
+
+
+def _insert_missing_grants(
+    session: Session,
+    grants: Sequence[Grant],
+    user_ids: Mapping[str, int],
+    org_ids: Mapping[int, int],
+) -> int:
+    """Add the grants that are missing (one repository role per user and
+    repository: one that exists with another name is left as it is). A grant
+    whose repository or organization role was deleted by hand is skipped."""
+    wanted_orgs = sorted({org_ids[grant.org] for grant in grants})
+    repo_ids: dict[tuple[int, str], int] = {}
+    existing: set[tuple[int, int]] = set()
+    members: set[tuple[int, int]] = set()
+    for chunk in _chunks(wanted_orgs):
+        repos = select(Repository.organization_id, Repository.name, Repository.id)
+        for org_id, name, repo_id in session.execute(
+            repos.where(Repository.organization_id.in_(chunk))
+        ):
+            repo_ids[(org_id, name)] = repo_id
+        held = select(RepositoryRole.user_id, RepositoryRole.repository_id)
+        existing.update(
+            (user_id, repo_id)
+            for user_id, repo_id in session.execute(
+                held.where(RepositoryRole.organization_id.in_(chunk))
+            )
+        )
+        roles = select(OrganizationRole.user_id, OrganizationRole.organization_id)
+        members.update(
+            (user_id, org_id)
+            for user_id, org_id in session.execute(
+                roles.where(OrganizationRole.organization_id.in_(chunk))
+            )
+        )
+    missing = []
+    for grant in grants:
+        user_id, org_id = user_ids[grant.email], org_ids[grant.org]
+        found = repo_ids.get((org_id, repo_name(grant.repo)))
+        if found is None or (user_id, org_id) not in members:
+            continue
+        if (user_id, found) in existing:
+            continue
+        existing.add((user_id, found))
+        missing.append(
+            {
+                "user_id": user_id,
+                "repository_id": found,
+                "organization_id": org_id,
+                "name": grant.role,
+            }
+        )
+    if missing:
+        session.execute(insert(RepositoryRole), missing)
     return len(missing)
 
 
