@@ -31,6 +31,7 @@ from portal.domain.models import (
     Organization,
     OrganizationRole,
     Repository,
+    RepositoryRole,
     User,
 )
 from portal.infra.passwords import FAST, hash_password
@@ -44,6 +45,7 @@ BulkModel = (
     | type[Repository]
     | type[OrganizationRole]
     | type[AuditEntry]
+    | type[RepositoryRole]
 )
 
 
@@ -158,6 +160,24 @@ def bulk_roles(session: Session, roles: Iterable[tuple[int, int, str]]) -> list[
         for user_id, org_id, name in roles
     ]
     return _insert(session, OrganizationRole, rows)
+
+
+def bulk_repository_roles(
+    session: Session, grants: Iterable[tuple[int, int, int, str]]
+) -> list[int]:
+    """A repository role granted directly for each (user id, repository id,
+    organization id, role name); their ids. The user must hold a role in the
+    organization and the repository be one of its own (foreign keys)."""
+    rows = [
+        {
+            "user_id": user_id,
+            "repository_id": repo_id,
+            "organization_id": org_id,
+            "name": name,
+        }
+        for user_id, repo_id, org_id, name in grants
+    ]
+    return _insert(session, RepositoryRole, rows)
 
 
 def bulk_audit_entries(
