@@ -568,3 +568,131 @@ def test_migrations_name_keys_down_and_up_keep_the_organizations(
                 " VALUES ('x', 'ünïcode & co 🎸', '')"
             )
         )
+
+
+# --- issue 18: repository roles ---------------------------------------------------
+
+
+def test_migrations_repository_roles_keep_every_row_and_rename_only_case_twins(
+    engine: Engine,
+) -> None:
+    # why: repository names were not unique ignoring case before; twins within
+    # one organization must all survive the unique name_key (the later ones by
+    # id renamed recognisably), the same names in other organizations are no
+    # clash, and every organization keeps what its members could do (READER)
+    migrate.upgrade(engine, BEFORE_NAME_KEYS)
+    insert_first_revision_rows(engine)
+    migrate.upgrade(engine, NAME_KEYS)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO repository (id, name, organization_id) VALUES"
+                " (3, 'ABBEY ROAD', 1), (4, ' abbey road ', 1), (5, 'Abbey Road', 3),"
+                " (6, 'Straße', 3), (7, 'STRASSE', 3)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_entry (organization_id, at, action, user_email)"
+                " VALUES (1, '2025-01-01 00:00:00', 'add', 'zoë@example.com')"
+            )
+        )
+    before = rows_of(engine)
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    with engine.connect() as connection:
+        repositories = connection.execute(
+            text(
+                "SELECT id, organization_id, name, name_key FROM repository ORDER BY id"
+            )
+        ).all()
+        bases = connection.execute(
+            text("SELECT id, base_repository_role FROM organization ORDER BY id")
+        ).all()
+        entries = connection.execute(
+            text("SELECT action, user_email, repository_id FROM audit_entry")
+        ).all()
+    assert [tuple(row) for row in repositories] == [
+        (1, 1, "Abbey Road", "abbey road"),
+        (2, 3, "'; DROP TABLE repository; --", "'; drop table repository; --"),
+        (3, 1, "ABBEY ROAD (id 3)", "abbey road (id 3)"),
+        (4, 1, "abbey road (id 4)", "abbey road (id 4)"),
+        (5, 3, "Abbey Road", "abbey road"),
+        (6, 3, "Straße", "strasse"),
+        (7, 3, "STRASSE (id 7)", "strasse (id 7)"),
+    ]
+    assert [tuple(row) for row in bases] == [(1, "READER"), (3, "READER")]
+    assert [tuple(row) for row in entries] == [("add", "zoë@example.com", None)]
+    after = rows_of(engine)
+    assert {t: r for t, r in after.items() if t != "repository"} == {
+        t: r for t, r in before.items() if t != "repository"
+    }
+    assert len(after["repository"]) == len(before["repository"]) == 7
+
+
+def test_migrations_repository_roles_down_keeps_the_rows_it_can(
+    engine: Engine,
+) -> None:
+    # why: going back drops what the old schema cannot say (grants, base roles,
+    # repository audit entries) and keeps every organization, repository (with
+    # its name as renamed), role and other audit entry
+    migrate.upgrade(engine, BEFORE_NAME_KEYS)
+    insert_first_revision_rows(engine)
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO repository (id, name, name_key, organization_id)"
+                " VALUES (3, 'Help!', 'help!', 1)"
+            )
+        )
+        connection.execute(
+            text("UPDATE organization SET base_repository_role = NULL WHERE id = 3")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO repository_role (name, user_id, repository_id,"
+                " organization_id) VALUES ('WRITER', 7, 3, 1), ('ADMIN', 7, 2, 3)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_entry (organization_id, at, action, user_email,"
+                " old_role, new_role) VALUES (1, '2025-01-01 00:00:00', 'change',"
+                " 'zoë@example.com', 'MEMBER', 'OWNER')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_entry (organization_id, at, action, user_email,"
+                " new_role, repository_id, repository_name) VALUES (1,"
+                " '2025-01-02 00:00:00', 'add_repository_role', 'o''brien@example.com',"
+                " 'WRITER', 3, 'Help!')"
+            )
+        )
+    before = rows_of(engine)
+    migrate.downgrade(engine, NAME_KEYS)
+    tables = set(inspect(engine).get_table_names())
+    assert "repository_role" not in tables
+    with engine.connect() as connection:
+        repositories = connection.execute(
+            text("SELECT id, organization_id, name FROM repository ORDER BY id")
+        ).all()
+        entries = connection.execute(
+            text("SELECT action, user_email, new_role FROM audit_entry")
+        ).all()
+    assert [tuple(row) for row in repositories] == [
+        (1, 1, "Abbey Road"),
+        (2, 3, "'; DROP TABLE repository; --"),
+        (3, 1, "Help!"),
+    ]
+    assert [tuple(row) for row in entries] == [("change", "zoë@example.com", "OWNER")]
+    assert rows_of(engine) == before
+    migrate.upgrade(engine)
+    assert rows_of(engine) == before
+    assert schema_differences(engine) == []
+    with engine.connect() as connection:
+        bases = connection.execute(
+            text("SELECT base_repository_role FROM organization ORDER BY id")
+        ).scalars()
+        assert list(bases) == ["READER", "READER"]  # back to the default
