@@ -202,6 +202,9 @@ def test_policy_lists_equal_per_row_decisions_on_scale_data(
             big_org_repositories=600,
             members=120,
             user_roles=240,
+            grants=210,
+            user_grants=100,
+            big_org_grants=100,
         ),
     )
     session.commit()
@@ -209,7 +212,12 @@ def test_policy_lists_equal_per_row_decisions_on_scale_data(
     oso.clear_caches()
     orgs = session.scalars(select(Organization)).all()
     repos = session.scalars(select(Repository)).all()
-    emails = [scale.USER_WITH_ROLES, scale.MEMBER_EMAIL.format(7), *demo.USERS]
+    emails = [
+        scale.USER_WITH_ROLES,
+        scale.USER_WITH_GRANTS,
+        scale.MEMBER_EMAIL.format(7),
+        *demo.USERS,
+    ]
     for email in emails:
         user = user_by_email(session, email)
         viewer = Viewer(session, user.id)
