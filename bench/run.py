@@ -3,6 +3,7 @@
     make bench                      # or: .venv/bin/python bench/run.py
     .venv/bin/python bench/run.py --quick      # smoke test: tiny data, no budgets
     .venv/bin/python bench/run.py --profile    # cProfile of list pages and a decision
+    .venv/bin/python bench/run.py --only many-rows --match repositories
 
 Builds throwaway SQLite databases in a temporary folder (demo size: the demo data;
 scale size: the demo data plus the bench's scale data, see ``Scale``) and measures
@@ -76,7 +77,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from jinja2 import Environment
 from oso import Oso
-from sqlalchemy import Select, create_engine, insert, select
+from sqlalchemy import Select, create_engine, insert, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from portal import create_app, members, my_repositories
@@ -90,6 +91,7 @@ from portal.domain.models import (
     Organization,
     OrganizationRole,
     Repository,
+    RepositoryRole,
     User,
 )
 from portal.domain.overview import overview_of
@@ -113,6 +115,7 @@ from portal.web.switcher import Switcher, switcher_of
 from tests.factories import (
     bulk_organizations,
     bulk_repositories,
+    bulk_repository_roles,
     bulk_roles,
     bulk_users,
 )
@@ -127,6 +130,11 @@ MAX_JSON_VS_PAGE = 1.1  # a page's JSON against its HTML, same request otherwise
 HEAVY = "heavy@bench.example"  # the user with many roles
 SINGLE = "single@bench.example"  # the user with one role, in an org of one row
 FULL = "full@bench.example"  # a page's worth of roles, in an org with a page of rows
+# MEMBERs with no base repository role who read what is granted to them: in the
+# organization with many repositories (many grants), and in the full one (a
+# grant on each of its page of repositories).
+GRANTEE = "grantee@bench.example"
+FULL_GRANTEE = "full-grantee@bench.example"
 
 
 @dataclass(frozen=True)
@@ -138,10 +146,18 @@ class Scale:
     heavy_roles: int = 1_000  # roles of the HEAVY user
     members: int = 1_000  # members of the organization with many members
     big_repositories: int = 5_000  # repositories of one organization
+    big_grants: int = 1_000  # repository roles granted in that organization
+    grantee_grants: int = 500  # of them to GRANTEE
 
 
 QUICK = Scale(
-    organizations=30, repositories=60, heavy_roles=10, members=10, big_repositories=20
+    organizations=30,
+    repositories=60,
+    heavy_roles=10,
+    members=10,
+    big_repositories=20,
+    big_grants=10,
+    grantee_grants=5,
 )
 
 
@@ -217,7 +233,58 @@ def _scale_data(session: Session, scale: Scale) -> Fixtures:
         for user_id in members[: paging.PER_PAGE - 1]
     ]
     bulk_roles(session, roles)
+    _grants(session, scale, fixtures, orgs[0], members)
     return fixtures
+
+
+def _grants(
+    session: Session,
+    scale: Scale,
+    fixtures: Fixtures,
+    big_org: int,
+    members: list[int],
+) -> None:
+    """Repository roles granted directly: big_grants in the organization with many
+    repositories (whose members get no base role), grantee_grants of them to
+    GRANTEE, spread over its list, the others to members one each; and one on
+    each of the full organization's repositories to FULL_GRANTEE."""
+    for org_id in (big_org, fixtures.full_org):
+        session.execute(
+            update(Organization)
+            .where(Organization.id == org_id)
+            .values(base_repository_role=None)
+        )
+    [grantee] = bulk_users(session, 1, email=GRANTEE)
+    [full_grantee] = bulk_users(session, 1, email=FULL_GRANTEE)
+    others = members[: scale.big_grants - scale.grantee_grants]
+    bulk_roles(
+        session,
+        [(grantee, big_org, "MEMBER"), (full_grantee, fixtures.full_org, "MEMBER")]
+        + [(user_id, big_org, "MEMBER") for user_id in others],
+    )
+    repos = session.scalars(
+        select(Repository.id)
+        .where(Repository.organization_id == big_org)
+        .order_by(Repository.name, Repository.id)
+    ).all()
+    step = len(repos) // scale.grantee_grants
+    names = ("READER", "WRITER", "ADMIN")
+    grants = [
+        (grantee, repos[i * step], big_org, names[i % 3])
+        for i in range(scale.grantee_grants)
+    ]
+    grants += [
+        (user_id, repos[i * step + 1], big_org, names[i % 3])
+        for i, user_id in enumerate(others)
+    ]
+    full_repos = session.scalars(
+        select(Repository.id).where(Repository.organization_id == fixtures.full_org)
+    ).all()
+    grants += [
+        (full_grantee, repo_id, fixtures.full_org, names[i % 3])
+        for i, repo_id in enumerate(full_repos)
+    ]
+    bulk_repository_roles(session, grants)
 
 
 # --- the control: the same template and rows, no authorization --------------------
@@ -429,7 +496,26 @@ def control_member_delete(org_id: int, user_id: int) -> ResponseReturnValue:
 
 def control_repository_list(org_id: int) -> ResponseReturnValue:
     search = _search()
+    organization = _org(org_id)
     statement = select(Repository).where(Repository.organization_id == org_id)
+    # What the policy lets the viewer read, written out by hand: every
+    # repository for an owner and for a member given a base role, else those
+    # granted directly.
+    role = portal_db.get_session().scalar(
+        select(OrganizationRole.name).where(
+            OrganizationRole.organization_id == org_id,
+            OrganizationRole.user_id == current_user.id,
+        )
+    )
+    base = organization.base_repository_role
+    if not (role == "OWNER" or (role == "MEMBER" and base is not None)):
+        statement = statement.where(
+            Repository.id.in_(
+                select(RepositoryRole.repository_id).where(
+                    RepositoryRole.user_id == current_user.id
+                )
+            )
+        )
     repositories = _page(
         name_search.matching(statement, Repository.name, search.term).order_by(
             Repository.name, Repository.id
@@ -438,7 +524,7 @@ def control_repository_list(org_id: int) -> ResponseReturnValue:
     )
     return _render(
         "orgs/repos.html",
-        organization=_org(org_id),
+        organization=organization,
         repositories=repositories,
         search=search,
     )
@@ -806,7 +892,12 @@ def decision_cpu(app: Flask, email: str, org_id: int) -> Callable[[], float]:
 
 
 def bench_many_rows(
-    app: Flask, fixtures: Fixtures, runs: int, report: Report, budgets: bool
+    app: Flask,
+    fixtures: Fixtures,
+    runs: int,
+    report: Report,
+    budgets: bool,
+    match: str = "",
 ) -> None:
     """Many roles vs one role (a decision); many rows vs one row (pages)."""
     print(f"\n## Many rows vs one row, at scale size ({runs} runs each, CPU medians)")
@@ -827,38 +918,62 @@ def bench_many_rows(
     print(
         f"{what:<44}{many_s * 1000:>9.3f}{one_s * 1000:>8.3f}{ratio:>7.2f}  {verdict}"
     )
-    heavy, single = logged_in_client(app, HEAVY), logged_in_client(app, SINGLE)
-    full = logged_in_client(app, FULL)
+    clients = {
+        email: logged_in_client(app, email)
+        for email in (HEAVY, SINGLE, FULL, GRANTEE, FULL_GRANTEE)
+    }
+    many_repos = f"/orgs/{fixtures.many_repos_org}/repos"
+    full_repos = f"/orgs/{fixtures.full_org}/repos"
+    # (what, many-rows page, the same page with a full page of rows from a small
+    # total, the same page with one row, endpoint), each page as (who, path).
     comparisons = [
-        ("/orgs", "/orgs", "/orgs", "/orgs", "orgs.organization_list"),
+        (
+            "/orgs",
+            (HEAVY, "/orgs"),
+            (FULL, "/orgs"),
+            (SINGLE, "/orgs"),
+            "orgs.organization_list",
+        ),
+        # The organization with many repositories has big_grants repository
+        # roles granted directly and gives its members no base role: an owner
+        # reads every repository; GRANTEE, a member, those granted (spread over
+        # the list, so a page is read from many rows), against FULL_GRANTEE on
+        # the full organization's page (a grant on each of its 50).
         (
             "repositories",
-            f"/orgs/{fixtures.many_repos_org}/repos",
-            f"/orgs/{fixtures.full_org}/repos",
-            f"/orgs/{fixtures.single_org}/repos",
+            (HEAVY, many_repos),
+            (FULL, full_repos),
+            (SINGLE, f"/orgs/{fixtures.single_org}/repos"),
+            "orgs.repository_list",
+        ),
+        (
+            "repositories, member",
+            (GRANTEE, many_repos),
+            (FULL_GRANTEE, full_repos),
+            (SINGLE, f"/orgs/{fixtures.single_org}/repos"),
             "orgs.repository_list",
         ),
         # Searched: the name search scans the organization's repositories (or the
         # user's organizations) for the term; a full page of matches either way.
         (
             "/orgs?q=",
-            "/orgs?q=Bench+org+0",
-            "/orgs?q=Bench",
-            "/orgs?q=Bench",
+            (HEAVY, "/orgs?q=Bench+org+0"),
+            (FULL, "/orgs?q=Bench"),
+            (SINGLE, "/orgs?q=Bench"),
             "orgs.organization_list",
         ),
         (
             "repositories?q=",
-            f"/orgs/{fixtures.many_repos_org}/repos?q=repository+1",
-            f"/orgs/{fixtures.full_org}/repos?q=FULL",
-            f"/orgs/{fixtures.single_org}/repos?q=one",
+            (HEAVY, f"{many_repos}?q=repository+1"),
+            (FULL, f"{full_repos}?q=FULL"),
+            (SINGLE, f"/orgs/{fixtures.single_org}/repos?q=one"),
             "orgs.repository_list",
         ),
         (
             "roles",
-            f"/orgs/{fixtures.many_members_org}/roles",
-            f"/orgs/{fixtures.full_org}/roles",
-            f"/orgs/{fixtures.single_org}/roles",
+            (HEAVY, f"/orgs/{fixtures.many_members_org}/roles"),
+            (FULL, f"/orgs/{fixtures.full_org}/roles"),
+            (SINGLE, f"/orgs/{fixtures.single_org}/roles"),
             "members.role_list",
         ),
     ]
@@ -866,29 +981,26 @@ def bench_many_rows(
         f"\n{'page (many rows = 1,000+)':<28}{'many ms':>9}{'page ms':>9}"
         f"{'ratio':>7}  budget   {'one ms':>7}{'ratio':>7}{'control':>8}"
     )
-    for what, many_path, full_path, one_path, endpoint in comparisons:
+    for what, (many_who, many_path), full_page, one_page, endpoint in comparisons:
+        if match and match not in what:
+            continue
+        many_run = functools.partial(cpu, clients[many_who], many_path)
+        full_run = functools.partial(cpu, clients[full_page[0]], full_page[1])
+        one_run = functools.partial(cpu, clients[one_page[0]], one_page[1])
         # The budget: the many-rows page against the same page showing a full
         # page of rows from a small total, i.e. what the total costs once paged.
         # Against a one-row page (reported beside it) even the control, with no
         # authorization, costs 1.4-1.5x: 50 rows render more than one.
         for _ in range(10):
-            cpu(heavy, many_path), cpu(full, full_path), cpu(single, one_path)
-        many_s, full_s = side_by_side(
-            functools.partial(cpu, heavy, many_path),
-            functools.partial(cpu, full, full_path),
-            runs,
-        )
-        many_again, one_s = side_by_side(
-            functools.partial(cpu, heavy, many_path),
-            functools.partial(cpu, single, one_path),
-            runs,
-        )
+            many_run(), full_run(), one_run()
+        many_s, full_s = side_by_side(many_run, full_run, runs)
+        many_again, one_s = side_by_side(many_run, one_run, runs)
         control_many = control_path(endpoint, many_path)
-        control_one = control_path(endpoint, one_path)
+        control_one = control_path(endpoint, one_page[1])
         assert control_many is not None and control_one is not None
         control_many_s, control_one_s = side_by_side(
-            functools.partial(cpu, heavy, control_many),
-            functools.partial(cpu, single, control_one),
+            functools.partial(cpu, clients[many_who], control_many),
+            functools.partial(cpu, clients[one_page[0]], control_one),
             runs,
         )
         ratio = many_s / full_s
@@ -1099,16 +1211,31 @@ def profile(app: Flask, requests: int) -> None:
         print("\n".join(out.getvalue().splitlines()[6:]))
 
 
+SECTIONS = ("pages", "json", "many-rows", "roles-search", "http")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny data, no budgets")
     parser.add_argument("--runs", type=int, help="requests per measurement")
     parser.add_argument("--profile", action="store_true", help="cProfile and exit")
     parser.add_argument("--no-http", action="store_true", help="skip gunicorn/wrk")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable); default: all",
+    )
+    parser.add_argument(
+        "--match",
+        default="",
+        help="many-rows: only the comparisons whose name contains this text",
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (3 if args.quick else 150)
     scale = QUICK if args.quick else Scale()
     budgets = not args.quick
+    sections = set(args.only or SECTIONS) - ({"http"} if args.no_http else set())
     report = Report()
     with tempfile.TemporaryDirectory() as tmp:
         demo_url, _ = build_database(Path(tmp) / "demo.sqlite", None)
@@ -1119,14 +1246,19 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         scale_url, fixtures = build_database(Path(tmp) / "scale.sqlite", scale)
         print(f"scale data: {scale} ({time.perf_counter() - start:.1f} s to build)")
-        bench_pages(app, "demo", runs, report, budgets)
-        bench_json(app, "demo", runs, report, budgets)
+        if "pages" in sections:
+            bench_pages(app, "demo", runs, report, budgets)
+        if "json" in sections:
+            bench_json(app, "demo", runs, report, budgets)
         app.extensions["portal.engine"].dispose()
         app = bench_app(scale_url)
-        bench_pages(app, "scale", runs, report, budgets)
-        bench_many_rows(app, fixtures, runs, report, budgets)
-        bench_roles_search(app, fixtures, runs, report, budgets)
-        if not args.no_http:
+        if "pages" in sections:
+            bench_pages(app, "scale", runs, report, budgets)
+        if "many-rows" in sections:
+            bench_many_rows(app, fixtures, runs, report, budgets, args.match)
+        if "roles-search" in sections:
+            bench_roles_search(app, fixtures, runs, report, budgets)
+        if "http" in sections:
             bench_http(scale_url, app, 1 if args.quick else 5)
         app.extensions["portal.engine"].dispose()
     if report.failures:
