@@ -533,8 +533,16 @@ def test_organization_list_of_a_crowded_organizations_member_shows_only_theirs(
 ) -> None:
     # why: 1,000 members share the organization; none may see the user with
     # 1,000 roles' other organizations through it
+    # No repository grants: they make some members MEMBERs of other
+    # organizations too (the grantee must hold a role there).
     sizes = scale.Scale(
-        organizations=30, repositories=100, big_org_repositories=60, user_roles=25
+        organizations=30,
+        repositories=100,
+        big_org_repositories=60,
+        user_roles=25,
+        grants=0,
+        user_grants=0,
+        big_org_grants=0,
     )
     scale.seed_scale(db, sizes)
     db.commit()

@@ -146,7 +146,8 @@ def repository_grants(scale: Scale) -> list[Grant]:
     Crowded-organization members get the rest of big_org_grants on the big
     organization, one each; then one grant on the first repository of each
     organization from user_roles + 1 on, to a member in turn, up to grants.
-    Raises ValueError when the sizes leave no room for them.
+    Raises ValueError when the sizes leave no room for them (smaller scales
+    pass grants, user_grants and big_org_grants that fit; 0 for none).
     """
     counts = repository_counts(scale)
     in_big = scale.user_grants // 2
