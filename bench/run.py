@@ -104,6 +104,7 @@ from portal.forms import (
     OrganizationForm,
     PasswordForm,
     RemoveForm,
+    RepositoryForm,
     RoleForm,
     SettingsForm,
 )
@@ -527,6 +528,7 @@ def control_repository_list(org_id: int) -> ResponseReturnValue:
         organization=organization,
         repositories=repositories,
         search=search,
+        form=RepositoryForm(),
     )
 
 
