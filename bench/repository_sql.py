@@ -8,8 +8,10 @@ Builds ``seed --scale`` data (portal/domain/scale.py: 10,000 organizations,
 100,000 repositories, 10,000 repository roles granted directly) on a new SQLite
 file and, unless told not to, on a schema of its own on the tests' PostgreSQL
 server (tests/database.py), then times the statements the repository lists run,
-as the pages build them (policy filter, organization filter, order by name and
-id, a page of 50, and the count the pager asks when the page is full):
+as the pages build them (the policy's filter; the organization's, ordered by
+name and id, for /orgs/<id>/repos; joined with the organization and ordered by
+its name then the repository's for /repos; a page of 50, and the count the
+pager asks when the page is full):
 
 - the 5,000-repository organization, seen by its owner and by a MEMBER with no
   base role and 500 repository roles granted there (the user with 1,000);
@@ -101,8 +103,14 @@ def statements(session: Session) -> Iterator[tuple[str, Select[Any]]]:
         ),
     ]
     for what, readable, where in lists:
-        statement = readable if where is None else readable.where(where)
-        ordered = statement.order_by(Repository.name, Repository.id)
+        if where is None:
+            # /repos (portal/my_repositories.py): by organization, then name.
+            ordered = readable.join(Repository.organization).order_by(
+                Organization.name, Organization.id, Repository.name, Repository.id
+            )
+        else:
+            # /orgs/<id>/repos (portal/web/repository_list.py).
+            ordered = readable.where(where).order_by(Repository.name, Repository.id)
         yield f"{what}: page", ordered.limit(paging.PER_PAGE)
         yield f"{what}: count", paging._count(ordered)
 

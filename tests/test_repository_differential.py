@@ -215,6 +215,11 @@ def _compare_one_request(app: Flask) -> int:
             assert listed(Organization) == {o for o in orgs if reads(o)}, who
             readable = {r for r in repos if reads(r)}
             assert listed(Repository) == readable, who
+            # As /repos runs it: joined with the organization, to sort by its
+            # name (the filter's subqueries must not be tied to that join).
+            mine = oso.authorized_query(user, "READ", Repository)
+            mine = mine.join(Repository.organization)
+            assert set(session.scalars(mine).all()) == readable, who
             for organization in orgs:
                 in_org = Repository.organization_id == organization.id
                 expected = {r for r in readable if r.organization_id == organization.id}
@@ -327,3 +332,17 @@ def test_repository_decision_cache_keeps_users_apart(app: Flask, db: Session) ->
     for _ in range(2):
         assert _actions_in_a_new_request(app, granted, repo_id) == {"READ", "PUSH"}
         assert _actions_in_a_new_request(app, other, repo_id) == set()
+
+
+def test_repository_list_subqueries_ignore_a_join_of_the_caller(
+    app: Flask, db: Session
+) -> None:
+    # why: /repos joins the organization to sort by its name; SQLAlchemy tied
+    # the filter's subquery over organization to that join, and the database
+    # ran it for each of 100,000 repositories (0.3-1 s on PostgreSQL at scale)
+    with app.test_request_context():
+        session = portal_db.get_session()
+        user = session.scalars(select(User).order_by(User.id)).first()
+        statement = get_oso().authorized_query(user, "READ", Repository)
+        sql = str(statement.join(Repository.organization).compile())
+    assert "FROM organization, organization_role" in sql, sql

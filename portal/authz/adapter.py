@@ -182,6 +182,11 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
                 select(getattr(right, field.other_field))
                 .select_from(right, *(target for target, _ in rest))
                 .where(*(on for _, on in rest), condition)
+                # Tied to the outer query by the root alone (when a condition
+                # reads the root row), never by a table the caller joins (/repos
+                # joins the organization to sort by its name): SQLAlchemy would
+                # tie it to that too, and the database would run it per row.
+                .correlate(filter.model)
             )
             column: Any = getattr(first.left, field.my_field)
             if self.session.get_bind().dialect.name == "postgresql":
