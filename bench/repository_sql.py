@@ -127,11 +127,9 @@ def plan(session: Session, statement: Select[Any]) -> str:
     """The database's plan: EXPLAIN QUERY PLAN (SQLite) or EXPLAIN ANALYZE."""
     sql = sql_of(session, statement)
     if session.get_bind().dialect.name == "sqlite":
-        rows = session.execute(text(f"EXPLAIN QUERY PLAN {sql}")).all()  # nosec B608
+        rows = session.execute(text(f"EXPLAIN QUERY PLAN {sql}")).all()
         return "\n".join(f"  {row[0]:>3} {row[1]:>3} {row[3]}" for row in rows)
-    rows = session.execute(
-        text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")  # nosec B608
-    ).all()
+    rows = session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")).all()
     return "\n".join(f"  {row[0]}" for row in rows)
 
 
