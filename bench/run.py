@@ -83,7 +83,15 @@ from sqlalchemy.orm import Session, contains_eager
 from portal import create_app, members, my_repositories
 from portal.authz import AccessModel, Viewer, strongest_repository_role, words
 from portal.authz.explain import access_model
-from portal.domain import demo, member_search, name_search, org_admin, paging, roles
+from portal.domain import (
+    demo,
+    member_search,
+    name_search,
+    org_admin,
+    paging,
+    repositories,
+    roles,
+)
 from portal.domain.membership import find_membership, membership_of
 from portal.domain.models import (
     ROLE_NAMES,
@@ -97,6 +105,7 @@ from portal.domain.models import (
 from portal.domain.overview import overview_of
 from portal.forms import (
     DeleteOrganizationForm,
+    DeleteRepositoryForm,
     LoginForm,
     MemberRoleForm,
     MemberSearchForm,
@@ -105,6 +114,7 @@ from portal.forms import (
     PasswordForm,
     RemoveForm,
     RepositoryForm,
+    RepositorySettingsForm,
     RoleForm,
     SettingsForm,
 )
@@ -650,6 +660,26 @@ def control_organization_delete(org_id: int) -> ResponseReturnValue:
     )
 
 
+def _repository(org_id: int, repo_id: int) -> Repository:
+    """The repository, as the pages load it (no authorization)."""
+    repository = portal_db.get_session().get(Repository, repo_id)
+    assert repository is not None and repository.organization_id == org_id
+    return repository
+
+
+def control_repository_settings(org_id: int, repo_id: int) -> ResponseReturnValue:
+    repository, form = _repository(org_id, repo_id), RepositorySettingsForm()
+    form.name.data = form.current_name.data = repository.name
+    return _render("repos/settings.html", repository=repository, form=form)
+
+
+def control_repository_delete(org_id: int, repo_id: int) -> ResponseReturnValue:
+    repository, form = _repository(org_id, repo_id), DeleteRepositoryForm()
+    grants = repositories.direct_grants(portal_db.get_session(), repository.id)
+    form.confirm_name.label.text = f"Type {repository.name} to confirm"
+    return _render("repos/delete.html", repository=repository, grants=grants, form=form)
+
+
 # page endpoint -> (control rule, view); a page without one fails the bench.
 CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
     "auth.login": ("/_control/login", control_login),
@@ -678,6 +708,14 @@ CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
     "my_repositories.repository_list": ("/_control/repos", control_my_repositories),
     "org_admin.organization_new": ("/_control/orgs/new", control_organization_new),
     "org_admin.settings": ("/_control/orgs/<int:org_id>/settings", control_settings),
+    "repositories.repository_settings": (
+        "/_control/orgs/<int:org_id>/repos/<int:repo_id>/settings",
+        control_repository_settings,
+    ),
+    "repositories.repository_delete": (
+        "/_control/orgs/<int:org_id>/repos/<int:repo_id>/delete",
+        control_repository_delete,
+    ),
     "org_admin.organization_delete": (
         "/_control/orgs/<int:org_id>/delete",
         control_organization_delete,
