@@ -378,6 +378,13 @@ def _typed_name(context: Context) -> dict[str, str]:
         return {"confirm_name": organization.name}
 
 
+def _repository_grant(context: Context) -> dict[str, str]:
+    """Give a member of the organization a role on the repository directly."""
+    roles = demo.ROLES[int(str(context.args["org_id"]))]
+    email = next(user for user, role in roles.items() if role == "MEMBER")
+    return {"user_email": email, "name": "WRITER"}
+
+
 # Per endpoint: the values that make its form valid without harming anyone. A new
 # POST form with a text field fails until it has an entry (the shown value of an
 # empty field is no valid data).
@@ -388,6 +395,7 @@ HARMLESS: dict[str, Callable[[Context], dict[str, str]]] = {
     "org_admin.organization_create": _new_organization,
     "org_admin.settings_update": _settings,
     "org_admin.organization_delete": _typed_name,
+    "repository_access.grant_create": _repository_grant,
 }
 
 
