@@ -47,6 +47,7 @@ from portal.infra import db
 from portal.web.loaders import load_repository, page_of
 from portal.web.negotiation import done, render
 from portal.web.pages import Body, PageView, organization_json, paging_json
+from portal.web.wording import full_stop
 
 bp = Blueprint("repository_access", __name__)
 
@@ -261,7 +262,8 @@ def what_changed(
     if made.new is None:
         first = f"{who} no longer has a role on {where} directly."
     elif after.role == made.new:
-        first = f"{who} is now {said.role(made.new, REPOSITORY).a_name} on {where}."
+        now = said.role(made.new, REPOSITORY).a_name
+        first = f"{who} is now {now} on {full_stop(where)}"
     else:
         given = said.role(made.new, REPOSITORY).name
         first = f"{who} was given {given} on {where} directly."

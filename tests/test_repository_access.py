@@ -91,7 +91,7 @@ def test_owner_sees_admin_through_ownership(app: Flask) -> None:
     page = client_for(app, "owner").get(PAGE).get_data(as_text=True)
     assert "Abbey Road" in page and "The Beatles" in page
     assert "Admin: every Owner of The Beatles is an Admin on its repositories." in page
-    assert "Give someone a role" in page  # MANAGE_ROLES
+    assert "Give a role" in page  # MANAGE_ROLES
     assert "What each repository role can do" in page
     assert "<code>MANAGE_ROLES</code>" in page
 
@@ -99,7 +99,7 @@ def test_owner_sees_admin_through_ownership(app: Flask) -> None:
 def test_member_sees_reader_through_the_base_role(app: Flask) -> None:
     page = client_for(app, "member").get(PAGE).get_data(as_text=True)
     assert "Reader: the base role of The Beatles, which every Member gets." in page
-    assert "Give someone a role" not in page
+    assert "Give a role" not in page
     assert "/repos/1/roles" not in page  # no management form or row control
     body = _page_json(client_for(app, "member"))
     assert body["my_role"] == "READER"
