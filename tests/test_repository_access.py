@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.authz import get_oso, relearn_repository_access, repository_access
-from portal.domain import demo
+from portal.domain import demo, repository_roles
 from portal.domain.models import (
     AuditEntry,
     Organization,
@@ -439,3 +439,37 @@ def test_reasons_follow_a_changed_policy(app: Flask) -> None:
         "Reader: the base role of The Beatles, which every Billing manager gets"
     ]
     assert [p["user"]["email"] for p in body["people"]] == [demo.GEORGE, demo.JOHN]
+
+
+def test_the_audit_log_shows_repository_role_changes(app: Flask) -> None:
+    owner = client_for(app, "owner")
+    data = {"user_email": demo.RINGO, "name": "WRITER"}
+    assert _post(owner, f"{PAGE}/roles", data).status_code == 302
+    audit = owner.get(f"/orgs/{demo.BEATLES_ID}/audit")
+    assert audit.status_code == 200
+    assert "ringo@beatles.com" in audit.get_data(as_text=True)
+
+
+def test_a_grant_the_database_refuses_is_409_and_changes_nothing(
+    app: Flask, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The foreign key is the race's last line of defence: a grant for someone
+    whose organization role went between the check and the insert (simulated:
+    the check answers for a non-member) is refused, 409, nothing written."""
+    mike = user_by_email(db, demo.MIKE)
+    db.expunge(mike)
+
+    def stale_member(session: Session, organization: Organization, email: str) -> Any:
+        return OrganizationRole(
+            user_id=mike.id, organization_id=organization.id, name="MEMBER", user=mike
+        )
+
+    monkeypatch.setattr(repository_roles, "member_by_email", stale_member)
+    owner = client_for(app, "owner")
+    data = {"user_email": demo.MIKE, "name": "WRITER"}
+    answer = _post(owner, f"{PAGE}/roles", data, json=True)
+    assert answer.status_code == 409, answer.get_data(as_text=True)
+    assert "while you were looking" in answer.get_json()["message"]
+    db.rollback()
+    assert db.scalars(select(RepositoryRole)).all() == []
+    assert db.scalar(select(AuditEntry.id).where(AuditEntry.repository_id == 1)) is None
