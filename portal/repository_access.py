@@ -255,9 +255,8 @@ def what_changed(
     after = explain.person(made.org_role, base, made.new, organization_name)
     who, where = made.user_email, made.repository_name
     if not made.action:
-        role = said.role(made.new or "", REPOSITORY) if made.new else None
-        held = role.a_name if role else "no role"
-        return f"{who} already has {held} on {where} directly: nothing changed."
+        held = said.role(made.new, REPOSITORY).name if made.new else "nothing"
+        return f"{who} is already granted {held} on {where} directly: nothing changed."
     gained, lost = explain.change(before, after)
     if made.new is None:
         first = f"{who} no longer has a role on {where} directly."

@@ -287,7 +287,7 @@ def test_the_same_role_again_changes_nothing(app: Flask, db: Session) -> None:
     )
     assert answer.status_code == 200
     assert answer.get_json()["message"] == (
-        "ringo@beatles.com already has a Writer on Abbey Road directly:"
+        "ringo@beatles.com is already granted Writer on Abbey Road directly:"
         " nothing changed."
     )
     assert db.scalar(select(AuditEntry.id).where(AuditEntry.repository_id == 1)) is None
@@ -473,3 +473,17 @@ def test_a_grant_the_database_refuses_is_409_and_changes_nothing(
     db.rollback()
     assert db.scalars(select(RepositoryRole)).all() == []
     assert db.scalar(select(AuditEntry.id).where(AuditEntry.repository_id == 1)) is None
+
+
+def test_a_grant_below_what_the_organization_gives_says_so(app: Flask) -> None:
+    owner = client_for(app, "owner")
+    data = {"user_email": demo.JOHN, "name": "READER"}
+    answer = _post(owner, f"{PAGE}/roles", data, json=True)
+    assert answer.status_code == 200
+    assert answer.get_json()["message"] == (
+        "john@beatles.com was given Reader on Abbey Road directly. They are still"
+        " an Admin on it (every Owner of The Beatles is an Admin on its"
+        " repositories)."
+    )
+    john = _person(_page_json(owner), demo.JOHN)
+    assert john["role"] == "ADMIN" and john["direct_role"] == "READER"
