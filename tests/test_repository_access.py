@@ -366,7 +366,9 @@ def test_stale_forms_are_409_and_removed_meanwhile_404(app: Flask, db: Session) 
     assert gone.status_code == 404
     # Someone of another organization, or nobody: 404 too.
     mike = user_by_email(db, demo.MIKE).id
-    assert _post(owner, f"{PAGE}/roles/{mike}/delete", {}).status_code == 404
+    other = _post(owner, f"{PAGE}/roles/{mike}/delete", {}, json=True)
+    assert other.status_code == 404
+    assert demo.MIKE not in other.get_data(as_text=True)
     assert _post(owner, f"{PAGE}/roles/99999", {"name": "READER"}).status_code == 404
 
 

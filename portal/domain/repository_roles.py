@@ -274,8 +274,10 @@ def _existing(
         )
     )
     if current is None or member is None:
-        user = session.get(User, user_id)
-        raise NoGrant(user.email if user else "That person", repository.name)
+        # Named only if they are in the organization: a user id of another
+        # organization's must not tell its email to this one's admins.
+        who = member.user.email if member is not None else "That person"
+        raise NoGrant(who, repository.name)
     if shown is not None and shown != current.name:
         raise StaleGrant(member.user.email, current.name)
     return _set(session, repository, member, name, actor)
