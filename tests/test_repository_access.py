@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from portal.authz import get_oso, relearn_repository_access, repository_access
@@ -35,10 +35,16 @@ JSON = {"Accept": "application/json"}
 
 
 def _grant(db: Session, email: str, name: str, repo_id: int = ABBEY_ROAD) -> None:
-    """Grant email the role name on the repository directly (test setup)."""
+    """Grant email the role name on the repository directly (test setup; the
+    demo's own grant, if any, replaced)."""
     user = user_by_email(db, email)
     repository = db.get(Repository, repo_id)
     assert repository is not None
+    db.execute(
+        delete(RepositoryRole).where(
+            RepositoryRole.user_id == user.id, RepositoryRole.repository_id == repo_id
+        )
+    )
     db.add(
         RepositoryRole(
             user_id=user.id,
@@ -60,6 +66,17 @@ def _direct(db: Session, email: str) -> str | None:
             RepositoryRole.repository_id == ABBEY_ROAD,
         )
     )
+
+
+def _grants(db: Session) -> list[tuple[int, int, str]]:
+    """Every direct grant now: (user id, repository id, role)."""
+    db.rollback()
+    rows = db.execute(
+        select(
+            RepositoryRole.user_id, RepositoryRole.repository_id, RepositoryRole.name
+        )
+    )
+    return sorted((u, r, n) for u, r, n in rows)
 
 
 def _page_json(client: FlaskClient, path: str = PAGE) -> dict[str, Any]:
@@ -228,28 +245,26 @@ def test_people_are_paged(app: Flask, db: Session) -> None:
 def test_add_change_remove_with_audit_and_words(app: Flask, db: Session) -> None:
     owner = client_for(app, "owner")
     roles = f"{PAGE}/roles"
-    added = _post(owner, roles, {"user_email": "Ringo@Beatles.com", "name": "WRITER"})
+    added = _post(owner, roles, {"user_email": "Paul@Beatles.com", "name": "WRITER"})
     assert added.status_code == 302
-    assert _direct(db, demo.RINGO) == "WRITER"
+    assert _direct(db, demo.PAUL) == "WRITER"
     page = owner.get(PAGE).get_data(as_text=True)
     assert (
-        "ringo@beatles.com is now a Writer on Abbey Road. They can now push changes."
+        "paul@beatles.com is now a Writer on Abbey Road. They can now push changes."
         in page
     )
-    ringo = user_by_email(db, demo.RINGO)
-    changed = _post(
-        owner, f"{roles}/{ringo.id}", {"name": "ADMIN", "current": "WRITER"}
-    )
+    paul = user_by_email(db, demo.PAUL)
+    changed = _post(owner, f"{roles}/{paul.id}", {"name": "ADMIN", "current": "WRITER"})
     assert changed.status_code == 302
-    assert _direct(db, demo.RINGO) == "ADMIN"
-    assert "ringo@beatles.com is now an Admin on Abbey Road. They can now rename" in (
+    assert _direct(db, demo.PAUL) == "ADMIN"
+    assert "paul@beatles.com is now an Admin on Abbey Road. They can now rename" in (
         owner.get(PAGE).get_data(as_text=True)
     )
-    removed = _post(owner, f"{roles}/{ringo.id}/delete", {"current": "ADMIN"})
+    removed = _post(owner, f"{roles}/{paul.id}/delete", {"current": "ADMIN"})
     assert removed.status_code == 302
-    assert _direct(db, demo.RINGO) is None
+    assert _direct(db, demo.PAUL) is None
     said = owner.get(PAGE).get_data(as_text=True)
-    assert "ringo@beatles.com no longer has a role on Abbey Road directly." in said
+    assert "paul@beatles.com no longer has a role on Abbey Road directly." in said
     assert "They are still a Reader on it" in said
     entries = db.scalars(
         select(AuditEntry)
@@ -262,7 +277,7 @@ def test_add_change_remove_with_audit_and_words(app: Flask, db: Session) -> None
         ("remove_repository_role", "ADMIN", None),
     ]
     for entry in entries:
-        assert entry.user_id == ringo.id and entry.user_email == demo.RINGO
+        assert entry.user_id == paul.id and entry.user_email == demo.PAUL
         assert entry.repository_name == "Abbey Road"
         assert entry.actor_email == demo.JOHN
 
@@ -303,6 +318,7 @@ def test_the_same_role_again_changes_nothing(app: Flask, db: Session) -> None:
 def test_granting_to_a_non_member_is_refused(
     app: Flask, db: Session, email: str
 ) -> None:
+    before = _grants(db)
     owner = client_for(app, "owner")
     answer = _post(
         owner, f"{PAGE}/roles", {"user_email": email, "name": "READER"}, json=True
@@ -314,7 +330,7 @@ def test_granting_to_a_non_member_is_refused(
         " role can only be given to someone who is in the organization: an Owner"
         " of The Beatles can add them first."
     )
-    assert db.scalars(select(RepositoryRole)).all() == []
+    assert _grants(db) == before
 
 
 @pytest.mark.parametrize(
@@ -331,6 +347,7 @@ def test_granting_to_a_non_member_is_refused(
 def test_bad_grant_input_is_422(
     app: Flask, db: Session, data: dict[str, str], field: str
 ) -> None:
+    before = _grants(db)
     owner = client_for(app, "owner")
     answer = _post(owner, f"{PAGE}/roles", data, json=True)
     assert answer.status_code == 422
@@ -338,7 +355,7 @@ def test_bad_grant_input_is_422(
     html = _post(owner, f"{PAGE}/roles", data)
     assert html.status_code == 422
     assert "There is a problem" in html.get_data(as_text=True)
-    assert db.scalars(select(RepositoryRole)).all() == []
+    assert _grants(db) == before
 
 
 def test_stale_forms_are_409_and_removed_meanwhile_404(app: Flask, db: Session) -> None:
@@ -384,6 +401,7 @@ def test_bad_change_input_is_422(app: Flask, db: Session, data: dict[str, str]) 
 
 
 def test_management_is_refused_to_who_may_not_manage(app: Flask, db: Session) -> None:
+    before = _grants(db)
     ringo = user_by_email(db, demo.RINGO).id
     data = {"user_email": demo.PAUL, "name": "ADMIN"}
     assert _post(client_for(app, "member"), f"{PAGE}/roles", data).status_code == 403
@@ -395,15 +413,15 @@ def test_management_is_refused_to_who_may_not_manage(app: Flask, db: Session) ->
     token = csrf_token(other, "/orgs")
     answer = other.post(f"{PAGE}/roles/{ringo}/delete", data={"csrf_token": token})
     assert answer.status_code == 404
-    assert db.scalars(select(RepositoryRole)).all() == []
+    assert _grants(db) == before
 
 
 def test_a_direct_admin_manages_roles(app: Flask, db: Session) -> None:
     _grant(db, demo.PAUL, "ADMIN")
     paul = client_for(app, "member")
-    answer = _post(paul, f"{PAGE}/roles", {"user_email": demo.RINGO, "name": "WRITER"})
+    answer = _post(paul, f"{PAGE}/roles", {"user_email": demo.RINGO, "name": "ADMIN"})
     assert answer.status_code == 302
-    assert _direct(db, demo.RINGO) == "WRITER"
+    assert _direct(db, demo.RINGO) == "ADMIN"
 
 
 # --- the reasons follow the policy ------------------------------------------------
@@ -440,16 +458,18 @@ def test_reasons_follow_a_changed_policy(app: Flask) -> None:
     assert george["reasons"] == [
         "Reader: the base role of The Beatles, which every Billing manager gets"
     ]
-    assert [p["user"]["email"] for p in body["people"]] == [demo.GEORGE, demo.JOHN]
+    # Ringo keeps the demo's direct Writer.
+    emails = [p["user"]["email"] for p in body["people"]]
+    assert emails == [demo.GEORGE, demo.JOHN, demo.RINGO]
 
 
 def test_the_audit_log_shows_repository_role_changes(app: Flask) -> None:
     owner = client_for(app, "owner")
-    data = {"user_email": demo.RINGO, "name": "WRITER"}
+    data = {"user_email": demo.PAUL, "name": "WRITER"}
     assert _post(owner, f"{PAGE}/roles", data).status_code == 302
     audit = owner.get(f"/orgs/{demo.BEATLES_ID}/audit")
     assert audit.status_code == 200
-    assert "ringo@beatles.com" in audit.get_data(as_text=True)
+    assert "paul@beatles.com" in audit.get_data(as_text=True)
 
 
 def test_a_grant_the_database_refuses_is_409_and_changes_nothing(
@@ -458,6 +478,7 @@ def test_a_grant_the_database_refuses_is_409_and_changes_nothing(
     """The foreign key is the race's last line of defence: a grant for someone
     whose organization role went between the check and the insert (simulated:
     the check answers for a non-member) is refused, 409, nothing written."""
+    before = _grants(db)
     mike = user_by_email(db, demo.MIKE)
     db.expunge(mike)
 
@@ -472,8 +493,7 @@ def test_a_grant_the_database_refuses_is_409_and_changes_nothing(
     answer = _post(owner, f"{PAGE}/roles", data, json=True)
     assert answer.status_code == 409, answer.get_data(as_text=True)
     assert "while you were looking" in answer.get_json()["message"]
-    db.rollback()
-    assert db.scalars(select(RepositoryRole)).all() == []
+    assert _grants(db) == before
     assert db.scalar(select(AuditEntry.id).where(AuditEntry.repository_id == 1)) is None
 
 
