@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from oso import Variable
 
 from portal.authz.actors import RoleHolder
+from portal.authz.cache import LruCache
 from portal.authz.policy import PortalOso, RoleGrant
 from portal.authz.recording import recording_reads
 from portal.authz.words import Term, Words, joined
@@ -282,6 +283,29 @@ def learn_repository_access(
     organization role gives under each base role (see the module's docstring).
     Call it at start-up: its queries are no request's."""
     grants = oso.role_grants(REPOSITORY_ROLE_NAMES, Repository())
+    return RepositoryAccess(
+        roles=REPOSITORY_ROLE_NAMES,
+        permissions=_ordered(grants.values(), words),
+        grants=grants,
+        organization_grants=organization_grants,
+        given=_given(oso),
+        words=words,
+    )
+
+
+# What loaded policies give each organization role under each base role, shared
+# by every app of the process under the policy's identity (PortalOso._policy, as
+# role_grants' answers are): an app made again (each test's) asks nothing.
+_GIVEN = LruCache(16)
+
+
+def _given(oso: PortalOso) -> dict[tuple[str, str | None], frozenset[str]]:
+    """The repository roles the policy gives each organization role under each
+    base role: twelve policy queries, once per loaded policy and process."""
+    policy = oso._policy
+    cached = _GIVEN.get(policy) if policy is not None else None
+    if cached is not None:
+        return dict(cached)
     given: dict[tuple[str, str | None], frozenset[str]] = {}
     with recording_reads():  # answers a transient repository's organization
         for base in BASE_VALUES:
@@ -299,14 +323,9 @@ def learn_repository_access(
                 given[(org_role, base)] = frozenset(
                     r["bindings"]["name"] for r in results
                 )
-    return RepositoryAccess(
-        roles=REPOSITORY_ROLE_NAMES,
-        permissions=_ordered(grants.values(), words),
-        grants=grants,
-        organization_grants=organization_grants,
-        given=given,
-        words=words,
-    )
+    if policy is not None:
+        _GIVEN.put(policy, given)
+    return given
 
 
 def _ordered(grants: Iterable[RoleGrant], words: Words) -> tuple[str, ...]:
