@@ -23,6 +23,7 @@ from portal import (
     my_repositories,
     org_settings,
     repositories,
+    repository_access,
     views,
 )
 from portal.domain import demo
@@ -136,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(repositories.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(my_repositories.bp)
+    app.register_blueprint(repository_access.bp)
     app.register_blueprint(health.bp)
 
 

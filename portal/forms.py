@@ -622,3 +622,87 @@ def choose_a_base_role() -> str:
         return f"Choose one of {', '.join(BASE_ROLE_VALUES)} ({NO_BASE_ROLE}: no role)."
     names = [choice.label for choice in base_role_choices()]
     return f"Choose one of {', '.join(names[:-1])} or {names[-1]}."
+
+
+# ---- access: repository roles granted directly (portal.repository_access) ----
+
+
+def repository_role_choices() -> list[SelectChoice]:
+    """The repository roles as a select offers them: the code is sent, the name
+    (portal/policy_words.toml) is read."""
+    return [
+        SelectChoice(code, words().role(code, "Repository").name)
+        for code in REPOSITORY_ROLE_NAMES
+    ]
+
+
+def choose_a_repository_role() -> str:
+    """What to choose instead of a repository role that is not one: the names on
+    a page, the codes in JSON."""
+    if wants_json():
+        return f"Choose one of {', '.join(REPOSITORY_ROLE_NAMES)}."
+    names = words().role_names(REPOSITORY_ROLE_NAMES, "Repository", last="or")
+    return f"Choose one of {names}."
+
+
+class ARepositoryRole:
+    """Require one of the repository roles (sent, and known)."""
+
+    def __init__(self) -> None:
+        self.field_flags = {"required": True}
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        if not (field.raw_data and field.raw_data[0]) or (
+            field.data not in REPOSITORY_ROLE_NAMES
+        ):
+            field.errors = []
+            raise StopValidation(choose_a_repository_role())
+
+
+class RepositoryGrantForm(Form):
+    """Give someone of the organization (by email) a role on a repository."""
+
+    user_email = EmailField(
+        "Email",
+        validators=[
+            DataRequired("Enter the email of the person."),
+            Length(max=254, message="That is too long to be an email address."),
+            no_control_characters,
+        ],
+    )
+    name = SelectField(
+        "Role",
+        choices=repository_role_choices,
+        default="WRITER",
+        validators=[ARepositoryRole()],
+        validate_choice=False,
+    )
+
+
+class RepositoryGrantRemoveForm(Form):
+    """Take a direct repository role away; ``current`` is the role the form was
+    drawn with (a grant changed meanwhile makes it stale: 409). Optional: a
+    client that never loaded the page acts on the grant as it stands."""
+
+    current = HiddenField()
+
+    def validate_current(self, field: HiddenField) -> None:
+        """The page put a repository role here (or nothing)."""
+        if field.data and field.data not in REPOSITORY_ROLE_NAMES:
+            raise ValidationError(STALE_FORM)
+
+    @property
+    def shown(self) -> str | None:
+        """The role the form was drawn with (None: not sent)."""
+        return self.current.data or None
+
+
+class RepositoryGrantChangeForm(RepositoryGrantRemoveForm):
+    """Change a direct repository role (the select on a people row)."""
+
+    name = SelectField(
+        "Role",
+        choices=repository_role_choices,
+        validators=[ARepositoryRole()],
+        validate_choice=False,
+    )

@@ -108,6 +108,19 @@ def _repository_delete_form(email: str | None) -> dict[str, str]:
     return {"confirm_name": TARGET_REPO}
 
 
+def _repository_grant_form(email: str | None) -> dict[str, str]:
+    return {"user_email": demo.PAUL, "name": "WRITER"}
+
+
+def _repository_grant_change_form(email: str | None) -> dict[str, str]:
+    # TARGET's direct role on TARGET_REPO, as the demo grants it.
+    return {"name": "ADMIN", "current": "WRITER"}
+
+
+def _repository_grant_remove_form(email: str | None) -> dict[str, str]:
+    return {"current": "WRITER"}
+
+
 def _login_form(email: str | None) -> dict[str, str]:
     return {"email": demo.RINGO, "password": demo.PASSWORD}
 
@@ -338,6 +351,37 @@ MATRIX: dict[tuple[str, str], Route] = {
     # each) and the switcher.
     ("my_repositories.repository_list", "GET"): Route(
         "/repos", _everyone(OK), html=True, oso_queries=3
+    ),
+    # One repository's access (issue 18): whoever may READ it (the owner as an
+    # Admin, a member through the base role); billing has no repository role
+    # (404). Three queries: the repository, the organization (the header names
+    # it) and the switcher; the reasons, the row controls and the roles table
+    # come from what the policy answered at start-up and the one decision.
+    ("repository_access.repository_show", "GET"): Route(
+        "/orgs/{org_id}/repos/{repo_id}",
+        _org(GONE, OK, OK),
+        html=True,
+        oso_queries=3,
+    ),
+    ("repository_access.grant_create", "POST"): Route(
+        "/orgs/{org_id}/repos/{repo_id}/roles",
+        _org(GONE, NO, MOVED),
+        _repository_grant_form,
+        writes=frozenset({"owner"}),
+    ),
+    # Ringo's direct Writer on Abbey Road (the demo's): changed and removed by
+    # whoever may manage the repository's roles (the owner, an Admin there).
+    ("repository_access.grant_update", "POST"): Route(
+        "/orgs/{org_id}/repos/{repo_id}/roles/{user_id}",
+        _org(GONE, NO, MOVED),
+        _repository_grant_change_form,
+        writes=frozenset({"owner"}),
+    ),
+    ("repository_access.grant_delete", "POST"): Route(
+        "/orgs/{org_id}/repos/{repo_id}/roles/{user_id}/delete",
+        _org(GONE, NO, MOVED),
+        _repository_grant_remove_form,
+        writes=frozenset({"owner"}),
     ),
     ("account.password_change", "GET"): Route(
         "/account/password", _everyone(OK), html=True, oso_queries=2

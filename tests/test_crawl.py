@@ -38,7 +38,7 @@ from werkzeug.exceptions import HTTPException
 from portal import create_app
 from portal.authz import Viewer, get_oso
 from portal.domain import demo, roles
-from portal.domain.models import ROLE_NAMES, Organization, OrganizationRole
+from portal.domain.models import ROLE_NAMES, Organization, OrganizationRole, Repository
 from portal.domain.roles import OWNER
 from portal.infra import db as portal_db
 from tests.conftest import AuthActions, user_by_email
@@ -378,6 +378,31 @@ def _typed_name(context: Context) -> dict[str, str]:
         return {"confirm_name": organization.name}
 
 
+def _repository_grant(context: Context) -> dict[str, str]:
+    """Give a member of the organization a role on the repository directly."""
+    roles = demo.ROLES[int(str(context.args["org_id"]))]
+    email = next(user for user, role in roles.items() if role == "MEMBER")
+    return {"user_email": email, "name": "WRITER"}
+
+
+def _new_repository(context: Context) -> dict[str, str]:
+    """A name no repository of the organization has."""
+    return {"name": "A crawler's repository"}
+
+
+def _repository_rename(context: Context) -> dict[str, str]:
+    """Another name (its own is refused as no change)."""
+    return {"name": f"{context.values.get('current_name', 'Abbey Road')} (renamed)"}
+
+
+def _typed_repository_name(context: Context) -> dict[str, str]:
+    """The repository's name, typed to confirm its deletion."""
+    with Session(context.app.extensions["portal.engine"]) as session:
+        repository = session.get(Repository, int(str(context.args["repo_id"])))
+        assert repository is not None
+        return {"confirm_name": repository.name}
+
+
 # Per endpoint: the values that make its form valid without harming anyone. A new
 # POST form with a text field fails until it has an entry (the shown value of an
 # empty field is no valid data).
@@ -388,6 +413,10 @@ HARMLESS: dict[str, Callable[[Context], dict[str, str]]] = {
     "org_admin.organization_create": _new_organization,
     "org_admin.settings_update": _settings,
     "org_admin.organization_delete": _typed_name,
+    "repository_access.grant_create": _repository_grant,
+    "repositories.repository_create": _new_repository,
+    "repositories.repository_settings": _repository_rename,
+    "repositories.repository_delete": _typed_repository_name,
 }
 
 

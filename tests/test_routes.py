@@ -156,12 +156,14 @@ def test_routes_head_and_options_are_answered_cleanly(
     app: Flask, actor: str, method: str
 ) -> None:
     client = client_for(app, actor)
+    # HEAD is a GET without the body: a path only POSTed to answers it 405.
+    got = {spec.path for (_, verb), spec in MATRIX.items() if verb == "GET"}
     for spec in MATRIX.values():
         response = client.open(spec.path, method=method)
         response.close()
         assert response.status_code < 500, (method, spec.path)
         if method == "HEAD" and actor == "anonymous" and spec.expected[actor] == LOGIN:
-            assert response.status_code == 302
+            assert response.status_code == (302 if spec.path in got else 405)
 
 
 def test_routes_tripwire_catches_a_view_without_a_check(app: Flask) -> None:

@@ -46,14 +46,25 @@ from portal.authz.policy import (
     build_oso,
     learn_role_grants,
 )
+from portal.authz.repository_explain import (
+    REPOSITORY,
+    RepositoryAccess,
+    learn_repository_access,
+)
 from portal.authz.words import ORGANIZATION, Words, check_covers, load_words
-from portal.domain.models import REPOSITORY_ROLE_NAMES, Organization, Repository
+from portal.domain.models import (
+    REPOSITORY_ROLE_NAMES,
+    ROLE_NAMES,
+    Organization,
+    Repository,
+)
 from portal.infra import db
 
 __all__ = [
     "READ",
     "AccessModel",
     "PortalOso",
+    "RepositoryAccess",
     "Viewer",
     "access",
     "authorize",
@@ -65,6 +76,8 @@ __all__ = [
     "init_app",
     "my_role",
     "readable_rows",
+    "relearn_repository_access",
+    "repository_access",
     "repository_role",
     "skip_authorization",
     "strongest_repository_role",
@@ -77,6 +90,7 @@ _OSO = "portal.oso"
 _FLASK_OSO = "portal.flask_oso"
 _WORDS = "portal.words"
 _REPOSITORY_GRANTS = "portal.repository_role_grants"
+_REPOSITORY_ACCESS = "portal.repository_access"
 
 
 def init_app(app: Flask) -> None:
@@ -102,16 +116,46 @@ def init_app(app: Flask) -> None:
     grants = learn_role_grants(oso)  # after FlaskOso, which registers a class
     app.extensions[_OSO] = oso
     app.extensions[_FLASK_OSO] = flask_oso
-    app.extensions[_WORDS] = _checked_words(app, grants)
+    repository_grants = app.extensions[_REPOSITORY_GRANTS]
+    app.extensions[_WORDS] = _checked_words(app, grants, repository_grants)
+    relearn_repository_access(app)
 
 
-def _checked_words(app: Flask, grants: dict[str, RoleGrant]) -> Words:
+def relearn_repository_access(app: Flask) -> None:
+    """Ask app's policy what repository roles grant and what the organization
+    gives (portal.authz.repository_explain), once: at start-up, or after a test
+    replaced the policy (a deploy restarts). Its queries are no request's."""
+    oso = get_oso(app)
+    queries, hits = oso.queries, oso.cache_hits
+    grants = oso.role_grants(ROLE_NAMES, Organization())
+    learned = learn_repository_access(oso, grants, words(app))
+    oso.queries, oso.cache_hits = queries, hits  # start-up work: uncounted
+    app.extensions[_REPOSITORY_ACCESS] = learned
+    app.extensions[_REPOSITORY_GRANTS] = learned.grants  # the same answer
+
+
+def repository_access(app: Flask | None = None) -> RepositoryAccess:
+    """What repository roles grant and who holds them through the organization,
+    as the policy answered at start-up (no Oso query)."""
+    extensions = (current_app if app is None else app).extensions
+    return cast(RepositoryAccess, extensions[_REPOSITORY_ACCESS])
+
+
+def _checked_words(
+    app: Flask,
+    grants: dict[str, RoleGrant],
+    repository_grants: dict[str, RoleGrant],
+) -> Words:
     """The plain words beside the policy, refused at start-up (MissingWords) if
-    the loaded policy grants an organization role or permission they do not
-    name (grants: what it grants each role, from learn_role_grants)."""
+    the loaded policy grants an organization or repository role or permission
+    they do not name (grants, repository_grants: what it grants each role)."""
     loaded = load_words(Path(app.root_path) / "policy_words.toml")
-    permissions = {action for grant in grants.values() for action in grant.actions}
-    check_covers(loaded, ORGANIZATION, grants, sorted(permissions))
+    for resource, granted in (
+        (ORGANIZATION, grants),
+        (REPOSITORY, repository_grants),
+    ):
+        permissions = {action for grant in granted.values() for action in grant.actions}
+        check_covers(loaded, resource, granted, sorted(permissions))
     return loaded
 
 

@@ -142,9 +142,15 @@ def page_number(values: Sequence[str]) -> int:
 
 
 def paginate(
-    session: Session, statement: Select[Any], number: int, per_page: int = PER_PAGE
+    session: Session,
+    statement: Select[Any],
+    number: int,
+    per_page: int = PER_PAGE,
+    *,
+    rows: bool = False,
 ) -> Page[Any]:
-    """Page number of statement's rows (ordered as statement orders them).
+    """Page number of statement's rows (ordered as statement orders them): its
+    first column's values, or whole rows (tuples) with rows=True.
 
     Raises PageOutOfRange beyond the last page, except for page 1, which always
     exists (an empty list shows its empty state).
@@ -154,7 +160,9 @@ def paginate(
     offset = (number - 1) * per_page
     # An offset past any list (and past 64-bit integers) is not asked for.
     items = (
-        session.scalars(statement.limit(per_page).offset(offset)).all()
+        (session.execute if rows else session.scalars)(
+            statement.limit(per_page).offset(offset)
+        ).all()
         if offset < _MAX_OFFSET
         else []
     )

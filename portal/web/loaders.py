@@ -71,15 +71,16 @@ def load_member(organization: Organization, user_id: int) -> OrganizationRole:
     return role
 
 
-def page_of(statement: Select[Any]) -> paging.Page[Any]:
-    """The page of statement's rows that the request's ``page`` asks for.
+def page_of(statement: Select[Any], *, rows: bool = False) -> paging.Page[Any]:
+    """The page of statement's rows that the request's ``page`` asks for (whole
+    rows with rows=True, else the first column's values).
 
     400 for a page value that is not one whole number from 1 up, or for several
     page values; 404 beyond the last page; each says what went wrong in the layout.
     """
     try:
         number = paging.page_number(request.args.getlist("page"))
-        return paging.paginate(db.get_session(), statement, number)
+        return paging.paginate(db.get_session(), statement, number, rows=rows)
     except paging.ListQueryError as error:
         abort(400, description=str(error))
     except paging.PageOutOfRange as error:
