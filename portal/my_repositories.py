@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from flask import Blueprint, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import contains_eager
-from werkzeug.routing import BuildError
 
 from portal.authz import authorized, current_viewer, decide_rows, repository_role
 from portal.domain import name_search
@@ -68,15 +67,11 @@ class MyRepositoriesPage(PageView):
 
 def repository_url(repository: Repository) -> str:
     """The repository's own page."""
-    org_id, repo_id = repository.organization_id, repository.id
-    try:
-        return url_for(
-            "repository_access.repository_show", org_id=org_id, repo_id=repo_id
-        )
-    except BuildError:
-        # Until the repository pages' blueprint is registered (merged from its
-        # own branch): the path it serves. Drop this once it is.
-        return f"{url_for('orgs.repository_list', org_id=org_id)}/{repo_id}"
+    return url_for(
+        "repository_access.repository_show",
+        org_id=repository.organization_id,
+        repo_id=repository.id,
+    )
 
 
 @bp.route("/repos")

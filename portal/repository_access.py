@@ -218,7 +218,10 @@ def _apply(
             made = change(actor=actor)
     except RoleError as error:
         said = _say(error)
-        _log("refused", repository, type(error).__name__)
+        _log("refused", org_id, repo_id, type(error).__name__)
+        # Rolled back: the objects are expired, and the repository may have been
+        # deleted meanwhile (404 then).
+        repository = load_repository(org_id, repo_id)
         if form is not None and error.status == 422:
             form.user_email.errors = [said]
             return _render(repository, form, status=error.status)
@@ -233,7 +236,8 @@ def _apply(
         return _render(
             repository, RepositoryGrantForm(), status=409, error=CHANGED_MEANWHILE
         )
-    _log(made.action or "unchanged", repository, made.user_id)
+    # Committed: the repository is expired, and may be deleted by now.
+    _log(made.action or "unchanged", org_id, repo_id, made.user_id)
     location = url_for(
         "repository_access.repository_show", org_id=org_id, repo_id=repo_id
     )
@@ -293,14 +297,10 @@ def _phrases(explain: RepositoryAccess, codes: Sequence[str], last: str) -> str:
     return joined([said.permission(c, REPOSITORY).in_a_sentence for c in codes], last)
 
 
-def _log(what: str, repository: Repository, detail: object) -> None:
+def _log(what: str, org_id: int, repo_id: int, detail: object) -> None:
     """Log a repository role change or refusal."""
     current_app.logger.info(
-        "repository role %s: org=%s repo=%s detail=%s",
-        what,
-        repository.organization_id,
-        repository.id,
-        detail,
+        "repository role %s: org=%s repo=%s detail=%s", what, org_id, repo_id, detail
     )
 
 

@@ -9,7 +9,6 @@ import shutil
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -245,28 +244,8 @@ def app(db_url: str, hash_cost: HashCost) -> Iterator[Flask]:
             **app_settings(hash_cost),
         }
     )
-    _until_the_access_page_exists(app)
     yield app
     app.extensions["portal.engine"].dispose()
-
-
-ACCESS_PAGE = "repository_access.repository_show"
-
-
-def _until_the_access_page_exists(app: Flask) -> None:
-    """Let url_for build the repository's access page before its blueprint is
-    merged (issue 18 is built on two branches): its URL, which then answers 404.
-    A no-op once the endpoint exists (the handler only runs when a build fails);
-    remove it then."""
-    if ACCESS_PAGE in app.view_functions:
-        return
-
-    def build(error: Exception, endpoint: str, values: dict[str, Any]) -> str:
-        if endpoint != ACCESS_PAGE:
-            raise error
-        return f"/orgs/{values['org_id']}/repos/{values['repo_id']}"
-
-    app.url_build_error_handlers.append(build)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from portal.authz import get_oso
 from portal.domain import demo, repositories
 from portal.domain.models import AuditEntry, Repository, RepositoryRole, User
 from portal.infra import db as portal_db
-from tests.conftest import client_for, csrf_token
+from tests.conftest import AuthActions, client_for, csrf_token
 from tests.database import committed_scalar, snapshot
 
 JSON = {"Accept": "application/json"}
@@ -133,11 +133,40 @@ def test_create_repository_as_a_member(app: Flask) -> None:
     assert response.status_code == 302
     listed = _text(client.get("/orgs/1/repos"))
     assert "Created Let It Be." in listed
-    (entry,) = _audit(app)
+    entry, granted = _audit(app)
     assert entry[0] == "create_repository"
     assert entry[2:] == ("Let It Be", None, None)
     assert entry[1] is not None
     assert response.location == f"/orgs/1/repos/{entry[1]}"
+    # Its creator administers it, granted directly, in the same transaction.
+    assert granted[:3] == ("add_repository_role", entry[1], "Let It Be")
+    assert _role_on(app, demo.PAUL, entry[1]) == "ADMIN"
+
+
+def _role_on(app: Flask, email: str, repo_id: int) -> str | None:
+    """The repository role granted to email on repo_id directly, as committed."""
+    return committed_scalar(
+        app.extensions["portal.engine"],
+        select(RepositoryRole.name)
+        .join(User, User.id == RepositoryRole.user_id)
+        .where(User.email == email, RepositoryRole.repository_id == repo_id),
+    )
+
+
+def test_create_repository_where_members_get_no_base_role(app: Flask) -> None:
+    # why: in Monsters Inc. members get no role on repositories; one who creates
+    # a repository must still be able to open and administer it (the creator is
+    # its Admin), not be sent to a page that answers 404
+    client = app.test_client()
+    assert AuthActions(client).login(demo.RANDALL).status_code == 302
+    assert client.get("/orgs/2/repos/2").status_code == 404  # Paperwork: not his
+    response = _post(client, "/orgs/2/repos", name="Scare Floor")
+    assert response.status_code == 302
+    page = client.get(response.location)
+    assert page.status_code == 200
+    assert "Admin" in _text(page) and "granted on this repository directly" in _text(
+        page
+    )
 
 
 def test_create_repository_in_json(app: Flask) -> None:
@@ -145,7 +174,7 @@ def test_create_repository_in_json(app: Flask) -> None:
     response = _post_json(client, "/orgs/1/repos", {"name": "Revolver"})
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    (entry,) = _audit(app)
+    entry, _granted = _audit(app)
     assert body["location"] == f"/orgs/1/repos/{entry[1]}"
     assert body["message"] == "Created Revolver."
 
@@ -534,7 +563,11 @@ def test_race_deleting_while_renaming(app: Flask) -> None:
         assert statuses[0] in (302, 422), statuses  # 422: renamed first
         assert statuses[1] in (302, 404), statuses
         assert 500 not in statuses
-    assert _grants(app) == DEMO_GRANTS
+    # The demo's grants, and the creator's grant on each repository that was
+    # renamed before the deletion could see its name (the deletion then refused).
+    assert _grants(app) == DEMO_GRANTS + len(
+        [n for n in _repos(app) if n.startswith("Saved")]
+    )
     assert all(n.startswith(("Abbey", "Saved")) for n in _repos(app))
 
 

@@ -29,9 +29,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal.domain import repository_roles
 from portal.domain.models import (
     AuditEntry,
     Organization,
+    OrganizationRole,
     Repository,
     RepositoryRole,
     User,
@@ -50,6 +52,9 @@ from portal.domain.roles import lock_organization
 from portal.infra import clock
 
 REPOSITORY = "repository"  # the noun the names' messages use
+
+#: The repository role its creator is granted directly.
+CREATOR_ROLE = "ADMIN"
 
 
 class RepositoryGone(Refused):
@@ -113,6 +118,23 @@ def create_repository(
     session.add(repository)
     _flush_name(session, _taken(name, organization))
     _record(session, repository, "create_repository", actor)
+    creator = (
+        None
+        if actor is None
+        else session.scalar(
+            select(OrganizationRole).where(
+                OrganizationRole.organization_id == organization.id,
+                OrganizationRole.user_id == actor.id,
+            )
+        )
+    )
+    if creator is not None:
+        # Whoever creates a repository administers it, whatever the
+        # organization's base role gives its members (none, say): it is granted
+        # to them directly, as GitHub does, and audited with the creation.
+        repository_roles.grant_to_member(
+            session, repository, creator, CREATOR_ROLE, actor=actor
+        )
     return repository
 
 

@@ -229,6 +229,20 @@ def grant(
     return _set(session, repository, member, name, actor)
 
 
+def grant_to_member(
+    session: Session,
+    repository: Repository,
+    member: OrganizationRole,
+    name: str,
+    *,
+    actor: User | None,
+) -> GrantChange:
+    """Give member (a role row of the repository's organization, whose lock the
+    caller holds) the role name on repository directly; audited like grant()."""
+    _check_name(name)
+    return _set(session, repository, member, name, actor)
+
+
 def change(
     session: Session,
     repository: Repository,
