@@ -183,13 +183,23 @@ def test_race_deleting_the_organization_while_something_in_it_changes(
     # the organization gone (404): no row of it is left, nothing answers 500
     owner = client_for(app, "owner")
     ringo = _user_id(app, demo.RINGO)
+    ringo_role = _count(
+        app,
+        select(OrganizationRole.id).where(
+            OrganizationRole.user_id == ringo,
+            OrganizationRole.organization_id == demo.BEATLES_ID,
+        ),
+    )
     other = client_for(app, "owner")
     changes = {
         "create_repository": ("/orgs/1/repos", {"name": "Revolver"}),
         "rename_repository": ("/orgs/1/repos/1/settings", {"name": "EMI"}),
         "grant": ("/orgs/1/repos/1/roles", {"user_email": demo.PAUL, "name": "ADMIN"}),
         "base_role": ("/orgs/1/settings", {"base_repository_role": "WRITER"}),
-        "member_role": (f"/orgs/1/roles/{ringo}", {"name": "BILLING"}),
+        "member_role": (
+            f"/orgs/1/roles/{ringo}",
+            {"name": "BILLING", "current": "MEMBER", "current_id": str(ringo_role)},
+        ),
     }
     url, data = changes[change]
     statuses = _at_once(
