@@ -40,7 +40,12 @@ from wtforms.validators import (
 )
 
 from portal.authz import words
-from portal.domain.models import REPOSITORY_ROLE_NAMES, ROLE_NAMES, OrganizationRole
+from portal.domain.models import (
+    REPOSITORY_ROLE_NAMES,
+    ROLE_NAMES,
+    OrganizationRole,
+    Repository,
+)
 from portal.domain.paging import RepeatedParameter, one_value
 from portal.web.negotiation import wants_json
 
@@ -575,6 +580,15 @@ class RepositorySettingsForm(Form):
 
     name = StringField("New name", render_kw={"maxlength": 100, "autocomplete": "off"})
     current_name = HiddenField()
+
+    def validate_current_name(self, field: HiddenField) -> None:
+        """What the page put here is a name a repository may have: anything else
+        is a form out of date (422), not a rename made meanwhile (409)."""
+        value = field.data or ""
+        if len(value) > Repository.name.type.length or any(
+            ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value
+        ):
+            raise ValidationError(STALE_FORM)
 
     @property
     def shown_name(self) -> str | None:

@@ -273,8 +273,9 @@ def _apply_settings(
         abort(404)  # deleted while this request waited for its lock
     except org_admin.OrgAdminError as error:
         field.errors = [str(error)]
-        session.refresh(organization)  # as it is, not as the refused change left it
-        return _render_settings(organization, form, error.status)
+        # Rolled back: the organization as it is, not as the refused change
+        # left it, read again under a new lock (404 if it went meanwhile).
+        return _render_settings(load_organization(org_id), form, error.status)
     current_app.logger.info(
         "organization settings changed: org=%s actor=%s name=%s billing_address=%s"
         " base_repository_role=%s",
@@ -384,7 +385,7 @@ def organization_delete(org_id: int) -> ResponseReturnValue:
         abort(404)  # deleted by someone else while this request waited
     except org_admin.OrgAdminError as error:
         form.confirm_name.errors = [str(error)]
-        return _render_delete(_reloaded(organization), form, error.status)
+        return _render_delete(load_organization(org_id), form, error.status)
     _log_deletion(gone)
     message = f"Deleted {full_stop(gone.name)}"
     return done(message, url_for("orgs.organization_list"))
@@ -393,12 +394,6 @@ def organization_delete(org_id: int) -> ResponseReturnValue:
 def _shown(form: SettingsForm, field: Field) -> str | None:
     """What field says the form was drawn with (None: the client did not say)."""
     return (field.data or "") if form.sent(field) else None
-
-
-def _reloaded(organization: Organization) -> Organization:
-    """organization as it is now, after a rolled-back transaction."""
-    db.get_session().refresh(organization)
-    return organization
 
 
 def _render_delete(

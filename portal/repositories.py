@@ -87,7 +87,8 @@ def repository_create(org_id: int) -> ResponseReturnValue:
         abort(404)  # the organization was deleted while this request waited
     except Refused as error:
         form.name.errors = [str(error)]
-        return _render_list(_reloaded(organization), form, error.status)
+        # Rolled back: read again under a new lock (404 if it went meanwhile).
+        return _render_list(load_organization(org_id), form, error.status)
     current_app.logger.info(
         "repository created: org=%s repo=%s name=%r actor=%s",
         org_id,
@@ -159,7 +160,8 @@ def repository_settings(org_id: int, repo_id: int) -> ResponseReturnValue:
         abort(404)  # deleted while this request waited for its lock
     except Refused as error:
         form.name.errors = [str(error)]
-        return _render_settings(_reloaded(repository), form, error.status)
+        # Rolled back: read again under a new lock (404 if it went meanwhile).
+        return _render_settings(load_repository(org_id, repo_id), form, error.status)
     current_app.logger.info(
         "repository renamed: org=%s repo=%s actor=%s", org_id, repo_id, actor.id
     )
@@ -232,7 +234,8 @@ def repository_delete(org_id: int, repo_id: int) -> ResponseReturnValue:
         abort(404)  # deleted by someone else while this request waited
     except Refused as error:
         form.confirm_name.errors = [str(error)]
-        return _render_delete(_reloaded(repository), form, error.status)
+        # Rolled back: read again under a new lock (404 if it went meanwhile).
+        return _render_delete(load_repository(org_id, repo_id), form, error.status)
     _log_deletion(gone)
     return done(
         f"Deleted {full_stop(gone.name)}",
@@ -247,12 +250,6 @@ def _render_delete(
     grants = repositories.direct_grants(db.get_session(), repository.id)
     form.confirm_name.label.text = f"Type {repository.name} to confirm"
     return render(RepositoryDeletePage(repository, grants, form), status)
-
-
-def _reloaded(row: Row) -> Row:
-    """row as it is now, after a rolled-back transaction."""
-    db.get_session().refresh(row)
-    return row
 
 
 def _log_deletion(gone: repositories.Deleted) -> None:

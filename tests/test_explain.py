@@ -18,7 +18,8 @@ from flask.testing import FlaskClient
 
 from portal.authz import PortalOso, get_oso, words
 from portal.authz.explain import AccessModel, access_model
-from portal.domain.models import Organization
+from portal.authz.policy import build_oso
+from portal.domain.models import ROLE_NAMES, Organization
 from portal.infra import db as portal_db
 from tests.conftest import AuthActions, client_for
 from tests.test_policy import EXPECTED, ORG_ACTIONS
@@ -383,3 +384,29 @@ def test_explain_roles_page_follows_the_words(app: Flask) -> None:
     page = client_for(app, "member").get("/orgs/1/roles").text
     assert _read_table(page).columns == ["Permission", "Owner", "Member", "Treasurer"]
     assert "An Owner is also a Member and a Treasurer." in page
+
+
+def test_explain_a_blank_stand_ins_answer_is_not_a_rows(tmp_path: Path) -> None:
+    # why: start-up asks about a blank Organization() (nothing set: every
+    # attribute the policy reads is empty) and may remember that answer whatever
+    # the policy read of it; an organization with a name must not be given it
+    # when the policy looks at the name
+    path = tmp_path / "variant.polar"
+    path.write_text(
+        POLICY + '\nhas_permission(holder: RoleHolder, "DELETE", org: Organization) if'
+        ' holder.name = "BILLING" and org.name = "Acme";\n'
+    )
+    oso = build_oso(path)
+    blank = oso.role_grants(ROLE_NAMES, Organization())
+    assert "DELETE" not in blank["BILLING"].actions
+    acme = oso.role_grants(ROLE_NAMES, Organization(name="Acme"))
+    assert "DELETE" in acme["BILLING"].actions
+    # The process-wide memo keeps them apart too: a new Oso of the same policy.
+    again = build_oso(path)
+    assert (
+        "DELETE" not in again.role_grants(ROLE_NAMES, Organization())["BILLING"].actions
+    )
+    assert (
+        "DELETE"
+        in again.role_grants(ROLE_NAMES, Organization(name="Acme"))["BILLING"].actions
+    )

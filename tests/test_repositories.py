@@ -14,13 +14,19 @@ from functools import partial
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal.authz import get_oso
 from portal.domain import demo, repositories
-from portal.domain.models import AuditEntry, Repository, RepositoryRole, User
+from portal.domain.models import (
+    AuditEntry,
+    Organization,
+    Repository,
+    RepositoryRole,
+    User,
+)
 from portal.infra import db as portal_db
 from tests.conftest import AuthActions, client_for, csrf_token
 from tests.database import committed_scalar, snapshot
@@ -699,3 +705,54 @@ def test_audit_page_decides_its_repositories_at_once(app: Flask) -> None:
     # The organization, the entries' repositories together, the switcher.
     assert oso.queries - before == 3
     assert page.count('href="/orgs/1/repos/') >= 6
+
+
+@pytest.mark.parametrize("shown", ["x" * 10_000, "Abbey\x00Road", "Abbey\nRoad"])
+def test_a_rename_form_with_junk_for_the_name_it_showed_is_out_of_date(
+    app: Flask, shown: str
+) -> None:
+    # why: no page draws such a name: it is a form out of date (422), not a
+    # rename made meanwhile (409, which names the name now)
+    client = client_for(app, "owner")
+    before = snapshot(app.extensions["portal.engine"])
+    sent = _post(client, "/orgs/1/repos/1/settings", name="EMI", current_name=shown)
+    assert sent.status_code == 422
+    assert "This form is out of date." in _text(sent)
+    assert snapshot(app.extensions["portal.engine"]) == before
+
+
+@pytest.mark.parametrize(
+    ("url", "data", "gone"),
+    [
+        ("/orgs/1/repos/1/settings", {"name": "Abbey Road"}, Repository),  # same
+        ("/orgs/1/repos/1/delete", {"confirm_name": "Abbey"}, Repository),  # wrong
+        ("/orgs/1/repos", {"name": "abbey road"}, Organization),  # taken
+        ("/orgs/1/settings", {"name": "The Beatles"}, Organization),  # same
+        ("/orgs/1/delete", {"confirm_name": "Beatles"}, Organization),  # wrong
+    ],
+)
+def test_a_refusal_finds_the_row_deleted_meanwhile(
+    app: Flask, url: str, data: dict[str, str], gone: type[Repository | Organization]
+) -> None:
+    # why: a refused change rolls back and releases the lock; the page is then
+    # drawn from the repository as it is, which another request may have deleted
+    # in that moment: 404, not a 500 from refreshing a row that is gone
+    client = client_for(app, "owner")
+    token = csrf_token(client, "/orgs")
+    engine = app.extensions["portal.engine"]
+    fired: list[bool] = []
+
+    def someone_deletes(session: Session) -> None:
+        if fired:
+            return
+        fired.append(True)
+        with engine.begin() as connection:
+            connection.execute(delete(gone).where(gone.id == 1))
+
+    event.listen(Session, "after_rollback", someone_deletes)
+    try:
+        sent = client.post(url, data={"csrf_token": token, **data})
+    finally:
+        event.remove(Session, "after_rollback", someone_deletes)
+    assert fired
+    assert sent.status_code == 404

@@ -120,9 +120,15 @@ class PortalOso(Oso):
 
         Two policy queries per role. Remembered across requests, per resource
         class, when the policy read nothing but the holders' names to answer (a
-        policy that looks at the resource itself is asked again each time).
+        policy that looks at the resource itself is asked again each time) —
+        except about a blank stand-in (``Repository()``, nothing set), whose
+        every attribute is empty for every caller: its answer is remembered
+        whatever the policy read of it, under a key of its own.
         """
-        key = (type(resource), tuple(names))
+        # A blank stand-in's answer may differ from a row's (the policy may read
+        # the row): each is remembered under its own key.
+        blank = _blank(resource)
+        key = (type(resource), tuple(names), blank)
         cached = self._role_grants.get(key)
         if cached is None and self._policy is not None:
             cached = _LEARNED.get((self._policy, key))
@@ -148,7 +154,7 @@ class PortalOso(Oso):
             for holder in holders
             for field in ("name", "on")
         }
-        if _blank(resource):
+        if blank:
             # A stand-in with nothing set: whatever the policy reads of it is
             # empty for every caller, so the answer still depends on the names
             # alone (a repository's organization, which is None here).
