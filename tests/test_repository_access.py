@@ -560,6 +560,43 @@ def test_a_grant_below_what_the_organization_gives_says_so(app: Flask) -> None:
     assert john["role"] == "ADMIN" and john["direct_role"] == "READER"
 
 
+def test_the_base_role_is_said_of_whom_the_policy_gives_it(app: Flask) -> None:
+    """A policy that gives the base role to billing managers: the settings page
+    and its change say "Every Billing manager", with no word of Python changed."""
+    changed = POLICY.replace(
+        '  has_role(actor, "MEMBER", organization) and\n'
+        "  name = organization.base_repository_role;",
+        '  has_role(actor, "BILLING", organization) and\n'
+        "  name = organization.base_repository_role;",
+    )
+    assert changed != POLICY
+    oso = get_oso(app)
+    oso.clear_rules()
+    oso.load_str(changed)
+    relearn_repository_access(app)
+    owner = client_for(app, "owner")
+    settings = f"/orgs/{demo.BEATLES_ID}/settings"
+    page = owner.get(settings).get_data(as_text=True)
+    assert "The role every Billing manager of The Beatles gets" in page
+    assert "<legend>Every Billing manager gets</legend>" in page
+    assert "Every Member" not in page
+    token = csrf_token(owner, "/orgs")
+    data = {
+        "base_repository_role": "WRITER",
+        "current_base_repository_role": "READER",
+        "csrf_token": token,
+    }
+    answer = owner.post(settings, data=data)
+    assert answer.status_code == 302
+    said = owner.get(answer.location).get_data(as_text=True)
+    assert (
+        "Every Billing manager of The Beatles is now a Writer on each of its"
+        " repositories." in said
+    )
+    shown = owner.get(PAGE).get_data(as_text=True)
+    assert "Every Billing manager of The Beatles is at least a Writer here" in shown
+
+
 # --- taking your own access away ---------------------------------------------------
 
 
