@@ -110,6 +110,7 @@ def test_owner_sees_admin_through_ownership(app: Flask) -> None:
     assert "Abbey Road" in page and "The Beatles" in page
     assert "Admin: every Owner of The Beatles is an Admin on its repositories." in page
     assert "Give a role" in page  # MANAGE_ROLES
+    assert f'href="/orgs/{demo.BEATLES_ID}/repos"' in page  # the breadcrumb
     assert "What each repository role can do" in page
     assert "<code>MANAGE_ROLES</code>" in page
 
@@ -213,6 +214,14 @@ def test_a_billing_grantee_sees_their_own_access_and_not_the_people(
     # A search sent anyway finds nobody and says nothing.
     searched = billing.get(f"{PAGE}?q=john", headers=JSON).get_json()
     assert searched["people"] is None
+    # No link to the repositories, which they may not list (403).
+    assert f'href="/orgs/{demo.BEATLES_ID}/repos"' not in page
+    # What the page costs them cold: no more than the matrix's owner (3).
+    oso = get_oso(app)
+    oso.clear_caches()
+    before = oso.queries
+    assert billing.get(PAGE).status_code == 200
+    assert oso.queries - before <= 3
 
 
 def test_a_billing_manager_who_is_a_direct_admin_sees_and_manages_the_people(
