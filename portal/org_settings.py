@@ -25,7 +25,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms import Field
 
-from portal.authz import authorize, can, words
+from portal.authz import authorize, can, repository_access, words
 from portal.domain import org_admin
 from portal.domain.models import Organization, User
 from portal.forms import DeleteOrganizationForm, OrganizationForm, SettingsForm
@@ -103,6 +103,8 @@ class SettingsPage(PageView):
     template = "orgs/settings.html"
     organization: Organization
     form: SettingsForm
+    # Who gets the base role, in words ("Member"), as the policy says.
+    base_holders: str
 
     def json(self) -> Body:
         """The organization, what the viewer may change, and the address if they
@@ -296,18 +298,25 @@ def _shown_base_role(form: SettingsForm) -> str | org_admin.Unsaid | None:
     return form.base_role_code(field.data or "")
 
 
+def _base_holders() -> str:
+    """The organization roles the base repository role goes to, in words
+    ("Member"; "Member and Billing manager"): learned from the policy at
+    start-up (RepositoryAccess.base_through), not assumed."""
+    return words().role_names(repository_access().base_through())
+
+
 def _base_role_said(organization: str, role: str | None) -> str:
     """What a change of the base repository role means, in words: "Every Member
     of The Beatles is now a Writer on each of its repositories."."""
-    member = words().role("MEMBER").name
+    holders = _base_holders()
     if role is None:
         return (
-            f"Every {member} of {organization} no longer gets any role on its"
+            f"Every {holders} of {organization} no longer gets any role on its"
             " repositories; they see only those granted to them."
         )
     term = words().role(role, "Repository")
     return (
-        f"Every {member} of {organization} is now {term.a_name} on each of its"
+        f"Every {holders} of {organization} is now {term.a_name} on each of its"
         " repositories."
     )
 
@@ -331,7 +340,7 @@ def _render_settings(
     form.current_base_repository_role.data = form.base_role_value(
         organization.base_repository_role
     )
-    return render(SettingsPage(organization, form), status)
+    return render(SettingsPage(organization, form, _base_holders()), status)
 
 
 # --- deleting ----------------------------------------------------------------------

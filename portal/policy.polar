@@ -93,6 +93,8 @@ resource Organization {
 #   permission     READER  WRITER  ADMIN
 #   READ              x       x      x
 #   PUSH                      x      x
+#   LIST_ROLES                       x   (see who has which role; members of the
+#                                          organization too, as they see its people)
 #   UPDATE                           x   (rename)
 #   DELETE                           x
 #   MANAGE_ROLES                     x   (give, change and take away repository roles)
@@ -104,7 +106,7 @@ resource Organization {
 # has_role rules at the end of this file). A BILLING role gives none.
 resource Repository {
   roles = ["READER", "WRITER", "ADMIN"];
-  permissions = ["READ", "PUSH", "UPDATE", "DELETE", "MANAGE_ROLES"];
+  permissions = ["READ", "PUSH", "LIST_ROLES", "UPDATE", "DELETE", "MANAGE_ROLES"];
   relations = { parent: Organization };
 
   "READ" if "READER";
@@ -112,6 +114,12 @@ resource Repository {
   "UPDATE" if "ADMIN";
   "DELETE" if "ADMIN";
   "MANAGE_ROLES" if "ADMIN";
+
+  # Who has which role on the repository, and why: for whoever manages them, and
+  # for whoever may see the organization's people (not a billing contact who was
+  # given a role on it: they see only their own access).
+  "LIST_ROLES" if "MANAGE_ROLES";
+  "LIST_ROLES" if "LIST_ROLES" on "parent";
 
   "READER" if "WRITER";
   "WRITER" if "ADMIN";

@@ -1,9 +1,11 @@
 """One repository: who has access to it and why, and its roles granted directly.
 
 The page shows the viewer's own role on the repository and what it lets them
-do, and "People with access": every person with a repository role on it (the
-organization's owners, its members when the base role gives one, and whoever
-was granted one directly), each with their role and the reasons in words. The
+do and, to whoever may LIST_ROLES on it, "People with access": every person
+with a repository role on it (the organization's owners, its members when the
+base role gives one, and whoever was granted one directly), each with their
+role and the reasons in words. Whoever may only READ it (a billing contact
+given a role on it, say) sees their own access and nothing of the others. The
 reasons come from what the policy answered at start-up
 (``portal.authz.repository_access``): the page costs one Oso decision, about
 the repository, and one SQL query per page of people.
@@ -91,18 +93,20 @@ class RepositoryPage(PageView):
     explain: RepositoryAccess
     mine: PersonAccess
     my_permissions: Sequence[str]
-    people: Page[PersonRow] | None  # None: the search is invalid (400)
+    people: Page[PersonRow] | None  # None: not shown, or the search is invalid
     search: MemberSearchForm
     form: RepositoryGrantForm
+    may_list: bool
     may_manage: bool
     role_names: Sequence[str] = REPOSITORY_ROLE_NAMES
     error: str | None = None
 
     def json(self) -> Body:
         """The repository, its organization, my role and permissions, the
-        people with access."""
+        people with access (null, with their paging, for whoever may not see
+        them)."""
         people = self.people
-        assert people is not None  # an invalid search is a 400: error_json
+        assert people is not None or not self.may_list  # invalid search: 400
         return {
             "repository": {"id": self.repository.id, "name": self.repository.name},
             "organization": {
@@ -113,8 +117,10 @@ class RepositoryPage(PageView):
             "my_reasons": [str(reason) for reason in self.mine.reasons],
             "my_permissions": list(self.my_permissions),
             "may_manage_roles": self.may_manage,
-            "people": [row.json() for row in people.items],
-            "paging": paging_json(people, q=self.search.q.data or None),
+            "people": None if people is None else [row.json() for row in people.items],
+            "paging": None
+            if people is None
+            else paging_json(people, q=self.search.q.data or None),
         }
 
 
@@ -207,11 +213,15 @@ def _apply(
     change: Callable[..., repository_roles.GrantChange],
     form: RepositoryGrantForm | None = None,
 ) -> ResponseReturnValue:
-    """Run change in one transaction; say what changed, or show why not."""
+    """Run change in one transaction; say what changed, or show why not. Whoever
+    takes their own access away goes to the organization's repositories (or,
+    if they may not list them, its overview): the repository's page is no
+    longer theirs to read."""
     # Read before the commit expires the objects.
     org_id, repo_id = repository.organization_id, repository.id
     organization = repository.organization
     org_name, base = organization.name, organization.base_repository_role
+    lists_repositories = can("LIST_REPOS", organization)
     actor: User = current_user._get_current_object()
     try:
         with db.transaction(db.get_session()):
@@ -238,10 +248,18 @@ def _apply(
         )
     # Committed: the repository is expired, and may be deleted by now.
     _log(made.action or "unchanged", org_id, repo_id, made.user_id)
-    location = url_for(
-        "repository_access.repository_show", org_id=org_id, repo_id=repo_id
-    )
-    message = what_changed(repository_access(), made, org_name, base)
+    explain, you = repository_access(), made.user_id == actor.id
+    after = explain.person(made.org_role, base, made.new, org_name)
+    if you and after.role is None:
+        where = (
+            "orgs.repository_list" if lists_repositories else "orgs.organization_show"
+        )
+        location = url_for(where, org_id=org_id)
+    else:
+        location = url_for(
+            "repository_access.repository_show", org_id=org_id, repo_id=repo_id
+        )
+    message = what_changed(explain, made, org_name, base, you=you)
     return done(message, location, "success" if made.action else "info")
 
 
@@ -250,28 +268,35 @@ def what_changed(
     made: repository_roles.GrantChange,
     organization_name: str,
     base: str | None,
+    you: bool = False,
 ) -> str:
     """The change in words, from what the policy grants: "ringo@beatles.com is
     now a Writer on Abbey Road. They can now push changes." (the person's
-    role as a whole: what the organization gives them counts too)."""
+    role as a whole: what the organization gives them counts too). you: the
+    person is the one who made the change ("You are now ...")."""
     said = explain.words
     before = explain.person(made.org_role, base, made.old, organization_name)
     after = explain.person(made.org_role, base, made.new, organization_name)
-    who, where = made.user_email, made.repository_name
+    where = made.repository_name
+    # Subject, its verbs ("is"/"are", "has"/"have", "was"/"were"), and "they".
+    who, they = ("You", "you") if you else (made.user_email, "they")
+    is_, has, was = ("are", "have", "were") if you else ("is", "has", "was")
     if not made.action:
         held = said.role(made.new, REPOSITORY).name if made.new else "nothing"
-        return f"{who} is already granted {held} on {where} directly: nothing changed."
+        return (
+            f"{who} {is_} already granted {held} on {where} directly: nothing changed."
+        )
     gained, lost = explain.change(before, after)
     if made.new is None:
-        first = f"{who} no longer has a role on {where} directly."
+        first = f"{who} no longer {has} a role on {where} directly."
     elif after.role == made.new:
         now = said.role(made.new, REPOSITORY).a_name
-        first = f"{who} is now {now} on {full_stop(where)}"
+        first = f"{who} {is_} now {now} on {full_stop(where)}"
     else:
         given = said.role(made.new, REPOSITORY).name
-        first = f"{who} was given {given} on {where} directly."
+        first = f"{who} {was} given {given} on {where} directly."
     parts = [
-        f"they can {when} {_phrases(explain, codes, last)}"
+        f"{they} can {when} {_phrases(explain, codes, last)}"
         for when, codes, last in (("now", gained, "and"), ("no longer", lost, "or"))
         if codes
     ]
@@ -279,12 +304,13 @@ def what_changed(
     if parts:
         rest = "; ".join(parts)
         sentences.append(f"{rest[:1].upper()}{rest[1:]}.")
+    again = they.capitalize()  # "They"/"You", starting a sentence
     if after.role is None:
-        sentences.append("They no longer have access to it.")
+        sentences.append(f"{again} no longer have access to it.")
     elif made.new is None or after.role != made.new:
         reason = after.reasons[0]
         sentences.append(
-            f"They are still {said.role(after.role, REPOSITORY).a_name} on it"
+            f"{again} are still {said.role(after.role, REPOSITORY).a_name} on it"
             f" ({reason.text.split(': ', 1)[1]})."
         )
     return " ".join(sentences)
@@ -312,7 +338,8 @@ def _render(
     error: str | None = None,
 ) -> Response:
     """The repository page at status: the viewer's role, the people with access
-    (one query for the page), the grant form for whoever may manage roles."""
+    for whoever may list them (one query for the page), the grant form for
+    whoever may manage roles."""
     if search is None:
         search = MemberSearchForm()
         search.validate()
@@ -327,8 +354,9 @@ def _render(
     )
     # Answered by the decision authorize() made: no other Oso query.
     my_permissions = [p for p in explain.permissions if can(p, repository)]
+    may_list = can("LIST_ROLES", repository)
     people: Page[PersonRow] | None = None
-    if not search.errors:
+    if may_list and not search.errors:
         statement = repository_roles.people_with_access(
             repository, explain.giving_org_roles(base), search.q.data or ""
         )
@@ -357,6 +385,7 @@ def _render(
         people,
         search,
         form,
+        may_list,
         may_manage,
         error=error,
     )

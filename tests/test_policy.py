@@ -87,8 +87,8 @@ def test_policy_organization_matrix(
 # What each organization role gives on a repository of a demo organization, whose
 # base repository role is READER and which grants no repository role directly.
 REPOSITORY_ACTIONS: dict[str | None, set[str]] = {
-    "OWNER": {"READ", "PUSH", "UPDATE", "DELETE", "MANAGE_ROLES"},  # ADMIN
-    "MEMBER": {"READ"},  # the base role
+    "OWNER": {"READ", "PUSH", "LIST_ROLES", "UPDATE", "DELETE", "MANAGE_ROLES"},
+    "MEMBER": {"READ", "LIST_ROLES"},  # the base role; the organization's people
     "BILLING": set(),
     None: set(),
 }

@@ -6,6 +6,7 @@ policy test proves the reasons are read from the loaded policy.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,7 @@ def test_owner_sees_admin_through_ownership(app: Flask) -> None:
     assert "Abbey Road" in page and "The Beatles" in page
     assert "Admin: every Owner of The Beatles is an Admin on its repositories." in page
     assert "Give a role" in page  # MANAGE_ROLES
+    assert f'href="/orgs/{demo.BEATLES_ID}/repos"' in page  # the breadcrumb
     assert "What each repository role can do" in page
     assert "<code>MANAGE_ROLES</code>" in page
 
@@ -120,7 +122,7 @@ def test_member_sees_reader_through_the_base_role(app: Flask) -> None:
     assert "/repos/1/roles" not in page  # no management form or row control
     body = _page_json(client_for(app, "member"))
     assert body["my_role"] == "READER"
-    assert body["my_permissions"] == ["READ"]
+    assert body["my_permissions"] == ["READ", "LIST_ROLES"]
     assert body["may_manage_roles"] is False
 
 
@@ -132,6 +134,7 @@ def test_json_lists_people_with_their_reasons(app: Flask) -> None:
     assert body["my_permissions"] == [
         "READ",
         "PUSH",
+        "LIST_ROLES",
         "UPDATE",
         "DELETE",
         "MANAGE_ROLES",
@@ -182,6 +185,61 @@ def test_billing_without_a_grant_sees_nothing_but_with_one_does(
     assert body["my_role"] == "READER"
     george = _person(_page_json(client_for(app, "owner")), demo.GEORGE)
     assert george["org_role"] == "BILLING" and george["direct_role"] == "READER"
+
+
+def test_a_billing_grantee_sees_their_own_access_and_not_the_people(
+    app: Flask, db: Session
+) -> None:
+    """A billing manager may not list the organization's people (403 on its
+    roles page): a role on a repository shows them their own access only."""
+    _grant(db, demo.GEORGE, "READER")
+    billing = client_for(app, "billing")
+    assert billing.get(f"/orgs/{demo.BEATLES_ID}/roles").status_code == 403
+    page = billing.get(PAGE).get_data(as_text=True)
+    assert "Your access" in page
+    assert "Reader: granted on this repository directly." in page
+    assert "People with access" not in page
+    assert 'role="search"' not in page
+    assert "base role" not in page
+    for other in (demo.JOHN, demo.PAUL, demo.RINGO):
+        assert other not in page
+    body = _page_json(billing)
+    assert body["my_role"] == "READER"
+    assert body["my_reasons"] == ["Reader: granted on this repository directly"]
+    assert body["my_permissions"] == ["READ"]
+    assert body["people"] is None and body["paging"] is None
+    text = str(body)
+    for other in (demo.JOHN, demo.PAUL, demo.RINGO):
+        assert other not in text
+    # A search sent anyway finds nobody and says nothing.
+    searched = billing.get(f"{PAGE}?q=john", headers=JSON).get_json()
+    assert searched["people"] is None
+    # No link to the repositories, which they may not list (403).
+    assert f'href="/orgs/{demo.BEATLES_ID}/repos"' not in page
+    # What the page costs them cold: no more than the matrix's owner (3).
+    oso = get_oso(app)
+    oso.clear_caches()
+    before = oso.queries
+    assert billing.get(PAGE).status_code == 200
+    assert oso.queries - before <= 3
+
+
+def test_a_billing_manager_who_is_a_direct_admin_sees_and_manages_the_people(
+    app: Flask, db: Session
+) -> None:
+    """MANAGE_ROLES gives LIST_ROLES: an Admin sees whom they manage."""
+    _grant(db, demo.GEORGE, "ADMIN")
+    billing = client_for(app, "billing")
+    page = billing.get(PAGE).get_data(as_text=True)
+    assert "People with access" in page and "Give a role" in page
+    assert demo.RINGO in page
+    body = _page_json(billing)
+    assert body["may_manage_roles"] is True
+    assert "LIST_ROLES" in body["my_permissions"]
+    assert _person(body, demo.JOHN)["role"] == "ADMIN"
+    data = {"user_email": demo.PAUL, "name": "WRITER"}
+    assert _post(billing, f"{PAGE}/roles", data).status_code == 302
+    assert _direct(db, demo.PAUL) == "WRITER"
 
 
 @pytest.mark.parametrize(
@@ -503,9 +561,103 @@ def test_a_grant_below_what_the_organization_gives_says_so(app: Flask) -> None:
     answer = _post(owner, f"{PAGE}/roles", data, json=True)
     assert answer.status_code == 200
     assert answer.get_json()["message"] == (
-        "john@beatles.com was given Reader on Abbey Road directly. They are still"
+        "You were given Reader on Abbey Road directly. You are still"
         " an Admin on it (every Owner of The Beatles is an Admin on its"
         " repositories)."
     )
     john = _person(_page_json(owner), demo.JOHN)
     assert john["role"] == "ADMIN" and john["direct_role"] == "READER"
+
+
+def test_the_base_role_is_said_of_whom_the_policy_gives_it(app: Flask) -> None:
+    """A policy that gives the base role to billing managers: the settings page
+    and its change say "Every Billing manager", with no word of Python changed."""
+    changed = POLICY.replace(
+        '  has_role(actor, "MEMBER", organization) and\n'
+        "  name = organization.base_repository_role;",
+        '  has_role(actor, "BILLING", organization) and\n'
+        "  name = organization.base_repository_role;",
+    )
+    assert changed != POLICY
+    oso = get_oso(app)
+    oso.clear_rules()
+    oso.load_str(changed)
+    relearn_repository_access(app)
+    owner = client_for(app, "owner")
+    settings = f"/orgs/{demo.BEATLES_ID}/settings"
+    page = owner.get(settings).get_data(as_text=True)
+    assert "The role every Billing manager of The Beatles gets" in page
+    assert "<legend>Every Billing manager gets</legend>" in page
+    assert "Every Member" not in page
+    token = csrf_token(owner, "/orgs")
+    data = {
+        "base_repository_role": "WRITER",
+        "current_base_repository_role": "READER",
+        "csrf_token": token,
+    }
+    answer = owner.post(settings, data=data)
+    assert answer.status_code == 302
+    said = owner.get(answer.location).get_data(as_text=True)
+    assert (
+        "Every Billing manager of The Beatles is now a Writer on each of its"
+        " repositories." in said
+    )
+    shown = owner.get(PAGE).get_data(as_text=True)
+    assert "Every Billing manager of The Beatles is at least a Writer here" in shown
+
+
+# --- taking your own access away ---------------------------------------------------
+
+
+def test_removing_your_own_grant_says_you_and_goes_to_the_repositories(
+    app: Flask, db: Session
+) -> None:
+    """Randall, a member of Monsters Inc. (no base role), creates a repository
+    (its Admin by direct grant) and removes his grant: the page is no longer
+    his to read, so he lands on the organization's repositories, told so."""
+    randall = app.test_client()
+    assert AuthActions(randall).login(demo.RANDALL).status_code == 302
+    repos = f"/orgs/{demo.MONSTERS_ID}/repos"
+    token = csrf_token(randall, repos)
+    created = randall.post(repos, data={"name": "Scare Floor", "csrf_token": token})
+    assert created.status_code == 302
+    page = created.location
+    assert randall.get(page).status_code == 200
+    me = user_by_email(db, demo.RANDALL).id
+    token = csrf_token(randall, page)
+    removed = randall.post(
+        f"{page}/roles/{me}/delete", data={"current": "ADMIN", "csrf_token": token}
+    )
+    assert removed.status_code == 302
+    assert removed.location == repos
+    landed = randall.get(removed.location)
+    assert landed.status_code == 200
+    said = html.unescape(landed.get_data(as_text=True))
+    assert (
+        "You no longer have a role on Scare Floor directly. You can no longer see"
+        " the repository, push changes, rename the repository, delete the"
+        " repository or manage the repository's people. You no longer have access"
+        " to it." in said
+    )
+    assert "They no longer" not in said
+    assert randall.get(page).status_code == 404
+
+
+def test_a_billing_manager_removing_their_own_grant_goes_to_the_overview(
+    app: Flask, db: Session
+) -> None:
+    """A billing manager may not list repositories: the overview, not a 403."""
+    _grant(db, demo.GEORGE, "ADMIN")
+    billing = client_for(app, "billing")
+    george = user_by_email(db, demo.GEORGE).id
+    answer = _post(
+        billing, f"{PAGE}/roles/{george}/delete", {"current": "ADMIN"}, json=True
+    )
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert body["location"] == f"/orgs/{demo.BEATLES_ID}"
+    assert body["message"].startswith(
+        "You no longer have a role on Abbey Road directly."
+    )
+    assert body["message"].endswith("You no longer have access to it.")
+    assert billing.get(body["location"]).status_code == 200

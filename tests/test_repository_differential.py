@@ -49,7 +49,10 @@ SEEDS = [7, 18]
 ROUNDS = 4
 CHANGES = 6  # random changes between two rounds
 BASE_ROLES: tuple[str | None, ...] = (None, *REPOSITORY_ROLE_NAMES)
-REPO_ACTIONS = {"READ", "PUSH", "UPDATE", "DELETE", "MANAGE_ROLES"}
+REPO_ACTIONS = {"READ", "PUSH", "LIST_ROLES", "UPDATE", "DELETE", "MANAGE_ROLES"}
+# A member may see who has access to each repository of the organization, as
+# they see its people (the page itself needs READ).
+PEOPLE = "LIST_ROLES"
 
 
 def _generate(session: Session, rng: random.Random) -> None:
@@ -287,20 +290,20 @@ def test_repository_decision_cache_sees_every_input_change(
         db.execute(statement)  # type: ignore[call-overload]
         db.commit()
 
-    now({"READ"})  # the default base role, READER
+    now({"READ", PEOPLE})  # the default base role, READER
     organization = update(Organization).where(Organization.id == org_id)
     change(organization.values(base_repository_role="WRITER"))
-    now({"READ", "PUSH"})
+    now({"READ", "PUSH", PEOPLE})
     change(organization.values(base_repository_role=None))
-    now(set())
+    now({PEOPLE})
     [grant_id] = bulk_repository_roles(db, [(user_id, repo_id, org_id, "READER")])
     db.commit()
-    now({"READ"})
+    now({"READ", PEOPLE})
     grant = update(RepositoryRole).where(RepositoryRole.id == grant_id)
     change(grant.values(name="ADMIN"))
     now(REPO_ACTIONS)
     change(grant.values(name="WRITER"))
-    now({"READ", "PUSH"})
+    now({"READ", "PUSH", PEOPLE})
     role = update(OrganizationRole).where(OrganizationRole.id == role_id)
     change(role.values(name="OWNER"))
     now(REPO_ACTIONS)
@@ -330,8 +333,12 @@ def test_repository_decision_cache_keeps_users_apart(app: Flask, db: Session) ->
     bulk_repository_roles(db, [(granted, repo_id, org_id, "WRITER")])
     db.commit()
     for _ in range(2):
-        assert _actions_in_a_new_request(app, granted, repo_id) == {"READ", "PUSH"}
-        assert _actions_in_a_new_request(app, other, repo_id) == set()
+        assert _actions_in_a_new_request(app, granted, repo_id) == {
+            "READ",
+            "PUSH",
+            PEOPLE,
+        }
+        assert _actions_in_a_new_request(app, other, repo_id) == {PEOPLE}
 
 
 def test_repository_list_subqueries_ignore_a_join_of_the_caller(

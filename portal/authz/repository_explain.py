@@ -10,7 +10,9 @@ that no request pays an Oso query for them:
 - for each value of an organization's base repository role (none or one of the
   repository roles) and each organization role, the repository roles the
   policy gives its holder on a repository of that organization
-  (``has_role(RoleHolder(org_role, "Organization"), name, Repository(...))``).
+  (``has_role(RoleHolder(org_role, "Organization"), name, Repository(...))``),
+  and what each organization role lets its holder do on the repository
+  without any repository role (seeing who has access, say: ``org_actions``).
 
 ``RepositoryAccess`` derives from these answers alone, for a person with an
 organization role (or none), an organization's base role and a direct grant
@@ -27,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from oso import Variable
+from oso import Oso, Variable
 
 from portal.authz.actors import RoleHolder
 from portal.authz.cache import LruCache
@@ -67,6 +69,8 @@ class PersonAccess:
     roles: frozenset[str]  # every repository role they hold (included ones too)
     role: str | None  # the strongest (None: no role, no access)
     reasons: tuple[Reason, ...]  # the strongest role first
+    # What they may do: their roles' permissions and their organization role's.
+    actions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,10 @@ class RepositoryAccess:
     organization_grants: dict[str, RoleGrant]  # organization role -> ... (includes)
     # (organization role, base role) -> the repository roles the policy gives
     given: dict[tuple[str, str | None], frozenset[str]]
+    # organization role -> what it allows on a repository of an organization
+    # with no base role (its fixed roles' permissions, and those the policy
+    # grants "on "parent"" to no role: seeing who has access)
+    org_actions: dict[str, frozenset[str]]
     words: Words = field(repr=False, compare=False)
 
     # --- the roles x permissions table ------------------------------------------
@@ -148,7 +156,9 @@ class RepositoryAccess:
         the repository; with the reasons, strongest first."""
         held: set[str] = set()
         reasons: list[Reason] = []
+        actions: set[str] = set()
         if org_role is not None:
+            actions |= self.org_actions[org_role]
             held |= self.given[(org_role, base)]
             reasons += self._organization_reasons(org_role, organization_name)
             reasons += self._base_reasons(org_role, base, organization_name)
@@ -162,7 +172,11 @@ class RepositoryAccess:
                 )
             )
         reasons.sort(key=lambda reason: self._rank(reason.role))
-        return PersonAccess(frozenset(held), self.strongest(held), tuple(reasons))
+        for role in held:
+            actions |= self.grants[role].actions
+        return PersonAccess(
+            frozenset(held), self.strongest(held), tuple(reasons), frozenset(actions)
+        )
 
     def strongest(self, held: Iterable[str]) -> str | None:
         """The held role that includes every other held one (ties: the first in
@@ -178,8 +192,7 @@ class RepositoryAccess:
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(gained, lost): the permissions a change from before to after adds and
         takes away."""
-        old = {a for role in before.roles for a in self.grants[role].actions}
-        new = {a for role in after.roles for a in self.grants[role].actions}
+        old, new = before.actions, after.actions
         return (
             tuple(p for p in self.permissions if p in new - old),
             tuple(p for p in self.permissions if p in old - new),
@@ -283,12 +296,14 @@ def learn_repository_access(
     organization role gives under each base role (see the module's docstring).
     Call it at start-up: its queries are no request's."""
     grants = oso.role_grants(REPOSITORY_ROLE_NAMES, Repository())
+    given, org_actions = _given(oso)
     return RepositoryAccess(
         roles=REPOSITORY_ROLE_NAMES,
         permissions=_ordered(grants.values(), words),
         grants=grants,
         organization_grants=organization_grants,
-        given=_given(oso),
+        given=given,
+        org_actions=org_actions,
         words=words,
     )
 
@@ -299,14 +314,20 @@ def learn_repository_access(
 _GIVEN = LruCache(16)
 
 
-def _given(oso: PortalOso) -> dict[tuple[str, str | None], frozenset[str]]:
+Given = dict[tuple[str, str | None], frozenset[str]]
+
+
+def _given(oso: PortalOso) -> tuple[Given, dict[str, frozenset[str]]]:
     """The repository roles the policy gives each organization role under each
-    base role: twelve policy queries, once per loaded policy and process."""
+    base role, and what each organization role allows on a repository of an
+    organization with no base role: fifteen policy queries, once per loaded
+    policy and process."""
     policy = oso._policy
     cached = _GIVEN.get(policy) if policy is not None else None
     if cached is not None:
-        return dict(cached)
-    given: dict[tuple[str, str | None], frozenset[str]] = {}
+        return dict(cached[0]), dict(cached[1])
+    given: Given = {}
+    org_actions: dict[str, frozenset[str]] = {}
     with recording_reads():  # answers a transient repository's organization
         for base in BASE_VALUES:
             repository = Repository(
@@ -323,9 +344,16 @@ def _given(oso: PortalOso) -> dict[tuple[str, str | None], frozenset[str]]:
                 given[(org_role, base)] = frozenset(
                     r["bindings"]["name"] for r in results
                 )
+                if base is None:
+                    # Oso.authorized_actions: no request's memo (start-up).
+                    org_actions[org_role] = frozenset(
+                        Oso.authorized_actions(
+                            oso, RoleHolder(org_role, "Organization"), repository
+                        )
+                    )
     if policy is not None:
-        _GIVEN.put(policy, given)
-    return given
+        _GIVEN.put(policy, (given, org_actions))
+    return given, org_actions
 
 
 def _ordered(grants: Iterable[RoleGrant], words: Words) -> tuple[str, ...]:
