@@ -38,8 +38,8 @@ def test_empty_repository_list_says_when_repositories_appear(
     auth.login(demo.PAUL)
     page = client.get(f"/orgs/{organization.id}/repos").text
     text = _empty_state(page)
-    assert f"{organization.name} has no repositories yet." in text
-    assert "They appear here, by name, as soon as one is added" in text
+    assert f"{organization.name} has no repository that you can open." in text
+    assert "Repositories appear here, by name, as soon as one is created in" in text
     assert "<table" not in page
 
 

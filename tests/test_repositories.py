@@ -471,7 +471,7 @@ def test_delete_takes_the_grants_keeps_the_audit_and_logs_it(
     assert response.location == "/orgs/1/repos"
     listed = _text(client.get("/orgs/1/repos"))
     assert "Deleted Abbey Road." in listed
-    assert "has no repositories yet" in listed
+    assert "has no repository that you can open" in listed
     assert _repos(app) == []
     assert _grants(app, ABBEY_ROAD) == 0  # the database's cascade
     # The entry keeps the name; its repository_id went with the repository.
