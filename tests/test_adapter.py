@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pytest
 from flask import Flask
 from polar.data.filter import Condition, DataFilter, Projection, Relation
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from portal.authz import PortalOso, Viewer, get_oso
@@ -23,6 +23,7 @@ from portal.domain.models import (
     Organization,
     OrganizationRole,
     Repository,
+    RepositoryRole,
     User,
 )
 from portal.infra import db as portal_db
@@ -337,3 +338,177 @@ def test_adapter_many_join_that_can_repeat_rows_keeps_distinct(
     assert statement._distinct
     listed = [o.id for o in portal_db.get_session().scalars(statement)]
     assert sorted(listed) == [demo.BEATLES_ID, demo.MONSTERS_ID]
+
+
+# --- alternatives that join different relations ----------------------------------
+
+ALLOW = "allow(actor, action, resource) if has_permission(actor, action, resource);\n"
+
+
+def _with_rules(tmp_path: Path, rules: str) -> PortalOso:
+    """The real policy with rules added after its allow rule."""
+    return _variant_oso(tmp_path, (ALLOW, ALLOW + rules))
+
+
+def _assert_peek_lists_equal_decisions(session: Session, oso: PortalOso) -> set[str]:
+    """Every user's list of repositories they may PEEK at equals the per-row
+    decisions of the same policy for the same actor; the names listed to all."""
+    repos = session.scalars(select(Repository)).all()
+    seen: set[str] = set()
+    for user in session.scalars(select(User)):
+        statement = oso.authorized_query(user, "PEEK", Repository)
+        listed = set(session.scalars(statement).all())
+        decided = {r for r in repos if "PEEK" in oso.authorized_actions(user, r)}
+        assert listed == decided, (user.email, {r.name for r in listed ^ decided})
+        seen |= {r.name for r in listed}
+    return seen
+
+
+def _add_empty_repository(session: Session) -> None:
+    """A repository in Monsters Inc. with no role granted on it."""
+    session.add(Repository(organization_id=demo.MONSTERS_ID, name="Empty"))
+    session.commit()
+
+
+def test_adapter_relation_no_condition_reads_stays_with_its_alternative(
+    session: Session, tmp_path: Path
+) -> None:
+    # why: `_r in repo.roles` reads no field of the role: it reached the adapter
+    # as a join no condition named, so the alternative needed no table: `true`,
+    # every repository listed, Empty too, which no decision allows
+    _add_empty_repository(session)
+    oso = _with_rules(
+        tmp_path,
+        'allow(_: User, "PEEK", repo: Repository) if _r in repo.roles;\n'
+        'allow(_: User, "PEEK", repo: Repository) if\n'
+        '  org = repo.organization and org.name = "The Beatles";\n',
+    )
+    assert _assert_peek_lists_equal_decisions(session, oso) == {
+        "Abbey Road",
+        "Paperwork",
+    }
+
+
+def test_adapter_relation_read_by_one_alternative_required_by_another(
+    session: Session, tmp_path: Path
+) -> None:
+    # why: the second alternative needs a role row to exist and only the first
+    # reads one; planned together, the roles went with the first alone and the
+    # second listed Beatles repositories with no role at all
+    session.add(Repository(organization_id=demo.BEATLES_ID, name="Bare"))
+    session.commit()
+    oso = _with_rules(
+        tmp_path,
+        'allow(user: User, "PEEK", repo: Repository) if\n'
+        "  r in repo.roles and r.user_id = user.id;\n"
+        'allow(_: User, "PEEK", repo: Repository) if\n'
+        '  _r in repo.roles and repo.organization.name = "The Beatles";\n',
+    )
+    seen = _assert_peek_lists_equal_decisions(session, oso)
+    assert seen == {"Abbey Road", "Paperwork"}
+
+
+def test_adapter_only_alternative_with_an_unread_relation_joins_it(
+    session: Session, tmp_path: Path
+) -> None:
+    # One alternative: the join is its own (a repository with a role).
+    _add_empty_repository(session)
+    oso = _with_rules(
+        tmp_path, 'allow(_: User, "PEEK", repo: Repository) if _r in repo.roles;\n'
+    )
+    assert _assert_peek_lists_equal_decisions(session, oso) == {
+        "Abbey Road",
+        "Paperwork",
+    }
+
+
+def test_adapter_unread_relation_among_several_alternatives_fails_loudly(
+    session: Session,
+) -> None:
+    # why: a filter planned for all alternatives at once does not say whose a
+    # join no condition reads is: `true` listed rows decisions refuse, one inner
+    # join dropped rows another alternative allows
+    data_filter = DataFilter(
+        Repository,
+        [
+            Relation(Repository, "roles", RepositoryRole),
+            Relation(Repository, "organization", Organization),
+        ],
+        [[], [Condition(Projection(Organization, "name"), "Eq", "The Beatles")]],
+        get_oso().host.types,
+    )
+    with pytest.raises(UntranslatableCondition, match=r"Repository\.roles"):
+        RequestSessionAdapter().build_query(data_filter)
+
+
+# --- nil in Polar, NULL in SQL -----------------------------------------------------
+
+
+def test_adapter_not_equal_lists_nil(session: Session, tmp_path: Path) -> None:
+    # why: `nil != "WRITER"` holds in Polar; `NULL != 'WRITER'` is NULL in SQL,
+    # so Paperwork (Monsters Inc. has no base role) was left out of the list
+    oso = _with_rules(
+        tmp_path,
+        'allow(_: User, "PEEK", repo: Repository) if\n'
+        '  repo.organization.base_repository_role != "WRITER";\n',
+    )
+    assert _assert_peek_lists_equal_decisions(session, oso) == {
+        "Abbey Road",
+        "Paperwork",
+    }
+
+
+def test_adapter_not_equal_columns_with_nil(session: Session) -> None:
+    # A NULL and a value differ, in Polar and with IS DISTINCT FROM; and
+    # nil != nil is false in Polar, as NULL IS DISTINCT FROM NULL is in SQL.
+    _generate(session)
+    session.execute(
+        update(Organization)
+        .where(Organization.name.in_(["Generated 1", "Generated 2"]))
+        .values(base_repository_role=None)
+    )
+    session.commit()
+    cond = Condition(
+        Projection(Organization, "base_repository_role"),
+        "Neq",
+        Projection(Organization, "name"),
+    )
+    # Compared with a column that is never NULL: every row (no name is a role).
+    assert set(_filter(Organization, cond)) == _where(Organization, lambda o: True)
+    cond = Condition(Projection(Organization, "base_repository_role"), "Neq", None)
+    assert set(_filter(Organization, cond)) == _where(
+        Organization, lambda o: o.base_repository_role is not None
+    )
+
+
+NIL_LISTS: list[list[str | None]] = [
+    ["WRITER"],
+    [None],
+    [None, "READER"],
+    [],
+]
+
+
+@pytest.mark.parametrize("cmp", ["In", "Nin"])
+@pytest.mark.parametrize("values", NIL_LISTS, ids=repr)
+def test_adapter_membership_treats_nil_as_a_value(
+    session: Session, cmp: str, values: list[str | None]
+) -> None:
+    # why: `NULL IN (...)`, `NULL NOT IN (...)` and `x NOT IN (NULL)` are NULL in
+    # SQL (the row dropped); in Polar nil is a value like any other
+    _generate(session)
+    session.execute(
+        update(Organization)
+        .where(Organization.name.in_(["Generated 1", "Generated 2"]))
+        .values(base_repository_role=None)
+    )
+    session.commit()
+    cond = Condition(Projection(Organization, "base_repository_role"), cmp, values)
+    listed = set(_filter(Organization, cond))
+    assert listed == _where(
+        Organization,
+        lambda o: (o.base_repository_role in values) == (cmp == "In"),
+    )
+    if (None in values) == (cmp == "In"):
+        # Not vacuous: the organizations with no base role are listed.
+        assert any(o.base_repository_role is None for o in listed)

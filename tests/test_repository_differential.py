@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from portal.authz import PortalOso, Viewer, get_oso
+from portal.authz.policy import build_oso
+from portal.domain import demo
 from portal.domain.models import (
     REPOSITORY_ROLE_NAMES,
     ROLE_NAMES,
@@ -45,6 +48,7 @@ from tests.factories import (
     bulk_users,
 )
 
+POLICY = Path(__file__).resolve().parents[1] / "portal" / "policy.polar"
 SEEDS = [7, 18]
 ROUNDS = 4
 CHANGES = 6  # random changes between two rounds
@@ -191,14 +195,15 @@ def _change(session: Session, rng: random.Random) -> list[str]:
     return made
 
 
-def _compare_one_request(app: Flask) -> int:
+def _compare_one_request(app: Flask, variant: PortalOso | None = None) -> int:
     """In one request: every user's lists against the per-row decisions of the
-    same (cached) Oso; the rows compared. (tests/test_authz_cache.py compares
-    cached decisions with uncached Oso; uncached, each costs a Polar query and
-    a few SQL ones, too slow for this many rows.)"""
+    same (cached) Oso, the app's or variant; the rows compared.
+    (tests/test_authz_cache.py compares cached decisions with uncached Oso;
+    uncached, each costs a Polar query and a few SQL ones, too slow for this
+    many rows.)"""
     compared = 0
     with app.test_request_context():
-        oso: PortalOso = get_oso()
+        oso: PortalOso = variant or get_oso()
         session = portal_db.get_session()
         orgs = session.scalars(select(Organization).order_by(Organization.id)).all()
         repos = session.scalars(select(Repository).order_by(Repository.id)).all()
@@ -246,6 +251,44 @@ def test_repository_lists_equal_decisions_through_changes(
             # why: with cold caches this would test nothing of their keys
             assert oso.cache_hits > hits
         made = _change(db, rng)
+
+
+BASE_ROLE_RULE = "  name = organization.base_repository_role;\n"
+
+
+def test_repository_lists_equal_decisions_with_not_equal_on_nil(
+    app: Flask, db: Session, tmp_path: Path
+) -> None:
+    # why: the policy reads a nullable column; `nil != "WRITER"` holds in Polar
+    # while `NULL != 'WRITER'` is NULL in SQL, so a variant that says "every
+    # member reads the repositories of an organization whose base role is not
+    # WRITER" listed none of an organization with no base role to its members
+    text = POLICY.read_text()
+    assert text.count(BASE_ROLE_RULE) == 1
+    path = tmp_path / "variant.polar"
+    path.write_text(
+        text.replace(
+            BASE_ROLE_RULE,
+            BASE_ROLE_RULE
+            + 'has_role(actor: Actor, "READER", repository: Repository) if\n'
+            + '  has_relation(organization, "parent", repository) and\n'
+            + '  has_role(actor, "MEMBER", organization) and\n'
+            + '  organization.base_repository_role != "WRITER";\n',
+        )
+    )
+    variant = build_oso(path)
+    rng = random.Random(SEEDS[0])
+    _generate(db, rng)
+    # Not vacuous: Randall, a MEMBER of Monsters Inc. (no base role) with no
+    # grant there, reads Paperwork through the variant's rule alone.
+    with app.test_request_context():
+        session = portal_db.get_session()
+        randall = session.scalar(select(User).where(User.email == demo.RANDALL))
+        statement = variant.authorized_query(randall, "READ", Repository)
+        assert "Paperwork" in {r.name for r in session.scalars(statement)}
+    for _ in range(ROUNDS):
+        assert _compare_one_request(app, variant) > 100
+        _change(db, rng)
 
 
 # --- the decision cache's key for a Repository ----------------------------------

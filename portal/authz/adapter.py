@@ -8,6 +8,22 @@ which ends up as ``AND NULL``: no rows. Here every comparison is translated on
 purpose, and a condition with no faithful SQL raises UntranslatableCondition
 instead of quietly changing what a list shows.
 
+nil is a value like any other in Polar: ``nil != "WRITER"`` and ``nil not in
+["WRITER"]`` hold, ``nil in [nil]`` holds, ``nil != nil`` does not. In SQL
+``NULL != 'WRITER'``, ``NULL NOT IN (...)`` and ``x NOT IN (NULL, ...)`` are NULL
+(the row is dropped) and ``NULL IN (NULL)`` never matches. So ``Neq`` is ``IS
+DISTINCT FROM`` (``IS NOT`` on SQLite), and ``In``/``Nin`` test NULL apart
+(``IS NULL``/``IS NOT NULL``) from the other values; ``Eq`` needs nothing, as
+SQLAlchemy renders ``== None`` as ``IS NULL``. (Ordered comparisons with nil:
+Polar finds no answer, SQL NULL; the same rows.)
+
+Which relations (joins) an alternative needs: Oso's plan of all the
+alternatives at once does not say; PortalOso.data_filter plans each alternative
+(partial result) on its own and combine_alternatives keeps each one's relations.
+A filter planned at once is grouped by the relations its conditions read; one
+with a relation no condition reads (``_r in repo.roles``) among several
+alternatives raises UntranslatableCondition.
+
 Which shapes reach the adapter (Oso 0.27.3, checked): Polar expands ``x in
 [a, b]`` over a ground list into one alternative per element (``x = a`` OR
 ``x = b``), so a literal list arrives as ``Eq`` conditions; when the list is bound
@@ -33,6 +49,7 @@ from polar.data.filter import Condition, DataFilter, Projection, Relation
 from polar.exceptions import OsoError
 from sqlalchemy import (
     ColumnElement,
+    ColumnOperators,
     PrimaryKeyConstraint,
     Select,
     UniqueConstraint,
@@ -49,10 +66,23 @@ from sqlalchemy.orm import Session
 
 from portal.infra import db
 
+
+def _distinct(left: Any, right: Any) -> Any:
+    """Polar's ``!=`` in SQL: ``IS DISTINCT FROM``, which is true for a NULL and
+    a value and false for two NULLs, as ``nil != "x"`` and ``nil != nil`` are in
+    Polar (``NULL != 'x'`` is NULL in SQL: the row would be dropped)."""
+    for column, value in ((left, right), (right, left)):
+        if isinstance(column, ColumnOperators):
+            return column.is_distinct_from(value)
+    # Two values (Polar keeps such a check when one was bound late): decide it.
+    return true() if left != right else false()
+
+
 # Comparisons that mean the same in Polar and SQL for one value on each side.
+# (Eq needs nothing more: SQLAlchemy renders ``column == None`` as IS NULL.)
 _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     "Eq": operator.eq,
-    "Neq": operator.ne,
+    "Neq": _distinct,
     "Lt": operator.lt,
     "Leq": operator.le,
     "Gt": operator.gt,
@@ -66,12 +96,18 @@ _COLLECTIONS = (list, tuple, set, frozenset)
 class UntranslatableCondition(OsoError):
     """A data-filtering condition with no faithful SQL translation."""
 
-    def __init__(self, condition: Condition, reason: str) -> None:
-        """The error for condition, saying why it has no SQL."""
+    def __init__(self, condition: Condition | str, reason: str) -> None:
+        """The error for condition (or what stands in its place), saying why it
+        has no SQL."""
+        what = (
+            condition
+            if isinstance(condition, str)
+            else f"{_describe(condition.left)} {condition.cmp}"
+            f" {_describe(condition.right)}"
+        )
         # OsoError.__init__ has no annotations ("Untyped oso" in policy.py).
         super().__init__(  # type: ignore[no-untyped-call, unused-ignore]
-            f"cannot translate {_describe(condition.left)} {condition.cmp}"
-            f" {_describe(condition.right)} to SQL: {reason}. Rewrite the rule"
+            f"cannot translate {what} to SQL: {reason}. Rewrite the rule"
             " (a list filtered by it would be wrong, not just slow)."
         )
 
@@ -96,12 +132,13 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
     def build_query(self, filter: DataFilter) -> Select[Any]:
         """A select() of the filter's model: its joins, then an OR of ANDs.
 
-        Oso plans one list of joins for all the alternatives. When every
-        alternative reads every joined table, the joins are made once (inner
-        joins). When they differ (a repository readable through a role granted
-        on it, or through a role in its organization), inner joins of all of
-        them would drop every row missing one alternative's table: each group
-        of alternatives that reads the same tables becomes a condition of its
+        The joins each alternative needs come from _groups_by_relations (see
+        combine_alternatives). When every alternative needs every joined
+        table, the joins are made once (inner joins). When they differ (a
+        repository readable through a role granted on it, or through a role in
+        its organization), inner joins of all of them would drop every row
+        missing one alternative's table: each group of alternatives that needs
+        the same tables becomes a condition of its
         own on the root row (an IN over those tables, see _group_condition),
         and the root is not joined at all.
         """
@@ -249,7 +286,18 @@ def _membership(cond: Condition) -> Any:
     column = _sql_side(left)
     # Records in the list stand for their primary keys, as in Oso's Eq.
     values = [_sql_side(value) for value in right]
-    return column.not_in(values) if negate else column.in_(values)
+    # In Polar nil is one value among others: nil in [nil] holds, nil in ["x"]
+    # does not, nil not in ["x"] holds. In SQL ``NULL IN (...)`` and ``NULL NOT
+    # IN (...)`` are NULL (the row is dropped), and so is ``x NOT IN (NULL)``.
+    listed_nil = any(value is None for value in values)
+    rest = [value for value in values if value is not None]
+    if negate:
+        if listed_nil:
+            return and_(column.is_not(None), column.not_in(rest))
+        return or_(column.not_in(rest), column.is_(None))
+    if listed_nil:
+        return or_(column.in_(rest), column.is_(None))
+    return column.in_(rest)
 
 
 def _sql_side(side: Any) -> Any:
@@ -259,14 +307,64 @@ def _sql_side(side: Any) -> Any:
     return SqlAlchemyAdapter.add_side(side)  # type: ignore[no-untyped-call, unused-ignore]
 
 
+def combine_alternatives(filters: list[DataFilter]) -> DataFilter:
+    """One filter from the filters of the alternatives (one partial result of
+    the policy each), remembering the relations each alternative joins.
+
+    Oso plans one list of joins for all the alternatives and says nothing of
+    which alternative needs which: ``_r in repo.roles`` with no condition on
+    ``_r`` joins the roles (the repository must have one) but no condition
+    reads them, and an alternative that only requires a role row to exist
+    looks like one that needs no roles when another alternative reads them.
+    Planned one alternative at a time, each filter's relations are exactly its
+    own; build_query groups by them (see _groups_by_relations).
+    """
+    relations: dict[tuple[Any, ...], Relation] = {}
+    conditions: list[list[Condition]] = []
+    joined: list[tuple[Relation, ...]] = []
+    for one in filters:
+        own = [relations.setdefault(_relation_key(r), r) for r in one.relations]
+        for conjunction in one.conditions:
+            conditions.append(conjunction)
+            joined.append(tuple(own))
+    model, types = filters[0].model, filters[0].types
+    # polar's DataFilter has no annotations ("Untyped oso" in policy.py) and no
+    # place for this: an attribute of our own, read by _groups_by_relations.
+    combined = DataFilter(model, list(relations.values()), conditions, types)  # type: ignore[no-untyped-call, unused-ignore]
+    combined.joined_by_alternative = joined  # type: ignore[attr-defined]
+    return combined
+
+
+def _relation_key(relation: Relation) -> tuple[Any, ...]:
+    """What a relation joins, as a key (equal keys, the same join)."""
+    return (relation.left, relation.name, relation.right)
+
+
 def _groups_by_relations(
     filter: DataFilter,
 ) -> dict[tuple[Relation, ...], list[list[Condition]]]:
-    """The filter's alternatives grouped by the joined relations each reads (the
-    relations on the path from the root to every model its conditions name), in
-    the filter's order."""
-    parent = {relation.right: relation for relation in filter.relations}
+    """The filter's alternatives grouped by the joined relations each needs, in
+    the filter's order.
+
+    A filter from combine_alternatives says which relations each alternative
+    joins. Otherwise (a filter Oso planned for all alternatives at once), an
+    alternative is taken to need the relations on the path from the root to
+    every model its conditions name; a relation no condition reaches has no
+    alternative to go with (a row must have a related row, but for which
+    alternative?): with one alternative it is that one's, with more it raises
+    UntranslatableCondition rather than list rows a decision refuses (or drop
+    rows another alternative allows).
+    """
     groups: dict[tuple[Relation, ...], list[list[Condition]]] = {}
+    joined = getattr(filter, "joined_by_alternative", None)
+    if joined is not None:
+        order = {id(relation): i for i, relation in enumerate(filter.relations)}
+        for conjunction, relations in zip(filter.conditions, joined, strict=True):
+            key = tuple(sorted(relations, key=lambda r: order[id(r)]))
+            groups.setdefault(key, []).append(conjunction)
+        return groups
+    parent = {relation.right: relation for relation in filter.relations}
+    reached: set[int] = set()
     for conjunction in filter.conditions:
         needed: set[int] = set()
         for cond in conjunction:
@@ -276,8 +374,19 @@ def _groups_by_relations(
                     relation = parent[model]
                     needed.add(filter.relations.index(relation))
                     model = relation.left
+        reached |= needed
         key = tuple(filter.relations[i] for i in sorted(needed))
         groups.setdefault(key, []).append(conjunction)
+    unreached = [r for i, r in enumerate(filter.relations) if i not in reached]
+    if unreached and len(filter.conditions) > 1:
+        relation = unreached[0]
+        raise UntranslatableCondition(
+            f"_ in {relation.left.__name__}.{relation.name}",
+            "a relation no condition reads, with several alternatives",
+        )
+    if unreached:
+        # One alternative: it needs every relation (the inner joins).
+        return {tuple(filter.relations): filter.conditions}
     return groups
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Select, inspect
 from werkzeug.exceptions import Forbidden, NotFound
 
 from portal.authz.actors import RoleHolder, Viewer
-from portal.authz.adapter import RequestSessionAdapter
+from portal.authz.adapter import RequestSessionAdapter, combine_alternatives
 from portal.authz.cache import LruCache
 from portal.authz.reads import FILTER_ACTOR_FIELDS, DecisionInputs, decision_inputs
 from portal.authz.recording import (
@@ -352,9 +352,26 @@ class PortalOso(Oso):
         user_types = self.host.distinct_user_types()  # type: ignore[no-untyped-call, unused-ignore]
         types = serialize_types(user_types, self.host.types)  # type: ignore[no-untyped-call, unused-ignore]
         class_name = self.host.types[resource_cls].name
-        plan = self.ffi_polar.build_data_filter(types, results, "resource", class_name)  # type: ignore[no-untyped-call, unused-ignore]
-        parsed: DataFilter = DataFilter.parse(self, plan)  # type: ignore[no-untyped-call, unused-ignore]
-        return parsed
+        if len(results) <= 1:
+            plan = self.ffi_polar.build_data_filter(
+                types, results, "resource", class_name
+            )  # type: ignore[no-untyped-call, unused-ignore]
+            parsed: DataFilter = DataFilter.parse(self, plan)  # type: ignore[no-untyped-call, unused-ignore]
+            return parsed
+        # One plan per alternative (a result of the partial query): a plan of all
+        # of them joins one list of relations without saying whose they are
+        # (see combine_alternatives).
+        return combine_alternatives(
+            [
+                DataFilter.parse(  # type: ignore[no-untyped-call, unused-ignore]
+                    self,
+                    self.ffi_polar.build_data_filter(
+                        types, [result], "resource", class_name
+                    ),  # type: ignore[no-untyped-call, unused-ignore]
+                )
+                for result in results
+            ]
+        )
 
     # Whatever changes what the policy says forgets what it said before.
 
