@@ -81,7 +81,14 @@ from sqlalchemy import Select, create_engine, insert, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from portal import create_app, members, my_repositories
-from portal.authz import AccessModel, Viewer, strongest_repository_role, words
+from portal import repository_access as repository_access_view
+from portal.authz import (
+    AccessModel,
+    Viewer,
+    repository_access,
+    strongest_repository_role,
+    words,
+)
 from portal.authz.explain import access_model
 from portal.domain import (
     demo,
@@ -90,10 +97,12 @@ from portal.domain import (
     org_admin,
     paging,
     repositories,
+    repository_roles,
     roles,
 )
 from portal.domain.membership import find_membership, membership_of
 from portal.domain.models import (
+    REPOSITORY_ROLE_NAMES,
     ROLE_NAMES,
     AuditEntry,
     Organization,
@@ -114,6 +123,7 @@ from portal.forms import (
     PasswordForm,
     RemoveForm,
     RepositoryForm,
+    RepositoryGrantForm,
     RepositorySettingsForm,
     RoleForm,
     SettingsForm,
@@ -600,7 +610,13 @@ def control_settings(org_id: int) -> ResponseReturnValue:
     base_role = form.base_role_value(organization.base_repository_role)
     form.base_repository_role.data = base_role
     form.current_base_repository_role.data = base_role
-    return _render("orgs/settings.html", organization=organization, form=form)
+    holders = words().role_names(repository_access().base_through())
+    return _render(
+        "orgs/settings.html",
+        organization=organization,
+        form=form,
+        base_holders=holders,
+    )
 
 
 def control_my_repositories() -> ResponseReturnValue:
@@ -680,6 +696,62 @@ def control_repository_delete(org_id: int, repo_id: int) -> ResponseReturnValue:
     return _render("repos/delete.html", repository=repository, grants=grants, form=form)
 
 
+def control_repository_show(org_id: int, repo_id: int) -> ResponseReturnValue:
+    # The same rows and words as the page; what the viewer may do from the
+    # table of answers, as can() is.
+    repository = _repository(org_id, repo_id)
+    organization = repository.organization
+    explain = repository_access()
+    search = MemberSearchForm()
+    search.validate()
+    viewer = Viewer(portal_db.get_session(), current_user.id)
+    base = organization.base_repository_role
+    mine = explain.person(
+        viewer.role_in(organization),
+        base,
+        viewer.repository_role_in(repository),
+        organization.name,
+    )
+    my_permissions = [p for p in explain.permissions if _control_can(p, repository)]
+    found = paging.paginate(
+        portal_db.get_session(),
+        repository_roles.people_with_access(
+            repository, explain.giving_org_roles(base), search.q.data or ""
+        ),
+        paging.page_number(request.args.getlist("page")),
+        rows=True,
+    )
+    rows = [
+        repository_access_view.PersonRow(
+            user_id,
+            email,
+            org_role,
+            direct,
+            explain.person(org_role, base, direct, organization.name),
+            user_id == viewer.user_id,
+        )
+        for user_id, email, org_role, direct in found.items
+    ]
+    people = paging.Page(
+        items=rows, number=found.number, per_page=found.per_page, total=found.total
+    )
+    return _render(
+        "repos/show.html",
+        repository=repository,
+        organization=organization,
+        explain=explain,
+        mine=mine,
+        my_permissions=my_permissions,
+        people=people,
+        search=search,
+        form=RepositoryGrantForm(),
+        may_list=_control_can("LIST_ROLES", repository),
+        may_manage="MANAGE_ROLES" in my_permissions,
+        role_names=REPOSITORY_ROLE_NAMES,
+        error=None,
+    )
+
+
 # page endpoint -> (control rule, view); a page without one fails the bench.
 CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
     "auth.login": ("/_control/login", control_login),
@@ -708,6 +780,10 @@ CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
     "my_repositories.repository_list": ("/_control/repos", control_my_repositories),
     "org_admin.organization_new": ("/_control/orgs/new", control_organization_new),
     "org_admin.settings": ("/_control/orgs/<int:org_id>/settings", control_settings),
+    "repository_access.repository_show": (
+        "/_control/orgs/<int:org_id>/repos/<int:repo_id>",
+        control_repository_show,
+    ),
     "repositories.repository_settings": (
         "/_control/orgs/<int:org_id>/repos/<int:repo_id>/settings",
         control_repository_settings,

@@ -7,6 +7,7 @@ from the loaded policy, not from anything written beside it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -256,7 +257,9 @@ def test_explain_asked_at_start_up_not_per_request(app: Flask) -> None:
 
 
 def test_explain_asks_a_new_policy_once_then_remembers(app: Flask) -> None:
-    _load_policy(app, POLICY)  # a new policy forgets what the old one said
+    # A policy text no app of this process has loaded (what a policy answered is
+    # shared by the process's apps, under its text): asked once, then remembered.
+    _load_policy(app, POLICY + f"\n# deployed {uuid.uuid4()}\n")
     with app.test_request_context():
         oso: PortalOso = get_oso()
         before = oso.queries

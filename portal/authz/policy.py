@@ -123,18 +123,19 @@ class PortalOso(Oso):
         policy that looks at the resource itself is asked again each time) —
         except about a blank stand-in (``Repository()``, nothing set), whose
         every attribute is empty for every caller: its answer is remembered
-        whatever the policy read of it, under a key of its own.
+        whatever the policy read of it, under a key only blank stand-ins use.
         """
-        # A blank stand-in's answer may differ from a row's (the policy may read
-        # the row): each is remembered under its own key.
+        # Two keys: any resource of the class (an answer for which the policy
+        # read nothing of the resource), and a blank stand-in of it (an answer
+        # for which it read only the stand-in's empty attributes).
+        general = (type(resource), tuple(names))
         blank = _blank(resource)
-        key = (type(resource), tuple(names), blank)
-        cached = self._role_grants.get(key)
-        if cached is None and self._policy is not None:
-            cached = _LEARNED.get((self._policy, key))
-        if cached is not None:
-            self.cache_hits += 1
-            return dict(cached)
+        keys = [(*general, "blank"), general] if blank else [general]
+        for key in keys:
+            cached = self._remembered_grants(key)
+            if cached is not None:
+                self.cache_hits += 1
+                return dict(cached)
         holders = [RoleHolder(name, type(resource).__name__) for name in names]
         grants: dict[str, RoleGrant] = {}
         with recording_reads() as reads:
@@ -149,21 +150,34 @@ class PortalOso(Oso):
                     includes=frozenset(r["bindings"]["name"] for r in included),
                 )
         self.queries += 2 * len(holders)
-        allowed: set[Read] = {
+        names_only: set[Read] = {
             (read_key(holder), field, ())
             for holder in holders
             for field in ("name", "on")
         }
-        if blank:
-            # A stand-in with nothing set: whatever the policy reads of it is
-            # empty for every caller, so the answer still depends on the names
-            # alone (a repository's organization, which is None here).
-            allowed |= {read for read in reads if read[0] == read_key(resource)}
-        if reads <= allowed:
-            self._role_grants.put(key, grants)
-            if self._policy is not None:
-                _LEARNED.put((self._policy, key), grants)
+        if reads <= names_only:
+            self._remember_grants(general, grants)
+        elif blank and all(
+            read in names_only or read[0] == read_key(resource) for read in reads
+        ):
+            # A stand-in with nothing set: what the policy read of it is empty
+            # for every caller (a repository's organization, None here), so
+            # the answer is a blank stand-in's, never a row's.
+            self._remember_grants((*general, "blank"), grants)
         return grants
+
+    def _remembered_grants(self, key: Hashable) -> dict[str, RoleGrant] | None:
+        """role_grants' answer under key, from this Oso or the process's."""
+        cached: dict[str, RoleGrant] | None = self._role_grants.get(key)
+        if cached is None and self._policy is not None:
+            cached = _LEARNED.get((self._policy, key))
+        return cached
+
+    def _remember_grants(self, key: Hashable, grants: dict[str, RoleGrant]) -> None:
+        """Keep role_grants' answer under key, here and for the process."""
+        self._role_grants.put(key, grants)
+        if self._policy is not None:
+            _LEARNED.put((self._policy, key), grants)
 
     def authorized_actions(
         self, actor: Any, resource: Any, allow_wildcard: bool = False

@@ -155,7 +155,7 @@ def test_member_page_shows_the_role_and_what_it_lets_them_do(
     expect(page.get_by_role("heading", name=demo.RINGO, level=2)).to_be_visible()
     expect(page.get_by_text("Role in The Beatles: Member", exact=True)).to_be_visible()
     access = page.get_by_role("region", name="What they can do here as a Member")
-    expect(access.get_by_role("listitem")).to_have_count(3)
+    expect(access.get_by_role("listitem")).to_have_count(4)
     expect(access.get_by_role("listitem").first).to_have_text(
         "See the organization Given to every Member and Billing manager."
     )
@@ -204,9 +204,10 @@ def test_member_page_change_flashes_only_what_was_gained_on_a_promotion(
     _change_role(page, live_server, demo.GEORGE, "OWNER")
     # BILLING -> OWNER takes nothing away: the flash has no "no longer" part.
     expect(_flash(page)).to_have_text(
-        f"{demo.GEORGE} is now an Owner. They can now see the repositories, see who"
-        " is here, add people, change people's roles, remove people, see the audit"
-        " log, rename the organization and delete the organization."
+        f"{demo.GEORGE} is now an Owner. They can now see the repositories, create"
+        " repositories, see who is here, add people, change people's roles, remove"
+        " people, see the audit log, rename the organization and delete the"
+        " organization."
     )
     assert _role_in(live_server, demo.GEORGE) == "OWNER"
 
