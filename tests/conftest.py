@@ -46,13 +46,17 @@ def pytest_report_header() -> str:
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Run the tests about SQLite itself on SQLite only: their PostgreSQL copies
-    are deselected, not skipped, since they could not change an outcome."""
+    """Run the tests about SQLite itself on SQLite only, and the tests of what no
+    database changes (``one_backend``) on the first backend only: their other
+    copies are deselected, not skipped, since they could not change an outcome."""
+    first = backends()[0]
     kept, dropped = [], []
     for item in items:
         on = getattr(item, "callspec", None)
         backend = on.params.get("database_backend") if on is not None else None
-        if backend == "postgresql" and item.get_closest_marker("sqlite_only"):
+        if (backend == "postgresql" and item.get_closest_marker("sqlite_only")) or (
+            backend not in (None, first) and item.get_closest_marker("one_backend")
+        ):
             dropped.append(item)
         else:
             kept.append(item)

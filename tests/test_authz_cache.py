@@ -105,6 +105,17 @@ def _change_roles(session: Session, rng: random.Random) -> None:
     session.commit()
 
 
+def _random_users(session: Session) -> list[User]:
+    """The users _generate made, and one demo user: the demo's others hold roles
+    only in the demo organizations, which every other test covers; on the random
+    ones they would all be asked the same "no role" question again."""
+    return list(
+        session.scalars(
+            select(User).where(User.email.not_in(demo.USERS[1:])).order_by(User.id)
+        )
+    )
+
+
 def _ids(session: Session, statement: Any) -> set[int]:
     return {row.id for row in session.scalars(statement)}
 
@@ -115,7 +126,7 @@ def _compare_one_request(app: Flask) -> int:
     with app.test_request_context():
         oso: PortalOso = get_oso()
         session = portal_db.get_session()
-        users = session.scalars(select(User)).all()
+        users = _random_users(session)
         resources = {cls: session.scalars(select(cls)).all() for cls in DECIDED}
         for user in users:
             cached_viewer = Viewer(session, user.id)
@@ -151,7 +162,7 @@ def test_authz_cache_equals_uncached_oso_on_random_data(
     oso = get_oso(app)
     for round_number in range(ROUNDS):
         hits = oso.cache_hits
-        assert _compare_one_request(app) > 500
+        assert _compare_one_request(app) > 300  # 7 users x lists and rows
         if round_number:
             # why: a differential test of a cache that is never hit proves nothing
             assert oso.cache_hits > hits
@@ -166,7 +177,7 @@ def _compare_rows_together(app: Flask) -> int:
         oso: PortalOso = get_oso()
         session = portal_db.get_session()
         rows = session.scalars(select(OrganizationRole)).all()
-        for user in session.scalars(select(User)):
+        for user in _random_users(session):
             plain = [
                 Oso.authorized_actions(oso, Viewer(session, user.id), role)
                 for role in rows

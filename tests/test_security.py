@@ -584,6 +584,7 @@ def test_csrf_bad_tokens_are_refused(
     assert roles.assign(1, demo.RINGO, "OWNER").status_code == 302  # control
 
 
+@pytest.mark.one_backend  # refused before any view reads the database
 @pytest.mark.parametrize("path", [route.path for _, _, route in routes("POST")])
 @pytest.mark.parametrize("kind", ["missing", "garbage"])
 def test_csrf_every_post_route_checks_the_token(
@@ -600,6 +601,7 @@ def test_csrf_login_form_checks_the_token(client: FlaskClient) -> None:
     assert client.post("/login", data=data).status_code == 400
 
 
+@pytest.mark.one_backend  # answered by the router, before any view
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize("path", sorted({route.path for _, _, route in routes()}))
 def test_methods_other_than_get_and_post_are_not_allowed(
