@@ -62,10 +62,10 @@ class PortalOso(Oso):
     ``authorized_actions``, so asking about several actions on one resource costs
     one policy query. Across requests two bounded LRU caches (``cache_size``
     entries each, 0: none) keep answers keyed by everything the policy reads (see
-    ``portal.authz.reads``): the actions of a Viewer on a resource, and the parsed
-    DataFilter of a list (partial evaluation is most of a list's cost; the
-    select() is still built from it on every request). Both are cleared whenever
-    the policy or a registered class changes.
+    ``portal.authz.reads``): the actions of a Viewer on a resource, and the
+    select() of a list, built from the policy's partial evaluation (most of a
+    list's cost) by the adapter. Both are cleared whenever the policy or a
+    registered class changes.
 
     ``queries`` counts Oso queries: policy evaluations (a decision, or the partial
     evaluation of a list). An answer from a cache is not an Oso query and is
@@ -309,10 +309,12 @@ class PortalOso(Oso):
     ) -> Select[Any]:
         """A select() of the resource_cls rows actor may take action on.
 
-        The parsed DataFilter comes from the cache when the policy has already
-        been partially evaluated for this actor (as far as it reads it), action
-        and class; the select() is built from it each time. Cached only if the
-        partial evaluation read nothing of the actor beyond the key's fields.
+        The select() comes from the cache when the policy has already been
+        partially evaluated for this actor (as far as it reads it), action and
+        class: building it from the DataFilter (the adapter's joins, EXISTS and
+        subqueries) cost a repositories page more than its rows. Cached only if
+        the partial evaluation read nothing of the actor beyond the key's
+        fields.
         """
         fields = FILTER_ACTOR_FIELDS.get(type(actor))
         if fields is None:
@@ -320,16 +322,19 @@ class PortalOso(Oso):
             return self._build_query(self.data_filter(actor, action, resource_cls))
         actor_key = tuple(getattr(actor, name) for name in fields)
         key = (type(actor), actor_key, action, resource_cls)
-        data_filter = self._filters.get(key)
-        if data_filter is not None:
+        built: Select[Any] | None = self._filters.get(key)
+        if built is not None:
             self.cache_hits += 1
-        else:
-            self.queries += 1
-            with recording_reads() as reads:
-                data_filter = self.data_filter(actor, action, resource_cls)
-            if reads <= {(read_key(actor), name, ()) for name in fields}:
-                self._filters.put(key, data_filter)
-        return self._build_query(data_filter)
+            return built
+        self.queries += 1
+        with recording_reads() as reads:
+            data_filter = self.data_filter(actor, action, resource_cls)
+        built = self._build_query(data_filter)
+        if reads <= {(read_key(actor), name, ()) for name in fields}:
+            # A select() is immutable (where() and order_by() make new ones)
+            # and holds no session: the same one serves every request.
+            self._filters.put(key, built)
+        return built
 
     def _build_query(self, data_filter: DataFilter) -> Select[Any]:
         """The select() of data_filter, by the data-filtering adapter."""
