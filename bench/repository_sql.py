@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from portal import create_app
 from portal.authz import get_oso
-from portal.domain import demo, paging, scale
+from portal.domain import demo, name_search, paging, scale
 from portal.domain.models import Organization, Repository, User
 from portal.infra import db as portal_db
 from portal.infra import migrate
@@ -89,6 +89,15 @@ def statements(session: Session) -> Iterator[tuple[str, Select[Any]]]:
         (
             "big org, member with grants",
             oso.authorized_query(grantee, "READ", Repository),
+            in_big,
+        ),
+        (
+            "big org, owner, searched",
+            name_search.matching(
+                oso.authorized_query(owner, "READ", Repository),
+                Repository.name,
+                "repository 1",
+            ),
             in_big,
         ),
         (
