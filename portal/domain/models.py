@@ -1,23 +1,30 @@
-"""Database models: users, organizations (tenants), repositories, roles and the
-audit trail of role changes."""
+"""Database models: users, organizations (tenants), repositories, roles, the
+audit trail of role changes, and what people are sent by mail (the outbox,
+invitations and password resets)."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
+    bindparam,
     false,
+    or_,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -69,6 +76,24 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "add_repository_role",
     "change_repository_role",
     "remove_repository_role",
+    # Invitations (user_email: the invited email, new_role: the role offered):
+    # sent, sent again, accepted (user: who accepted), declined, revoked by an
+    # owner, and found expired (by the page that first saw it, or a sweep).
+    "invite",
+    "resend_invitation",
+    "accept_invitation",
+    "decline_invitation",
+    "revoke_invitation",
+    "expire_invitation",
+    # A time-limited role: its expiry set, changed or cleared (old_value,
+    # new_value: ISO 8601 times, None for "never"), and a role found expired
+    # (old_role: the role that expired; repository_id for a repository role).
+    # An expired role grants nothing from its expiry on, whether or not this
+    # entry has been written yet: the policy reads expires_at, not the audit.
+    "role_expiry",
+    "role_expired",
+    "repository_role_expiry",
+    "repository_role_expired",
 )
 
 #: The longest name a new or renamed organization may have (older rows may hold
@@ -79,6 +104,37 @@ ORGANIZATION_NAME_MAX = 100
 def new_session_token() -> str:
     """A random token that identifies one login generation of a user."""
     return secrets.token_urlsafe(32)
+
+
+def new_link_token() -> tuple[str, str]:
+    """A single-use secret for a mailed link, and the form it is stored in.
+
+    The token (43 URL-safe characters, 256 random bits) goes into the link and
+    nowhere else; the database keeps only its SHA-256 (token_hash), so a copy of
+    the database opens no invitation and resets no password. A plain hash, not a
+    password hash: the token is random, not guessable, so nothing is gained by
+    slowing the lookup down.
+    """
+    token = secrets.token_urlsafe(32)
+    return token, hash_link_token(token)
+
+
+def hash_link_token(token: str) -> str:
+    """The stored form of a link token (hex SHA-256)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _now_parameter() -> ColumnElement[datetime]:
+    """The one clock's time as a SQL parameter, read when the statement runs
+    (not when it is built: the policy's list filters are built once and cached)."""
+    return bindparam(
+        "portal_now", callable_=clock.now, type_=DateTime(timezone=True), unique=True
+    )
+
+
+def _unexpired(expires_at: datetime | None) -> bool:
+    """Python's side of ``active``: no expiry, or one still in the future."""
+    return expires_at is None or clock.as_utc(expires_at) > clock.now()
 
 
 def normalize_email(email: str) -> str:
@@ -287,9 +343,25 @@ class OrganizationRole(Base):
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE"), index=True
     )
+    # A time-limited role grants nothing from this moment on (None: never
+    # expires). The row stays, so the member page can say "expired on ..." and
+    # an owner can renew it; the policy reads ``active``.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship(back_populates="roles")
     organization: Mapped[Organization] = relationship(back_populates="roles")
+
+    @hybrid_property
+    def active(self) -> bool:
+        """Whether the role grants anything now (the one clock's now): in
+        Python for a loaded row, in SQL (``expires_at IS NULL OR expires_at >
+        :now``, now read when the statement runs) for filters."""
+        return _unexpired(self.expires_at)
+
+    @active.inplace.expression
+    @classmethod
+    def _active_expression(cls) -> ColumnElement[bool]:
+        return or_(cls.expires_at.is_(None), cls.expires_at > _now_parameter())
 
     def __repr__(self) -> str:
         return (
@@ -347,12 +419,26 @@ class RepositoryRole(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     repository_id: Mapped[int] = mapped_column()
     organization_id: Mapped[int] = mapped_column()
+    # As OrganizationRole.expires_at, for this grant alone. A grant also
+    # grants nothing while its holder's organization role is expired (the
+    # policy checks both).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     repository: Mapped[Repository] = relationship(
         back_populates="roles",
         primaryjoin="foreign(RepositoryRole.repository_id) == Repository.id",
     )
     user: Mapped[User] = relationship()
+
+    @hybrid_property
+    def active(self) -> bool:
+        """Whether this grant itself has not expired (OrganizationRole.active)."""
+        return _unexpired(self.expires_at)
+
+    @active.inplace.expression
+    @classmethod
+    def _active_expression(cls) -> ColumnElement[bool]:
+        return or_(cls.expires_at.is_(None), cls.expires_at > _now_parameter())
 
     def __repr__(self) -> str:
         return (
@@ -447,3 +533,124 @@ class LoginFailure(Base):
     def __repr__(self) -> str:
         state = " pending" if self.pending else ""
         return f"<LoginFailure {self.email} at={self.at:%Y-%m-%d %H:%M:%S}{state}>"
+
+
+class OutboxMessage(Base):
+    """One mail to send, written in the transaction of the change that causes it.
+
+    The change and its mail commit together or not at all; a sender
+    (portal.mail) delivers what is due, retries with backoff and keeps the last
+    error. State: queued (sent_at and failed_at None), sent (sent_at), failed
+    for good (failed_at: it stopped retrying; it stays listed with its error).
+    A message's body holds a live single-use link until it is delivered; the
+    sender blanks it then (the recipient has it; the database need not).
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        # What the sender asks: "unsent and due, oldest first".
+        Index("ix_outbox_message_due", "sent_at", "failed_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=clock.now
+    )
+    # What kind of mail ("invitation", "password_reset", ...): for the outbox
+    # listing and the logs, never for routing.
+    kind: Mapped[str] = mapped_column(String(32))
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=clock.now
+    )
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.kind} to={self.to_address}>"
+
+
+class Invitation(Base):
+    """A role offered to an email address, pending until its link is used.
+
+    The link carries a token whose SHA-256 is token_hash (new_link_token);
+    accepting, declining or revoking deletes the row (the audit keeps what
+    happened). It grants nothing until accepted, and counts toward no
+    last-owner rule. One pending invitation per email per organization.
+    """
+
+    __tablename__ = "invitation"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "email"),
+        CheckConstraint(
+            "role IN (" + ", ".join(f"'{n}'" for n in ROLE_NAMES) + ")",
+            name="role_name",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    # normalize_email'd.
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    # When the role, once accepted, expires (None: never): as the assign form's.
+    role_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Who invited (None: the command line, or a since deleted user); the email
+    # is a copy, as in the audit.
+    inviter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
+    inviter_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=clock.now
+    )
+    # The link works until this moment (7 days after it was last sent).
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    organization: Mapped[Organization] = relationship()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Invitation {self.id} {self.email} {self.role}"
+            f" org={self.organization_id}>"
+        )
+
+
+class PasswordReset(Base):
+    """One "forgot my password" request, for a known email or not.
+
+    Every request is a row (email and client address as given), so that the
+    throttle counts requests per email and per client whether or not the email
+    has an account. For a known email the row also holds the user and the
+    SHA-256 of the mailed token (new_link_token), usable once (used_at) until
+    expires_at.
+    """
+
+    __tablename__ = "password_reset"
+    __table_args__ = (
+        Index("ix_password_reset_email_at", "email", "at"),
+        Index("ix_password_reset_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # normalize_email'd, as typed (for throttling), whether or not it has an account.
+    email: Mapped[str] = mapped_column(String(254))
+    # The client's address (request.remote_addr behind the proxy fix).
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=clock.now)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"<PasswordReset {self.id} {self.email} at={self.at:%Y-%m-%d %H:%M}>"
