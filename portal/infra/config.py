@@ -80,6 +80,12 @@ def _set_defaults(app: Flask) -> None:
         # is given the same one (the test suite makes ~1,500 apps); None: each app
         # compiles its templates on first use.
         TEMPLATE_BYTECODE_CACHE=None,
+        # Where people reach Portal: the scheme, host and optional path prefix
+        # every link in a mail starts with (portal.web.links). Never the request's
+        # Host header, which a client chooses (a password-reset link to a forged
+        # host would hand the token to whoever forged it). make run's address by
+        # default; production sets PORTAL_PUBLIC_URL.
+        PUBLIC_URL="http://127.0.0.1:5000",
     )
 
 
@@ -88,6 +94,8 @@ def _read_environment(app: Flask) -> None:
     for name in ("SECRET_KEY", "DATABASE_URL"):
         if name in os.environ:
             app.config[name] = os.environ[name]
+    if "PORTAL_PUBLIC_URL" in os.environ:
+        app.config["PUBLIC_URL"] = os.environ["PORTAL_PUBLIC_URL"]
     if "PORTAL_TRUSTED_HOSTS" in os.environ:
         # Host names the app answers to (Flask refuses others with 400), so that
         # a forged Host header never ends up in a redirect URL.
