@@ -696,3 +696,70 @@ def test_migrations_repository_roles_down_keeps_the_rows_it_can(
             text("SELECT base_repository_role FROM organization ORDER BY id")
         ).scalars()
         assert list(bases) == ["READER", "READER"]  # back to the default
+
+
+REPOSITORY_ROLES = "c3a8e2f4d617"  # the revision before the people tables
+
+
+def test_migrations_people_down_removes_expired_roles_and_keeps_the_rest(
+    engine: Engine,
+) -> None:
+    # why: the old schema has no expiry, so a role kept after its expiry would
+    # grant again: going back removes expired roles, keeps the others (now
+    # permanent), drops invitations, resets and the outbox, and the audit
+    # entries the old schema cannot say; up again, the schema is the models'
+    migrate.upgrade(engine, BEFORE_NAME_KEYS)
+    insert_first_revision_rows(engine)
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO repository_role (name, user_id, repository_id,"
+                " organization_id, expires_at) VALUES"
+                " ('WRITER', 1, 1, 1, '2001-01-01 00:00:00'),"
+                " ('ADMIN', 7, 2, 3, NULL)"
+            )
+        )
+        connection.execute(
+            text(
+                "UPDATE organization_role SET expires_at = '2001-01-01 00:00:00'"
+                " WHERE id = 2"
+            )
+        )
+        connection.execute(
+            text(
+                "UPDATE organization_role SET expires_at = '2999-01-01 00:00:00'"
+                " WHERE id = 3"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO invitation (organization_id, email, role, token_hash,"
+                " created_at, expires_at) VALUES (1, 'new@example.com', 'MEMBER',"
+                " 'h', '2025-01-01 00:00:00', '2025-01-08 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO audit_entry (organization_id, at, action, user_email,"
+                " new_role) VALUES (1, '2025-01-01 00:00:00', 'invite',"
+                " 'new@example.com', 'MEMBER'), (1, '2025-01-01 00:00:00', 'add',"
+                " 'zoë@example.com', 'OWNER')"
+            )
+        )
+    migrate.downgrade(engine, REPOSITORY_ROLES)
+    tables = set(inspect(engine).get_table_names())
+    assert not tables & {"invitation", "password_reset", "outbox_message"}
+    with engine.connect() as connection:
+        roles = connection.execute(
+            text("SELECT id, name FROM organization_role ORDER BY id")
+        ).all()
+        grants = connection.execute(
+            text("SELECT user_id, repository_id, name FROM repository_role")
+        ).all()
+        entries = connection.execute(text("SELECT action FROM audit_entry")).all()
+    assert [tuple(r) for r in roles] == [(1, "OWNER"), (3, "OWNER")]
+    assert [tuple(g) for g in grants] == [(7, 2, "ADMIN")]
+    assert [tuple(e) for e in entries] == [("add",)]
+    migrate.upgrade(engine)
+    assert schema_differences(engine) == []
