@@ -34,6 +34,9 @@ steps:
    once for a permanent refusal (a recipient refused with 5xx, a message refused
    with 5xx): it stays listed by ``flask --app portal outbox`` with its error.
 
+A sender asked to stop (``send-mail --loop`` on SIGTERM) finishes the message in
+hand and hands the rest of its batch back: due at once, their attempt uncounted.
+
 So a message is sent at least once and, but for one case, exactly once: a sender
 killed between the server's "250 OK" and step 3 sends that message again when its
 lease runs out (SMTP cannot be asked whether a message arrived). The
@@ -197,18 +200,20 @@ class Connection(Protocol):
 # --- a batch ----------------------------------------------------------------
 
 
-def send_due(app: Flask) -> Batch:
+def send_due(app: Flask, stop: threading.Event | None = None) -> Batch:
     """Deliver one batch of due messages; what happened to them.
 
     Safe to call from several processes or threads at once: a message is
-    claimed by one of them only. Works inside or outside an app context.
+    claimed by one of them only. Works inside or outside an app context. Once
+    stop is set, the message in hand is finished and the rest of the batch is
+    handed back untried (due at once, no attempt counted).
     """
     with app.app_context():
         settings = Settings.of(app)
         claims = _claim(app, settings)
         if not claims:
             return Batch()
-        return _deliver(app, settings, claims)
+        return _deliver(app, settings, claims, stop or threading.Event())
 
 
 def _claim(app: Flask, settings: Settings) -> list[Claim]:
@@ -255,12 +260,17 @@ def _claim(app: Flask, settings: Settings) -> list[Claim]:
     return claims
 
 
-def _deliver(app: Flask, settings: Settings, claims: Sequence[Claim]) -> Batch:
+def _deliver(
+    app: Flask, settings: Settings, claims: Sequence[Claim], stop: threading.Event
+) -> Batch:
     """Send the claimed messages on one connection, recording each outcome."""
     batch = Batch()
     connection: Connection | None = None
     try:
         for index, claim in enumerate(claims):
+            if stop.is_set():
+                _release(app, claims[index:])
+                return batch
             if connection is None:
                 try:
                     connection = _connect(settings)
@@ -284,12 +294,25 @@ def _deliver(app: Flask, settings: Settings, claims: Sequence[Claim]) -> Batch:
     return batch
 
 
+def _release(app: Flask, claims: Sequence[Claim]) -> None:
+    """Hand claims back untried: due now, their attempt not counted."""
+    with db.writer_session(db.engine(app)) as session:
+        for claim in claims:
+            _still_ours(
+                session,
+                claim,
+                attempts=claim.attempts - 1,
+                next_attempt_at=clock.now(),
+            )
+
+
 def _record_sent(app: Flask, settings: Settings, claim: Claim) -> Batch:
     """Mark claim sent and blank its body (the recipient has the link now)."""
     with db.writer_session(db.engine(app)) as session:
         _still_ours(session, claim, sent_at=clock.now(), body="", last_error=None)
     log.info(
-        "mail sent: id=%s kind=%s attempt=%s via=%s",
+        "mail %s: id=%s kind=%s attempt=%s via=%s",
+        "sent" if settings.server else "printed, not sent (no mail server)",
         claim.id,
         claim.kind,
         claim.attempts,
@@ -390,12 +413,20 @@ def _connect(settings: Settings) -> Connection:
     return _Smtp.open(settings)
 
 
+# What a reader of the console needs not see: how the body is encoded.
+_MIME_HEADERS = {"Content-Type", "Content-Transfer-Encoding", "MIME-Version"}
+
+
 class _Console:
     """The backend without a server: print each message in full on stderr."""
 
     def send(self, message: EmailMessage) -> None:
         """Print message: its headers, then its body as written (links intact)."""
-        head = "\n".join(f"{name}: {value}" for name, value in message.items())
+        head = "\n".join(
+            f"{name}: {value}"
+            for name, value in message.items()
+            if name not in _MIME_HEADERS
+        )
         body = message.get_content().rstrip("\n")
         rule = "-" * 24
         print(
@@ -554,7 +585,7 @@ def run(
         )
     while not stop.is_set():
         try:
-            batch = send_due(app)
+            batch = send_due(app, stop)
         except SQLAlchemyError as error:
             log.warning("mail sender: the database failed: %s", _database_error(error))
             batch = Batch()

@@ -370,6 +370,24 @@ def test_send_due_senders_in_parallel_never_send_one_message_twice(
     assert subjects == Counter(f"mail {n}" for n in range(count))
 
 
+def test_send_due_hands_back_the_rest_of_the_batch_when_stopped(
+    app: Flask, smtp_server: SmtpServer
+) -> None:
+    # why: SIGTERM (a deploy) ends send-mail --loop after the mail in hand, not
+    # after a batch of 50 on a slow server, and the rest must not wait a lease
+    app.config.update(smtp_server.mail_settings())
+    first, *rest = [queue(app, subject=f"mail {n}") for n in range(3)]
+    stop = threading.Event()
+    smtp_server.recorder.on_data = stop.set
+    assert mail.send_due(app, stop) == mail.Batch(sent=1)
+    assert row(app, first).sent_at is not None
+    assert [(row(app, r).attempts, row(app, r).sent_at) for r in rest] == [
+        (0, None),
+        (0, None),
+    ]
+    assert mail.send_due(app) == mail.Batch(sent=2)  # due at once
+
+
 # --- the console backend ----------------------------------------------------
 
 
@@ -384,6 +402,7 @@ def test_send_due_without_a_server_prints_the_mail(
     printed = capsys.readouterr().err
     assert "To: ann@example.com" in printed
     assert "Subject: You are invited to The Beatles" in printed
+    assert "Content-Transfer-Encoding" not in printed  # the body is shown as written
     assert f"Join us: {link}\n" in printed
     assert row(app, message_id).body == ""
 
@@ -542,6 +561,8 @@ def test_make_run_sends_mail_in_process() -> None:
         check=True,
     ).stdout
     assert "PORTAL_MAIL_SEND_IN_PROCESS=1" in dry_run
+    # The links in its mail point at the server it runs, whatever its PORT.
+    assert "PORTAL_PUBLIC_URL=http://127.0.0.1:5000 " in dry_run
 
 
 # --- settings ---------------------------------------------------------------

@@ -74,8 +74,9 @@ def _report(batch: mail.Batch) -> None:
 
 @contextmanager
 def _stopped_by_signals() -> Iterator[threading.Event]:
-    """An event that SIGTERM and SIGINT set (instead of killing the loop in the
-    middle of a batch: the batch ends, then the loop)."""
+    """An event that SIGTERM and SIGINT set, instead of killing the loop in the
+    middle of a conversation: the mail in hand is sent and recorded, the rest of
+    its batch handed back, then the loop ends."""
     stop = threading.Event()
 
     def handler(_number: int, _frame: FrameType | None) -> None:
