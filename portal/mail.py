@@ -7,11 +7,11 @@ send-mail`` runs one, ``send-mail --loop`` runs them until stopped, and
 
 **Why the standard library** (``email.message.EmailMessage`` and
 ``smtplib``), not Flask-Mailman: it would be a new dependency, and it adds
-nothing the outbox needs. The outbox already decides what to send and when,
-and retries; what is left is building one plain-text message and one SMTP
-conversation, which is what smtplib is. Flask-Mailman's backends, its
-locmem outbox for tests and its template helpers all assume mail is sent
-during the request, which is what the outbox exists to avoid.
+nothing the outbox needs. The outbox already decides what to send, when, and
+how often to retry; what is left is one plain-text message and one SMTP
+conversation, which is what smtplib is, and the sender must tell a refused
+recipient (fail for good) from a server that is down (retry), which smtplib's
+own exceptions say directly.
 
 **No transaction is open during an SMTP conversation.** A batch goes in three
 steps:
