@@ -31,9 +31,12 @@ instance/config.py:
 migrate: $(VENV)/.installed instance/config.py
 	$(VENV)/bin/flask --app portal db upgrade
 
+# Mail is sent from a thread of the server (PORTAL_MAIL_SEND_IN_PROCESS): without
+# PORTAL_MAIL_SERVER it is printed in this terminal, its links to this server's
+# address (PORTAL_PUBLIC_URL) included.
 run: migrate
 	$(VENV)/bin/flask --app portal seed --if-empty
-	PORTAL_HTTPS=0 PORTAL_DEMO_ACCOUNTS=1 $(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
+	PORTAL_HTTPS=0 PORTAL_PUBLIC_URL=http://127.0.0.1:$(PORT) PORTAL_MAIL_SEND_IN_PROCESS=1 PORTAL_DEMO_ACCOUNTS=1 $(VENV)/bin/flask --app portal run --host 127.0.0.1 --port $(PORT) --with-threads
 
 # Production: gunicorn with gunicorn.conf.py on HOST:PORT (127.0.0.1:8000).
 # SECRET_KEY must come from the environment (or instance/config.py): no key is

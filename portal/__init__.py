@@ -19,6 +19,7 @@ from portal import (
     authz,
     cli,
     health,
+    mail,
     members,
     my_repositories,
     org_settings,
@@ -57,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    start_mail_sender(app)
     return app
 
 
@@ -149,3 +151,10 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """flask db (migrations), flask init-db, flask seed."""
     cli.init_app(app)
+
+
+def start_mail_sender(app: Flask) -> None:
+    """With MAIL_SEND_IN_PROCESS (make run), send mail from a thread of this
+    process; otherwise a process of its own does (send-mail --loop)."""
+    if app.config["MAIL_SEND_IN_PROCESS"]:
+        mail.start_in_process(app)

@@ -35,6 +35,14 @@ from tests.database import (
 from tests.routes import ACTORS
 from tests.settings import app_settings
 
+# --- mail (issue 19): a real SMTP server (aiosmtpd) as fixtures; see tests/smtp.py
+from tests.smtp import (  # noqa: F401  (fixtures, registered by being imported)
+    smtp_certificate,
+    smtp_implicit_tls_server,
+    smtp_server,
+    smtp_tls_server,
+)
+
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

@@ -233,7 +233,7 @@ def test_seed_script_seeds_a_new_database_once(empty_db_url: str) -> None:
 def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
     # why: a new command must come with its tests in this module (the db group's
     # in tests/test_migrations.py, the administration commands' in
-    # tests/test_admin_cli.py)
+    # tests/test_admin_cli.py, the mail commands' in tests/test_mail.py)
     assert set(app.cli.commands) == {
         "init-db",
         "seed",
@@ -247,6 +247,8 @@ def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
         "delete-org",
         "set-base-role",
         "prune-login-failures",
+        "send-mail",
+        "outbox",
     }
 
 

@@ -1,6 +1,7 @@
 """Flask CLI commands: ``flask --app portal db upgrade`` (and the rest of ``db``),
 ``init-db`` and ``seed`` (``seed --scale`` adds the scale data too); the
-administration commands (users and roles) are portal.cli.admin's."""
+administration commands (users and roles) are portal.cli.admin's, the mail
+commands (send-mail, outbox) portal.cli.mail's."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from portal.cli import admin
+from portal.cli import mail as mail_commands
 from portal.domain import scale, throttle
 from portal.domain.demo import seed_database
 from portal.domain.models import User
@@ -25,6 +27,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_command)
     app.cli.add_command(prune_login_failures_command)
     admin.init_app(app)
+    # --- mail (issue 19): send-mail, outbox ---
+    mail_commands.init_app(app)
 
 
 @db_group.command("upgrade")
