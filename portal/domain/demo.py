@@ -20,7 +20,7 @@ from portal.domain.models import (
 )
 from portal.infra.passwords import HashCost, hash_password
 
-PASSWORD = "portal-demo"
+PASSWORD = "portal-demo-password"
 
 JOHN = "john@beatles.com"
 PAUL = "paul@beatles.com"
