@@ -9,6 +9,7 @@ rows, as the sender would read them), and the CLI through click's runner.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -599,3 +600,36 @@ def test_set_password_refusals_change_nothing(
 
 def test_reset_link_lifetime_is_an_hour() -> None:
     assert timedelta(hours=1) == resets.TOKEN_LIFETIME
+
+
+def test_reset_two_submissions_of_one_link_at_once_one_wins(
+    app: Flask, clock: Clock
+) -> None:
+    # why: a link is single use also when two tabs send it at the same moment
+    # (the row is locked: FOR UPDATE on PostgreSQL, the writer lock on SQLite)
+    ask(app.test_client(), demo.JOHN)
+    path = last_link(app, demo.JOHN)
+    passwords = ["first new password", "second new password"]
+    clients = [app.test_client() for _ in passwords]
+    tokens = [csrf_token(client, path) for client in clients]
+    barrier = threading.Barrier(len(passwords))
+    statuses: dict[str, int] = {}
+
+    def submit(client: FlaskClient, token: str, password: str) -> None:
+        data = {"new_password": password, "confirm": password, "csrf_token": token}
+        barrier.wait()
+        statuses[password] = client.post(path, data=data).status_code
+
+    threads = [
+        threading.Thread(target=submit, args=args)
+        for args in zip(clients, tokens, passwords, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses.values()) == [302, 410]
+    [winner] = [password for password, status in statuses.items() if status == 302]
+    assert [logs_in(app, demo.JOHN, password) for password in passwords] == [
+        password == winner for password in passwords
+    ]
