@@ -98,6 +98,7 @@ from portal.domain import (
     name_search,
     org_admin,
     paging,
+    password_reset,
     repositories,
     repository_roles,
     roles,
@@ -117,6 +118,7 @@ from portal.domain.overview import overview_of
 from portal.forms import (
     DeleteOrganizationForm,
     DeleteRepositoryForm,
+    ForgotPasswordForm,
     LoginForm,
     MemberRoleForm,
     MemberSearchForm,
@@ -599,6 +601,17 @@ def control_password_change() -> ResponseReturnValue:
     return _render("account/password.html", form=PasswordForm())
 
 
+# Issue 19: password reset (public pages; the bench loads them as the owner).
+def control_forgot() -> ResponseReturnValue:
+    lifetime = password_reset.in_words(password_reset.TOKEN_LIFETIME)
+    return _render("auth/forgot.html", form=ForgotPasswordForm(), lifetime=lifetime)
+
+
+def control_forgot_sent() -> ResponseReturnValue:
+    lifetime = password_reset.in_words(password_reset.TOKEN_LIFETIME)
+    return _render("auth/forgot_sent.html", lifetime=lifetime)
+
+
 def control_organization_new() -> ResponseReturnValue:
     return _render("orgs/new.html", form=OrganizationForm())
 
@@ -779,6 +792,9 @@ CONTROLS: dict[str, tuple[str, Callable[..., ResponseReturnValue]]] = {
     "audit.audit_list": ("/_control/orgs/<int:org_id>/audit", control_audit_list),
     "account.password_change": ("/_control/account/password", control_password_change),
     "account.account_show": ("/_control/account", control_account),
+    # Issue 19: password reset.
+    "password.forgot": ("/_control/password/forgot", control_forgot),
+    "password.forgot_sent": ("/_control/password/forgot/sent", control_forgot_sent),
     "my_repositories.repository_list": ("/_control/repos", control_my_repositories),
     "org_admin.organization_new": ("/_control/orgs/new", control_organization_new),
     "org_admin.settings": ("/_control/orgs/<int:org_id>/settings", control_settings),

@@ -23,6 +23,7 @@ from portal import (
     members,
     my_repositories,
     org_settings,
+    password_reset,
     repositories,
     repository_access,
     views,
@@ -141,6 +142,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(my_repositories.bp)
     app.register_blueprint(repository_access.bp)
     app.register_blueprint(health.bp)
+    # Issue 19: password reset.
+    app.register_blueprint(password_reset.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

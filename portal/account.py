@@ -15,11 +15,11 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from portal.authz import authorize, authorized
-from portal.domain import name_search, throttle, users
+from portal.domain import name_search, password_reset, throttle, users
 from portal.domain.models import Organization, User
 from portal.domain.paging import Page
 from portal.forms import PasswordForm, text
-from portal.infra import db
+from portal.infra import clock, db
 from portal.infra.passwords import hash_password, verify_password
 from portal.web import throttling
 from portal.web.loaders import page_of
@@ -118,6 +118,8 @@ def password_change() -> ResponseReturnValue:
         with db.transaction(session):
             users.change_password(session, user, seen, new_hash)  # locks the row
             throttle.succeeded(session, email)
+            # Issue 19: a link mailed before the change may set no other password.
+            password_reset.spend_links(session, user.id, clock.now())
     except users.AccountChangedMeanwhile as error:
         # Counted as a failure, as a login whose password changed meanwhile is.
         with db.transaction(session):

@@ -40,6 +40,7 @@ from wtforms.validators import (
 )
 
 from portal.authz import words
+from portal.domain import outbox
 from portal.domain.models import (
     REPOSITORY_ROLE_NAMES,
     ROLE_NAMES,
@@ -720,3 +721,39 @@ class RepositoryGrantChangeForm(RepositoryGrantRemoveForm):
         validators=[ARepositoryRole()],
         validate_choice=False,
     )
+
+
+# --- password reset (issue 19) ---------------------------------------------------
+
+
+def mail_header_safe(form: FlaskForm, field: Any) -> None:
+    """Refuse what cannot go into a mail's To: header (a line break of any kind
+    would start a header of its own)."""
+    if field.data and not outbox.header_safe(field.data):
+        raise ValidationError("Remove the line breaks from this field.")
+
+
+class ForgotPasswordForm(Form):
+    """The email to send a link for setting a new password to."""
+
+    email = EmailField(
+        "Email",
+        validators=[
+            DataRequired("Enter your email."),
+            Length(max=254, message="That is too long to be an email address."),
+            no_control_characters,
+            mail_header_safe,
+        ],
+        render_kw={"autocomplete": "username"},
+    )
+    submit = SubmitField("Send me a link")
+
+
+class ResetPasswordForm(Form):
+    """A new password, set through a mailed link: PasswordForm's own fields and
+    validators (12 to 128 characters, typed twice the same), without the
+    current password the link stands in for."""
+
+    new_password = PasswordForm.new_password
+    confirm = PasswordForm.confirm
+    submit = SubmitField("Set the new password")

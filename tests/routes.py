@@ -391,7 +391,51 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
 }
 
+# --- password reset (issue 19) ----------------------------------------------------
+# Public pages: anyone may ask for a link (a signed-in user who forgot the
+# password too: the password page wants the current one). A link that is no
+# token is the same 404 for everyone; the working link's page is tested in
+# tests/test_password_reset.py (a token exists only once a request made it).
+
+ALL_ACTORS = frozenset(ACTORS)
+NOT_A_TOKEN = "/password/reset/" + "A" * 43
+
+
+def _forgot_form(email: str | None) -> dict[str, str]:
+    return {"email": email or demo.RINGO}
+
+
+def _reset_form(email: str | None) -> dict[str, str]:
+    new = "a brand new passphrase"
+    return {"new_password": new, "confirm": new}
+
+
+MATRIX.update(
+    {
+        ("password.forgot", "GET"): Route(
+            "/password/forgot", _everyone(OK, anonymous=OK), html=True, oso_queries=1
+        ),
+        ("password.forgot", "POST"): Route(
+            "/password/forgot",
+            _everyone(MOVED, anonymous=MOVED),
+            _forgot_form,
+            writes=ALL_ACTORS,
+        ),
+        ("password.forgot_sent", "GET"): Route(
+            "/password/forgot/sent",
+            _everyone(OK, anonymous=OK),
+            html=True,
+            oso_queries=1,
+        ),
+        ("password.reset", "GET"): Route(NOT_A_TOKEN, _everyone(GONE, anonymous=GONE)),
+        ("password.reset", "POST"): Route(
+            NOT_A_TOKEN, _everyone(GONE, anonymous=GONE), _reset_form
+        ),
+    }
+)
+
 PUBLIC = {"static", "auth.login", "auth.logout", "orgs.index", "health.healthz"}
+PUBLIC |= {"password.forgot", "password.forgot_sent", "password.reset"}
 
 
 def json_outcome(method: str, outcome: Outcome) -> int:

@@ -19,14 +19,18 @@ from sqlalchemy.orm import Session
 from portal import create_app
 from portal.domain import demo
 from portal.domain.models import (
+    AuditEntry,
     Base,
     LoginFailure,
     Organization,
     OrganizationRole,
+    RepositoryRole,
     User,
 )
 from portal.infra import migrate
+from portal.infra.passwords import FAST, hash_password
 from tests import factories
+from tests.conftest import AuthActions
 from tests.database import snapshot
 from tests.settings import app_settings
 
@@ -249,6 +253,10 @@ def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
         "prune-login-failures",
         "send-mail",
         "outbox",
+        # Issue 19 (password reset): tested in tests/test_password_reset.py,
+        # seed --reset-demo below.
+        "set-password",
+        "prune-password-resets",
     }
 
 
@@ -273,3 +281,110 @@ def test_prune_login_failures_deletes_every_emails_expired_ones_only(
     with Session(app.extensions["portal.engine"]) as session:
         left = session.scalars(select(LoginFailure.email)).all()
     assert left == ["new@example.com"]
+
+
+# --- seed --reset-demo (issue 19) --------------------------------------------------
+
+
+def _demo_state(app: Flask) -> tuple[object, ...]:
+    """The demo organizations' roles, grants and settings, as committed."""
+    with Session(_engine(app)) as session:
+        roles = sorted(
+            (org, email, name, expires is None)
+            for org, email, name, expires in session.execute(
+                select(
+                    OrganizationRole.organization_id,
+                    User.email,
+                    OrganizationRole.name,
+                    OrganizationRole.expires_at,
+                ).join(User)
+            )
+        )
+        grants = sorted(
+            (repo, email, name)
+            for repo, email, name in session.execute(
+                select(
+                    RepositoryRole.repository_id, User.email, RepositoryRole.name
+                ).join(User, User.id == RepositoryRole.user_id)
+            )
+        )
+        settings = sorted(
+            (org_id, billing, base)
+            for org_id, billing, base in session.execute(
+                select(
+                    Organization.id,
+                    Organization.billing_address,
+                    Organization.base_repository_role,
+                )
+            )
+        )
+    return roles, grants, settings
+
+
+def _logs_in(app: Flask, email: str, password: str) -> bool:
+    response = AuthActions(app.test_client()).login(email, password)
+    return response.status_code == 302 and response.location == "/orgs"
+
+
+def test_cli_seed_reset_demo_puts_the_demo_back(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    # why: a demo played with (passwords changed, roles moved, an owner gone)
+    # must come back as the login page describes it, in one command
+    seeded = _demo_state(app)
+    with Session(_engine(app)) as session:
+        users = {u.email: u for u in session.scalars(select(User))}
+        stranger = factories.make_user(session, "stranger@example.com")
+        session.flush()
+        paul = users[demo.PAUL]
+        paul.password_hash = hash_password("someone else's password", FAST)
+        beatles = session.get(Organization, demo.BEATLES_ID)
+        assert beatles is not None
+        beatles.billing_address = "Nowhere"
+        beatles.base_repository_role = None
+        for role in session.scalars(select(OrganizationRole)):
+            if role.user_id == users[demo.JOHN].id:
+                role.name = "MEMBER"
+            if role.user_id == users[demo.PAUL].id:
+                role.name = "OWNER"
+                role.expires_at = datetime(2030, 1, 1, tzinfo=UTC)
+            if role.user_id == users[demo.RINGO].id:
+                session.delete(role)
+        session.add(
+            OrganizationRole(
+                user=stranger, organization_id=demo.BEATLES_ID, name="OWNER"
+            )
+        )
+        session.execute(
+            delete(RepositoryRole).where(RepositoryRole.user_id == users[demo.SULLY].id)
+        )
+        session.commit()
+    assert _demo_state(app) != seeded
+    result = flask(app, runner, "seed", "--reset-demo")
+    assert result.exit_code == 0, result.output
+    assert "Demo data put back (" in result.output
+    assert _demo_state(app) == seeded
+    for email in demo.USERS:
+        assert _logs_in(app, email, demo.PASSWORD), email
+    assert "stranger@example.com" in _emails(app)  # other accounts are left
+    with Session(_engine(app)) as session:
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.actor_email.is_(None))
+        ).all()
+    # The role and setting changes were audited, as the command line's.
+    assert {"change", "remove", "billing_address", "base_repository_role"} <= set(
+        actions
+    )
+    again = flask(app, runner, "seed", "--reset-demo")
+    assert again.exit_code == 0
+    assert _demo_state(app) == seeded
+
+
+def test_cli_seed_reset_demo_ends_demo_sessions(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    client = app.test_client()
+    AuthActions(client).login(demo.JOHN)
+    assert client.get("/orgs").status_code == 200
+    assert flask(app, runner, "seed", "--reset-demo").exit_code == 0
+    assert client.get("/orgs").status_code == 302

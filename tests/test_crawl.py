@@ -67,6 +67,11 @@ UNLINKED = {
     # The login form is shown to anonymous visitors only; a signed-in user who
     # posts it anyway is sent on to their organizations (MOVED).
     ("auth.login", "POST"),
+    # Issue 19: "Forgot your password?" is linked from the login page, which a
+    # signed-in crawler never sees (tests/test_password_reset.py follows it).
+    ("password.forgot", "GET"),
+    ("password.forgot", "POST"),
+    ("password.forgot_sent", "GET"),
 }
 
 

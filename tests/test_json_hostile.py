@@ -61,7 +61,10 @@ def test_json_deeply_nested_body_is_400_not_a_crash(
         (b'{"user_email": "\\ud800@beatles.com", "name": "MEMBER"}', ASSIGN),
         (b'{"user_email": "ringo@beatles.com", "name": "\\udfff"}', ASSIGN),
         (b'{"\\ud800": "x", "user_email": "ringo@beatles.com"}', ASSIGN),
-        (b'{"email": "\\udcff@beatles.com", "password": "portal-demo"}', "/login"),
+        (
+            b'{"email": "\\udcff@beatles.com", "password": "portal-demo-password"}',
+            "/login",
+        ),
     ],
     ids=["email", "role", "key", "login"],
 )

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from portal.cli import admin
 from portal.cli import mail as mail_commands
-from portal.domain import scale, throttle
+from portal.domain import demo, password_reset, scale, throttle
 from portal.domain.demo import seed_database
 from portal.domain.models import User
 from portal.infra import clock, db, migrate
@@ -26,6 +26,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(seed_command)
     app.cli.add_command(prune_login_failures_command)
+    # Issue 19: password reset.
+    app.cli.add_command(prune_password_resets_command)
     admin.init_app(app)
     # --- mail (issue 19): send-mail, outbox ---
     mail_commands.init_app(app)
@@ -95,9 +97,24 @@ def init_db_command() -> None:
         f" {scale.USER_WITH_GRANTS}."
     ),
 )
-def seed_command(if_empty: bool, with_scale: bool) -> None:
+@click.option(
+    "--reset-demo",
+    is_flag=True,
+    help=(
+        "Put the demo data back as seeded: the demo accounts' password (their"
+        " sessions end), the demo organizations' roles, grants and settings."
+    ),
+)
+def seed_command(if_empty: bool, with_scale: bool, reset_demo: bool) -> None:
     """Upgrade the schema and add the demo data that is missing (safe to repeat)."""
     _upgrade("head")
+    if reset_demo:
+        with db.writer_session() as session:
+            changed = demo.reset_demo(session, clock.now())
+        click.echo(
+            f"Demo data put back ({changed} changes): every demo account's"
+            f" password is {demo.PASSWORD!r} again."
+        )
     with db.writer_session() as session:
         if if_empty and session.scalar(select(func.count()).select_from(User)):
             click.echo("Database has data: not seeding.")
@@ -121,6 +138,20 @@ def prune_login_failures_command() -> None:
     with db.writer_session() as session:
         deleted = throttle.prune(session, clock.now())
     click.echo(f"Deleted {deleted} expired login failures.")
+
+
+# --- password reset (issue 19) ---------------------------------------------------
+
+
+@click.command("prune-password-resets")
+@with_appcontext
+def prune_password_resets_command() -> None:
+    """Delete the password reset requests older than a day, of every email and
+    client (a request only prunes its own email's and client's; run this now and
+    then, e.g. daily from cron)."""
+    with db.writer_session() as session:
+        deleted = password_reset.prune(session, clock.now())
+    click.echo(f"Deleted {deleted} old password reset requests.")
 
 
 def _upgrade(revision: str) -> None:

@@ -1,6 +1,6 @@
 """Administration from the command line: ``flask --app portal create-user``,
 ``assign-role``, ``remove-role``, ``list-roles``, ``list-orgs``, ``create-org``,
-``delete-org`` and ``set-base-role``.
+``delete-org``, ``set-base-role`` and ``set-password``.
 
 The same rules as the web, from the same code: emails and passwords are checked
 with the web forms' own fields (portal.forms), roles change through portal.domain.roles
@@ -36,7 +36,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from portal.domain import member_search, org_admin, organizations, roles
+from portal.domain import (
+    member_search,
+    org_admin,
+    organizations,
+    password_reset,
+    roles,
+)
 from portal.domain.models import (
     REPOSITORY_ROLE_NAMES,
     ROLE_NAMES,
@@ -45,7 +51,7 @@ from portal.domain.models import (
     normalize_email,
 )
 from portal.forms import PasswordForm, RoleForm
-from portal.infra import db
+from portal.infra import clock, db
 from portal.infra.passwords import hash_password
 
 
@@ -60,6 +66,8 @@ def init_app(app: Flask) -> None:
         create_org_command,
         delete_org_command,
         set_base_role_command,
+        # Issue 19: password reset.
+        set_password_command,
     ):
         app.cli.add_command(command)
 
@@ -517,3 +525,39 @@ def _which_one(error: organizations.IdOrName) -> str:
             f" the one named {error.shown!r}."
         )
     return "Add --id and give the id of the one you mean."
+
+
+# --- set-password (issue 19) ---------------------------------------------------
+
+
+@click.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of"
+    " asking for it twice.",
+)
+@with_appcontext
+def set_password_command(email: str, password_stdin: bool) -> None:
+    """Give the account EMAIL a new password (for a person who cannot use the
+    "Forgot your password?" mail).
+
+    The password is asked for twice, hidden, unless --password-stdin is given,
+    and must pass the password page's rules. Every session of the account is
+    logged out, and its unused password reset links stop working.
+    """
+    email = _checked_email(email)
+    password, confirm = _read_password(password_stdin)
+    error = _first_error(
+        NewPasswordForm(MultiDict({"new_password": password, "confirm": confirm}))
+    )
+    if error is not None:
+        raise Refused(f"Password not accepted: {error}")
+    password_hash = hash_password(password)  # slow: before the write lock
+    with _refusals(), db.writer_session() as session:
+        user = roles.find_user(session, email)
+        session.refresh(user, with_for_update=True)
+        password_reset.set_password(session, user, password_hash, clock.now())
+        user_id = user.id
+    _echo(f"Set a new password for {email} (id {user_id}); its sessions were ended.")

@@ -7,10 +7,12 @@ constants below instead of repeating names and addresses.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.domain import org_admin, password_reset, repository_roles, roles
 from portal.domain.models import (
     Organization,
     OrganizationRole,
@@ -20,7 +22,7 @@ from portal.domain.models import (
 )
 from portal.infra.passwords import HashCost, hash_password
 
-PASSWORD = "portal-demo"
+PASSWORD = "portal-demo-password"
 
 JOHN = "john@beatles.com"
 PAUL = "paul@beatles.com"
@@ -194,3 +196,135 @@ def _grant_repository_roles(
                 )
                 created += 1
     return created
+
+
+# --- putting the demo back (issue 19: flask --app portal seed --reset-demo) -------
+
+
+def reset_demo(session: Session, now: datetime, cost: HashCost | None = None) -> int:
+    """Put the demo data back as seeded; return how many things were put back.
+
+    Every demo account gets the demo password again (its sessions end, its
+    reset links die, its login failures are forgotten); in each demo
+    organization (found by name) the billing address, the base repository
+    role, the roles (only the demo's, none expiring) and the direct repository
+    grants are the demo's again; whatever is missing is added as seed_database
+    adds it. Role and setting changes go through the domain functions with the
+    command line as the actor, so they are audited and keep every
+    organization's owner. Other accounts, organizations and repositories are
+    left alone. The caller commits.
+    """
+    changed = 0
+    for email in USERS:
+        user = session.scalar(select(User).where(User.email == email))
+        if user is not None:
+            session.refresh(user, with_for_update=True)
+            password_reset.set_password(
+                session, user, hash_password(PASSWORD, cost), now
+            )
+            changed += 1
+    session.flush()
+    changed += seed_database(session, cost)
+    users = {
+        user.email: user
+        for user in session.scalars(select(User).where(User.email.in_(USERS)))
+    }
+    for org_id, (name, billing, _repos) in ORGANIZATIONS.items():
+        organization = session.scalar(
+            select(Organization).where(Organization.name == name)
+        )
+        if organization is None:  # seed_database just added it
+            continue
+        changed += _reset_settings(session, organization, org_id, billing)
+        changed += _reset_roles(session, organization, users, ROLES[org_id])
+        changed += _reset_grants(session, organization, org_id)
+    session.flush()
+    return changed
+
+
+def _reset_settings(
+    session: Session, organization: Organization, org_id: int, billing: str
+) -> int:
+    """The demo's billing address and base repository role; how many changed."""
+    changed = 0
+    if organization.billing_address != billing:
+        org_admin.change_billing_address(session, organization, billing, actor=None)
+        changed += 1
+    base = BASE_REPOSITORY_ROLES[org_id]
+    if organization.base_repository_role != base:
+        org_admin.change_base_repository_role(session, organization, base, actor=None)
+        changed += 1
+    return changed
+
+
+def _reset_roles(
+    session: Session,
+    organization: Organization,
+    users: dict[str, User],
+    wanted: dict[str, str],
+) -> int:
+    """Exactly the demo's roles in organization; how many changed. Owners
+    first, removals last: the organization always keeps an owner."""
+    changed = 0
+    by_rank = sorted(wanted.items(), key=lambda item: item[1] != "OWNER")
+    for email, name in by_rank:
+        user = users[email]
+        role = roles.user_role(session, organization, user)
+        if role is None or role.name != name:
+            roles.assign_role(session, organization, user, name, actor=None)
+            changed += 1
+            role = roles.user_role(session, organization, user)
+        if role is not None and role.expires_at is not None:
+            role.expires_at = None  # the demo's roles never expire
+            changed += 1
+    wanted_ids = {users[email].id for email in wanted}
+    others = session.scalars(
+        select(User)
+        .join(OrganizationRole, OrganizationRole.user_id == User.id)
+        .where(
+            OrganizationRole.organization_id == organization.id,
+            OrganizationRole.user_id.not_in(wanted_ids),
+        )
+    ).all()
+    for user in others:
+        roles.delete_user_role(session, organization, user, actor=None)
+        changed += 1
+    session.flush()
+    return changed
+
+
+def _reset_grants(session: Session, organization: Organization, org_id: int) -> int:
+    """Exactly the demo's direct grants on the demo's repositories of
+    organization (seed_database adds the missing ones); how many changed."""
+    changed = 0
+    for repo_name in ORGANIZATIONS[org_id][2]:
+        repository = session.scalar(
+            select(Repository).where(
+                Repository.organization_id == organization.id,
+                Repository.name == repo_name,
+            )
+        )
+        if repository is None:
+            continue
+        wanted = REPOSITORY_ROLES[org_id].get(repo_name, {})
+        for grant in session.scalars(
+            select(RepositoryRole).where(RepositoryRole.repository_id == repository.id)
+        ).all():
+            email = session.scalar(select(User.email).where(User.id == grant.user_id))
+            name = wanted.get(email or "")
+            if name is None:
+                repository_roles.remove(
+                    session, repository, grant.user_id, grant.name, actor=None
+                )
+                changed += 1
+                continue
+            if grant.name != name:
+                repository_roles.change(
+                    session, repository, grant.user_id, name, grant.name, actor=None
+                )
+                changed += 1
+            if grant.expires_at is not None:
+                grant.expires_at = None
+                changed += 1
+    session.flush()
+    return changed

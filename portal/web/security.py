@@ -96,7 +96,8 @@ def _add_headers(response: Response) -> Response:
     headers = response.headers
     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "same-origin"
+    # A page may ask for less (the password reset links: no-referrer).
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers["X-Frame-Options"] = "DENY"  # for browsers without frame-ancestors
     if request.endpoint != "static":
         # Pages show tenant data and carry CSRF tokens: never store them.
