@@ -32,10 +32,12 @@ from portal.domain.models import (
 )
 from portal.infra.db import writer_session
 from portal.infra.passwords import verify_password
+from portal import mail
 from tests.conftest import AuthActions, client_for, csrf_token
 from tests.database import committed, committed_scalar
 from tests.test_admin_cli import flask, logs_in
 from tests.test_models import statements
+from tests.smtp import SmtpServer, links_in
 from tests.test_security import Clock
 
 NEW_PASSWORD = "a fresh start, at last"
@@ -146,6 +148,28 @@ def test_reset_end_to_end_kills_old_sessions_and_logs_in(
     again = app.test_client().get(path)
     assert again.status_code == 410
     assert "This link was already used" in again.get_data(as_text=True)
+
+
+def test_reset_mail_leaves_over_smtp_and_its_link_works(
+    app: Flask, clock: Clock, smtp_server: SmtpServer
+) -> None:
+    # why: the proof reads the mail from a real SMTP server: what
+    # leaves (To, Subject, the link as the sender encoded it) must be what sets
+    # the password
+    app.config.update(smtp_server.mail_settings())
+    client = app.test_client()
+    ask(client, demo.PAUL)
+    assert mail.send_due(app).sent == 1
+    [message] = smtp_server.wait_for(1)
+    assert message["To"] == demo.PAUL
+    assert message["Subject"] == "Set a new password for Portal"
+    [link] = [u for u in links_in(message) if "/password/reset/" in u]
+    assert link.startswith(app.config["PUBLIC_URL"])
+    path = urlsplit(link).path
+    done = set_password(client, path, NEW_PASSWORD)
+    assert (done.status_code, done.location) == (302, "/orgs")
+    assert client.get("/account").status_code == 200
+    assert app.test_client().get(path).status_code == 410  # used: once only
 
 
 def test_reset_json_same_routes(app: Flask, clock: Clock) -> None:
