@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from portal import mail
 from portal.domain import demo
 from portal.domain import password_reset as resets
 from portal.domain.models import (
@@ -32,12 +33,11 @@ from portal.domain.models import (
 )
 from portal.infra.db import writer_session
 from portal.infra.passwords import verify_password
-from portal import mail
 from tests.conftest import AuthActions, client_for, csrf_token
 from tests.database import committed, committed_scalar
+from tests.smtp import SmtpServer, links_in
 from tests.test_admin_cli import flask, logs_in
 from tests.test_models import statements
-from tests.smtp import SmtpServer, links_in
 from tests.test_security import Clock
 
 NEW_PASSWORD = "a fresh start, at last"
