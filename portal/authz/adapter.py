@@ -57,11 +57,13 @@ from sqlalchemy import (
     any_,
     false,
     func,
+    not_,
     or_,
     select,
     true,
 )
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Session
 
 from portal.infra import db
@@ -204,37 +206,20 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
         every row of the table (100,000 repositories for a list of a user's
         repositories in every organization: 0.2-1.2 s on SQLite, 0.5 s on
         PostgreSQL; now 2-16 ms). On PostgreSQL ``= ANY(ARRAY(SELECT ...))``,
-        see below. Otherwise, an EXISTS correlated with the row.
+        see below. When several relations leave the root and no condition ties
+        two of them together, one such subquery for each (_separate_chains).
+        Otherwise, an EXISTS correlated with the row.
         """
         condition = self._any_of(conjunctions)
         if not relations:
             return condition
         from_root = [r for r in relations if r.left is filter.model]
         if len(from_root) == 1:
-            [first] = from_root
-            field = filter.types[first.left].fields[first.name]
-            right = filter.types[field.other_type].cls
-            rest = [_join_target(filter, r) for r in relations if r is not first]
-            subquery = (
-                select(getattr(right, field.other_field))
-                .select_from(right, *(target for target, _ in rest))
-                .where(*(on for _, on in rest), condition)
-                # Tied to the outer query by the root alone (when a condition
-                # reads the root row), never by a table the caller joins (/repos
-                # joins the organization to sort by its name): SQLAlchemy would
-                # tie it to that too, and the database would run it per row.
-                .correlate(filter.model)
-            )
-            column: Any = getattr(first.left, field.my_field)
-            if self.session.get_bind().dialect.name == "postgresql":
-                # PostgreSQL plans "x IN (SELECT ...) OR y IN (SELECT ...)" as a
-                # scan of the whole table probing both (100,000 repositories:
-                # 30-60 ms); "x = ANY(ARRAY(SELECT ...))" is an index condition
-                # on a value computed once, so the alternatives become one
-                # bitmap OR of index scans (2-9 ms, bench/repository_sql.py).
-                array = func.array(subquery.scalar_subquery())
-                return cast("ColumnElement[bool]", column == any_(array))
-            return cast("ColumnElement[bool]", column.in_(subquery))
+            return self._in_subquery(filter, from_root[0], relations, condition)
+        if len(from_root) > 1:
+            separate = self._separate_chains(filter, relations, from_root, conjunctions)
+            if separate is not None:
+                return separate
         targets, ons = zip(
             *(_join_target(filter, relation) for relation in relations), strict=True
         )
@@ -246,6 +231,92 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
             .exists()
         )
 
+    def _in_subquery(
+        self,
+        filter: DataFilter,
+        first: Relation,
+        relations: tuple[Relation, ...],
+        condition: ColumnElement[bool],
+    ) -> ColumnElement[bool]:
+        """``root.column IN (SELECT ...)`` over first (a relation leaving the
+        root) and the relations of relations that go on from it, where
+        condition holds (see _group_condition)."""
+        field = filter.types[first.left].fields[first.name]
+        right = filter.types[field.other_type].cls
+        rest = [_join_target(filter, r) for r in relations if r is not first]
+        subquery = (
+            select(getattr(right, field.other_field))
+            .select_from(right, *(target for target, _ in rest))
+            .where(*(on for _, on in rest), condition)
+            # Tied to the outer query by the root alone (when a condition
+            # reads the root row), never by a table the caller joins (/repos
+            # joins the organization to sort by its name): SQLAlchemy would
+            # tie it to that too, and the database would run it per row.
+            .correlate(filter.model)
+        )
+        column: Any = getattr(first.left, field.my_field)
+        if self.session.get_bind().dialect.name == "postgresql":
+            # PostgreSQL plans "x IN (SELECT ...) OR y IN (SELECT ...)" as a
+            # scan of the whole table probing both (100,000 repositories:
+            # 30-60 ms); "x = ANY(ARRAY(SELECT ...))" is an index condition
+            # on a value computed once, so the alternatives become one
+            # bitmap OR of index scans (2-9 ms, bench/repository_sql.py).
+            array = func.array(subquery.scalar_subquery())
+            return cast("ColumnElement[bool]", column == any_(array))
+        return cast("ColumnElement[bool]", column.in_(subquery))
+
+    def _separate_chains(
+        self,
+        filter: DataFilter,
+        relations: tuple[Relation, ...],
+        from_root: list[Relation],
+        conjunctions: list[list[Condition]],
+    ) -> ColumnElement[bool] | None:
+        """The alternatives as one IN subquery per chain of relations leaving
+        the root, ANDed, when that means the same rows; else None.
+
+        A direct repository grant counts only while its holder's organization
+        role is active: the grant's table and the organization's roles are two
+        chains from the repository (its roles; its organization and that one's
+        roles). When no condition reads two chains (or the root and a chain),
+        "some grant matches and some organization role matches" is "some pair
+        matches", so each chain is its own uncorrelated subquery, run once per
+        statement, instead of an EXISTS run again for every row. Their
+        alternatives (the OR) may differ in one chain only, the others' then
+        being common to all (``A AND (B1 OR B2)`` is ``(A AND B1) OR (A AND
+        B2)``); otherwise None.
+        """
+        chains = _chains(relations, from_root)
+        if chains is None:
+            return None
+        chain_of, members = chains
+        parts: list[list[list[Condition]]] = [[] for _ in from_root]
+        for conjunction in conjunctions:
+            split: list[list[Condition]] = [[] for _ in from_root]
+            for cond in conjunction:
+                index = _chain_of_condition(cond, chain_of)
+                if index is None:
+                    return None  # reads the root, or two chains, or none
+                split[index].append(cond)
+            for index, conds in enumerate(split):
+                parts[index].append(conds)
+        varying = [
+            index
+            for index, per_conjunction in enumerate(parts)
+            if len({frozenset(map(_condition_key, c)) for c in per_conjunction}) > 1
+        ]
+        if len(varying) > 1:
+            return None
+        return and_(
+            true(),
+            *(
+                self._in_subquery(
+                    filter, first, tuple(members[index]), self._any_of(parts[index])
+                )
+                for index, first in enumerate(from_root)
+            ),
+        )
+
     def execute_query(self, query: Select[Any]) -> list[Any]:
         """Run a statement from build_query on the request session."""
         return list(self.session.scalars(query).all())
@@ -253,12 +324,82 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
     @staticmethod
     def sqlize(cond: Condition) -> Any:
         """The SQL expression for one condition; raises if it has none."""
+        hybrid = _hybrid_condition(cond)
+        if hybrid is not None:
+            return hybrid
         if cond.cmp in ("In", "Nin"):
             return _membership(cond)
         compare = _COMPARISONS.get(cond.cmp)
         if compare is None:
             raise UntranslatableCondition(cond, "unknown comparison")
         return compare(_sql_side(cond.left), _sql_side(cond.right))
+
+
+def _chains(
+    relations: tuple[Relation, ...], from_root: list[Relation]
+) -> tuple[dict[Any, int], list[list[Relation]]] | None:
+    """The relations as chains, one from each relation of from_root (it and the
+    relations that go on from it), and the chain of each model they join; None
+    when a model is in two chains (a condition on it would be ambiguous) or a
+    relation in none."""
+    chain_of: dict[Any, int] = {}
+    members: list[list[Relation]] = []
+    for index, first in enumerate(from_root):
+        chain, models = [first], {first.right}
+        grew = True
+        while grew:
+            grew = False
+            for relation in relations:
+                if relation not in chain and relation.left in models:
+                    chain.append(relation)
+                    models.add(relation.right)
+                    grew = True
+        for model in models:
+            if chain_of.setdefault(model, index) != index:
+                return None
+        members.append(chain)
+    if sum(len(chain) for chain in members) != len(relations):
+        return None
+    return chain_of, members
+
+
+def _chain_of_condition(cond: Condition, chain_of: dict[Any, int]) -> int | None:
+    """The one chain whose tables cond reads, or None if it reads the root, two
+    chains, or no table."""
+    sources = {
+        side.source for side in (cond.left, cond.right) if isinstance(side, Projection)
+    }
+    chains = {chain_of.get(source, -1) for source in sources}
+    if len(chains) != 1 or -1 in chains:
+        return None
+    return chains.pop()
+
+
+def _hybrid_condition(cond: Condition) -> ColumnElement[bool] | None:
+    """SQL for a condition on a boolean hybrid property (``role.active =
+    true``), or None when neither side is one.
+
+    The hybrid's SQL side is the expression itself (``expires_at IS NULL OR
+    expires_at > :now``, never NULL, as Python's side is never nil), so ``=
+    true`` is the expression and ``= false`` its negation; nothing else about a
+    hybrid has a faithful translation (``expression = 1`` would hide the
+    expression from the planner, and a comparison with a column or a non-bool
+    means something else in Polar than in SQL).
+    """
+    sides = [(cond.left, cond.right), (cond.right, cond.left)]
+    for side, other in sides:
+        if not (isinstance(side, Projection) and side.field is not None):
+            continue
+        descriptor = sa_inspect(side.source).all_orm_descriptors.get(side.field)
+        if not isinstance(descriptor, hybrid_property):
+            continue
+        if cond.cmp not in ("Eq", "Neq") or not isinstance(other, bool):
+            raise UntranslatableCondition(
+                cond, "a hybrid property compared other than with true or false"
+            )
+        expression: ColumnElement[bool] = getattr(side.source, side.field)
+        return expression if other == (cond.cmp == "Eq") else not_(expression)
+    return None
 
 
 def _membership(cond: Condition) -> Any:
