@@ -345,9 +345,9 @@ def expiry_field() -> StringField:
         validators=[Optional(), Length(max=40), AnExpiry()],
         render_kw={"type": "datetime-local"},
         description=(
-            "Leave empty for a role that never expires. From this moment on the"
-            " role grants nothing; it stays listed, marked expired, until it is"
-            " renewed or removed. A date alone means 00:00 UTC that day."
+            "In UTC. Leave empty for a role that never expires. From this moment"
+            " on the role grants nothing; it stays listed, marked expired, until"
+            " it is renewed or removed."
         ),
     )
 

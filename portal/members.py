@@ -452,6 +452,8 @@ class ConfirmationPage(PageView):
             "current_id": str(role.id),
             "confirm": "yes",
         }
+        if self.form.expires.raw_data:  # the expiry asked for with the change
+            send["expires"] = self.form.expires.data or ""
         return {
             **member_page_json(self.membership, self.access),
             "status": 409,

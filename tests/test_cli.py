@@ -247,6 +247,8 @@ def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
         "delete-org",
         "set-base-role",
         "prune-login-failures",
+        # Time-limited roles (issue 19): tested in tests/test_role_expiry.py.
+        "sweep-expired",
     }
 
 
