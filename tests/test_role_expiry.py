@@ -170,27 +170,40 @@ def test_role_expiry_a_cached_filter_reads_the_clock_when_it_runs(
         assert {o.id for o in session.scalars(first)} == {1}
 
 
+def _condition(left: Any, cmp: str, right: Any) -> Condition:
+    """A data-filtering condition, as Oso's planner makes them."""
+    # polar's Condition: untyped ("Untyped oso" in portal/authz/policy.py).
+    made: Condition = Condition(left, cmp, right)  # type: ignore[no-untyped-call]
+    return made
+
+
+def _field(model: type, name: str) -> Projection:
+    """A field of model, as a condition's side."""
+    made: Projection = Projection(model, name)  # type: ignore[no-untyped-call]
+    return made
+
+
 def test_role_expiry_adapter_translates_active_to_the_hybrids_sql(
     app: Flask,
 ) -> None:
     with app.test_request_context():
         sqlize = RequestSessionAdapter.sqlize
-        active = Projection(OrganizationRole, "active")
+        active = _field(OrganizationRole, "active")
 
         def sql(condition: Condition) -> str:
             where = sqlize(condition)
             return str(select(OrganizationRole.id).where(where)).split("WHERE ")[1]
 
-        on = sql(Condition(active, "Eq", True))
+        on = sql(_condition(active, "Eq", True))
         assert on.startswith("organization_role.expires_at IS NULL OR"), on
         assert "= 1" not in on and "= true" not in on
-        off = sql(Condition(active, "Eq", False))
+        off = sql(_condition(active, "Eq", False))
         assert off.startswith("NOT (organization_role.expires_at IS NULL"), off
-        assert sql(Condition(True, "Neq", active)) == off
+        assert sql(_condition(True, "Neq", active)) == off
         for condition in (
-            Condition(active, "Gt", True),
-            Condition(active, "Eq", "yes"),
-            Condition(active, "Eq", Projection(RepositoryRole, "active")),
+            _condition(active, "Gt", True),
+            _condition(active, "Eq", "yes"),
+            _condition(active, "Eq", _field(RepositoryRole, "active")),
         ):
             with pytest.raises(UntranslatableCondition):
                 sqlize(condition)
