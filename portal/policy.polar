@@ -189,16 +189,14 @@ has_role(viewer: Viewer, name: String, repository: Repository) if
 
 # An expired grant grants nothing, nor does a grant whose holder's organization
 # role has expired (Viewer.repository_role_in reads both the same way). The
-# holder's organization role is reached from the grant (its user's role in the
-# grant's organization), so a list still asks one subquery of the grants.
+# holder's organization role is the grant's own membership (its user's role in
+# the grant's organization), so a list still asks one subquery of the grants.
 has_role(user: User, name: String, repository: Repository) if
   role in repository.roles and
   role.name = name and
   role.user_id = user.id and
   role.active = true and
-  membership in repository.organization.roles and
-  membership.user_id = user.id and
-  membership.active = true;
+  role.membership.active = true;
 
 # A RoleHolder holds its role in every organization; the resource block above
 # adds what the role includes ("MEMBER" if "OWNER").

@@ -210,16 +210,21 @@ def test_role_expiry_adapter_translates_active_to_the_hybrids_sql(
 
 
 def test_role_expiry_repository_list_has_no_per_row_subquery(app: Flask) -> None:
-    # why: the direct grant rule reads two chains from the repository (its
-    # grants; its organization's roles): each must be one uncorrelated
-    # subquery, not an EXISTS run again for every repository
+    # why: the direct grant rule reads the grant's membership (a relationship
+    # over two columns): joined inside the grants' one uncorrelated subquery,
+    # not an EXISTS run again for every repository
     with app.test_request_context():
         session = portal_db.get_session()
         ringo = session.scalars(select(User).where(User.email == demo.RINGO)).one()
         statement = get_oso().authorized_query(ringo, "READ", Repository)
         sql = str(statement.compile(session.get_bind()))
         assert "EXISTS" not in sql
-        assert sql.count("expires_at IS NULL") == 3  # org role x2, grant
+        assert sql.count("expires_at IS NULL") == 3  # grant, its membership, role
+        # The grant's membership: its holder's role in its own organization.
+        assert "repository_role.user_id = organization_role.user_id" in sql
+        assert (
+            "repository_role.organization_id = organization_role.organization_id" in sql
+        )
 
 
 # --- forms: setting, changing and clearing an expiry ---------------------------

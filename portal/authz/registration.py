@@ -86,9 +86,16 @@ def _python_type(column: ColumnProperty[Any]) -> type | None:
 
 
 def _relation(relationship: RelationshipProperty[Any]) -> Relation | None:
-    """The Oso Relation for a relationship joined on one column pair, else None."""
+    """The Oso Relation for a relationship joined on one column pair, else None.
+
+    Also a read-only "one" relationship over several column pairs (a grant's
+    membership: user and organization), stated with its first pair: Oso's
+    planner reads only the relation's name and types, and the data-filtering
+    adapter joins it on every pair (portal.authz.adapter.join_pairs).
+    """
     pairs = relationship.local_remote_pairs or []
-    if relationship.secondary is not None or len(pairs) != 1:
+    several = len(pairs) > 1 and relationship.viewonly and not relationship.uselist
+    if relationship.secondary is not None or not (len(pairs) == 1 or several):
         return None
     local, remote = pairs[0]
     return Relation(
