@@ -339,11 +339,18 @@ class AnExpiry:
 
 
 def expiry_field() -> StringField:
-    """The expiry of a role: a browser's date-and-time input, read in UTC."""
+    """The expiry of a role: a date, or a date and time, read in UTC."""
     return StringField(
         "Expires (UTC, optional)",
         validators=[Optional(), Length(max=40), AnExpiry()],
-        render_kw={"type": "datetime-local"},
+        # Typed, not a browser's date-and-time picker: its parts are Tab stops
+        # of their own and it shows the moment in the reader's locale's format,
+        # with nothing to say it is UTC.
+        render_kw={
+            "placeholder": "YYYY-MM-DD HH:MM",
+            "autocomplete": "off",
+            "spellcheck": "false",
+        },
         description=(
             "In UTC. Leave empty for a role that never expires. From this moment"
             " on the role grants nothing; it stays listed, marked expired, until"

@@ -2,10 +2,10 @@
 cannot be, and saying it in words.
 
 An expiry is a moment in UTC (pages say so). It is typed as a date and time,
-``2026-12-31 17:00`` (or ``2026-12-31T17:00``, what a browser's date-and-time
-input sends), or as a date alone, ``2026-12-31``, which means 00:00 UTC that
-day: the role grants nothing from that moment on. JSON may send ISO 8601 with
-``Z`` or an offset (converted to UTC). Blank means "never expires". Whether
+``2026-12-31 17:00`` (or ISO 8601's ``2026-12-31T17:00``), or as a date alone,
+``2026-12-31``, which means 00:00 UTC that day: the role grants nothing from
+that moment on. JSON may send ISO 8601 with ``Z`` or an offset (converted to
+UTC). Blank means "never expires". Whether
 the moment has passed is the one clock's (portal.infra.clock).
 """
 
@@ -77,11 +77,11 @@ def short_date(expires_at: datetime) -> str:
 
 
 def field_value(expires_at: datetime | None) -> str:
-    """expires_at as the form's field shows it ("2026-12-31T17:00", the value
-    of a browser's date-and-time input); "" for never."""
+    """expires_at as the form's field shows it ("2026-12-31 17:00"); "" for
+    never."""
     if expires_at is None:
         return ""
-    return clock.as_utc(expires_at).strftime("%Y-%m-%dT%H:%M")
+    return clock.as_utc(expires_at).strftime("%Y-%m-%d %H:%M")
 
 
 def describe(expires_at: datetime | None) -> str | None:
