@@ -28,7 +28,7 @@ from portal import (
     repository_access,
     views,
 )
-from portal.domain import demo
+from portal.domain import demo, expiry
 from portal.infra import db
 from portal.infra.config import load_config
 from portal.infra.logs import configure_logging
@@ -113,7 +113,14 @@ def register_extensions(app: Flask) -> None:
         permission_name=lambda code: authz.words().permission(code).name,
         # A sentence that ends with a name: {{ organization.name | full_stop }}.
         full_stop=wording.full_stop,
+        # Time-limited roles: "expires in 3 days" / "expired on 5 Dec 2026",
+        # "31 Dec 2026, 00:00 UTC", and whether it has expired (the one clock).
+        expiry_note=expiry.describe,
+        expiry_time=expiry.long_form,
+        audit_time=expiry.audit_time,
+        expiry_field=expiry.field_value,
     )
+    app.jinja_env.tests.update(expired=expiry.expired)
     # A global, not a context processor, so that imported macros see it too.
     app.jinja_env.globals.update(
         can=authz.can,

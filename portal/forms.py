@@ -35,12 +35,13 @@ from wtforms.validators import (
     EqualTo,
     InputRequired,
     Length,
+    Optional,
     StopValidation,
     ValidationError,
 )
 
 from portal.authz import words
-from portal.domain import outbox
+from portal.domain import expiry, outbox, roles
 from portal.domain.models import (
     REPOSITORY_ROLE_NAMES,
     ROLE_NAMES,
@@ -322,6 +323,50 @@ class RemoveForm(Form):
         return self.current.data == role.name and self.current_id.data == str(role.id)
 
 
+# ---- time-limited roles (issue 19): the optional expiry of a role or grant ----
+
+
+class AnExpiry:
+    """An optional expiry (portal.domain.expiry): blank is "never"; a moment
+    that is no date, or that has passed, is refused with what to type."""
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        try:
+            expiry.check_future(expiry.parse_expiry(field.data))
+        except expiry.ExpiryError as error:
+            field.errors = []
+            raise StopValidation(str(error)) from None
+
+
+def expiry_field() -> StringField:
+    """The expiry of a role: a date, or a date and time, read in UTC."""
+    return StringField(
+        "Expires (UTC, optional)",
+        validators=[Optional(), Length(max=40), AnExpiry()],
+        # Typed, not a browser's date-and-time picker: its parts are Tab stops
+        # of their own and it shows the moment in the reader's locale's format,
+        # with nothing to say it is UTC.
+        render_kw={
+            "placeholder": "YYYY-MM-DD HH:MM",
+            "autocomplete": "off",
+            "spellcheck": "false",
+        },
+        description=(
+            "In UTC. Leave empty for a role that never expires. From this moment"
+            " on the role grants nothing; it stays listed, marked expired, until"
+            " it is renewed or removed."
+        ),
+    )
+
+
+def wanted_expiry(field: Field) -> roles.Expires:
+    """What a validated expiry field asks for: KEEP when the form did not send
+    it (a row's select has none), else the moment (None: never)."""
+    if not field.raw_data:
+        return roles.KEEP
+    return expiry.parse_expiry(field.data)
+
+
 class MemberRoleForm(RemoveForm):
     """Change one member's role (the member page, and the row of the roles page);
     ``confirm`` is "yes" once an owner has confirmed a change of their own role
@@ -342,11 +387,22 @@ class MemberRoleForm(RemoveForm):
     )
     confirm = HiddenField()
     back = HiddenField()
+    # Time-limited roles: sent by the member page's form (blank: never), not by
+    # a row's select (the role then keeps its expiry).
+    expires = expiry_field()
 
     def validate_name(self, field: RadioField) -> None:
-        """Refuse a "change" to the role the form was drawn for."""
+        """Refuse a "change" to the role the form was drawn for (unless an
+        expiry was sent: the domain says whether that changes anything)."""
+        if self.expires.raw_data:
+            return
         if field.data in ROLE_NAMES and field.data == self.current.data:
             raise ValidationError(NO_CHANGE)
+
+    @property
+    def wanted_expiry(self) -> roles.Expires:
+        """The expiry asked for (KEEP: not sent)."""
+        return wanted_expiry(self.expires)
 
     @property
     def confirmed(self) -> bool:
@@ -692,6 +748,12 @@ class RepositoryGrantForm(Form):
         validators=[ARepositoryRole()],
         validate_choice=False,
     )
+    expires = expiry_field()  # time-limited grants (issue 19)
+
+    @property
+    def wanted_expiry(self) -> roles.Expires:
+        """The expiry asked for (KEEP: not sent; a new grant then never expires)."""
+        return wanted_expiry(self.expires)
 
 
 class RepositoryGrantRemoveForm(Form):
@@ -713,7 +775,8 @@ class RepositoryGrantRemoveForm(Form):
 
 
 class RepositoryGrantChangeForm(RepositoryGrantRemoveForm):
-    """Change a direct repository role (the select on a people row)."""
+    """Change a direct repository role (the select on a people row), and its
+    expiry when ``expires`` is sent (blank: never; not sent: as it is)."""
 
     name = SelectField(
         "Role",
@@ -721,6 +784,12 @@ class RepositoryGrantChangeForm(RepositoryGrantRemoveForm):
         validators=[ARepositoryRole()],
         validate_choice=False,
     )
+    expires = expiry_field()  # time-limited grants (issue 19)
+
+    @property
+    def wanted_expiry(self) -> roles.Expires:
+        """The expiry asked for (KEEP: not sent)."""
+        return wanted_expiry(self.expires)
 
 
 # --- password reset (issue 19) ---------------------------------------------------

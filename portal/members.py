@@ -43,7 +43,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from portal.authz import authorize, can, decide_rows, get_oso, words
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.words import Words, joined
-from portal.domain import member_search, roles
+from portal.domain import expiry, member_search, roles
 from portal.domain.member_search import RoleCounts
 from portal.domain.membership import Membership, membership_of
 from portal.domain.models import ROLE_NAMES, Organization, OrganizationRole, User
@@ -67,10 +67,14 @@ ASSIGN = ("CREATE_ROLE", "UPDATE_ROLE")
 
 
 def member_json(role: OrganizationRole) -> Body:
-    """A member as the lists and the member pages name them."""
+    """A member as the lists and the member pages name them; expires_at: when
+    their role ends (ISO 8601 UTC; null: never), and expired whether it has
+    (an expired role grants nothing, and is listed until renewed or removed)."""
     return {
         "user": {"id": role.user_id, "email": role.user.email},
         "role": role.name,
+        "expires_at": expiry.iso(role.expires_at),
+        "expired": expiry.expired(role.expires_at),
         "url": url_for(
             "members.member_show",
             org_id=role.organization_id,
@@ -256,9 +260,9 @@ def _what_changed(
     elif not gained and not lost:
         return made.say(said)  # the policy gives the two roles the same
     elif made.actor_id == made.user_id:
-        first = f"You are now {said.a_role(made.new)}."
+        first = f"You are now {said.a_role(made.new)}{made.until}."
     else:
-        first = f"{made.user_email} is now {said.a_role(made.new)}."
+        first = f"{made.user_email} is now {said.a_role(made.new)}{made.until}."
     they = "you" if made.actor_id == made.user_id else "they"
     parts = [
         f"{they} can {when} {_joined(said, codes, last)}"
@@ -337,11 +341,13 @@ def member_rows(
     members: Page[OrganizationRole] | None,
     counts: RoleCounts,
 ) -> list[Membership]:
-    """The memberships of the members shown, from the owner count the page has
-    read already (no query per row)."""
+    """The memberships of the members shown, from one count of the owners whose
+    role never expires (no query per row)."""
     if members is None:
         return []
-    owners, viewer_id = counts.by_role[roles.OWNER], _viewer_id()
+    # The owners the last-owner rule counts: those whose role never expires.
+    owners = roles.count_owners(db.get_session(), organization)
+    viewer_id = _viewer_id()
     return [
         Membership(role, organization, owners, viewer_id, words())
         for role in members.items
@@ -446,6 +452,8 @@ class ConfirmationPage(PageView):
             "current_id": str(role.id),
             "confirm": "yes",
         }
+        if self.form.expires.raw_data:  # the expiry asked for with the change
+            send["expires"] = self.form.expires.data or ""
         return {
             **member_page_json(self.membership, self.access),
             "status": 409,
@@ -586,7 +594,7 @@ def _apply_member_change(
         roles.reassign_user_role, db.get_session(), organization, member.user, name
     )
     try:
-        made = _commit(partial(change, actor=_actor()))
+        made = _commit(partial(change, actor=_actor(), expires=form.wanted_expiry))
     except roles.RoleError as error:
         _log_refusal(organization, error)
         return _render_member(
@@ -653,6 +661,8 @@ def _render_member(
     form.name.choices = change_choices()
     if form.name.data not in ROLE_NAMES:
         form.name.data = member.name
+    if not form.expires.raw_data:  # drawn with the role's expiry (blank: never)
+        form.expires.data = expiry.field_value(member.expires_at)
     membership = _membership(organization, member)
     access = _access(organization)
     return render(MemberPage(organization, membership, access, form, error), status)

@@ -182,14 +182,21 @@ has_role(actor: Actor, name: String, repository: Repository) if
 
 # A repository role granted directly, for decisions (one indexed query per
 # repository, remembered for the request: Viewer.repository_role_in) and for
-# lists (the repository's role rows, one SQL join).
+# lists (the repository's role rows, one SQL join). Only while both the grant
+# and its holder's organization role are active (see below).
 has_role(viewer: Viewer, name: String, repository: Repository) if
   name = viewer.repository_role_in(repository);
 
+# An expired grant grants nothing, nor does a grant whose holder's organization
+# role has expired (Viewer.repository_role_in reads both the same way). The
+# holder's organization role is the grant's own membership (its user's role in
+# the grant's organization), so a list still asks one subquery of the grants.
 has_role(user: User, name: String, repository: Repository) if
   role in repository.roles and
   role.name = name and
-  role.user_id = user.id;
+  role.user_id = user.id and
+  role.active = true and
+  role.membership.active = true;
 
 # A RoleHolder holds its role in every organization; the resource block above
 # adds what the role includes ("MEMBER" if "OWNER").
@@ -205,14 +212,19 @@ has_role(holder: RoleHolder, name: String, _: Repository) if
 
 # Decisions (one resource, the current request): the Viewer looks up its single role
 # in this organization with one indexed query and remembers it for the request, so
-# the cost does not grow with the number of organizations a user belongs to.
+# the cost does not grow with the number of organizations a user belongs to. An
+# expired role is no role (role_in returns nil).
 has_role(viewer: Viewer, name: String, organization: Organization) if
   name = viewer.role_in(organization);
 
 # Lists ("organizations I can read"): the same fact walked from the organization's
 # role rows, which data filtering turns into one SQL join. Only plain field access
 # here: a method call would receive an unbound variable during data filtering.
+# A time-limited role grants nothing from its expiry on: ``active`` is
+# ``expires_at`` unset or later than now (the one clock's, read when the SQL
+# runs); Viewer.role_in reads only active roles the same way.
 has_role(user: User, name: String, organization: Organization) if
   role in organization.roles and
   role.user_id = user.id and
+  role.active = true and
   role.name = name;

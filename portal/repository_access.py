@@ -22,7 +22,8 @@ act, render.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 
 from flask import Blueprint, current_app, url_for
@@ -34,7 +35,7 @@ from werkzeug.wrappers import Response
 from portal.authz import authorize, can, current_viewer, repository_access, words
 from portal.authz.repository_explain import REPOSITORY, PersonAccess, RepositoryAccess
 from portal.authz.words import joined
-from portal.domain import repository_roles
+from portal.domain import expiry, repository_roles
 from portal.domain.models import REPOSITORY_ROLE_NAMES, Organization, Repository, User
 from portal.domain.paging import Page
 from portal.domain.roles import RoleError
@@ -68,15 +69,34 @@ class PersonRow:
     email: str
     org_role: str
     direct: str | None
-    access: PersonAccess
+    access: PersonAccess  # what their active roles give (an expired one: none)
     is_me: bool
+    # Time-limited roles: when the organization role and the direct grant end
+    # (None: never); an expired one is listed, marked, and gives nothing.
+    org_expires: datetime | None = None
+    direct_expires: datetime | None = None
+
+    @property
+    def org_expired(self) -> bool:
+        """Whether their organization role has expired (then so has all access)."""
+        return expiry.expired(self.org_expires)
+
+    @property
+    def direct_expired(self) -> bool:
+        """Whether the direct grant has expired (or their organization role)."""
+        return self.direct is not None and (
+            self.org_expired or expiry.expired(self.direct_expires)
+        )
 
     def json(self) -> Body:
         """The row as the JSON API says it (codes; reasons in words)."""
         return {
             "user": {"id": self.user_id, "email": self.email},
             "org_role": self.org_role,
+            "org_role_expires_at": expiry.iso(self.org_expires),
             "direct_role": self.direct,
+            "expires_at": expiry.iso(self.direct_expires),
+            "expired": self.direct_expired,
             "role": self.access.role,
             "reasons": [str(reason) for reason in self.access.reasons],
         }
@@ -100,6 +120,9 @@ class RepositoryPage(PageView):
     may_manage: bool
     role_names: Sequence[str] = REPOSITORY_ROLE_NAMES
     error: str | None = None
+    # When the viewer's roles that give them access here end, in sentences
+    # (time-limited roles; empty: none of them expires).
+    my_expiry: Sequence[str] = ()
 
     def json(self) -> Body:
         """The repository, its organization, my role and permissions, the
@@ -150,6 +173,7 @@ def grant_create(org_id: int, repo_id: int) -> ResponseReturnValue:
         repository,
         text(form.user_email),
         text(form.name),
+        expires=form.wanted_expiry,
     )
     return _apply(repository, grant, form)
 
@@ -171,6 +195,7 @@ def grant_update(org_id: int, repo_id: int, user_id: int) -> ResponseReturnValue
         user_id,
         text(form.name),
         form.shown,
+        expires=form.wanted_expiry,
     )
     return _apply(repository, change)
 
@@ -286,6 +311,9 @@ def what_changed(
         return (
             f"{who} {is_} already granted {held} on {where} directly: nothing changed."
         )
+    if made.old == made.new and made.new is not None:  # only the expiry changed
+        held = said.role(made.new, REPOSITORY).name
+        return f"{who} {is_} granted {held} on {where} directly{_until(made)}."
     gained, lost = explain.change(before, after)
     if made.new is None:
         first = f"{who} no longer {has} a role on {where} directly."
@@ -301,6 +329,8 @@ def what_changed(
         if codes
     ]
     sentences = [first]
+    if made.new is not None and made.new_expires is not None:
+        sentences.append(f"The grant expires on {expiry.long_form(made.new_expires)}.")
     if parts:
         rest = "; ".join(parts)
         sentences.append(f"{rest[:1].upper()}{rest[1:]}.")
@@ -316,6 +346,14 @@ def what_changed(
     return " ".join(sentences)
 
 
+def _until(made: repository_roles.GrantChange) -> str:
+    """The grant's new expiry as the end of a sentence: " until 31 Dec 2026,
+    00:00 UTC", or " with no expiry" (cleared)."""
+    if made.new_expires is not None:
+        return f" until {expiry.long_form(made.new_expires)}"
+    return " with no expiry"
+
+
 def _phrases(explain: RepositoryAccess, codes: Sequence[str], last: str) -> str:
     """Permissions as a sentence says them: "push changes and rename the
     repository"."""
@@ -328,6 +366,38 @@ def _log(what: str, org_id: int, repo_id: int, detail: object) -> None:
     current_app.logger.info(
         "repository role %s: org=%s repo=%s detail=%s", what, org_id, repo_id, detail
     )
+
+
+def _person_row(
+    explain: RepositoryAccess,
+    base: str | None,
+    organization: Organization,
+    viewer_id: int | None,
+    user_id: int,
+    email: str,
+    org_role: str,
+    direct: str | None,
+    org_expires: datetime | None,
+    direct_expires: datetime | None,
+) -> PersonRow:
+    """One row of the people with access, explained from the roles that are
+    active now (an expired organization role gives nothing, and neither does
+    a grant that or whose holder's organization role has expired: the
+    policy's rule, Viewer.repository_role_in)."""
+    row = PersonRow(
+        user_id,
+        email,
+        org_role,
+        direct,
+        explain.person(None, base, None, organization.name),
+        user_id == viewer_id,
+        org_expires,
+        direct_expires,
+    )
+    active_org = None if row.org_expired else org_role
+    active_direct = None if row.direct_expired else direct
+    access = explain.person(active_org, base, active_direct, organization.name)
+    return replace(row, access=access)
 
 
 def _render(
@@ -362,20 +432,14 @@ def _render(
         )
         found = page_of(statement, rows=True)
         rows = [
-            PersonRow(
-                user_id,
-                email,
-                org_role,
-                direct,
-                explain.person(org_role, base, direct, organization.name),
-                user_id == viewer.user_id,
-            )
-            for user_id, email, org_role, direct in found.items
+            _person_row(explain, base, organization, viewer.user_id, *item)
+            for item in found.items
         ]
         people = Page(
             items=rows, number=found.number, per_page=found.per_page, total=found.total
         )
     may_manage = "MANAGE_ROLES" in my_permissions
+    my_expiry = _my_expiry(repository, organization, viewer.user_id)
     page = RepositoryPage(
         repository,
         organization,
@@ -388,5 +452,39 @@ def _render(
         may_list,
         may_manage,
         error=error,
+        my_expiry=my_expiry,
     )
     return render(page, status)
+
+
+def _my_expiry(
+    repository: Repository, organization: Organization, user_id: int | None
+) -> list[str]:
+    """When the viewer's organization role and direct grant here end, as the
+    page says it ("Your Member role in The Beatles expires in 3 days: 31 Dec
+    2026, 00:00 UTC."); one query. Expired ones give nothing and are not said
+    (the viewer would not see this page through them)."""
+    if user_id is None:
+        return []
+    found = repository_roles.my_expiries(db.get_session(), repository, user_id)
+    if found is None:
+        return []
+    org_role, org_expires, direct, direct_expires = found
+    said = words()
+    ends = []
+    if org_expires is not None and not expiry.expired(org_expires):
+        ends.append(
+            f"Your {said.role(org_role).name} role in {organization.name}"
+            f" {expiry.describe(org_expires)}: {expiry.long_form(org_expires)}."
+        )
+    if (
+        direct is not None
+        and direct_expires is not None
+        and not expiry.expired(direct_expires)
+    ):
+        ends.append(
+            f"Your {said.role(direct, REPOSITORY).name} role granted on"
+            f" {repository.name} {expiry.describe(direct_expires)}:"
+            f" {expiry.long_form(direct_expires)}."
+        )
+    return ends

@@ -18,11 +18,11 @@ Imports only SQLAlchemy and portal: bench/run.py uses the bulk path too.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from portal.domain import demo
@@ -215,3 +215,43 @@ def _insert(
     if not rows:
         return []
     return sorted(session.scalars(insert(model).returning(model.id), rows))
+
+
+# --- Time-limited roles (issue 19) -------------------------------------------
+
+
+class MovingClock:
+    """A clock for app.config["CLOCK"] that a test moves (advance)."""
+
+    def __init__(self, start: datetime = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)):
+        """A clock that reads start until moved."""
+        self.now = start
+
+    def __call__(self) -> datetime:
+        """The clock's time."""
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move the clock forward by timedelta(**delta)."""
+        self.now += timedelta(**delta)
+
+
+def expire_some(
+    session: Session,
+    model: type[OrganizationRole] | type[RepositoryRole],
+    ids: Iterable[int],
+    now: datetime,
+    chance: Callable[[], float],
+) -> None:
+    """Give some of the rows ids of model an expiry a few hours before or after
+    now (about half of them; chance() draws in [0, 1)): for random data in which
+    roles have expired, expire later, or never."""
+    for row_id in ids:
+        draw = chance()
+        if draw < 0.5:
+            hours = int(draw * 24) - 6  # -6 .. +5 hours from now
+            session.execute(
+                update(model)
+                .where(model.id == row_id)
+                .values(expires_at=now + timedelta(hours=hours, minutes=30))
+            )

@@ -5,12 +5,15 @@ roles (several seeds), and in every round (a request of its own) compares the
 cached lists (every action, organizations and repositories) and decisions
 (organizations, repositories and roles) with Oso asked directly
 (``Oso.authorized_query`` / ``Oso.authorized_actions``, which bypass PortalOso's
-caches); between rounds roles are added, changed and removed.
+caches); between rounds roles are added, changed and removed, and the clock
+moves on two hours (about half the roles expire some hours before or after the
+start: some expire between two requests, with no row changing).
 """
 
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +41,12 @@ from portal.domain.models import (
 from portal.infra import db as portal_db
 from tests.conftest import AuthActions
 from tests.factories import (
+    MovingClock,
     bulk_organizations,
     bulk_repositories,
     bulk_roles,
     bulk_users,
+    expire_some,
 )
 from tests.test_policy import ORG_ACTIONS
 
@@ -60,13 +65,14 @@ CLASSES: tuple[type[Base], ...] = (Organization,)
 DECIDED: tuple[type[Base], ...] = (*CLASSES, Repository, OrganizationRole)
 
 
-def _generate(session: Session, rng: random.Random) -> None:
-    """10 organizations with 0-4 repositories, 6 users, random roles."""
+def _generate(session: Session, rng: random.Random, now: datetime) -> None:
+    """10 organizations with 0-4 repositories, 6 users, random roles, about half
+    of which expire a few hours before or after now."""
     orgs = bulk_organizations(session, 10)
     for org_id in orgs:
         bulk_repositories(session, org_id, rng.randint(0, 4))
     users = bulk_users(session, 6)
-    bulk_roles(
+    roles = bulk_roles(
         session,
         [
             (user_id, org_id, rng.choice(ROLE_NAMES))
@@ -74,6 +80,7 @@ def _generate(session: Session, rng: random.Random) -> None:
             for org_id in rng.sample(orgs, rng.randint(0, 5))
         ],
     )
+    expire_some(session, OrganizationRole, roles, now, rng.random)
     session.commit()
 
 
@@ -114,6 +121,15 @@ def _random_users(session: Session) -> list[User]:
             select(User).where(User.email.not_in(demo.USERS[1:])).order_by(User.id)
         )
     )
+
+
+def _expired_roles(app: Flask) -> set[int]:
+    """The ids of the roles expired by now (the app's clock)."""
+    with app.test_request_context():
+        session = portal_db.get_session()
+        return set(
+            session.scalars(select(OrganizationRole.id).where(~OrganizationRole.active))
+        )
 
 
 def _ids(session: Session, statement: Any) -> set[int]:
@@ -158,8 +174,11 @@ def test_authz_cache_equals_uncached_oso_on_random_data(
     app: Flask, db: Session, seed: int
 ) -> None:
     rng = random.Random(seed)
-    _generate(db, rng)
+    clock = MovingClock()
+    app.config["CLOCK"] = clock
+    _generate(db, rng, clock.now)
     oso = get_oso(app)
+    expiring = _expired_roles(app)
     for round_number in range(ROUNDS):
         hits = oso.cache_hits
         assert _compare_one_request(app) > 300  # 7 users x lists and rows
@@ -167,6 +186,11 @@ def test_authz_cache_equals_uncached_oso_on_random_data(
             # why: a differential test of a cache that is never hit proves nothing
             assert oso.cache_hits > hits
         _change_roles(db, rng)
+        # why: roles expire between two requests with no row changing: a cache
+        # that kept an answer past a role's expiry differs from Oso here
+        clock.advance(hours=2)
+    # why: the data had roles that expired while the test ran
+    assert _expired_roles(app) - expiring, "no role expired between rounds"
 
 
 def _compare_rows_together(app: Flask) -> int:
@@ -197,7 +221,9 @@ def test_authz_cache_rows_decided_together_equal_uncached_oso(
     # why: the roles page asks about all its rows in one Polar query and keeps
     # each row's answer under that row's key; both must equal Oso row by row
     rng = random.Random(seed)
-    _generate(db, rng)
+    clock = MovingClock()
+    app.config["CLOCK"] = clock
+    _generate(db, rng, clock.now)
     oso = get_oso(app)
     oso.clear_caches()
     for round_number in range(ROUNDS):
@@ -206,6 +232,7 @@ def test_authz_cache_rows_decided_together_equal_uncached_oso(
         if round_number:
             assert oso.cache_hits > hits  # answers kept from the batch are used
         _change_roles(db, rng)
+        clock.advance(hours=2)  # some roles expire between requests
 
 
 def test_authz_cache_role_change_shows_on_the_very_next_request(

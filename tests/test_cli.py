@@ -257,6 +257,8 @@ def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
         # seed --reset-demo below.
         "set-password",
         "prune-password-resets",
+        # Time-limited roles (issue 19): tested in tests/test_role_expiry.py.
+        "sweep-expired",
     }
 
 

@@ -353,7 +353,15 @@ def _other_role(context: Context) -> dict[str, str]:
     """Change a role to another one below OWNER (the form's hidden ``current``
     says which role it was shown for)."""
     current = context.values["current"]
-    return {"name": next(n for n in ROLE_NAMES if n not in {current, OWNER})}
+    return {
+        "name": next(n for n in ROLE_NAMES if n not in {current, OWNER}),
+        # Time-limited roles (issue 19): optional; an expiry far ahead.
+        "expires": context.values.get("expires") or FAR_EXPIRY,
+    }
+
+
+# An expiry no test outlives (a role that expires, in a form that takes one).
+FAR_EXPIRY = "2099-12-31 00:00"
 
 
 def _new_password(context: Context) -> dict[str, str]:
@@ -387,7 +395,7 @@ def _repository_grant(context: Context) -> dict[str, str]:
     """Give a member of the organization a role on the repository directly."""
     roles = demo.ROLES[int(str(context.args["org_id"]))]
     email = next(user for user, role in roles.items() if role == "MEMBER")
-    return {"user_email": email, "name": "WRITER"}
+    return {"user_email": email, "name": "WRITER", "expires": FAR_EXPIRY}
 
 
 def _new_repository(context: Context) -> dict[str, str]:
@@ -419,6 +427,8 @@ HARMLESS: dict[str, Callable[[Context], dict[str, str]]] = {
     "org_admin.settings_update": _settings,
     "org_admin.organization_delete": _typed_name,
     "repository_access.grant_create": _repository_grant,
+    # A grant's row form, its role as shown, given an expiry (issue 19).
+    "repository_access.grant_update": lambda context: {"expires": FAR_EXPIRY},
     "repositories.repository_create": _new_repository,
     "repositories.repository_settings": _repository_rename,
     "repositories.repository_delete": _typed_repository_name,

@@ -230,6 +230,9 @@ def test_json_roles_members_counts_and_search(john: Api) -> None:
         {
             "user": {"id": RINGO_ID, "email": demo.RINGO},
             "role": "MEMBER",
+            # Time-limited roles (issue 19): a role that never expires.
+            "expires_at": None,
+            "expired": False,
             "url": f"/orgs/1/roles/{RINGO_ID}",
             "may_change": True,
             "may_remove": True,

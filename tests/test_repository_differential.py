@@ -9,7 +9,10 @@ base roles, organization roles and repository roles granted directly, every list
 every organization) must hold exactly the rows whose decision allows READ, and
 still after random changes made between requests, with the app's caches warm
 (the same PortalOso throughout): a decision cached under a key that misses one
-of the changed inputs would show here as a difference.
+of the changed inputs would show here as a difference. About half the roles and
+grants expire some hours before or after the start, and the clock moves on two
+hours between rounds: an expired role or grant gives nothing, in lists and
+decisions alike, from the request after its expiry.
 
 The last tests pin that key (portal/authz/reads.py) one input at a time.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +45,13 @@ from portal.domain.models import (
 )
 from portal.infra import db as portal_db
 from tests.factories import (
+    MovingClock,
     bulk_organizations,
     bulk_repositories,
     bulk_repository_roles,
     bulk_roles,
     bulk_users,
+    expire_some,
 )
 
 POLICY = Path(__file__).resolve().parents[1] / "portal" / "policy.polar"
@@ -59,9 +65,10 @@ REPO_ACTIONS = {"READ", "PUSH", "LIST_ROLES", "UPDATE", "DELETE", "MANAGE_ROLES"
 PEOPLE = "LIST_ROLES"
 
 
-def _generate(session: Session, rng: random.Random) -> None:
+def _generate(session: Session, rng: random.Random, now: datetime) -> None:
     """8 organizations (random base roles) with 0-5 repositories, 6 users with
-    random organization roles, and random grants to members."""
+    random organization roles, and random grants to members; about half the
+    roles and grants expire a few hours before or after now."""
     orgs = bulk_organizations(session, 8)
     for org_id in orgs:
         bulk_repositories(session, org_id, rng.randint(0, 5))
@@ -71,7 +78,7 @@ def _generate(session: Session, rng: random.Random) -> None:
             .values(base_repository_role=rng.choice(BASE_ROLES))
         )
     users = bulk_users(session, 6)
-    bulk_roles(
+    roles = bulk_roles(
         session,
         [
             (user_id, org_id, rng.choice(ROLE_NAMES))
@@ -79,6 +86,7 @@ def _generate(session: Session, rng: random.Random) -> None:
             for org_id in rng.sample(orgs, rng.randint(1, 5))
         ],
     )
+    expire_some(session, OrganizationRole, roles, now, rng.random)
     members = session.execute(
         select(OrganizationRole.user_id, Repository.id, Repository.organization_id)
         .join(
@@ -87,7 +95,7 @@ def _generate(session: Session, rng: random.Random) -> None:
         )
         .where(OrganizationRole.user_id.in_(users))
     ).all()
-    bulk_repository_roles(
+    grants = bulk_repository_roles(
         session,
         [
             (user_id, repo_id, org_id, rng.choice(REPOSITORY_ROLE_NAMES))
@@ -95,6 +103,7 @@ def _generate(session: Session, rng: random.Random) -> None:
             if rng.random() < 0.3
         ],
     )
+    expire_some(session, RepositoryRole, grants, now, rng.random)
     session.commit()
 
 
@@ -241,9 +250,12 @@ def test_repository_lists_equal_decisions_through_changes(
     app: Flask, db: Session, seed: int
 ) -> None:
     rng = random.Random(seed)
-    _generate(db, rng)
+    clock = MovingClock()
+    app.config["CLOCK"] = clock
+    _generate(db, rng, clock.now)
     oso = get_oso(app)
     made: list[str] = []
+    expired = _expired(app)
     for round_number in range(ROUNDS):
         hits = oso.cache_hits
         assert _compare_one_request(app) > 100, made
@@ -251,6 +263,32 @@ def test_repository_lists_equal_decisions_through_changes(
             # why: with cold caches this would test nothing of their keys
             assert oso.cache_hits > hits
         made = _change(db, rng)
+        # why: roles and grants expire between requests with no row changing
+        clock.advance(hours=2)
+    assert _expired(app) - expired, "nothing expired between rounds"
+
+
+def _expired(app: Flask) -> set[tuple[str, int]]:
+    """The organization roles and grants expired by now (the app's clock); and
+    Python's side of ``active`` agrees with SQL's on every row."""
+    with app.test_request_context():
+        session = portal_db.get_session()
+        found: set[tuple[str, int]] = set()
+        active = set(
+            session.scalars(select(OrganizationRole.id).where(OrganizationRole.active))
+        )
+        for role in session.scalars(select(OrganizationRole)):
+            assert role.active == (role.id in active), role
+            if not role.active:
+                found.add(("OrganizationRole", role.id))
+        active = set(
+            session.scalars(select(RepositoryRole.id).where(RepositoryRole.active))
+        )
+        for grant in session.scalars(select(RepositoryRole)):
+            assert grant.active == (grant.id in active), grant
+            if not grant.active:
+                found.add(("RepositoryRole", grant.id))
+        return found
 
 
 BASE_ROLE_RULE = "  name = organization.base_repository_role;\n"
@@ -278,7 +316,8 @@ def test_repository_lists_equal_decisions_with_not_equal_on_nil(
     )
     variant = build_oso(path)
     rng = random.Random(SEEDS[0])
-    _generate(db, rng)
+    app.config["CLOCK"] = clock = MovingClock()
+    _generate(db, rng, clock.now)
     # Not vacuous: Randall, a MEMBER of Monsters Inc. (no base role) with no
     # grant there, reads Paperwork through the variant's rule alone.
     with app.test_request_context():
@@ -289,6 +328,7 @@ def test_repository_lists_equal_decisions_with_not_equal_on_nil(
     for _ in range(ROUNDS):
         assert _compare_one_request(app, variant) > 100
         _change(db, rng)
+        clock.advance(hours=2)
 
 
 # --- the decision cache's key for a Repository ----------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from portal.domain.models import (
@@ -20,6 +20,10 @@ class Viewer:
 
     ``role_in`` costs one indexed query per organization and is remembered, so the
     cost of a decision does not depend on how many organizations the user is in.
+    Only active roles are read (``expires_at`` unset or later than the one
+    clock's now): an expired role is no role, and a direct repository grant
+    counts only while its holder's organization role is active too. What is
+    remembered lives for one request (one Viewer), never across requests.
     """
 
     def __init__(self, session: Session, user_id: int | None) -> None:
@@ -30,7 +34,7 @@ class Viewer:
         self._repository_roles: dict[int, str | None] = {}
 
     def role_in(self, organization: Organization) -> str | None:
-        """The name of this user's role in organization, or None."""
+        """The name of this user's active role in organization, or None."""
         if self.user_id is None:
             return None
         if organization.id not in self._roles:
@@ -38,6 +42,7 @@ class Viewer:
                 select(OrganizationRole.name).where(
                     OrganizationRole.user_id == self.user_id,
                     OrganizationRole.organization_id == organization.id,
+                    OrganizationRole.active,
                 )
             )
         return self._roles[organization.id]
@@ -53,6 +58,7 @@ class Viewer:
             select(OrganizationRole.organization_id, OrganizationRole.name).where(
                 OrganizationRole.user_id == self.user_id,
                 OrganizationRole.organization_id.in_(wanted),
+                OrganizationRole.active,
             )
         )
         found: dict[int, str] = dict(rows.all())
@@ -61,7 +67,8 @@ class Viewer:
 
     def repository_role_in(self, repository: Repository) -> str | None:
         """The name of the repository role granted to this user directly on
-        repository, or None (what the organization gives is the policy's)."""
+        repository, or None (what the organization gives is the policy's); None
+        too when the grant or the user's organization role has expired."""
         if self.user_id is None:
             return None
         if repository.id not in self._repository_roles:
@@ -75,9 +82,19 @@ class Viewer:
         if not wanted or self.user_id is None:
             return
         rows = self.session.execute(
-            select(RepositoryRole.repository_id, RepositoryRole.name).where(
+            select(RepositoryRole.repository_id, RepositoryRole.name)
+            .join(
+                OrganizationRole,
+                and_(
+                    OrganizationRole.user_id == RepositoryRole.user_id,
+                    OrganizationRole.organization_id == RepositoryRole.organization_id,
+                ),
+            )
+            .where(
                 RepositoryRole.user_id == self.user_id,
                 RepositoryRole.repository_id.in_(wanted),
+                RepositoryRole.active,
+                OrganizationRole.active,
             )
         )
         found: dict[int, str] = dict(rows.all())

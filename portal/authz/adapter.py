@@ -57,11 +57,13 @@ from sqlalchemy import (
     any_,
     false,
     func,
+    not_,
     or_,
     select,
     true,
 )
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Session
 
 from portal.infra import db
@@ -211,30 +213,7 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
             return condition
         from_root = [r for r in relations if r.left is filter.model]
         if len(from_root) == 1:
-            [first] = from_root
-            field = filter.types[first.left].fields[first.name]
-            right = filter.types[field.other_type].cls
-            rest = [_join_target(filter, r) for r in relations if r is not first]
-            subquery = (
-                select(getattr(right, field.other_field))
-                .select_from(right, *(target for target, _ in rest))
-                .where(*(on for _, on in rest), condition)
-                # Tied to the outer query by the root alone (when a condition
-                # reads the root row), never by a table the caller joins (/repos
-                # joins the organization to sort by its name): SQLAlchemy would
-                # tie it to that too, and the database would run it per row.
-                .correlate(filter.model)
-            )
-            column: Any = getattr(first.left, field.my_field)
-            if self.session.get_bind().dialect.name == "postgresql":
-                # PostgreSQL plans "x IN (SELECT ...) OR y IN (SELECT ...)" as a
-                # scan of the whole table probing both (100,000 repositories:
-                # 30-60 ms); "x = ANY(ARRAY(SELECT ...))" is an index condition
-                # on a value computed once, so the alternatives become one
-                # bitmap OR of index scans (2-9 ms, bench/repository_sql.py).
-                array = func.array(subquery.scalar_subquery())
-                return cast("ColumnElement[bool]", column == any_(array))
-            return cast("ColumnElement[bool]", column.in_(subquery))
+            return self._in_subquery(filter, from_root[0], relations, condition)
         targets, ons = zip(
             *(_join_target(filter, relation) for relation in relations), strict=True
         )
@@ -246,6 +225,46 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
             .exists()
         )
 
+    def _in_subquery(
+        self,
+        filter: DataFilter,
+        first: Relation,
+        relations: tuple[Relation, ...],
+        condition: ColumnElement[bool],
+    ) -> ColumnElement[bool]:
+        """``root.column IN (SELECT ...)`` over first (a relation leaving the
+        root) and the relations of relations that go on from it, where
+        condition holds (see _group_condition)."""
+        if len(join_pairs(first.left, first.name)) > 1:
+            # No single column of the root to test IN (no rule needs one yet).
+            raise UntranslatableCondition(
+                f"_ in {first.left.__name__}.{first.name}",
+                "a relation over several columns leaving the root",
+            )
+        field = filter.types[first.left].fields[first.name]
+        right = filter.types[field.other_type].cls
+        rest = [_join_target(filter, r) for r in relations if r is not first]
+        subquery = (
+            select(getattr(right, field.other_field))
+            .select_from(right, *(target for target, _ in rest))
+            .where(*(on for _, on in rest), condition)
+            # Tied to the outer query by the root alone (when a condition
+            # reads the root row), never by a table the caller joins (/repos
+            # joins the organization to sort by its name): SQLAlchemy would
+            # tie it to that too, and the database would run it per row.
+            .correlate(filter.model)
+        )
+        column: Any = getattr(first.left, field.my_field)
+        if self.session.get_bind().dialect.name == "postgresql":
+            # PostgreSQL plans "x IN (SELECT ...) OR y IN (SELECT ...)" as a
+            # scan of the whole table probing both (100,000 repositories:
+            # 30-60 ms); "x = ANY(ARRAY(SELECT ...))" is an index condition
+            # on a value computed once, so the alternatives become one
+            # bitmap OR of index scans (2-9 ms, bench/repository_sql.py).
+            array = func.array(subquery.scalar_subquery())
+            return cast("ColumnElement[bool]", column == any_(array))
+        return cast("ColumnElement[bool]", column.in_(subquery))
+
     def execute_query(self, query: Select[Any]) -> list[Any]:
         """Run a statement from build_query on the request session."""
         return list(self.session.scalars(query).all())
@@ -253,12 +272,42 @@ class RequestSessionAdapter(SqlAlchemyAdapter):
     @staticmethod
     def sqlize(cond: Condition) -> Any:
         """The SQL expression for one condition; raises if it has none."""
+        hybrid = _hybrid_condition(cond)
+        if hybrid is not None:
+            return hybrid
         if cond.cmp in ("In", "Nin"):
             return _membership(cond)
         compare = _COMPARISONS.get(cond.cmp)
         if compare is None:
             raise UntranslatableCondition(cond, "unknown comparison")
         return compare(_sql_side(cond.left), _sql_side(cond.right))
+
+
+def _hybrid_condition(cond: Condition) -> ColumnElement[bool] | None:
+    """SQL for a condition on a boolean hybrid property (``role.active =
+    true``), or None when neither side is one.
+
+    The hybrid's SQL side is the expression itself (``expires_at IS NULL OR
+    expires_at > :now``, never NULL, as Python's side is never nil), so ``=
+    true`` is the expression and ``= false`` its negation; nothing else about a
+    hybrid has a faithful translation (``expression = 1`` would hide the
+    expression from the planner, and a comparison with a column or a non-bool
+    means something else in Polar than in SQL).
+    """
+    sides = [(cond.left, cond.right), (cond.right, cond.left)]
+    for side, other in sides:
+        if not (isinstance(side, Projection) and side.field is not None):
+            continue
+        descriptor = sa_inspect(side.source).all_orm_descriptors.get(side.field)
+        if not isinstance(descriptor, hybrid_property):
+            continue
+        if cond.cmp not in ("Eq", "Neq") or not isinstance(other, bool):
+            raise UntranslatableCondition(
+                cond, "a hybrid property compared other than with true or false"
+            )
+        expression: ColumnElement[bool] = getattr(side.source, side.field)
+        return expression if other == (cond.cmp == "Eq") else not_(expression)
+    return None
 
 
 def _membership(cond: Condition) -> Any:
@@ -452,11 +501,25 @@ def _joins_one_row(filter: DataFilter, relation: Relation) -> bool:
 def _join_target(
     filter: DataFilter, relation: Relation
 ) -> tuple[Any, ColumnElement[bool]]:
-    """The class a relation of the filter joins to, and the ON clause."""
+    """The class a relation of the filter joins to, and the ON clause (every
+    column pair of the relationship: see join_pairs)."""
     field = filter.types[relation.left].fields[relation.name]
     right = filter.types[field.other_type].cls
+    pairs = join_pairs(relation.left, relation.name)
+    if len(pairs) > 1:
+        return right, and_(*(mine == theirs for mine, theirs in pairs))
     on = getattr(relation.left, field.my_field) == getattr(right, field.other_field)
     return right, on
+
+
+def join_pairs(model: Any, name: str) -> list[tuple[Any, Any]]:
+    """The column pairs model's relationship name joins on (empty for a name
+    that is no relationship). Oso's Relation states one pair; a grant's
+    membership (portal.authz.registration) has two."""
+    relationship = sa_inspect(model).relationships.get(name)
+    if relationship is None:
+        return []
+    return list(relationship.local_remote_pairs or [])
 
 
 def _condition_key(cond: Condition) -> tuple[Any, ...]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from oso import Oso, Relation
 from sqlalchemy import inspect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
 from sqlalchemy_oso.auth import default_polar_model_name
 from sqlalchemy_oso.compat import iterate_model_classes
@@ -38,7 +39,8 @@ def register_mapped_classes(oso: Oso, base: type) -> None:
 
 
 def mapped_fields(mapper: Mapper[Any]) -> dict[str, Any]:
-    """Oso fields of a mapped class: column types and relationships as Relations.
+    """Oso fields of a mapped class: column types, relationships as Relations,
+    and hybrid properties with a typed SQL expression (``active``: bool).
 
     A column without a Python type, or a relationship Oso's Relation cannot state
     (through a secondary table, or over more than one column pair), is left out:
@@ -54,7 +56,25 @@ def mapped_fields(mapper: Mapper[Any]) -> dict[str, Any]:
         relation = _relation(relationship)
         if relation is not None:
             fields[relationship.key] = relation
+    for key, descriptor in mapper.all_orm_descriptors.items():
+        # (Not the name its SQL side is defined under: ``_active_expression``.)
+        if isinstance(descriptor, hybrid_property) and not key.startswith("_"):
+            python_type = _hybrid_type(mapper.class_, key)
+            if python_type is not None:
+                fields[key] = python_type
     return fields
+
+
+def _hybrid_type(cls: type, key: str) -> type | None:
+    """The Python type of a hybrid property's SQL expression (bool for
+    ``active``), or None when it has none: the adapter turns a condition on it
+    into that expression (portal.authz.adapter)."""
+    expression = getattr(cls, key)
+    try:
+        python_type: type = expression.type.python_type
+    except (AttributeError, NotImplementedError):
+        return None
+    return python_type
 
 
 def _python_type(column: ColumnProperty[Any]) -> type | None:
@@ -66,9 +86,16 @@ def _python_type(column: ColumnProperty[Any]) -> type | None:
 
 
 def _relation(relationship: RelationshipProperty[Any]) -> Relation | None:
-    """The Oso Relation for a relationship joined on one column pair, else None."""
+    """The Oso Relation for a relationship joined on one column pair, else None.
+
+    Also a read-only "one" relationship over several column pairs (a grant's
+    membership: user and organization), stated with its first pair: Oso's
+    planner reads only the relation's name and types, and the data-filtering
+    adapter joins it on every pair (portal.authz.adapter.join_pairs).
+    """
     pairs = relationship.local_remote_pairs or []
-    if relationship.secondary is not None or len(pairs) != 1:
+    several = len(pairs) > 1 and relationship.viewonly and not relationship.uselist
+    if relationship.secondary is not None or not (len(pairs) == 1 or several):
         return None
     local, remote = pairs[0]
     return Relation(

@@ -25,6 +25,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TypeVar
 
 import click
@@ -37,6 +38,8 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from portal.domain import (
+    expired,
+    expiry,
     member_search,
     org_admin,
     organizations,
@@ -68,6 +71,7 @@ def init_app(app: Flask) -> None:
         set_base_role_command,
         # Issue 19: password reset.
         set_password_command,
+        sweep_expired_command,  # time-limited roles (issue 19)
     ):
         app.cli.add_command(command)
 
@@ -274,14 +278,46 @@ def _add_user(session: Session, email: str, password_hash: str) -> User:
 # --- roles ---------------------------------------------------------------------
 
 
+def _expiry(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> roles.Expires:
+    """--expires as the domain takes it: KEEP when not given, None for
+    "never", else the UTC moment; BadArgument if it is none or has passed."""
+    if value is None:
+        return roles.KEEP
+    if value.strip().lower() == "never":
+        return None
+    try:
+        moment = expiry.parse_expiry(value)
+        expiry.check_future(moment)
+    except expiry.ExpiryError as error:
+        raise BadArgument(f"--expires: {error}") from error
+    return moment
+
+
 @click.command("assign-role")
 @click.argument("email")
 @click.argument("org")
 @click.argument("role", callback=_role_name)
+@click.option(
+    "--expires",
+    callback=_expiry,
+    metavar="WHEN",
+    help=(
+        "When the role ends, in UTC: YYYY-MM-DD (00:00 that day) or"
+        " 'YYYY-MM-DD HH:MM'; 'never' for a role that does not expire. Not"
+        " given: a new role never expires, a changed one keeps its expiry."
+    ),
+)
 @_org_flags
 @with_appcontext
 def assign_role_command(
-    email: str, org: str, role: str, org_by_id: bool, org_by_name: bool
+    email: str,
+    org: str,
+    role: str,
+    expires: roles.Expires,
+    org_by_id: bool,
+    org_by_name: bool,
 ) -> None:
     """Give EMAIL the ROLE (OWNER, MEMBER or BILLING) in ORG, or change the role
     they have there to ROLE. ORG is an id or an exact name (see --id, --name)."""
@@ -290,7 +326,9 @@ def assign_role_command(
     with _refusals(), db.writer_session() as session:
         organization = _locked_organization(session, org, by)
         user = roles.find_user(session, email)
-        change = roles.assign_role(session, organization, user, role, actor=None)
+        change = roles.assign_role(
+            session, organization, user, role, actor=None, expires=expires
+        )
         where = _name_of(organization)
     _echo(f"{where}: {change}")
 
@@ -327,10 +365,40 @@ def list_roles_command(org: str, org_by_id: bool, org_by_name: bool) -> None:
         organization = organizations.find_organization(session, org, by)
         members = session.scalars(member_search.members_matching(organization.id))
         # escaped before measuring, so that the columns line up as printed
-        rows = [(escaped(role.user.email), role.name) for role in members]
+        rows = [
+            (escaped(role.user.email), role.name + _ends(role.expires_at))
+            for role in members
+        ]
     width = max((len(email) for email, _ in rows), default=0)
     for email, name in rows:
         click.echo(f"{email:<{width}}  {name}")
+
+
+def _ends(expires_at: datetime | None) -> str:
+    """After a role in list-roles: "  expires 2026-12-31T00:00:00Z" (or
+    "expired ..."), nothing for a role that never expires."""
+    if expires_at is None:
+        return ""
+    verb = "expired" if expiry.expired(expires_at) else "expires"
+    return f"  {verb} {expiry.iso(expires_at)}"
+
+
+# --- time-limited roles (issue 19) ------------------------------------------------
+
+
+@click.command("sweep-expired")
+@with_appcontext
+def sweep_expired_command() -> None:
+    """Record in the audit trail every role and repository role that has expired
+    since the last sweep (an expired role grants nothing whether or not it is
+    recorded). Safe to run again: an expiry is recorded once."""
+    with db.writer_session() as session:
+        swept = expired.sweep_expired(session)
+    _echo(
+        f"Recorded {swept.roles} expired role{'s' if swept.roles != 1 else ''} and"
+        f" {swept.repository_roles} expired repository"
+        f" role{'s' if swept.repository_roles != 1 else ''}."
+    )
 
 
 @click.command("list-orgs")

@@ -31,7 +31,9 @@ class Membership:
 
     role: OrganizationRole
     organization: Organization
-    owners: int  # the organization's owners when the role was read
+    # The organization's owners whose role never expires when the role was read
+    # (roles.count_owners: the ones the last-owner rule counts).
+    owners: int
     viewer_id: int | None
     names: roles.RoleNames = roles.CODES  # how the refusals name roles
 
@@ -87,7 +89,7 @@ class Membership:
 
     def _last_owner(self) -> roles.RoleError | None:
         """LastOwner if taking this role away leaves the organization no owner."""
-        if roles.leaves_no_owner(self.role.name, self.owners):
+        if roles.leaves_no_owner(self.role.name, self.owners, self.role.expires_at):
             return roles.LastOwner(self.role.user)
         return None
 
@@ -131,7 +133,11 @@ def find_membership(
     owners = (
         select(func.count())
         .select_from(owner)
-        .where(owner.organization_id == organization.id, owner.name == roles.OWNER)
+        .where(
+            owner.organization_id == organization.id,
+            owner.name == roles.OWNER,
+            owner.expires_at.is_(None),  # the owners that count (count_owners)
+        )
         .scalar_subquery()
     )
     row = session.execute(

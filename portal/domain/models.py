@@ -429,6 +429,14 @@ class RepositoryRole(Base):
         primaryjoin="foreign(RepositoryRole.repository_id) == Repository.id",
     )
     user: Mapped[User] = relationship()
+    # The holder's organization role (the grant's foreign key to it, two
+    # columns): the policy reads whether it is active, and lists join it on
+    # both columns (portal.authz.adapter), one unique-index lookup per grant.
+    membership: Mapped[OrganizationRole] = relationship(
+        primaryjoin="and_(foreign(RepositoryRole.user_id) == OrganizationRole.user_id,"
+        " foreign(RepositoryRole.organization_id) == OrganizationRole.organization_id)",
+        viewonly=True,
+    )
 
     @hybrid_property
     def active(self) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
+from portal.domain import expiry
 from portal.domain.models import (
     REPOSITORY_ROLE_NAMES,
     AuditEntry,
@@ -30,7 +31,16 @@ from portal.domain.models import (
     User,
     normalize_email,
 )
-from portal.domain.roles import RoleError, RoleNames, lock_organization
+from portal.domain.roles import (
+    KEEP,
+    BadExpiry,
+    Expires,
+    Keep,
+    RoleError,
+    RoleNames,
+    lock_organization,
+    same_moment,
+)
 from portal.infra import clock
 
 
@@ -126,12 +136,17 @@ class GrantChange:
     old: str | None
     new: str | None
     at: datetime
+    # The grant's expiry before and after (None: never), when it changed.
+    old_expires: datetime | None = None
+    new_expires: datetime | None = None
+    expiry_changed: bool = False
 
     @property
     def action(self) -> str:
-        """The audit trail's name for it ("" for a change that changed nothing)."""
+        """The audit trail's name for it ("" for a change that changed nothing;
+        repository_role_expiry when only the grant's expiry changed)."""
         if self.old == self.new:
-            return ""
+            return "repository_role_expiry" if self.expiry_changed else ""
         if self.old is None:
             return "add_repository_role"
         if self.new is None:
@@ -158,7 +173,16 @@ def people_with_access(
     One query: the organization's role rows left-joined with this repository's
     grants."""
     statement = (
-        select(User.id, User.email, OrganizationRole.name, RepositoryRole.name)
+        select(
+            User.id,
+            User.email,
+            OrganizationRole.name,
+            RepositoryRole.name,
+            # Time-limited roles: the page marks expired ones (they give
+            # nothing) and says when the others end.
+            OrganizationRole.expires_at,
+            RepositoryRole.expires_at,
+        )
         .select_from(OrganizationRole)
         .join(User, User.id == OrganizationRole.user_id)
         .outerjoin(
@@ -195,6 +219,38 @@ def direct_grant(
     )
 
 
+def my_expiries(
+    session: Session, repository: Repository, user_id: int
+) -> tuple[str, datetime | None, str | None, datetime | None] | None:
+    """user_id's organization role in repository's organization, its expiry,
+    their direct grant on repository and its expiry (None: no organization
+    role); one query."""
+    row = session.execute(
+        select(
+            OrganizationRole.name,
+            OrganizationRole.expires_at,
+            RepositoryRole.name,
+            RepositoryRole.expires_at,
+        )
+        .outerjoin(
+            RepositoryRole,
+            and_(
+                RepositoryRole.user_id == OrganizationRole.user_id,
+                RepositoryRole.organization_id == OrganizationRole.organization_id,
+                RepositoryRole.repository_id == repository.id,
+            ),
+        )
+        .where(
+            OrganizationRole.organization_id == repository.organization_id,
+            OrganizationRole.user_id == user_id,
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    org_role, org_expires, direct, direct_expires = row
+    return org_role, org_expires, direct, direct_expires
+
+
 def member_by_email(
     session: Session, organization: Organization, email: str
 ) -> OrganizationRole:
@@ -220,13 +276,17 @@ def grant(
     name: str,
     *,
     actor: User | None,
+    expires: Expires = KEEP,
 ) -> GrantChange:
     """Give the person with email the role name on repository directly (or
-    change the one they have; the same one again changes nothing)."""
+    change the one they have; the same one again changes nothing), until
+    expires (None: never; KEEP: a new grant never expires, an existing one
+    keeps its expiry)."""
     _check_name(name)
+    _check_expiry(expires)
     organization = _lock(session, repository)
     member = member_by_email(session, organization, email)
-    return _set(session, repository, member, name, actor)
+    return _set(session, repository, member, name, actor, expires)
 
 
 def grant_to_member(
@@ -251,11 +311,14 @@ def change(
     shown: str | None,
     *,
     actor: User | None,
+    expires: Expires = KEEP,
 ) -> GrantChange:
-    """Change user_id's direct role on repository to name; shown: the role the
-    form was drawn with (StaleGrant if it is not the current one)."""
+    """Change user_id's direct role on repository to name, and its expiry to
+    expires (KEEP: as it is); shown: the role the form was drawn with
+    (StaleGrant if it is not the current one)."""
     _check_name(name)
-    return _existing(session, repository, user_id, name, shown, actor)
+    _check_expiry(expires)
+    return _existing(session, repository, user_id, name, shown, actor, expires)
 
 
 def remove(
@@ -277,6 +340,7 @@ def _existing(
     name: str | None,
     shown: str | None,
     actor: User | None,
+    expires: Expires = KEEP,
 ) -> GrantChange:
     """Change or remove (name None) user_id's existing direct grant."""
     organization = _lock(session, repository)
@@ -294,7 +358,7 @@ def _existing(
         raise NoGrant(who, repository.name)
     if shown is not None and shown != current.name:
         raise StaleGrant(member.user.email, current.name)
-    return _set(session, repository, member, name, actor)
+    return _set(session, repository, member, name, actor, expires)
 
 
 def _set(
@@ -303,10 +367,17 @@ def _set(
     member: OrganizationRole,
     name: str | None,
     actor: User | None,
+    expires: Expires = KEEP,
 ) -> GrantChange:
-    """Make member's direct grant name (None: none); record it (lock held)."""
+    """Make member's direct grant name (None: none) until expires (KEEP: a new
+    grant never expires, an existing one keeps its expiry); record it (lock
+    held): the grant's change, and its expiry's (repository_role_expiry)."""
     current = direct_grant(session, repository, member.user_id)
     old = current.name if current is not None else None
+    old_expires = current.expires_at if current is not None else None
+    new_expires = old_expires if isinstance(expires, Keep) else expires
+    if name is None:
+        new_expires = None
     if name is None and current is not None:
         session.delete(current)
     elif current is None and name is not None:
@@ -316,10 +387,15 @@ def _set(
                 repository_id=repository.id,
                 organization_id=repository.organization_id,
                 name=name,
+                expires_at=new_expires,
             )
         )
     elif current is not None and name is not None:
         current.name = name
+        current.expires_at = new_expires
+    # Audited: a new grant's expiry, and a kept grant's changed one (a removed
+    # grant's expiry goes with it).
+    expiry_changed = name is not None and not same_moment(old_expires, new_expires)
     made = GrantChange(
         organization_id=repository.organization_id,
         repository_id=repository.id,
@@ -331,8 +407,11 @@ def _set(
         old=old,
         new=name,
         at=clock.now(),
+        old_expires=old_expires if expiry_changed else None,
+        new_expires=new_expires if expiry_changed else None,
+        expiry_changed=expiry_changed,
     )
-    if made.action:
+    if made.old != made.new:
         session.add(
             AuditEntry(
                 organization_id=made.organization_id,
@@ -348,8 +427,37 @@ def _set(
                 repository_name=made.repository_name,
             )
         )
+    if expiry_changed:
+        session.add(
+            AuditEntry(
+                organization_id=made.organization_id,
+                at=made.at,
+                action="repository_role_expiry",
+                actor_id=made.actor_id,
+                actor_email=actor.email if actor is not None else None,
+                user_id=made.user_id,
+                user_email=made.user_email,
+                old_role=made.new,
+                new_role=made.new,
+                repository_id=made.repository_id,
+                repository_name=made.repository_name,
+                old_value=expiry.iso(old_expires),
+                new_value=expiry.iso(new_expires),
+            )
+        )
+    if made.action:
         session.flush()  # a constraint fails here, inside the operation
     return made
+
+
+def _check_expiry(expires: Expires) -> None:
+    """Refuse an expiry that has passed (BadExpiry, as for organization roles)."""
+    if isinstance(expires, Keep):
+        return
+    try:
+        expiry.check_future(expires)
+    except expiry.ExpiryError as error:
+        raise BadExpiry(str(error)) from None
 
 
 def _check_name(name: str) -> None:

@@ -31,13 +31,14 @@ request, so the command line uses it unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.domain import expiry
 from portal.domain.models import (
     ROLE_NAMES,
     AuditEntry,
@@ -172,6 +173,80 @@ class LastOwner(RoleError):
         )
 
 
+class LastPermanentOwner(LastOwner):
+    """The change would leave the organization no owner whose role never
+    expires: it would lose its last owner by the clock."""
+
+    def __init__(self, user: User, *, giving_expiry: bool) -> None:
+        """The error naming user; giving_expiry: the change gives their role an
+        expiry (else it takes their role away while the other owners' expire)."""
+        self.giving_expiry = giving_expiry
+        super().__init__(user)
+
+    def say(self, names: RoleNames) -> str:
+        """The last permanent owner, and what to do first."""
+        owner, an_owner = names.role_name(OWNER), names.a_role(OWNER)
+        if self.giving_expiry:
+            return (
+                f"{self.email} is the last {owner} whose role does not expire, so"
+                f" it cannot be given an expiry. Make someone else {an_owner}"
+                " with no expiry first: an organization must not lose its last"
+                " owner by the clock."
+            )
+        return (
+            f"{self.email} is the last {owner} whose role does not expire (the"
+            f" other owners' roles expire). Make someone else {an_owner}"
+            " with no expiry first: every organization needs at least one."
+        )
+
+
+class BadExpiry(RoleError):
+    """The expiry cannot be used (it has passed)."""
+
+    status = 422  # the request asks for something that cannot be
+
+    def __init__(self, reason: str) -> None:
+        """The error saying reason (portal.domain.expiry's words)."""
+        self.reason = reason
+        super().__init__()
+
+    def say(self, names: RoleNames) -> str:
+        """Why the expiry cannot be used."""
+        return self.reason
+
+
+class NoChange(RoleError):
+    """The role and its expiry are already what was asked for."""
+
+    status = 422
+
+    def __init__(self, user: User, role: OrganizationRole) -> None:
+        """The error naming user and the role they hold."""
+        self.email, self.role = user.email, role.name
+        super().__init__()
+
+    def say(self, names: RoleNames) -> str:
+        """ "paul@beatles.com is already a Member here, with that expiry." """
+        return (
+            f"{self.email} is already {names.a_role(self.role)} here, with that"
+            " expiry. Choose another role or another expiry."
+        )
+
+
+class Keep:
+    """The expiry argument's default: leave the role's expiry as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+#: Pass as ``expires`` to leave a role's expiry as it is (a change of role from
+#: a form that has no expiry field: the roles page's rows).
+KEEP = Keep()
+
+Expires = datetime | None | Keep
+
+
 @dataclass(frozen=True)
 class RoleChange:
     """What one operation did: who did it to whom, where, from which role to which.
@@ -187,11 +262,18 @@ class RoleChange:
     old: str | None  # None: the person had no role (an addition)
     new: str | None  # None: the role was taken away (a removal)
     at: datetime
+    # The role's expiry before and after (None: never), when it changed; both
+    # None when it did not.
+    old_expires: datetime | None = None
+    new_expires: datetime | None = None
+    expiry_changed: bool = False
 
     @property
     def action(self) -> str:
         """The audit trail's name for it: add, change, remove, or leave (a removal
-        by the person themselves)."""
+        by the person themselves); role_expiry when only the expiry changed."""
+        if self.old == self.new and self.expiry_changed:
+            return "role_expiry"
         if self.old is None:
             return "add"
         if self.new is not None:
@@ -204,10 +286,22 @@ class RoleChange:
         if self.new is None:
             was = "" if self.old is None else f" (was {names.a_role(self.old)})"
             return f"{self.user_email} no longer has a role{was}."
-        now = f"{self.user_email} is now {names.a_role(self.new)}"
+        if self.old == self.new:
+            return f"{self.user_email} is {names.a_role(self.new)}{self.until}."
+        now = f"{self.user_email} is now {names.a_role(self.new)}{self.until}"
         if self.old is None:
             return f"{now}."
         return f"{now} (was {names.a_role(self.old)})."
+
+    @property
+    def until(self) -> str:
+        """The new expiry, as the end of a sentence about the role: " until 31
+        Dec 2026, 00:00 UTC", " with no expiry" (when cleared), or ""."""
+        if self.new_expires is not None:
+            return f" until {expiry.long_form(self.new_expires)}"
+        if self.expiry_changed:
+            return " with no expiry"
+        return ""
 
     def __str__(self) -> str:
         """The change with the roles' codes, for the command line."""
@@ -284,7 +378,25 @@ def changed_since(
 
 
 def count_owners(session: Session, organization: Organization) -> int:
-    """How many owners organization has."""
+    """How many owners organization has whose role never expires: the owners
+    that count for the last-owner rule, so that no organization loses its last
+    owner by the clock (an owner whose role expires is one until then, but
+    cannot be the one that keeps the organization owned)."""
+    return (
+        session.scalar(
+            select(func.count()).where(
+                OrganizationRole.organization_id == organization.id,
+                OrganizationRole.name == OWNER,
+                OrganizationRole.expires_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+def count_all_owners(session: Session, organization: Organization) -> int:
+    """How many owners organization has, expiring or expired ones included
+    (for the wording of a refusal)."""
     return (
         session.scalar(
             select(func.count()).where(
@@ -310,17 +422,34 @@ def check_add(
 
 
 def check_change(
-    session: Session, organization: Organization, user: User, name: str
+    session: Session,
+    organization: Organization,
+    user: User,
+    name: str,
+    expires: Expires = KEEP,
 ) -> OrganizationRole:
-    """Raise the RoleError that reassign_user_role would raise; else the role row."""
+    """Raise the RoleError that reassign_user_role would raise; else the role row.
+
+    expires: the role's new expiry (None: never; KEEP: as it is). The same role
+    is a change only with another expiry (else AlreadyHasRole, or NoChange when
+    an expiry was sent). Taking OWNER from the last owner whose role never
+    expires, or giving that role an expiry, is refused (LastOwner).
+    """
     _check_name(name)
+    _check_expiry(expires)
     role = user_role(session, organization, user)
     if role is None:
         raise NotAMember(user)
-    if role.name == name:
-        raise AlreadyHasRole(user, role)
-    if role.name == OWNER:
-        _keep_an_owner(session, organization, user)
+    same_expiry = isinstance(expires, Keep) or same_moment(role.expires_at, expires)
+    if role.name == name and same_expiry:
+        if isinstance(expires, Keep):
+            raise AlreadyHasRole(user, role)
+        raise NoChange(user, role)
+    if role.name == OWNER and role.expires_at is None:
+        if name != OWNER:
+            _keep_an_owner(session, organization, user)
+        elif not isinstance(expires, Keep) and expires is not None:
+            _keep_an_owner(session, organization, user, giving_expiry=True)
     return role
 
 
@@ -331,20 +460,25 @@ def check_removal(
     role = user_role(session, organization, user)
     if role is None:
         raise NotAMember(user)
-    if role.name == OWNER:
+    if role.name == OWNER and role.expires_at is None:
         _keep_an_owner(session, organization, user)
     return role
 
 
 def check_assign(
-    session: Session, organization: Organization, user: User, name: str
+    session: Session,
+    organization: Organization,
+    user: User,
+    name: str,
+    expires: Expires = KEEP,
 ) -> OrganizationRole | None:
     """Raise the RoleError that assign_role would raise; else the current role row
     (None: assigning adds one)."""
     _check_name(name)
+    _check_expiry(expires)
     if user_role(session, organization, user) is None:
         return None
-    return check_change(session, organization, user, name)
+    return check_change(session, organization, user, name, expires)
 
 
 # --- changes: lock, check, change, record; the caller commits -----------------
@@ -357,11 +491,14 @@ def add_user_role(
     name: str,
     *,
     actor: User | None,
+    expires: datetime | None = None,
 ) -> RoleChange:
-    """Give user the role name in organization; they must not have one yet."""
+    """Give user the role name in organization (until expires; None: for good);
+    they must not have one yet."""
     _lock(session, organization)
     check_add(session, organization, user, name)
-    return _add(session, organization, user, name, actor)
+    _check_expiry(expires)
+    return _add(session, organization, user, name, actor, expires)
 
 
 def reassign_user_role(
@@ -371,11 +508,13 @@ def reassign_user_role(
     name: str,
     *,
     actor: User | None,
+    expires: Expires = KEEP,
 ) -> RoleChange:
-    """Change user's role in organization to name."""
+    """Change user's role in organization to name, and its expiry to expires
+    (None: never; KEEP: as it is)."""
     _lock(session, organization)
-    role = check_change(session, organization, user, name)
-    return _reassign(session, organization, user, role, name, actor)
+    role = check_change(session, organization, user, name, expires)
+    return _reassign(session, organization, user, role, name, actor, expires)
 
 
 def delete_user_role(
@@ -395,14 +534,34 @@ def assign_role(
     name: str,
     *,
     actor: User | None,
+    expires: Expires = KEEP,
 ) -> RoleChange:
     """Give user the role name: add it, or reassign the one they have (the guide's
-    endpoint). Find the user by email with find_user()."""
+    endpoint). Find the user by email with find_user(). expires: when the role
+    ends (None: never; KEEP: a new role never, a changed one as it is)."""
     _lock(session, organization)
-    role = check_assign(session, organization, user, name)
+    role = check_assign(session, organization, user, name, expires)
     if role is None:
-        return _add(session, organization, user, name, actor)
-    return _reassign(session, organization, user, role, name, actor)
+        added = None if isinstance(expires, Keep) else expires
+        return _add(session, organization, user, name, actor, added)
+    return _reassign(session, organization, user, role, name, actor, expires)
+
+
+def _check_expiry(expires: Expires) -> None:
+    """Refuse an expiry that has passed (BadExpiry)."""
+    if isinstance(expires, Keep):
+        return
+    try:
+        expiry.check_future(expires)
+    except expiry.ExpiryError as error:
+        raise BadExpiry(str(error)) from None
+
+
+def same_moment(stored: datetime | None, wanted: datetime | None) -> bool:
+    """Whether a stored expiry and a wanted one are the same moment."""
+    if stored is None or wanted is None:
+        return stored is wanted
+    return clock.as_utc(stored) == clock.as_utc(wanted)
 
 
 def _check_name(name: str) -> None:
@@ -422,10 +581,19 @@ def _add(
     user: User,
     name: str,
     actor: User | None,
+    expires: datetime | None = None,
 ) -> RoleChange:
-    """Add the role row (lock held, checks passed)."""
-    session.add(OrganizationRole(organization=organization, user=user, name=name))
-    return _record(session, organization, user, actor, None, name)
+    """Add the role row (lock held, checks passed); an expiry is recorded too."""
+    session.add(
+        OrganizationRole(
+            organization=organization, user=user, name=name, expires_at=expires
+        )
+    )
+    change = _record(session, organization, user, actor, None, name)
+    if expires is None:
+        return change
+    expiries = (None, expires)
+    return _record_expiry(session, organization, user, actor, name, change, expiries)
 
 
 def _reassign(
@@ -435,22 +603,92 @@ def _reassign(
     role: OrganizationRole,
     name: str,
     actor: User | None,
+    expires: Expires = KEEP,
 ) -> RoleChange:
-    """Change the role row to name (lock held, checks passed)."""
+    """Change the role row to name and expires (lock held, checks passed): an
+    audit entry for each of the two that changed."""
     old, role.name = role.name, name
-    return _record(session, organization, user, actor, old, name)
+    old_expires = role.expires_at
+    if isinstance(expires, Keep) or same_moment(old_expires, expires):
+        return _record(session, organization, user, actor, old, name)
+    role.expires_at = expires
+    change = None
+    if old != name:
+        change = _record(session, organization, user, actor, old, name)
+    return _record_expiry(
+        session, organization, user, actor, name, change, (old_expires, expires)
+    )
 
 
-def leaves_no_owner(role_name: str, owners: int) -> bool:
+def _record_expiry(
+    session: Session,
+    organization: Organization,
+    user: User,
+    actor: User | None,
+    name: str,
+    change: RoleChange | None,
+    expiries: tuple[datetime | None, datetime | None],
+) -> RoleChange:
+    """Record that user's role (name) got the expiry new of expiries (old, new;
+    None: never), in the audit trail (role_expiry, ISO 8601 times); the
+    RoleChange of the whole operation (change: the role's own change, if it
+    changed too)."""
+    old, new = expiries
+    if change is None:
+        change = RoleChange(
+            organization_id=organization.id,
+            user_id=user.id,
+            user_email=user.email,
+            actor_id=actor.id if actor is not None else None,
+            old=name,
+            new=name,
+            at=clock.now(),
+        )
+    made = replace(change, old_expires=old, new_expires=new, expiry_changed=True)
+    session.add(
+        AuditEntry(
+            organization_id=made.organization_id,
+            at=made.at,
+            action="role_expiry",
+            actor_id=made.actor_id,
+            actor_email=actor.email if actor is not None else None,
+            user_id=made.user_id,
+            user_email=made.user_email,
+            old_role=name,
+            new_role=name,
+            old_value=expiry.iso(old),
+            new_value=expiry.iso(new),
+        )
+    )
+    session.flush()
+    return made
+
+
+def leaves_no_owner(
+    role_name: str, owners: int, expires_at: datetime | None = None
+) -> bool:
     """Whether taking role_name away (changing or removing it) leaves none of the
-    organization's owners, given how many it has: the one rule behind LastOwner."""
-    return role_name == OWNER and owners <= 1
+    organization's owners whose role never expires, given how many it has
+    (count_owners): the one rule behind LastOwner. A role that expires is not
+    one of them (expires_at: its expiry)."""
+    return role_name == OWNER and expires_at is None and owners <= 1
 
 
-def _keep_an_owner(session: Session, organization: Organization, user: User) -> None:
-    """Refuse to take OWNER from user if they are the organization's only owner."""
-    if leaves_no_owner(OWNER, count_owners(session, organization)):
-        raise LastOwner(user)
+def _keep_an_owner(
+    session: Session,
+    organization: Organization,
+    user: User,
+    *,
+    giving_expiry: bool = False,
+) -> None:
+    """Refuse to take OWNER from user, or to give their OWNER role an expiry
+    (giving_expiry), if they are the organization's only owner whose role never
+    expires."""
+    if not leaves_no_owner(OWNER, count_owners(session, organization)):
+        return
+    if giving_expiry or count_all_owners(session, organization) > 1:
+        raise LastPermanentOwner(user, giving_expiry=giving_expiry)
+    raise LastOwner(user)
 
 
 def _record(

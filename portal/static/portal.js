@@ -158,10 +158,14 @@ document.addEventListener("click", (event) => {
 // A form that changes a role (data-change-control: the member page's radio
 // buttons, a row's select on the people page) is drawn with the current role
 // chosen, and sending it so changes nothing (the server refuses it, saying so).
-// Keep its button disabled until another role is chosen.
+// Keep its button disabled until another role is chosen (or, where the form has
+// one, another expiry typed: a time-limited role).
 document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form[data-change-control]")) {
-    const chosen = () => new FormData(form).get("name");
+    const chosen = () => {
+      const data = new FormData(form);
+      return `${data.get("name")}|${data.get("expires") ?? ""}`;
+    };
     const initial = chosen();
     const buttons = form.querySelectorAll("button[type=submit]");
     const update = () => {
@@ -170,6 +174,7 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     };
     form.addEventListener("change", update);
+    form.addEventListener("input", update);
     update();
   }
 });

@@ -228,8 +228,14 @@ def test_member_page_change_form_works_with_the_keyboard_alone(
     expect(current).to_be_focused()
     page.keyboard.press("ArrowDown")  # Member -> Billing manager
     expect(page.get_by_role("radio", name="Billing manager")).to_be_checked()
-    page.keyboard.press("Tab")
-    expect(page.get_by_role("button", name="Change role")).to_be_focused()
+    # On past the optional expiry field (time-limited roles, issue 19: a
+    # date-and-time input whose parts are stops of their own) to the button.
+    button = page.get_by_role("button", name="Change role")
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if button.evaluate("element => element === document.activeElement"):
+            break
+    expect(button).to_be_focused()
     page.keyboard.press("Enter")
     expect(_flash(page)).to_have_text(
         re.compile(rf"^{re.escape(demo.PAUL)} is now a Billing manager\.")
