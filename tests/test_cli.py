@@ -352,6 +352,8 @@ def test_cli_seed_reset_demo_puts_the_demo_back(
                 role.expires_at = datetime(2030, 1, 1, tzinfo=UTC)
             if role.user_id == users[demo.RINGO].id:
                 session.delete(role)
+            if role.user_id == users[demo.GEORGE].id:
+                role.expires_at = datetime(2030, 1, 1, tzinfo=UTC)  # same role
         session.add(
             OrganizationRole(
                 user=stranger, organization_id=demo.BEATLES_ID, name="OWNER"
@@ -374,9 +376,18 @@ def test_cli_seed_reset_demo_puts_the_demo_back(
             select(AuditEntry.action).where(AuditEntry.actor_email.is_(None))
         ).all()
     # The role and setting changes were audited, as the command line's.
-    assert {"change", "remove", "billing_address", "base_repository_role"} <= set(
-        actions
-    )
+    assert {
+        "change",
+        "remove",
+        "billing_address",
+        "base_repository_role",
+        "role_expiry",
+    } <= set(actions)
+    with Session(_engine(app)) as session:
+        expiring = session.scalars(
+            select(OrganizationRole).where(OrganizationRole.expires_at.is_not(None))
+        ).all()
+    assert expiring == []  # the demo's roles never expire
     again = flask(app, runner, "seed", "--reset-demo")
     assert again.exit_code == 0
     assert _demo_state(app) == seeded

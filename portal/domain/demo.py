@@ -270,12 +270,14 @@ def _reset_roles(
     for email, name in by_rank:
         user = users[email]
         role = roles.user_role(session, organization, user)
-        if role is None or role.name != name:
-            roles.assign_role(session, organization, user, name, actor=None)
+        # The demo's roles never expire (expires=None), audited like any change.
+        if role is None:
+            roles.add_user_role(session, organization, user, name, actor=None)
             changed += 1
-            role = roles.user_role(session, organization, user)
-        if role is not None and role.expires_at is not None:
-            role.expires_at = None  # the demo's roles never expire
+        elif role.name != name or role.expires_at is not None:
+            roles.reassign_user_role(
+                session, organization, user, name, actor=None, expires=None
+            )
             changed += 1
     wanted_ids = {users[email].id for email in wanted}
     others = session.scalars(
@@ -318,13 +320,16 @@ def _reset_grants(session: Session, organization: Organization, org_id: int) -> 
                 )
                 changed += 1
                 continue
-            if grant.name != name:
+            if grant.name != name or grant.expires_at is not None:
                 repository_roles.change(
-                    session, repository, grant.user_id, name, grant.name, actor=None
+                    session,
+                    repository,
+                    grant.user_id,
+                    name,
+                    grant.name,
+                    actor=None,
+                    expires=None,
                 )
-                changed += 1
-            if grant.expires_at is not None:
-                grant.expires_at = None
                 changed += 1
     session.flush()
     return changed
