@@ -327,9 +327,14 @@ class OrganizationRole(Base):
         UniqueConstraint("user_id", "organization_id"),
         # "The organizations where this user holds one of these roles" (the
         # policy-filtered lists): one range per role name, the organization
-        # read from the index itself, however many roles the user holds.
+        # read from the index itself, however many roles the user holds (and
+        # whether each is still active: expires_at).
         Index(
-            "ix_organization_role_user_id_name", "user_id", "name", "organization_id"
+            "ix_organization_role_user_id_name",
+            "user_id",
+            "name",
+            "organization_id",
+            "expires_at",
         ),
         CheckConstraint(
             "name IN (" + ", ".join(f"'{n}'" for n in ROLE_NAMES) + ")",
@@ -400,13 +405,14 @@ class RepositoryRole(Base):
         ),
         # A person's grants in an organization (the cascade from their
         # organization role, and "the repositories I may read" filtered by role
-        # name), read from the index alone.
+        # name, active or not), read from the index alone.
         Index(
             "ix_repository_role_user_id_organization_id",
             "user_id",
             "organization_id",
             "name",
             "repository_id",
+            "expires_at",
         ),
         CheckConstraint(
             "name IN (" + ", ".join(f"'{n}'" for n in REPOSITORY_ROLE_NAMES) + ")",
