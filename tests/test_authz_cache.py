@@ -136,8 +136,9 @@ def _ids(session: Session, statement: Any) -> set[int]:
     return {row.id for row in session.scalars(statement)}
 
 
-def _compare_one_request(app: Flask) -> int:
-    """Cached vs uncached for every user, action and class; the comparisons made."""
+def _compare_one_request(app: Flask, decisions: bool) -> int:
+    """Cached vs uncached for every user, action and class (lists; decisions too
+    if asked); the comparisons made."""
     compared = 0
     with app.test_request_context():
         oso: PortalOso = get_oso()
@@ -153,6 +154,8 @@ def _compare_one_request(app: Flask) -> int:
                     plain = _ids(session, Oso.authorized_query(oso, user, action, cls))
                     assert cached == plain, (user.email, action, cls.__name__)
                     compared += 1
+            if not decisions:
+                continue
             for cls in DECIDED:
                 for resource in resources[cls]:
                     cached_actions = oso.authorized_actions(cached_viewer, resource)
@@ -169,9 +172,20 @@ def _compare_one_request(app: Flask) -> int:
     return compared
 
 
+@pytest.mark.parametrize(
+    "decisions",
+    [
+        # The cached and the uncached decision read the same rows through the
+        # same Viewer queries, so what the database is cannot set them apart:
+        # decisions (Polar's time, ~12 ms each uncached) are compared on the
+        # first backend only, lists (SQL of the backend's own) on each.
+        pytest.param(True, marks=pytest.mark.one_backend, id="decisions"),
+        pytest.param(False, id="lists"),
+    ],
+)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_authz_cache_equals_uncached_oso_on_random_data(
-    app: Flask, db: Session, seed: int
+    app: Flask, db: Session, seed: int, decisions: bool
 ) -> None:
     rng = random.Random(seed)
     clock = MovingClock()
@@ -181,7 +195,8 @@ def test_authz_cache_equals_uncached_oso_on_random_data(
     expiring = _expired_roles(app)
     for round_number in range(ROUNDS):
         hits = oso.cache_hits
-        assert _compare_one_request(app) > 300  # 7 users x lists and rows
+        # 7 users x lists and rows (lists: 7 users x 13 actions)
+        assert _compare_one_request(app, decisions) > (300 if decisions else 90)
         if round_number:
             # why: a differential test of a cache that is never hit proves nothing
             assert oso.cache_hits > hits
@@ -214,6 +229,7 @@ def _compare_rows_together(app: Flask) -> int:
     return compared
 
 
+@pytest.mark.one_backend  # decisions only: see the test above
 @pytest.mark.parametrize("seed", SEEDS)
 def test_authz_cache_rows_decided_together_equal_uncached_oso(
     app: Flask, db: Session, seed: int
