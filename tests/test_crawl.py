@@ -31,7 +31,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -41,6 +41,7 @@ from portal.domain import demo, roles
 from portal.domain.models import ROLE_NAMES, Organization, OrganizationRole, Repository
 from portal.domain.roles import OWNER
 from portal.infra import db as portal_db
+from portal.infra import migrate
 from tests.conftest import AuthActions, user_by_email
 from tests.database import PostgresSchemas, snapshot
 from tests.routes import ACTORS, MATRIX, MOVED, OK, Outcome
@@ -480,16 +481,17 @@ def sandbox(
     request: pytest.FixtureRequest, tmp_path: Path, database_backend: str
 ) -> Sandbox:
     """Make fresh apps, each on a fresh copy of the seeded database (SQLite: a
-    file copy; PostgreSQL: a schema copy, dropped afterwards)."""
+    file copy; PostgreSQL: the process's sandbox schema, reset to the seeded
+    rows: one sandbox at a time, as the crawl uses them)."""
     numbers = count()
 
     @contextmanager
     def new() -> Iterator[Flask]:
         """A fresh app on a fresh copy of the seeded database."""
-        schemas: PostgresSchemas | None = None
         if database_backend == "postgresql":
-            schemas = request.getfixturevalue("postgres")
-            url = schemas.create(copy_of=request.getfixturevalue("postgres_template"))
+            schemas: PostgresSchemas = request.getfixturevalue("postgres")
+            url = request.getfixturevalue("postgres_sandbox_schema")
+            schemas.reset(url, request.getfixturevalue("postgres_template"))
         else:
             path = tmp_path / f"sandbox-{next(numbers)}.sqlite"
             shutil.copy(request.getfixturevalue("seeded_db_file"), path)
@@ -499,10 +501,21 @@ def sandbox(
             yield app
         finally:
             app.extensions["portal.engine"].dispose()
-            if schemas is not None:
-                schemas.drop(url)
 
     return new
+
+
+@pytest.fixture(scope="session")
+def postgres_sandbox_schema(postgres: PostgresSchemas) -> Iterator[str]:
+    """A schema of this test process's for sandboxes, made by the migrations
+    once (making one per sandbox ran every migration each time: most of a
+    crawl's time); each sandbox resets its rows."""
+    url = postgres.create()
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+    postgres.drop(url)
 
 
 def shown_again(client: FlaskClient, form: Form) -> Form | None:
