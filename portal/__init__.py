@@ -19,6 +19,7 @@ from portal import (
     authz,
     cli,
     health,
+    invitations,
     members,
     my_repositories,
     org_settings,
@@ -139,6 +140,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(my_repositories.bp)
     app.register_blueprint(repository_access.bp)
     app.register_blueprint(health.bp)
+    # Issue 19: invitations by email (the link's page, Resend and Revoke).
+    app.register_blueprint(invitations.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

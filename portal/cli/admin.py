@@ -36,7 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from portal.domain import member_search, org_admin, organizations, roles
+from portal.authz import words
+from portal.domain import invitations, member_search, org_admin, organizations, roles
 from portal.domain.models import (
     REPOSITORY_ROLE_NAMES,
     ROLE_NAMES,
@@ -47,6 +48,7 @@ from portal.domain.models import (
 from portal.forms import PasswordForm, RoleForm
 from portal.infra import db
 from portal.infra.passwords import hash_password
+from portal.web.invitation_links import invitation_link
 
 
 def init_app(app: Flask) -> None:
@@ -60,6 +62,7 @@ def init_app(app: Flask) -> None:
         create_org_command,
         delete_org_command,
         set_base_role_command,
+        invite_command,
     ):
         app.cli.add_command(command)
 
@@ -517,3 +520,39 @@ def _which_one(error: organizations.IdOrName) -> str:
             f" the one named {error.shown!r}."
         )
     return "Add --id and give the id of the one you mean."
+
+
+# --- invite (issue 19) -----------------------------------------------------------
+
+
+@click.command("invite")
+@click.argument("email")
+@click.argument("org")
+@click.argument("role", callback=_role_name)
+@_org_flags
+@with_appcontext
+def invite_command(
+    email: str, org: str, role: str, org_by_id: bool, org_by_name: bool
+) -> None:
+    """Invite EMAIL to ORG as ROLE (OWNER, MEMBER or BILLING): queue the mail
+    and print its link (an invitation pending for EMAIL is sent again, the old
+    link dead). EMAIL gets the role when they accept; assign-role gives it
+    directly. ORG is an id or an exact name (see --id, --name)."""
+    email = _checked_email(email, NewEmailForm)
+    by = _reading(org_by_id, org_by_name)
+    with _refusals(), db.writer_session() as session:
+        organization = _locked_organization(session, org, by)
+        sent = invitations.invite(
+            session,
+            organization,
+            email,
+            role,
+            actor=None,
+            link=invitation_link,
+            names=words(current_app),
+        )
+        where = _name_of(organization)
+        until = invitations.when(sent.invitation.expires_at)
+    again = "sent again" if sent.resent else "sent"
+    _echo(f"{where}: invitation {again} to {email} as {role}, until {until}.")
+    _echo(invitation_link(sent.token))
