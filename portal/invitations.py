@@ -37,7 +37,7 @@ from portal.infra import db
 from portal.infra.clock import as_utc
 from portal.infra.passwords import hash_password
 from portal.web.guards import public
-from portal.web.invitation_links import invitation_link
+from portal.web.invitation_links import invitation_link, writing
 from portal.web.loaders import load_organization
 from portal.web.negotiation import done, render, to_login
 from portal.web.pages import Body, PageView, organization_json
@@ -98,8 +98,8 @@ class LinkRefusedPage(PageView):
 def _refused_link(token: str) -> Response:
     """404, the same page for every reason; an expired invitation is retired
     (audited) by the first request that sees it."""
-    with db.writer_session() as writer:
-        invitations.retire_if_expired(writer, token)
+    with writing() as session:
+        invitations.retire_if_expired(session, token)
     return render(LinkRefusedPage(), 404)
 
 

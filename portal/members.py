@@ -65,7 +65,7 @@ from portal.forms import (
 )
 from portal.infra import db
 from portal.infra.clock import as_utc
-from portal.web.invitation_links import invitation_link
+from portal.web.invitation_links import invitation_link, writing
 from portal.web.loaders import load_member, load_organization, page_of
 from portal.web.negotiation import done, render
 from portal.web.pages import Body, PageView, organization_json, paging_json
@@ -359,8 +359,7 @@ def pending_invitations(organization: Organization) -> Page[Invitation] | None:
         return None
     session = db.get_session()
     if invitations.has_expired(session, organization.id):
-        # In a writer transaction of its own: this request reads.
-        with db.writer_session() as writer:
+        with writing() as writer:
             invitations.retire_expired(writer, organization.id)
     try:
         number = paging.page_number(request.args.getlist(INVITATIONS_PAGE))

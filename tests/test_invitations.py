@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import func, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -26,6 +26,7 @@ from portal.domain.models import (
 from portal.infra import clock
 from tests.conftest import AuthActions, csrf_in, csrf_token, role_of
 from tests.database import committed, committed_scalar, snapshot
+from tests.factories import bulk_roles, bulk_users
 
 BEATLES = demo.BEATLES_ID
 LINK = re.compile(r"https?://\S+/invitations/([A-Za-z0-9_-]+)")
@@ -338,13 +339,24 @@ def test_invitations_expired_link_is_refused_and_audited_once(
 ) -> None:
     invite(owner(app), "late@example.com")
     mail = last_mail(db, "late@example.com")
+    guest = app.test_client()
+    token = csrf_in(guest.get(mail.path).get_data(as_text=True))
     later = clock.now() + timedelta(days=7, minutes=1)
     app.config["CLOCK"] = lambda: later
-    guest = app.test_client()
+    # First seen by a POST (a request that writes), then by a GET.
+    sent = guest.post(
+        mail.path,
+        data={"csrf_token": token, "new_password": PASSWORD, "confirm": PASSWORD},
+    )
+    assert sent.status_code == 404
     for _ in range(2):
         page = guest.get(mail.path)
         assert page.status_code == 404
         assert "This invitation link does not work" in page.get_data(as_text=True)
+    assert (
+        committed_scalar(db, select(User.id).where(User.email == "late@example.com"))
+        is None
+    )
     assert audit_actions(db, "late@example.com") == [
         ("invite", "MEMBER"),
         ("expire_invitation", "MEMBER"),
@@ -520,3 +532,61 @@ def test_invitations_cli_refuses_a_member_and_a_bad_email(
     result = runner.invoke(args=["invite", "nope", "The Beatles", "OWNER"])
     assert result.exit_code == 2
     assert mails(db) == []
+
+
+# --- at size ------------------------------------------------------------------
+
+
+def test_invitations_a_big_organization_lists_them_in_one_query(
+    app: Flask, db: Session
+) -> None:
+    # why: the 1,000-member organization with 100 pending invitations must stay
+    # fast: a page of invitations is one query (and a count when it is full),
+    # never one per row (their inviter, their organization)
+    with Session(app.extensions["portal.engine"]) as session, session.begin():
+        users = bulk_users(session, 1_000)
+        bulk_roles(session, [(user_id, BEATLES, "MEMBER") for user_id in users])
+        later = clock.now() + timedelta(days=3)
+        session.execute(
+            insert(Invitation),
+            [
+                {
+                    "organization_id": BEATLES,
+                    "email": f"pending-{i:03}@example.com",
+                    "role": "MEMBER",
+                    "token_hash": f"{i:064x}",
+                    "inviter_id": 1,
+                    "inviter_email": demo.JOHN,
+                    "expires_at": later,
+                    "created_at": later,
+                }
+                for i in range(100)
+            ],
+        )
+    client = owner(app)
+    statements: list[str] = []
+    engine = app.extensions["portal.engine"]
+
+    def record(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        started = clock.now()
+        page = client.get(f"/orgs/{BEATLES}/roles")
+        elapsed = clock.now() - started
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Pending invitations" in html and "pending-000@example.com" in html
+    assert "Page 1 of 5" in html
+    about_invitations = [s for s in statements if "FROM invitation" in s]
+    # Whether any expired; the page; its count.
+    assert len(about_invitations) == 3, about_invitations
+    assert len(statements) < 25, statements
+    assert elapsed < timedelta(seconds=2)
+    second = client.get(f"/orgs/{BEATLES}/roles?invitations_page=5")
+    assert "pending-099@example.com" in second.get_data(as_text=True)
+    assert client.get(f"/orgs/{BEATLES}/roles?invitations_page=6").status_code == 404
+    assert client.get(f"/orgs/{BEATLES}/roles?invitations_page=x").status_code == 400
