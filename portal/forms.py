@@ -745,7 +745,7 @@ class InviteForm(Form):
     the same whether or not the email has an account (portal.domain.invitations)."""
 
     user_email = EmailField(
-        "Email",
+        "Email address",
         validators=[
             DataRequired("Enter the email of the person."),
             Length(max=254, message="That is too long to be an email address."),
