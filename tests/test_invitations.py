@@ -590,3 +590,31 @@ def test_invitations_a_big_organization_lists_them_in_one_query(
     assert "pending-099@example.com" in second.get_data(as_text=True)
     assert client.get(f"/orgs/{BEATLES}/roles?invitations_page=6").status_code == 404
     assert client.get(f"/orgs/{BEATLES}/roles?invitations_page=x").status_code == 400
+
+
+def test_invitations_a_new_person_declines_with_the_link_alone(
+    app: Flask, db: Session
+) -> None:
+    # why: someone without an account has nothing to log in with; the link is
+    # their proof, and the audit names them, not the command line
+    client = owner(app)
+    invite(client, "no-thanks@example.com", "BILLING")
+    mail = last_mail(db, "no-thanks@example.com")
+    guest = app.test_client()
+    token = csrf_in(guest.get(mail.path).get_data(as_text=True))
+    declined = guest.post(f"{mail.path}/decline", data={"csrf_token": token})
+    assert declined.status_code == 302 and declined.location == "/login"
+    assert guest.get(mail.path).status_code == 404
+    assert (
+        committed_scalar(
+            db, select(User.id).where(User.email == "no-thanks@example.com")
+        )
+        is None
+    )
+    rows = client.get(f"/orgs/{BEATLES}/audit").get_data(as_text=True)
+    assert "no-thanks@example.com declined the invitation" in rows
+    actor = committed_scalar(
+        db,
+        select(AuditEntry.actor_email).where(AuditEntry.action == "decline_invitation"),
+    )
+    assert actor == "no-thanks@example.com"

@@ -362,7 +362,16 @@ def decline(session: Session, token: str, user: User | None) -> Invitation:
     invitation = _locked_by_token(session, token)
     if user is not None and normalize_email(user.email) != invitation.email:
         raise NotInvited(user.email)
-    _audit(session, invitation, "decline_invitation", user, user=user)
+    # Declined with the link alone (no account): the link's holder is the
+    # invited person, named as who did it (not as the command line).
+    _audit(
+        session,
+        invitation,
+        "decline_invitation",
+        user,
+        user=user,
+        by=None if user is not None else invitation.email,
+    )
     session.delete(invitation)
     session.flush()
     return invitation
@@ -438,14 +447,16 @@ def _audit(
     *,
     user: User | None = None,
     old: str | None = None,
+    by: str | None = None,
 ) -> None:
+    """Add the step's audit entry (by: who did it, when no account did)."""
     session.add(
         AuditEntry(
             organization_id=invitation.organization_id,
             at=clock.now(),
             action=action,
             actor_id=actor.id if actor is not None else None,
-            actor_email=actor.email if actor is not None else None,
+            actor_email=actor.email if actor is not None else by,
             user_id=user.id if user is not None else None,
             user_email=invitation.email,
             old_role=old if old != invitation.role else None,
