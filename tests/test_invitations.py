@@ -618,3 +618,27 @@ def test_invitations_a_new_person_declines_with_the_link_alone(
         select(AuditEntry.actor_email).where(AuditEntry.action == "decline_invitation"),
     )
     assert actor == "no-thanks@example.com"
+
+
+def test_invitations_an_account_made_meanwhile_must_log_in(
+    app: Flask, db: Session
+) -> None:
+    # why: the page offered a password to set; the email got an account since
+    # (the command line's create-user): setting a password would take it over
+    invite(owner(app), "meanwhile@example.com")
+    mail = last_mail(db, "meanwhile@example.com")
+    guest = app.test_client()
+    token = csrf_in(guest.get(mail.path).get_data(as_text=True))
+    with Session(app.extensions["portal.engine"]) as session, session.begin():
+        session.add(User(email="meanwhile@example.com", password_hash="-"))
+    sent = guest.post(
+        mail.path,
+        data={"csrf_token": token, "new_password": PASSWORD, "confirm": PASSWORD},
+    )
+    assert sent.status_code == 302 and "/login" in sent.location
+    assert role_of(db, "meanwhile@example.com", BEATLES) is None
+    hashed = committed_scalar(
+        db, select(User.password_hash).where(User.email == "meanwhile@example.com")
+    )
+    assert hashed == "-"  # untouched
+    assert guest.get(mail.path).status_code == 200  # still pending

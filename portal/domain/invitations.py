@@ -48,6 +48,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.domain import outbox, roles
@@ -343,7 +344,11 @@ def accept_as_new(
         raise AccountExists()
     user = User(email=invitation.email, password_hash=password_hash)
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as error:
+        # Made meanwhile outside the organization's lock (create-user).
+        raise AccountExists() from error
     role, organization = accept(session, token, user)
     return user, role, organization
 
