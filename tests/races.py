@@ -471,7 +471,9 @@ def _assert_invariants(
             .having(func.count() > 1)
         ).all()
         actions = connection.scalars(
-            select(AuditEntry.action).where(AuditEntry.id > since)
+            select(AuditEntry.action)
+            .where(AuditEntry.id > since)
+            .order_by(AuditEntry.id)
         ).all()
         newcomer_roles = connection.scalars(
             select(OrganizationRole.name).join(User).where(User.email == newcomer)
