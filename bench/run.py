@@ -94,6 +94,7 @@ from portal.authz import (
 from portal.authz.explain import access_model
 from portal.domain import (
     demo,
+    invitations,
     member_search,
     name_search,
     org_admin,
@@ -119,6 +120,8 @@ from portal.forms import (
     DeleteOrganizationForm,
     DeleteRepositoryForm,
     ForgotPasswordForm,
+    InvitationActionForm,
+    InviteForm,
     LoginForm,
     MemberRoleForm,
     MemberSearchForm,
@@ -129,7 +132,6 @@ from portal.forms import (
     RepositoryForm,
     RepositoryGrantForm,
     RepositorySettingsForm,
-    RoleForm,
     SettingsForm,
 )
 from portal.infra import db as portal_db
@@ -570,11 +572,15 @@ def control_role_list(org_id: int) -> ResponseReturnValue:
         org_id, search.q.data or "", search.role.data or ""
     )
     number = paging.page_number(request.args.getlist("page"))
-    organization, form = _org(org_id), RoleForm()
-    # The assign form's guard, as the page writes it (its one extra query).
-    seen = roles.last_change_id(portal_db.get_session(), organization)
-    form.seen.data = str(seen)
+    organization, form = _org(org_id), InviteForm()
     page = _page(statement, number)
+    # The pending invitations, as the page reads them for an owner (issue 19):
+    # whether any expired, then a page of them.
+    session = portal_db.get_session()
+    invitations.has_expired(session, org_id)
+    pending = paging.paginate(
+        session, invitations.pending_in(org_id), 1, members.INVITATIONS_PER_PAGE
+    )
     counts = member_search.role_counts(portal_db.get_session(), org_id)
     return _render(
         "orgs/roles.html",
@@ -583,6 +589,8 @@ def control_role_list(org_id: int) -> ResponseReturnValue:
         counts=counts,
         search=search,
         form=form,
+        invitations=pending,
+        invitation_form=InvitationActionForm(),
         rows=members.member_rows(organization, page, counts),
         role_names=ROLE_NAMES,
     )

@@ -19,6 +19,7 @@ from portal import (
     authz,
     cli,
     health,
+    invitations,
     mail,
     members,
     my_repositories,
@@ -151,6 +152,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     # Issue 19: password reset.
     app.register_blueprint(password_reset.bp)
+    # Issue 19: invitations by email (the link's page, Resend and Revoke).
+    app.register_blueprint(invitations.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -826,3 +826,56 @@ class ResetPasswordForm(Form):
     new_password = PasswordForm.new_password
     confirm = PasswordForm.confirm
     submit = SubmitField("Set the new password")
+
+
+# --- invitations (issue 19): the roles page's form invites; the link's page
+# sets a password or accepts (portal.invitations). ---
+
+# What a browser accepts in <input type="email"> (the HTML standard's "valid
+# email address"): an invitation creates the account of this address.
+_EMAIL_ADDRESS = re.compile(
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+"
+    r"@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*"
+)
+
+
+def an_email_address(form: FlaskForm, field: Field) -> None:
+    """Refuse what is not an email address (name@example.com)."""
+    if field.data and not _EMAIL_ADDRESS.fullmatch(field.data.strip()):
+        raise ValidationError("That is not an email address (name@example.com).")
+
+
+class InviteForm(Form):
+    """Invite someone (by email) to the organization with a role. The answer is
+    the same whether or not the email has an account (portal.domain.invitations)."""
+
+    user_email = EmailField(
+        "Email address",
+        validators=[
+            DataRequired("Enter the email of the person."),
+            Length(max=254, message="That is too long to be an email address."),
+            no_control_characters,
+            an_email_address,
+        ],
+    )
+    name = SelectField(
+        "Role",
+        choices=role_choices,
+        default="MEMBER",
+        validators=[ARole()],
+        validate_choice=False,  # ARole says which roles exist
+    )
+
+
+class InvitationActionForm(Form):
+    """A CSRF-protected button about one invitation: accept (with an account),
+    decline, resend, revoke."""
+
+
+class NewAccountForm(Form):
+    """Accept an invitation as a new person: a password, by the password page's
+    own fields and rules."""
+
+    new_password = PasswordForm.new_password
+    confirm = PasswordForm.confirm

@@ -29,6 +29,7 @@ from functools import partial
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     request,
     url_for,
@@ -43,13 +44,28 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from portal.authz import authorize, can, decide_rows, get_oso, words
 from portal.authz.explain import AccessModel, access_model
 from portal.authz.words import Words, joined
-from portal.domain import expiry, member_search, roles
+from portal.domain import expiry, invitations, member_search, paging, roles
 from portal.domain.member_search import RoleCounts
 from portal.domain.membership import Membership, membership_of
-from portal.domain.models import ROLE_NAMES, Organization, OrganizationRole, User
+from portal.domain.models import (
+    ROLE_NAMES,
+    Invitation,
+    Organization,
+    OrganizationRole,
+    User,
+)
 from portal.domain.paging import Page
-from portal.forms import MemberRoleForm, MemberSearchForm, RemoveForm, RoleForm, text
+from portal.forms import (
+    InvitationActionForm,
+    InviteForm,
+    MemberRoleForm,
+    MemberSearchForm,
+    RemoveForm,
+    text,
+)
 from portal.infra import db
+from portal.infra.clock import as_utc
+from portal.web.invitation_links import invitation_link, writing
 from portal.web.loaders import load_member, load_organization, page_of
 from portal.web.negotiation import done, render
 from portal.web.pages import Body, PageView, organization_json, paging_json
@@ -57,10 +73,6 @@ from portal.web.refusals import refusal
 from portal.web.wording import full_stop
 
 bp = Blueprint("members", __name__)
-
-# The assign form adds a role or changes the one the person already has, which of
-# the two only the data tells: it needs both, asked once before anything is read.
-ASSIGN = ("CREATE_ROLE", "UPDATE_ROLE")
 
 
 # --- JSON pieces ------------------------------------------------------------------
@@ -97,7 +109,11 @@ class RolesPage(PageView):
     members: Page[OrganizationRole] | None  # None: the search is invalid (400)
     counts: RoleCounts
     search: MemberSearchForm
-    form: RoleForm
+    form: InviteForm
+    # The pending invitations (None: the viewer may not see them), a page at a
+    # time, and the CSRF-only form of their Resend and Revoke buttons.
+    invitations: Page[Invitation] | None
+    invitation_form: InvitationActionForm
     # Each member shown, with what the data refuses about their role (the last
     # owner's): the rows' controls.
     rows: Sequence[Membership]
@@ -125,14 +141,37 @@ class RolesPage(PageView):
             ),
             "counts": dict(self.counts.by_role),
             "search": {"q": search.q.data or "", "role": search.role.data or ""},
-            # What the assign form carries, for the owners who get it: send it
-            # back as "seen" to be told (409) of a change made meanwhile.
-            "assign": (
-                {"seen": self.form.seen.data}
-                if can("CREATE_ROLE", self.organization)
-                else None
+            # For whoever may invite: the pending invitations (codes), paged.
+            "invitations": (
+                None
+                if self.invitations is None
+                else {
+                    "items": [invitation_json(i) for i in self.invitations.items],
+                    # Their own page number: ?invitations_page=2.
+                    "page": self.invitations.number,
+                    "pages": self.invitations.pages,
+                    "total": self.invitations.total,
+                }
             ),
         }
+
+
+def invitation_json(invitation: Invitation) -> Body:
+    """A pending invitation as the roles page lists it (role: a code)."""
+    org_id, inv_id = invitation.organization_id, invitation.id
+    return {
+        "id": inv_id,
+        "email": invitation.email,
+        "role": invitation.role,
+        "inviter": invitation.inviter_email,
+        "expires_at": as_utc(invitation.expires_at).isoformat(),
+        "resend": url_for(
+            "invitations.invitation_resend", org_id=org_id, invitation_id=inv_id
+        ),
+        "revoke": url_for(
+            "invitations.invitation_revoke", org_id=org_id, invitation_id=inv_id
+        ),
+    }
 
 
 @bp.route("/orgs/<id:org_id>/roles")
@@ -143,82 +182,49 @@ def role_list(org_id: int) -> ResponseReturnValue:
     authorize("LIST_ROLES", organization)
     search = MemberSearchForm()
     status = 200 if search.validate() else 400
-    return _render_roles(organization, RoleForm(), search, status=status)
+    return _render_roles(organization, InviteForm(), search, status=status)
 
 
 @bp.route("/orgs/<id:org_id>/roles", methods=["POST"])
 def role_create(org_id: int) -> ResponseReturnValue:
-    """Assign a role to a user by email, or change the one they have (the guide's
-    add-or-reassign). Changing one's own role so that it loses access asks for the
-    same confirmation as the member page."""
+    """Invite someone by email (portal.domain.invitations): the same answer
+    whether or not the email has an account; an email that holds a role here is
+    refused (409) and nothing changes (their role changes on their page)."""
     organization = load_organization(org_id)
-    for action in ASSIGN:
-        authorize(action, organization)
-    form = RoleForm()
+    authorize("CREATE_ROLE", organization)
+    form = InviteForm()
     if not form.validate():
         return _render_roles(organization, form, status=422)
-    session, name = db.get_session(), text(form.name)
-    try:
-        user = roles.find_user(session, text(form.user_email))
-    except roles.RoleError as error:
-        return _refused(organization, form, error)
-    member = roles.user_role(session, organization, user)
-    if _stale_for(organization, form, user, member):
-        form.user_email.errors = [_stale_assign(user, member)]
-        return _render_roles(organization, form, status=409)
-    if member is not None:
-        # The assign form has no confirm field: the confirmation posts to the
-        # member's page, whose form does.
-        confirmation = _confirmation(organization, member, name, MemberRoleForm())
-        if confirmation is not None:
-            return confirmation
-    assign = partial(roles.assign_role, session, organization, user, name)
-    return _apply(organization, form, partial(assign, actor=_actor()))
-
-
-def _stale_for(
-    organization: Organization,
-    form: RoleForm,
-    user: User,
-    member: OrganizationRole | None,
-) -> bool:
-    """Whether the assign form is stale for user: their role changed after it
-    was rendered, and the assign would change it again (asking for the role they
-    hold now is refused as changing nothing). A form that does not say when it
-    was rendered is not stale."""
-    seen = form.seen_id
-    if seen is None or (member is not None and member.name == form.name.data):
-        return False
-    return roles.changed_since(db.get_session(), organization, user, seen)
-
-
-def _stale_assign(user: User, member: OrganizationRole | None) -> str:
-    """Why an assign form rendered before user's role changed is refused."""
-    if member is not None:
-        return _stale(member)
-    return (
-        f"{user.email}'s role was taken away while you were looking. Check it"
-        " and try again."
+    org_id, session = organization.id, db.get_session()
+    invite = partial(
+        invitations.invite,
+        session,
+        organization,
+        text(form.user_email),
+        text(form.name),
+        actor=_actor(),
+        link=invitation_link,
+        names=words(),
     )
-
-
-def _apply(
-    organization: Organization,
-    form: RoleForm,
-    change: Callable[[], roles.RoleChange],
-) -> ResponseReturnValue:
-    """Run change in one transaction; say what changed, or show why it was
-    refused."""
-    # Read before the commit expires the object: building the URL afterwards
-    # would start another (writer) transaction just to reload it.
-    org_id = organization.id
-    access = _access(organization)
     try:
-        made = _commit(change)
+        with db.transaction(session):
+            sent = invite()
+            email = sent.invitation.email
     except roles.RoleError as error:
         return _refused(organization, form, error)
+    current_app.logger.info(
+        "invitation sent: org=%s actor=%s resent=%s", org_id, _actor().id, sent.resent
+    )
     location = url_for("members.role_list", org_id=org_id)
-    return done(_what_changed(access, made), location)
+    return done(invitation_sent(email), location)
+
+
+def invitation_sent(email: str) -> str:
+    """The one answer to an invitation, whoever the email belongs to."""
+    return (
+        f"Invitation sent to {email}. The link in it works for 7 days; it is"
+        " listed under Pending invitations until then."
+    )
 
 
 def _commit(change: Callable[[], roles.RoleChange]) -> roles.RoleChange:
@@ -295,7 +301,7 @@ def _viewer_id() -> int:
 
 
 def _refused(
-    organization: Organization, form: RoleForm, error: roles.RoleError
+    organization: Organization, form: InviteForm, error: roles.RoleError
 ) -> ResponseReturnValue:
     """The role page again, with the reason next to the email field."""
     _log_refusal(organization, error)
@@ -305,7 +311,7 @@ def _refused(
 
 def _render_roles(
     organization: Organization,
-    form: RoleForm,
+    form: InviteForm,
     search: MemberSearchForm | None = None,
     status: int = 200,
 ) -> Response:
@@ -317,10 +323,7 @@ def _render_roles(
     if search is None:
         search = MemberSearchForm()
         search.validate()
-    if can("CREATE_ROLE", organization):
-        # Rendered now: the form has seen every change so far (also after a
-        # stale one was refused: sending it again is the confirmation).
-        form.seen.data = str(roles.last_change_id(db.get_session(), organization))
+    pending = pending_invitations(organization)
     members: Page[OrganizationRole] | None = None
     if not search.errors:
         members = page_of(
@@ -333,7 +336,47 @@ def _render_roles(
         decide_rows(members.items)
     counts = member_search.role_counts(db.get_session(), organization.id)
     rows = member_rows(organization, members, counts)
-    return render(RolesPage(organization, members, counts, search, form, rows), status)
+    page = RolesPage(
+        organization,
+        members,
+        counts,
+        search,
+        form,
+        pending,
+        InvitationActionForm(),
+        rows,
+    )
+    return render(page, status)
+
+
+#: Pending invitations per page of the roles page.
+INVITATIONS_PER_PAGE = 20
+#: The query parameter of their page (the members' is "page").
+INVITATIONS_PAGE = "invitations_page"
+
+
+def pending_invitations(organization: Organization) -> Page[Invitation] | None:
+    """A page of organization's pending invitations (one query; None if the
+    viewer may not invite). Expired ones are retired first, audited, when
+    there are any (portal.domain.invitations)."""
+    if not can("CREATE_ROLE", organization):
+        return None
+    session = db.get_session()
+    if invitations.has_expired(session, organization.id):
+        with writing() as writer:
+            invitations.retire_expired(writer, organization.id)
+    try:
+        number = paging.page_number(request.args.getlist(INVITATIONS_PAGE))
+        return paging.paginate(
+            session,
+            invitations.pending_in(organization.id),
+            number,
+            INVITATIONS_PER_PAGE,
+        )
+    except paging.ListQueryError as error:
+        abort(400, description=str(error))
+    except paging.PageOutOfRange as error:
+        abort(404, description=str(error))
 
 
 def member_rows(

@@ -164,13 +164,11 @@ def _owner(page: Page, server: Server, out: Path) -> None:
     _shoot(page, out, "member")
 
     # Two real changes, so that the audit log has something to show: Ringo to
-    # BILLING with the people page's "Add people" form, and back to MEMBER on
-    # his member page.
+    # BILLING with his row's control on the people page ("Add people" invites
+    # people without a role: issue 19), and back to MEMBER on his member page.
     tabs.get_by_role("link", name="People").click()
-    page.locator("summary", has_text="Add people").click()
-    page.get_by_label("User email").fill(demo.RINGO)
-    page.get_by_label("Role", exact=True).select_option("BILLING")
-    page.get_by_role("button", name="Assign role").click()
+    page.get_by_label(f"Role of {demo.RINGO}").select_option("BILLING")
+    page.get_by_role("button", name=f"Change the role of {demo.RINGO}").click()
     expect(page.get_by_role("status")).to_have_text(
         re.compile(rf"^{re.escape(demo.RINGO)} is now a Billing manager")
     )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from portal.domain import demo, roles
-from portal.domain.models import AuditEntry, OrganizationRole, User
+from portal.domain.models import AuditEntry, Invitation, OrganizationRole, User
 from portal.domain.roles import OWNER
 from portal.infra.db import WRITER, transaction, writer_session
 from portal.infra.passwords import verify_password
@@ -179,16 +179,17 @@ class Race:
     """A race between the two owners: what each posts, and how a round may end.
 
     ``statuses`` is the sorted pair of answers every round must give (the winner's
-    302 and the loser's refusal); ``owners`` how many owners are left after it;
-    ``action`` the audit trail's name of the winner's change; ``refusal`` a text
-    the loser's page must show (None: an error page of its own status).
+    302 and the loser's refusal, or two of one kind); ``owners`` how many owners
+    are left after it; ``actions`` the audit entries a round writes (the winner's
+    change, or both invitations'); ``refusal`` a text every refused request's
+    page must show (None: an error page of its own status).
     """
 
     name: str
     post: Callable[[Owner, Owner, str], Post]  # (me, the other, a newcomer's email)
     statuses: tuple[int, int]
     owners: int
-    action: str
+    actions: tuple[str, ...]  # the audit entries a round writes, in id order
     refusal: str | None = None
     newcomer: bool = False  # a fresh user per round, for post's third argument
 
@@ -207,16 +208,18 @@ def _member_page(user_id: int, suffix: str = "") -> str:
 RACES = {
     race.name: race
     for race in [
-        # Each makes the other MEMBER by email (add-or-reassign). The loser is a
-        # MEMBER by the time its request runs: 403, no CREATE_ROLE any more.
+        # Each asks the roles page's form to make the other MEMBER by email. The
+        # form only invites (issue 19): the other is an Owner here already, so
+        # both are refused (409) and nothing changes, whoever goes first.
         Race(
             "assign",
             lambda me, other, _: Post(
                 ROLES_PAGE, ROLES_PAGE, {"user_email": other.email, "name": "MEMBER"}
             ),
-            statuses=(302, 403),
-            owners=1,
-            action="change",
+            statuses=(409, 409),
+            owners=2,
+            actions=(),
+            refusal="is already an Owner here",
         ),
         # Each changes the other's role on their member page. The loser is a
         # MEMBER: 403, no UPDATE on anyone's role.
@@ -227,7 +230,7 @@ RACES = {
             ),
             statuses=(302, 403),
             owners=1,
-            action="change",
+            actions=("change",),
         ),
         # Each removes the other. The loser holds no role any more, so The
         # Beatles do not exist for them: 404, like any organization not theirs.
@@ -238,7 +241,7 @@ RACES = {
             ),
             statuses=(302, 404),
             owners=1,
-            action="remove",
+            actions=("remove",),
         ),
         # Both leave. The loser is the last owner now: 409 LastOwner.
         Race(
@@ -248,20 +251,20 @@ RACES = {
             ),
             statuses=(302, 409),
             owners=1,
-            action="leave",
+            actions=("leave",),
             refusal="is the last Owner",
         ),
-        # Both add the same new person. The loser finds them already a MEMBER
-        # (the form reassigns then): 409 AlreadyHasRole.
+        # Both invite the same new person (issue 19: the form invites). One
+        # invitation is made, the other request sends it again (one pending
+        # invitation per email): both 302, no role yet, one invitation.
         Race(
             "add",
             lambda me, other, newcomer: Post(
                 ROLES_PAGE, ROLES_PAGE, {"user_email": newcomer, "name": "MEMBER"}
             ),
-            statuses=(302, 409),
+            statuses=(302, 302),
             owners=2,
-            action="add",
-            refusal="is already a Member here",
+            actions=("invite", "resend_invitation"),
             newcomer=True,
         ),
     ]
@@ -304,9 +307,9 @@ def race_owners_through_the_pages(
         statuses = tuple(sorted(response.status_code for response in responses))
         where = f"{name} round {round_}: {statuses}"
         assert statuses == race.statuses, where
-        loser = next(r for r in responses if r.status_code != 302)
         if race.refusal is not None:
-            assert race.refusal in loser.text, where
+            for loser in (r for r in responses if r.status_code != 302):
+                assert race.refusal in loser.text, where
         _assert_invariants(engine, race, since, newcomer, where)
         outcomes[statuses] += 1
     return outcomes
@@ -468,7 +471,9 @@ def _assert_invariants(
             .having(func.count() > 1)
         ).all()
         actions = connection.scalars(
-            select(AuditEntry.action).where(AuditEntry.id > since)
+            select(AuditEntry.action)
+            .where(AuditEntry.id > since)
+            .order_by(AuditEntry.id)
         ).all()
         newcomer_roles = connection.scalars(
             select(OrganizationRole.name).join(User).where(User.email == newcomer)
@@ -476,7 +481,23 @@ def _assert_invariants(
     assert owners is not None and owners >= 1, f"{where}: no owner left"
     assert owners == race.owners, f"{where}: {owners} owners"
     assert doubles == [], f"{where}: two roles in one organization: {doubles}"
-    # One 302 per round: exactly one entry, the winner's; none for the refusal.
-    assert actions == [race.action], f"{where}: audit entries {actions}"
+    # Exactly the entries of what went through; none for a refusal.
+    assert tuple(actions) == race.actions, f"{where}: audit entries {actions}"
     if race.newcomer:
-        assert newcomer_roles == ["MEMBER"], f"{where}: {newcomer} has {newcomer_roles}"
+        # Invited, not added: no role until they accept; one invitation.
+        assert newcomer_roles == [], f"{where}: {newcomer} has {newcomer_roles}"
+        invited = connection_count_invitations(engine, newcomer)
+        assert invited == 1, f"{where}: {invited} invitations for {newcomer}"
+
+
+def connection_count_invitations(engine: Engine, email: str) -> int:
+    """How many invitations email has, as committed."""
+    with engine.connect() as connection:
+        return (
+            connection.scalar(
+                select(func.count())
+                .select_from(Invitation)
+                .where(Invitation.email == email)
+            )
+            or 0
+        )

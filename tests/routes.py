@@ -45,6 +45,10 @@ TARGET_ROLE_ID = list(demo.ROLES[demo.BEATLES_ID]).index(TARGET) + 1
 TARGET_REPO = demo.ORGANIZATIONS[demo.BEATLES_ID][2][0]
 TARGET_REPO_ID = 1
 
+# A token as the invitation links carry it (43 URL-safe characters) that no
+# invitation has.
+UNKNOWN_TOKEN = "x" * 43
+
 LOGIN = "login"  # 302 to the login page
 OK = 200
 GONE = 404
@@ -58,9 +62,8 @@ FormData = Callable[[str | None], dict[str, str]]
 
 
 def _role_form(email: str | None) -> dict[str, str]:
-    # "seen": the page's form, rendered before any role change (the demo data
-    # has no audit entry), so the guard lets it through.
-    return {"user_email": demo.ADMIN, "name": "MEMBER", "seen": "0"}
+    # The roles page's form invites (issue 19): someone without a role here.
+    return {"user_email": demo.ADMIN, "name": "MEMBER"}
 
 
 def _shown_target() -> dict[str, str]:
@@ -389,6 +392,27 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("account.password_change", "POST"): Route(
         "/account/password", _everyone(MOVED), _password_form, writes=_LOGGED_IN
     ),
+    # --- invitations (issue 19) ---
+    # The link's page is public: its token lets its holder in. An unknown token
+    # is one 404 page for everyone (tests/test_invitations.py opens real ones).
+    ("invitations.invitation_show", "GET"): Route(
+        f"/invitations/{UNKNOWN_TOKEN}", _everyone(GONE, anonymous=GONE)
+    ),
+    ("invitations.invitation_accept", "POST"): Route(
+        f"/invitations/{UNKNOWN_TOKEN}", _everyone(GONE, anonymous=GONE)
+    ),
+    ("invitations.invitation_decline", "POST"): Route(
+        f"/invitations/{UNKNOWN_TOKEN}/decline", _everyone(GONE, anonymous=GONE)
+    ),
+    # Resend and Revoke are the organization's CREATE_ROLE, asked before the
+    # invitation is looked up: the owner, allowed, finds no invitation 1 in the
+    # demo data (404); a member or billing manager is refused first (403).
+    ("invitations.invitation_resend", "POST"): Route(
+        "/orgs/{org_id}/invitations/1/resend", _org(NO, NO, GONE)
+    ),
+    ("invitations.invitation_revoke", "POST"): Route(
+        "/orgs/{org_id}/invitations/1/revoke", _org(NO, NO, GONE)
+    ),
 }
 
 # --- password reset (issue 19) ----------------------------------------------------
@@ -434,7 +458,17 @@ MATRIX.update(
     }
 )
 
-PUBLIC = {"static", "auth.login", "auth.logout", "orgs.index", "health.healthz"}
+PUBLIC = {
+    "static",
+    "auth.login",
+    "auth.logout",
+    "orgs.index",
+    "health.healthz",
+    # Issue 19: the invitation link's page and its buttons.
+    "invitations.invitation_show",
+    "invitations.invitation_accept",
+    "invitations.invitation_decline",
+}
 PUBLIC |= {"password.forgot", "password.forgot_sent", "password.reset"}
 
 

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from portal.domain import demo, roles
-from portal.domain.models import AuditEntry, Organization
+from portal.domain import roles as domain_roles
+from portal.domain.models import AuditEntry, Organization, OrganizationRole
 from portal.infra import db as portal_db
 from tests.conftest import (
     AuthActions,
@@ -106,16 +107,27 @@ def at_moment(app: Flask) -> datetime:
 def test_audit_add_through_the_form_records_one_entry(
     auth: AuthActions, roles: RoleActions, db: Session
 ) -> None:
+    # Issue 19: the roles page's form invites (tests/test_invitations.py has
+    # the entry of the acceptance that adds the role).
     auth.login(demo.JOHN)
     assert roles.assign(1, demo.ADMIN, "MEMBER").status_code == 302
-    assert entries(db) == [("add", demo.JOHN, demo.ADMIN, None, "MEMBER")]
+    assert entries(db) == [("invite", demo.JOHN, demo.ADMIN, None, "MEMBER")]
 
 
 def test_audit_change_through_the_form_records_one_entry(
-    auth: AuthActions, roles: RoleActions, db: Session
+    client: FlaskClient, auth: AuthActions, roles: RoleActions, db: Session
 ) -> None:
+    # Roles change on the member page (the roles page's rows post there too).
     auth.login(demo.JOHN)
-    assert roles.assign(1, demo.RINGO, "BILLING").status_code == 302
+    ringo = user_by_email(db, demo.RINGO)
+    role = db.scalars(
+        select(OrganizationRole).where(OrganizationRole.user_id == ringo.id)
+    ).one()
+    data = {"name": "BILLING", "current": "MEMBER", "current_id": str(role.id)}
+    response = client.post(
+        f"/orgs/1/roles/{ringo.id}", data={"csrf_token": roles.csrf_token(), **data}
+    )
+    assert response.status_code == 302
     assert entries(db) == [("change", demo.JOHN, demo.RINGO, "MEMBER", "BILLING")]
 
 
@@ -151,8 +163,8 @@ def test_audit_command_line_change_has_no_actor(app: Flask, db: Session) -> None
 @pytest.mark.parametrize(
     ("email", "name", "status"),
     [
-        (demo.JOHN, "MEMBER", 409),  # the last owner demoting himself
-        ("nobody@beatles.com", "MEMBER", 422),  # no such account
+        (demo.JOHN, "MEMBER", 409),  # already an owner: the form changes no role
+        ("nobody@", "MEMBER", 422),  # not an email
         (demo.RINGO, "MEMBER", 409),  # already MEMBER
         (demo.RINGO, "ADMIN", 422),  # not a role
     ],
@@ -219,8 +231,12 @@ def test_audit_page_describes_each_kind_of_change(
     app: Flask, client: FlaskClient, auth: AuthActions, roles: RoleActions
 ) -> None:
     auth.login(demo.JOHN)
-    roles.assign(1, demo.ADMIN, "MEMBER")
-    roles.assign(1, demo.RINGO, "BILLING")
+    roles.assign(1, demo.ADMIN, "MEMBER")  # an invitation (issue 19)
+    with app.app_context(), portal_db.writer_session() as session:
+        org = organization(session, demo.BEATLES_ID)
+        admin, john = (user_by_email(session, e) for e in (demo.ADMIN, demo.JOHN))
+        domain_roles.add_user_role(session, org, admin, "MEMBER", actor=john)
+    change_directly(app, demo.RINGO, actor=demo.JOHN, new="BILLING")
     change_directly(app, demo.ADMIN, actor=demo.JOHN)
     change_directly(app, demo.PAUL, actor=demo.PAUL)
     change_directly(app, demo.GEORGE, actor=None, new="MEMBER")
@@ -233,6 +249,7 @@ def test_audit_page_describes_each_kind_of_change(
             "changed ringo@beatles.com from Member to Billing manager",
         ],
         ["john@beatles.com", "added admin@admin.com as Member"],
+        ["john@beatles.com", "invited admin@admin.com as Member"],
     ]
 
 

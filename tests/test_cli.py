@@ -259,6 +259,8 @@ def test_cli_commands_are_the_ones_tested_here(app: Flask) -> None:
         "prune-password-resets",
         # Time-limited roles (issue 19): tested in tests/test_role_expiry.py.
         "sweep-expired",
+        # Issue 19: tested with the invitations, in tests/test_invitations.py.
+        "invite",
     }
 
 

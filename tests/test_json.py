@@ -280,11 +280,17 @@ def test_json_member_page_what_a_member_may_do(app: Flask) -> None:
 
 
 def test_json_assign_role_changes_it_and_says_so(app: Flask, db: Any) -> None:
+    # Issue 19: a role changes on the member's page (the roles page's form invites).
     john = api_for(app, demo.JOHN)
-    response = john.post("/orgs/1/roles", {"user_email": demo.RINGO, "name": "BILLING"})
+    refused = john.post("/orgs/1/roles", {"user_email": demo.RINGO, "name": "BILLING"})
+    assert refused.status_code == 409
+    assert role_of(db, demo.RINGO, 1) == "MEMBER"
+    response = john.post(
+        f"/orgs/1/roles/{RINGO_ID}", {"name": "BILLING", **guard_of(db, demo.RINGO)}
+    )
     assert response.status_code == 200
     assert _body(response) == {
-        "location": "/orgs/1/roles",
+        "location": f"/orgs/1/roles/{RINGO_ID}",
         "message": "ringo@beatles.com is now a Billing manager. They can now see the"
         " billing details, open the settings and change the billing address; they"
         " can no longer see the repositories, create repositories or see who is here.",
@@ -347,17 +353,22 @@ def test_json_last_owner_refused_with_the_reason(john: Api, db: Any) -> None:
     for path, body in [
         (f"/orgs/1/roles/{JOHN_ID}", {"name": "MEMBER", **shown}),
         (f"/orgs/1/roles/{JOHN_ID}/delete", shown),
-        ("/orgs/1/roles", {"user_email": demo.JOHN, "name": "MEMBER"}),
     ]:
         response = john.post(path, body)
         assert response.status_code == 409, path
         assert "is the last Owner" in _body(response)["message"]
+    # The roles page's form changes no role at all (issue 19).
+    response = john.post("/orgs/1/roles", {"user_email": demo.JOHN, "name": "MEMBER"})
+    assert response.status_code == 409
+    assert "is already an Owner here" in _body(response)["message"]
     assert roles_snapshot(db) == before
 
 
 def test_json_self_demotion_asks_for_confirmation_with_409(app: Flask, db: Any) -> None:
     john = api_for(app, demo.JOHN)
-    john.post("/orgs/1/roles", {"user_email": demo.PAUL, "name": "OWNER"})
+    paul = {"name": "OWNER", **guard_of(db, demo.PAUL)}
+    paul_id = demo.USERS.index(demo.PAUL) + 1
+    assert john.post(f"/orgs/1/roles/{paul_id}", paul).status_code == 200
     path = f"/orgs/1/roles/{JOHN_ID}"
     shown = guard_of(db, demo.JOHN)
     asked = john.post(path, {"name": "MEMBER", **shown})
@@ -441,7 +452,7 @@ ASSIGN = "/orgs/1/roles"
         ),
         (
             {"user_email": "not an email", "name": "BILLING"},
-            {"user_email": ["There is no user with the email 'not an email'."]},
+            {"user_email": ["That is not an email address (name@example.com)."]},
         ),
     ],
 )
@@ -478,7 +489,7 @@ def test_json_unknown_key_that_is_not_a_string_is_422(john: Api) -> None:
     assert response.status_code == 422
     # Named as unknown like any key without a field, whatever its value.
     assert _body(response)["message"] == (
-        "Unknown key: extra. Send only: user_email, name, seen."
+        "Unknown key: extra. Send only: user_email, name."
     )
 
 
@@ -567,7 +578,7 @@ def test_json_accept_that_allows_neither_is_406(
 def test_json_body_without_accept_gets_json(john: Api) -> None:
     response = john.client.post(
         ASSIGN,
-        json={"user_email": demo.RINGO, "name": "BILLING"},
+        json={"user_email": "someone-new@example.com", "name": "BILLING"},
         headers={"X-CSRFToken": john.token},
     )
     assert response.status_code == 200

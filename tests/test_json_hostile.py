@@ -210,10 +210,19 @@ def test_json_member_page_gives_refusals_only_to_who_may_act(
 def test_json_confirmation_says_where_and_what_to_send(app: Flask, db: Session) -> None:
     # why: demoting oneself through the assign form (POST /orgs/1/roles) answered
     # 409 'send it again with "confirm": "yes"', and sending it again there asked
-    # again, for ever: the form that confirms is the member page's
+    # again, for ever: the form that confirms is the member page's. Since issue
+    # 19 the roles page's form changes no role at all.
     john = api_for(app, demo.JOHN)
-    john.post(ASSIGN, {"user_email": demo.PAUL, "name": "OWNER"})
-    asked = john.post(ASSIGN, {"user_email": demo.JOHN, "name": "MEMBER"})
+    paul_id = demo.USERS.index(demo.PAUL) + 1
+    made = john.post(
+        f"/orgs/1/roles/{paul_id}", {"name": "OWNER", **guard_of(db, demo.PAUL)}
+    )
+    assert made.status_code == 200
+    refused = john.post(ASSIGN, {"user_email": demo.JOHN, "name": "MEMBER"})
+    assert refused.status_code == 409 and "confirm" not in _body(refused)
+    asked = john.post(
+        f"/orgs/1/roles/{JOHN_ID}", {"name": "MEMBER", **guard_of(db, demo.JOHN)}
+    )
     assert asked.status_code == 409
     body = _body(asked)
     confirm = body["confirm"]
@@ -321,37 +330,38 @@ def _meanwhile(db: Session, email: str, name: str | None) -> None:
 def test_json_assign_says_what_it_has_seen_only_to_who_may_assign(
     app: Flask, db: Session
 ) -> None:
+    # Issue 19: the form has no "seen" any more (it changes no role); what only
+    # those who may invite are told is the pending invitations.
     john, paul = api_for(app, demo.JOHN), api_for(app, demo.PAUL)
-    assert _body(john.get(ASSIGN))["assign"] == {"seen": "0"}  # no change yet
-    _meanwhile(db, demo.RINGO, "BILLING")
-    seen = _body(john.get(ASSIGN))["assign"]["seen"]
-    assert int(seen) > 0
-    assert _body(paul.get(ASSIGN))["assign"] is None
+    assert _body(john.get(ASSIGN))["invitations"]["items"] == []
+    sent = john.post(ASSIGN, {"user_email": "x@example.com", "name": "MEMBER"})
+    assert sent.status_code == 200
+    listed = _body(john.get(ASSIGN))["invitations"]["items"]
+    assert [(i["email"], i["role"]) for i in listed] == [("x@example.com", "MEMBER")]
+    assert _body(paul.get(ASSIGN))["invitations"] is None
 
 
 def test_json_assign_from_before_a_change_of_that_person_is_409(
     app: Flask, db: Session
 ) -> None:
-    # why: the assign form (add-or-reassign) carried no guard: a client that
-    # read the roles page while Ringo was a MEMBER reassigned him silently after
-    # another owner had made him BILLING
+    # why: the assign form (add-or-reassign) reassigned Ringo silently after
+    # another owner had made him BILLING; since issue 19 it changes no role:
+    # whatever the client read, a member is refused with what they are now
     john = api_for(app, demo.JOHN)
-    seen = _body(john.get(ASSIGN))["assign"]["seen"]
+    _body(john.get(ASSIGN))  # read while Ringo was a MEMBER
     _meanwhile(db, demo.RINGO, "BILLING")
     before = roles_snapshot(db)
-    body = {"user_email": demo.RINGO, "name": "OWNER", "seen": seen}
+    body = {"user_email": demo.RINGO, "name": "OWNER"}
     stale = john.post(ASSIGN, body)
     assert stale.status_code == 409
     message = (
-        "ringo@beatles.com was made a Billing manager while you were looking."
-        " Check it and try again."
+        "ringo@beatles.com is already a Billing manager here. Change their role on"
+        " their page."
     )
     assert _body(stale)["message"] == message
     assert _body(stale)["errors"] == {"user_email": [message]}
     assert roles_snapshot(db) == before
-    fresh = _body(john.get(ASSIGN))["assign"]["seen"]
-    assert john.post(ASSIGN, {**body, "seen": fresh}).status_code == 200
-    assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "OWNER"
+    assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "BILLING"
 
 
 @pytest.mark.parametrize("suffix", ["", "/delete"])

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import demo
-from portal.domain.models import User
+from portal.domain.models import OrganizationRole, User
 from tests.conftest import AuthActions, csrf_token
+from tests.routes import TARGET_ROLE_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,9 +39,12 @@ def test_logs_role_change_names_org_user_and_actor(
     auth.login(demo.JOHN)
     token = csrf_token(client, "/orgs/1/roles")
     caplog.set_level(logging.INFO, logger="portal")
-    data = {"csrf_token": token, "user_email": demo.RINGO, "name": "BILLING"}
-    assert client.post("/orgs/1/roles", data=data).status_code == 302
     ids = _ids(app)
+    # On Ringo's member page (the roles page's form invites: issue 19).
+    shown = {"current": "MEMBER", "current_id": str(TARGET_ROLE_ID)}
+    data = {"csrf_token": token, "name": "BILLING", **shown}
+    url = f"/orgs/1/roles/{ids[demo.RINGO]}"
+    assert client.post(url, data=data).status_code == 302
     assert (
         f"role changed: org=1 user={ids[demo.RINGO]} actor={ids[demo.JOHN]}"
         " old=MEMBER new=BILLING"
@@ -53,9 +57,15 @@ def test_logs_refused_role_change_names_the_reason(
     auth.login(demo.JOHN)
     token = csrf_token(client, "/orgs/1/roles")
     caplog.set_level(logging.INFO, logger="portal")
-    data = {"csrf_token": token, "user_email": demo.JOHN, "name": "MEMBER"}
-    assert client.post("/orgs/1/roles", data=data).status_code == 409
     actor = _ids(app)[demo.JOHN]
+    # John demoting himself on his member page, the last owner.
+    with Session(app.extensions["portal.engine"]) as session:
+        role_id = session.scalar(
+            select(OrganizationRole.id).where(OrganizationRole.user_id == actor)
+        )
+    shown = {"current": "OWNER", "current_id": str(role_id)}
+    data = {"csrf_token": token, "name": "MEMBER", **shown}
+    assert client.post(f"/orgs/1/roles/{actor}", data=data).status_code == 409
     assert f"role change refused: org=1 actor={actor} reason=LastOwner" in _lines(
         caplog
     )

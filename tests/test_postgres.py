@@ -29,6 +29,7 @@ from tests.races import (
     race_owners_through_the_pages,
     race_password_changes,
 )
+from tests.routes import TARGET_ID, TARGET_ROLE_ID
 from tests.settings import app_settings
 from tests.test_models import assert_organization_delete_loads_nothing
 from tests.test_security import parallel_wrong_logins
@@ -126,14 +127,25 @@ def test_postgres_walkthrough_and_hostile_input(pg_app: Flask) -> None:
         ("john\x00@beatles.com", "MEMBER", 422),
         (demo.RINGO, "ADMIN", 422),
         (demo.JOHN, "MEMBER", 409),
-        (demo.RINGO, "BILLING", 302),
+        # Issue 19: the form invites, and changes no member's role.
+        (demo.RINGO, "BILLING", 409),
+        ("newcomer@example.com", "BILLING", 302),
     ]:
         assert roles.assign(1, email, name, token=token).status_code == status
+    assert (
+        "Invitation sent to newcomer@example.com." in client.get("/orgs/1/roles").text
+    )
+    shown = {"current": "MEMBER", "current_id": str(TARGET_ROLE_ID)}
+    changed = client.post(
+        f"/orgs/1/roles/{TARGET_ID}",
+        data={"csrf_token": token, "name": "BILLING", **shown},
+    )
+    assert changed.status_code == 302
     assert (
         "ringo@beatles.com is now a Billing manager. They can now see the billing"
         " details, open the settings and change the billing address; they can no"
         " longer see the repositories, create repositories or see who is here."
-        in client.get("/orgs/1/roles").text
+        in client.get(changed.location).text
     )
 
 

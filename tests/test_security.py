@@ -48,9 +48,9 @@ from tests.conftest import (
     roles_snapshot,
     user_by_email,
 )
-from tests.database import committed_scalar
+from tests.database import committed_scalar, snapshot
 from tests.races import race_password_changes
-from tests.routes import ACTORS, routes
+from tests.routes import ACTORS, TARGET_ID, TARGET_ROLE_ID, routes
 from tests.settings import app_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -578,10 +578,12 @@ def test_csrf_bad_tokens_are_refused(
     else:
         token = roles.csrf_token()
         _two_hours_later(monkeypatch)  # tokens live 1 hour; the session 12
-    before = roles_snapshot(db)
-    assert roles.assign(1, demo.RINGO, "OWNER", token=token).status_code == 400
-    assert roles_snapshot(db) == before
-    assert roles.assign(1, demo.RINGO, "OWNER").status_code == 302  # control
+    engine = app.extensions["portal.engine"]
+    before = snapshot(engine)  # every row: no invitation, no mail either
+    assert roles.assign(1, demo.ADMIN, "OWNER", token=token).status_code == 400
+    assert snapshot(engine) == before
+    # The control: the same form with a good token invites (issue 19).
+    assert roles.assign(1, demo.ADMIN, "OWNER").status_code == 302
 
 
 @pytest.mark.one_backend  # refused before any view reads the database
@@ -763,14 +765,18 @@ def test_oversized_request_body_gets_413(
 FORM = "application/x-www-form-urlencoded"
 
 
+# Ringo's member page, where his role changes (the roles page's form invites:
+# issue 19), and what its form carries for his role.
+RINGO_PAGE = f"/orgs/1/roles/{TARGET_ID}"
+RINGO_SHOWN = {"current": "MEMBER", "current_id": str(TARGET_ROLE_ID)}
+
+
 def _cut_role_body(token: str, limit: int, overflow: bytes) -> bytes:
     """A role POST whose first limit bytes make Ringo OWNER; overflow follows them.
 
     Cut at the limit, the name reads "OWNER"; in full it reads "OWNER" + overflow.
     """
-    tail = urlencode(
-        {"csrf_token": token, "user_email": demo.RINGO, "name": "OWNER"}
-    ).encode()
+    tail = urlencode({"csrf_token": token, **RINGO_SHOWN, "name": "OWNER"}).encode()
     pad = b"pad=" + b"x" * (limit - len(tail) - len(b"pad=&")) + b"&"
     assert len(pad + tail) == limit
     return pad + tail + overflow
@@ -801,7 +807,7 @@ def test_chunked_oversized_body_gets_413_and_changes_nothing(
     before = roles_snapshot(db)
     limit = app.config["MAX_CONTENT_LENGTH"]
     body = _cut_role_body(csrf_token(client, "/orgs/1/roles"), limit, b"-not-a-role")
-    assert _post_chunked(client, "/orgs/1/roles", body).status_code == 413
+    assert _post_chunked(client, RINGO_PAGE, body).status_code == 413
     assert roles_snapshot(db) == before
 
 
@@ -812,7 +818,7 @@ def test_chunked_body_of_exactly_the_limit_is_read_whole(
     auth.login(demo.JOHN)
     limit = app.config["MAX_CONTENT_LENGTH"]
     body = _cut_role_body(csrf_token(client, "/orgs/1/roles"), limit, b"")
-    assert _post_chunked(client, "/orgs/1/roles", body).status_code == 302
+    assert _post_chunked(client, RINGO_PAGE, body).status_code == 302
     assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "OWNER"
 
 
@@ -821,8 +827,8 @@ def test_chunked_small_body_is_read_normally(
 ) -> None:
     auth.login(demo.JOHN)
     token = csrf_token(client, "/orgs/1/roles")
-    body = urlencode({"csrf_token": token, "user_email": demo.RINGO, "name": "BILLING"})
-    assert _post_chunked(client, "/orgs/1/roles", body.encode()).status_code == 302
+    body = urlencode({"csrf_token": token, **RINGO_SHOWN, "name": "BILLING"})
+    assert _post_chunked(client, RINGO_PAGE, body.encode()).status_code == 302
     assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "BILLING"
 
 
@@ -909,7 +915,7 @@ def test_chunked_oversized_body_over_http_gets_413_and_changes_nothing(
     before = roles_snapshot(db)
     token = csrf_in(http_user.page("/orgs/1/roles"), "/orgs/1/roles")
     body = _cut_role_body(token, app.config["MAX_CONTENT_LENGTH"], b"-not-a-role")
-    assert http_user.post_chunked("/orgs/1/roles", body) == 413
+    assert http_user.post_chunked(RINGO_PAGE, body) == 413
     assert roles_snapshot(db) == before
 
 
@@ -918,8 +924,8 @@ def test_chunked_small_body_over_http_is_read_normally(
 ) -> None:
     http_user.login(demo.JOHN)
     token = csrf_in(http_user.page("/orgs/1/roles"), "/orgs/1/roles")
-    form = {"csrf_token": token, "user_email": demo.RINGO, "name": "BILLING"}
-    assert http_user.post_chunked("/orgs/1/roles", urlencode(form).encode()) == 302
+    form = {"csrf_token": token, **RINGO_SHOWN, "name": "BILLING"}
+    assert http_user.post_chunked(RINGO_PAGE, urlencode(form).encode()) == 302
     assert role_of(db, demo.RINGO, demo.BEATLES_ID) == "BILLING"
 
 

@@ -32,10 +32,11 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from portal.domain import demo
-from portal.domain.models import AuditEntry, OrganizationRole, User
+from portal.domain.models import AuditEntry, Invitation, OrganizationRole, User
 from portal.infra import migrate
 from tests.conftest import CSRF_RE
 from tests.database import PostgresSchemas
+from tests.routes import TARGET_ID, TARGET_ROLE_ID
 from tests.tcpproxy import TcpProxy
 from tests.test_errors import through
 from tests.test_health import closed_port, migrate_to
@@ -208,8 +209,7 @@ class Browser:
 def test_serve_answers_health_and_logs_to_stdout(server: Server) -> None:
     assert get(server.url + "/healthz") == (200, '{"database":"ok","status":"ok"}\n')
     browser = Browser(server.url, demo.JOHN)
-    change = {"user_email": demo.RINGO, "name": "BILLING"}
-    assert browser.post("/orgs/1/roles", change) == 302
+    assert browser.post(RINGO_PAGE, RINGO_TO_BILLING) == 302
     stop_server(server)
     output = server.output()
     assert "[INFO] gunicorn.error: Using worker: gthread" in output
@@ -268,11 +268,10 @@ def test_serve_answers_503_while_the_database_is_away_and_recovers(
         assert get(server.url + "/healthz")[0] == 503
         status, page = browser.get("/orgs/1")
         assert status == 503 and "The database is not answering" in page
-        assert browser.post("/orgs/1/roles", {"user_email": demo.RINGO}) == 503
+        assert browser.post(RINGO_PAGE, {"name": "BILLING"}) == 503
         proxy.start()
         wait_until_healthy(server, timeout=10)
-        change = {"user_email": demo.RINGO, "name": "BILLING"}
-        assert browser.post("/orgs/1/roles", change) == 302
+        assert browser.post(RINGO_PAGE, RINGO_TO_BILLING) == 302
         assert browser.get("/orgs/1")[0] == 200
     finally:
         stop_server(server)
@@ -290,6 +289,29 @@ def _roles(url: str) -> dict[str, str]:
         ).all()
     engine.dispose()
     return dict(rows)
+
+
+def _invitations(url: str) -> dict[str, str]:
+    """The role each pending invitation to The Beatles offers, by email."""
+    engine = create_engine(url)
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Invitation.email, Invitation.role).where(
+                Invitation.organization_id == 1
+            )
+        ).all()
+    engine.dispose()
+    return dict(rows)
+
+
+# Ringo's member page, where his role changes (the roles page's form invites:
+# issue 19), and a change of his role as its form sends it.
+RINGO_PAGE = f"/orgs/1/roles/{TARGET_ID}"
+RINGO_TO_BILLING = {
+    "name": "BILLING",
+    "current": "MEMBER",
+    "current_id": str(TARGET_ROLE_ID),
+}
 
 
 def _wait_for(condition: object, what: str, timeout: float = 15.0) -> None:
@@ -360,10 +382,10 @@ def test_serve_worker_killed_in_the_middle_of_a_change_leaves_none_of_it(
     # why: the worker dies holding the organization's lock with its UPDATE sent
     # but not committed; PostgreSQL must roll it back and free the lock.
     browser = Browser(server.url, demo.JOHN)
-    change = {"user_email": demo.RINGO, "name": "BILLING"}
+    change = RINGO_TO_BILLING
     statuses: list[int] = []
     client = threading.Thread(
-        target=lambda: statuses.append(browser.post("/orgs/1/roles", change))
+        target=lambda: statuses.append(browser.post(RINGO_PAGE, change))
     )
     engine = create_engine(pg_url)
     try:
@@ -399,7 +421,7 @@ def test_serve_worker_killed_in_the_middle_of_a_change_leaves_none_of_it(
     _check_invariants(pg_url)
     # The arbiter replaced the worker, and the organization's lock is free.
     wait_until_healthy(server)
-    assert browser.post("/orgs/1/roles", change) == 302
+    assert browser.post(RINGO_PAGE, change) == 302
     assert _roles(pg_url)[demo.RINGO] == "BILLING"
 
 
@@ -409,6 +431,10 @@ class Attempt:
     name: str
     before: str | None
     status: int = -1  # 302 done, 0 no answer (the worker died), else refused
+    # Where and what to post: an owner's member page (a change), or the roles
+    # page's form (for someone without a role: an invitation, issue 19).
+    path: str = "/orgs/1/roles"
+    data: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -424,8 +450,7 @@ class Stream:
                 attempt = self.todo.get_nowait()
             except queue.Empty:
                 return
-            data = {"user_email": attempt.email, "name": attempt.name}
-            attempt.status = browser.post("/orgs/1/roles", data)
+            attempt.status = browser.post(attempt.path, attempt.data)
 
 
 def _add_people(url: str, count: int, owners: int) -> list[Attempt]:
@@ -439,15 +464,30 @@ def _add_people(url: str, count: int, owners: int) -> list[Attempt]:
         ]
         session.add_all(people)
         session.flush()
-        session.add_all(
+        made = [
             OrganizationRole(user_id=person.id, organization_id=1, name="OWNER")
             for person in people[:owners]
-        )
+        ]
+        session.add_all(made)
+        session.flush()
+        pages = [
+            (
+                f"/orgs/1/roles/{role.user_id}",
+                {"name": "MEMBER", "current": "OWNER", "current_id": str(role.id)},
+            )
+            for role in made
+        ]
     engine.dispose()
     attempts = [
-        Attempt(f"person{i}@example.com", "MEMBER", "OWNER") for i in range(owners)
+        Attempt(f"person{i}@example.com", "MEMBER", "OWNER", path=path, data=data)
+        for i, (path, data) in enumerate(pages)
     ] + [
-        Attempt(f"person{i}@example.com", ("OWNER", "MEMBER", "BILLING")[i % 3], None)
+        Attempt(
+            f"person{i}@example.com",
+            (name := ("OWNER", "MEMBER", "BILLING")[i % 3]),
+            None,
+            data={"user_email": f"person{i}@example.com", "name": name},
+        )
         for i in range(owners, count)
     ]
     random.shuffle(attempts)
@@ -480,7 +520,8 @@ def test_serve_worker_killed_repeatedly_keeps_every_answered_change(
         client.join(timeout=120)
     assert not any(client.is_alive() for client in clients)
     statuses = [attempt.status for attempt in stream.attempts]
-    roles = _roles(pg_url)
+    # A role for a change; an invitation (not yet a role) for the others.
+    roles = {**_invitations(pg_url), **_roles(pg_url)}
     unanswered = [a for a in stream.attempts if a.status == 0]
     print(
         f"kills={kills} changes={len(statuses)} done={statuses.count(302)}"

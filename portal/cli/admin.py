@@ -37,9 +37,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
+from portal.authz import words
 from portal.domain import (
     expired,
     expiry,
+    invitations,
     member_search,
     org_admin,
     organizations,
@@ -56,6 +58,7 @@ from portal.domain.models import (
 from portal.forms import PasswordForm, RoleForm
 from portal.infra import clock, db
 from portal.infra.passwords import hash_password
+from portal.web.invitation_links import invitation_link
 
 
 def init_app(app: Flask) -> None:
@@ -72,6 +75,7 @@ def init_app(app: Flask) -> None:
         # Issue 19: password reset.
         set_password_command,
         sweep_expired_command,  # time-limited roles (issue 19)
+        invite_command,
     ):
         app.cli.add_command(command)
 
@@ -629,3 +633,39 @@ def set_password_command(email: str, password_stdin: bool) -> None:
         password_reset.set_password(session, user, password_hash, clock.now())
         user_id = user.id
     _echo(f"Set a new password for {email} (id {user_id}); its sessions were ended.")
+
+
+# --- invite (issue 19) -----------------------------------------------------------
+
+
+@click.command("invite")
+@click.argument("email")
+@click.argument("org")
+@click.argument("role", callback=_role_name)
+@_org_flags
+@with_appcontext
+def invite_command(
+    email: str, org: str, role: str, org_by_id: bool, org_by_name: bool
+) -> None:
+    """Invite EMAIL to ORG as ROLE (OWNER, MEMBER or BILLING): queue the mail
+    and print its link (an invitation pending for EMAIL is sent again, the old
+    link dead). EMAIL gets the role when they accept; assign-role gives it
+    directly. ORG is an id or an exact name (see --id, --name)."""
+    email = _checked_email(email, NewEmailForm)
+    by = _reading(org_by_id, org_by_name)
+    with _refusals(), db.writer_session() as session:
+        organization = _locked_organization(session, org, by)
+        sent = invitations.invite(
+            session,
+            organization,
+            email,
+            role,
+            actor=None,
+            link=invitation_link,
+            names=words(current_app),
+        )
+        where = _name_of(organization)
+        until = invitations.when(sent.invitation.expires_at)
+    again = "sent again" if sent.resent else "sent"
+    _echo(f"{where}: invitation {again} to {email} as {role}, until {until}.")
+    _echo(invitation_link(sent.token))

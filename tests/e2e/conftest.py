@@ -7,6 +7,7 @@ never depend on each other. Screenshots go to test-artifacts/screenshots/.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,10 +18,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from playwright.sync_api import Locator, Page, expect
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.domain import demo
+from portal.domain.models import OutboxMessage
 from tests.settings import app_settings
 
 DEBIAN_CHROMIUM = "/usr/lib/chromium/chromium"  # /usr/bin/chromium is a wrapper
@@ -121,3 +124,23 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- invitations (issue 19) -----------------------------------------------------
+
+
+def mailed_invitation(server: LiveServer, email: str) -> str:
+    """The path of the newest invitation link mailed to email (read from the
+    outbox, as the mail would carry it)."""
+    statement = (
+        select(OutboxMessage.body)
+        .where(OutboxMessage.to_address == email, OutboxMessage.kind == "invitation")
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
+    with server.app.extensions["portal.engine"].connect() as connection:
+        body = connection.scalar(statement)
+    assert body, f"no invitation mailed to {email}"
+    found = re.search(r"https?://\S+?(/invitations/[A-Za-z0-9_-]+)", body)
+    assert found, f"no invitation link in {body!r}"
+    return found.group(1)

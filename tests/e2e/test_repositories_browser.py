@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from portal.domain import demo
 from portal.domain.models import Organization, Repository, RepositoryRole, User
 from tests.database import committed
-from tests.e2e.conftest import LiveServer, login
+from tests.e2e.conftest import LiveServer, login, mailed_invitation
 
 pytestmark = pytest.mark.e2e
 
@@ -61,10 +61,18 @@ def test_browser_repository_roles_from_creation_to_deletion(
     # Paul joins Wings as a Member (the People page's "Add people").
     page.get_by_role("link", name="People").click()
     page.locator("summary", has_text="Add people").click()
-    page.get_by_label("User email").fill(demo.PAUL)
+    page.get_by_label("Email address", exact=True).fill(demo.PAUL)
     page.get_by_label("Role", exact=True).select_option("MEMBER")
-    page.get_by_role("button", name="Assign role").click()
-    expect(page.get_by_text(f"{demo.PAUL} is now a Member.")).to_be_visible()
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_text(f"Invitation sent to {demo.PAUL}.")).to_be_visible()
+    # Paul accepts, in a browser of his own (issue 19: adding is inviting).
+    assert page.context.browser is not None
+    with page.context.browser.new_context() as his:
+        paul_page = his.new_page()
+        login(paul_page, server, demo.PAUL)
+        paul_page.goto(server.url + mailed_invitation(server, demo.PAUL))
+        paul_page.get_by_role("button", name="Accept").click()
+        expect(paul_page.get_by_role("status")).to_contain_text("Welcome to Wings")
 
     # A repository, from the Repositories page: its creator administers it.
     page.get_by_role("link", name="Repositories").click()

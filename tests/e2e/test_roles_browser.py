@@ -123,7 +123,7 @@ def _change_role(page: Page, server: LiveServer, email: str, name: str) -> None:
 def _add_people(page: Page) -> None:
     """Open the people page's "Add people" disclosure (its form is inside)."""
     page.locator("summary", has_text="Add people").click()
-    expect(page.get_by_label("User email")).to_be_visible()
+    expect(page.get_by_label("Email address", exact=True)).to_be_visible()
 
 
 def _row(page: Page, email: str) -> Locator:
@@ -427,16 +427,18 @@ def test_audit_page_lists_the_changes_made_newest_first(
     page.get_by_role("link", name=f"Remove {demo.PAUL}").click()
     page.get_by_role("button", name=f"Remove {demo.PAUL}").click()
     _add_people(page)
-    page.get_by_label("User email").fill(newcomer)
-    page.get_by_role("button", name="Assign role").click()
-    expect(_flash(page)).to_have_text(re.compile(rf"^{re.escape(newcomer)} is now"))
+    page.get_by_label("Email address", exact=True).fill(newcomer)
+    page.get_by_role("button", name="Send invitation").click()
+    expect(_flash(page)).to_have_text(
+        re.compile(rf"^Invitation sent to {re.escape(newcomer)}\.")
+    )
     tabs = page.get_by_role("navigation", name="The Beatles sections")
     tabs.get_by_role("link", name="Audit log").click()
     expect(page.get_by_text("3 changes", exact=True)).to_be_visible()
     rows = _rows(page, "Role changes")
     expect(rows.locator("td:nth-child(3)")).to_have_text(
         [
-            f"added {newcomer} as Member",
+            f"invited {newcomer} as Member",
             f"removed {demo.PAUL} (was Member)",
             f"changed {demo.RINGO} from Member to Billing manager",
         ]
@@ -444,7 +446,7 @@ def test_audit_page_lists_the_changes_made_newest_first(
     expect(rows.locator("td:nth-child(2)")).to_have_text([demo.JOHN] * 3)
     screenshot(page, "audit-changes")
     assert _audit(live_server) == [
-        ("add", newcomer),
+        ("invite", newcomer),
         ("remove", demo.PAUL),
         ("change", demo.RINGO),
     ]
@@ -736,15 +738,15 @@ def test_roles_add_people_opens_and_a_refusal_takes_the_focus(
     login(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
     # At the top, above the list, closed until asked for.
-    expect(page.get_by_label("User email")).to_be_hidden()
+    expect(page.get_by_label("Email address", exact=True)).to_be_hidden()
     _add_people(page)
-    page.get_by_label("User email").fill("nobody@example.com")
-    page.get_by_role("button", name="Assign role").click()
+    page.get_by_label("Email address", exact=True).fill("nobody@")
+    page.get_by_role("button", name="Send invitation").click()
     summary = page.get_by_role("alert").filter(has_text="There is a problem")
     expect(summary).to_be_focused()
-    expect(summary).to_contain_text("There is no user with the email")
+    expect(summary).to_contain_text("That is not an email address")
     # Open after the refusal; the summary's link leads to the field.
     summary.get_by_role("link").click()
-    expect(page.get_by_label("User email")).to_be_focused()
-    expect(page.get_by_label("User email")).to_have_value("nobody@example.com")
+    expect(page.get_by_label("Email address", exact=True)).to_be_focused()
+    expect(page.get_by_label("Email address", exact=True)).to_have_value("nobody@")
     screenshot(page, "roles-add-people-refused")
