@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -866,6 +867,14 @@ class InviteForm(Form):
         validators=[ARole()],
         validate_choice=False,  # ARole says which roles exist
     )
+    # Until when the role lasts once accepted (time-limited roles).
+    expires = expiry_field()
+
+    @property
+    def role_expires(self) -> datetime | None:
+        """The role's expiry asked for (None: never)."""
+        wanted = wanted_expiry(self.expires)
+        return None if isinstance(wanted, roles.Keep) else wanted
 
 
 class InvitationActionForm(Form):

@@ -163,6 +163,12 @@ def invitation_json(invitation: Invitation) -> Body:
         "id": inv_id,
         "email": invitation.email,
         "role": invitation.role,
+        # When the role ends once accepted (null: never).
+        "role_expires_at": (
+            as_utc(invitation.role_expires_at).isoformat()
+            if invitation.role_expires_at is not None
+            else None
+        ),
         "inviter": invitation.inviter_email,
         "expires_at": as_utc(invitation.expires_at).isoformat(),
         "resend": url_for(
@@ -205,6 +211,7 @@ def role_create(org_id: int) -> ResponseReturnValue:
         actor=_actor(),
         link=invitation_link,
         names=words(),
+        role_expires=form.role_expires,
     )
     try:
         with db.transaction(session):

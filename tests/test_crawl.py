@@ -344,10 +344,11 @@ class Context:
 
 
 def _new_member(context: Context) -> dict[str, str]:
-    """Assign a role to a demo user who has none in the organization yet."""
+    """Invite a demo user who has no role in the organization yet, to a role
+    that ends far ahead."""
     roles = demo.ROLES[int(str(context.args["org_id"]))]
     email = next(user for user in demo.USERS if user not in roles)
-    return {"user_email": email, "name": "MEMBER"}
+    return {"user_email": email, "name": "MEMBER", "expires": FAR_EXPIRY}
 
 
 def _other_role(context: Context) -> dict[str, str]:

@@ -7,6 +7,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -15,6 +16,7 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from portal import mail
 from portal.domain import demo
 from portal.domain.models import (
     AuditEntry,
@@ -27,6 +29,8 @@ from portal.infra import clock
 from tests.conftest import AuthActions, csrf_in, csrf_token, role_of
 from tests.database import committed, committed_scalar, snapshot
 from tests.factories import bulk_roles, bulk_users
+from tests.smtp import SmtpServer, links_in
+from tests.test_security import Clock
 
 BEATLES = demo.BEATLES_ID
 LINK = re.compile(r"https?://\S+/invitations/([A-Za-z0-9_-]+)")
@@ -642,3 +646,100 @@ def test_invitations_an_account_made_meanwhile_must_log_in(
     )
     assert hashed == "-"  # untouched
     assert guest.get(mail.path).status_code == 200  # still pending
+
+
+# --- a time-limited role, offered by invitation -----------------------------
+
+
+def test_invitations_offer_a_time_limited_role_mailed_over_smtp(
+    app: Flask, db: Session, smtp_server: SmtpServer
+) -> None:
+    # why: the invite form's expiry reaches the role once accepted (and the
+    # mail, read from a real SMTP server, says until when); from that moment
+    # the role grants nothing
+    moment = Clock()
+    app.config.update({"CLOCK": moment, **smtp_server.mail_settings()})
+    client = owner(app)
+    token = csrf_token(client, "/orgs")
+    response = client.post(
+        f"/orgs/{BEATLES}/roles",
+        data={
+            "user_email": "contractor@example.com",
+            "name": "MEMBER",
+            "expires": "2026-01-01 09:20",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 302
+    listed = client.get(f"/orgs/{BEATLES}/roles").get_data(as_text=True)
+    assert "until 1 January 2026, 09:20 UTC" in listed
+    assert mail.send_due(app).sent == 1
+    [message] = smtp_server.wait_for(1)
+    assert message["To"] == "contractor@example.com"
+    assert "as a Member, until 1 January 2026, 09:20 UTC." in str(
+        message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    )
+    [link] = [u for u in links_in(message) if "/invitations/" in u]
+    path = urlsplit(link).path
+    guest = app.test_client()
+    html = guest.get(path).get_data(as_text=True)
+    done = guest.post(
+        path,
+        data={
+            "csrf_token": csrf_in(html),
+            "new_password": PASSWORD,
+            "confirm": PASSWORD,
+        },
+    )
+    assert done.status_code == 302
+    assert guest.get(f"/orgs/{BEATLES}/repos").status_code == 200
+    moment.advance(minutes=20)  # 09:20: the role has expired (the session has not)
+    assert guest.get(f"/orgs/{BEATLES}/repos").status_code == 404
+    assert role_of(db, "contractor@example.com", BEATLES) == "MEMBER"  # kept, marked
+
+
+def test_invitations_refuse_a_role_expiry_in_the_past(app: Flask, db: Session) -> None:
+    app.config["CLOCK"] = Clock()
+    client = owner(app)
+    before = snapshot(db)
+    token = csrf_token(client, "/orgs")
+    response = client.post(
+        f"/orgs/{BEATLES}/roles",
+        data={
+            "user_email": "late@example.com",
+            "name": "MEMBER",
+            "expires": "2025-12-31",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 422
+    assert "has passed" in response.get_data(as_text=True)
+    assert snapshot(db) == before
+
+
+def test_invitations_a_role_that_expired_before_the_answer_is_not_given(
+    app: Flask, db: Session
+) -> None:
+    # why: accepting a role whose end has passed would add a role that grants
+    # nothing; the person is told, and nothing changes
+    moment = Clock()
+    app.config["CLOCK"] = moment
+    client = owner(app)
+    token = csrf_token(client, "/orgs")
+    client.post(
+        f"/orgs/{BEATLES}/roles",
+        data={
+            "user_email": demo.ADMIN,
+            "name": "MEMBER",
+            "expires": "2026-01-02",
+            "csrf_token": token,
+        },
+    )
+    path = last_mail(db, demo.ADMIN).path
+    moment.advance(days=2)  # the link still works (7 days); the role has ended
+    admin = app.test_client()
+    assert AuthActions(admin).login(demo.ADMIN).status_code == 302
+    answer = post_form(admin, path)
+    assert answer.status_code == 422
+    assert "has passed" in answer.get_data(as_text=True)
+    assert role_of(db, demo.ADMIN, BEATLES) is None

@@ -489,7 +489,7 @@ def test_json_unknown_key_that_is_not_a_string_is_422(john: Api) -> None:
     assert response.status_code == 422
     # Named as unknown like any key without a field, whatever its value.
     assert _body(response)["message"] == (
-        "Unknown key: extra. Send only: user_email, name."
+        "Unknown key: extra. Send only: user_email, name, expires."
     )
 
 

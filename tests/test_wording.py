@@ -32,6 +32,7 @@ from portal.domain import demo, roles
 from portal.domain.models import Organization, User
 from portal.web.wording import full_stop
 from tests.test_crawl import (
+    FAR_EXPIRY,
     HARMLESS,
     Context,
     app_on,
@@ -241,6 +242,7 @@ def test_no_double_period_on_any_page_or_flash(
         return {
             "user_email": next(u for u in demo.USERS if u not in held),
             "name": "MEMBER",
+            "expires": FAR_EXPIRY,
         }
 
     monkeypatch.setitem(HARMLESS, "members.role_create", new_member)

@@ -642,15 +642,30 @@ def set_password_command(email: str, password_stdin: bool) -> None:
 @click.argument("email")
 @click.argument("org")
 @click.argument("role", callback=_role_name)
+@click.option(
+    "--expires",
+    callback=_expiry,
+    metavar="WHEN",
+    help=(
+        "When the role ends once accepted, in UTC: YYYY-MM-DD (00:00 that day)"
+        " or 'YYYY-MM-DD HH:MM'. Not given (or 'never'): it does not expire."
+    ),
+)
 @_org_flags
 @with_appcontext
 def invite_command(
-    email: str, org: str, role: str, org_by_id: bool, org_by_name: bool
+    email: str,
+    org: str,
+    role: str,
+    expires: roles.Expires,
+    org_by_id: bool,
+    org_by_name: bool,
 ) -> None:
     """Invite EMAIL to ORG as ROLE (OWNER, MEMBER or BILLING): queue the mail
     and print its link (an invitation pending for EMAIL is sent again, the old
     link dead). EMAIL gets the role when they accept; assign-role gives it
     directly. ORG is an id or an exact name (see --id, --name)."""
+    role_expires = None if isinstance(expires, roles.Keep) else expires
     email = _checked_email(email, NewEmailForm)
     by = _reading(org_by_id, org_by_name)
     with _refusals(), db.writer_session() as session:
@@ -663,6 +678,7 @@ def invite_command(
             actor=None,
             link=invitation_link,
             names=words(current_app),
+            role_expires=role_expires,
         )
         where = _name_of(organization)
         until = invitations.when(sent.invitation.expires_at)

@@ -161,12 +161,16 @@ def invite(
     actor: User | None,
     link: LinkMaker,
     names: RoleNames,
+    role_expires: datetime | None = None,
 ) -> Sent:
-    """Invite email to organization as role, or send a pending invitation again
-    (AlreadyMember if the email holds a role here). Queues the mail."""
+    """Invite email to organization as role (until role_expires, once accepted;
+    None: for good), or send a pending invitation again (AlreadyMember if the
+    email holds a role here; BadExpiry if role_expires has passed). Queues the
+    mail."""
     roles.lock_organization(session, organization.id)
     if role not in ROLE_NAMES:
         raise roles.UnknownRoleName(role)
+    roles.check_expiry(role_expires)
     email = normalize_email(email)
     held = session.scalar(
         select(OrganizationRole.name)
@@ -184,12 +188,14 @@ def invite(
         _expire(session, pending)
         pending = None
     if pending is not None:
+        pending.role_expires_at = role_expires
         return _send_again(session, organization, pending, role, actor, link, names)
     token, token_hash = new_link_token()
     invitation = Invitation(
         organization_id=organization.id,
         email=email,
         role=role,
+        role_expires_at=role_expires,
         token_hash=token_hash,
         inviter_id=actor.id if actor is not None else None,
         inviter_email=actor.email if actor is not None else None,
@@ -321,6 +327,9 @@ def accept(
     held = roles.user_role(session, organization, user)
     if held is not None:
         raise AlreadyMember(user.email, held.name)
+    # A role offered until a moment that passed before the answer would grant
+    # nothing: say so rather than add it.
+    roles.check_expiry(invitation.role_expires_at)
     role = OrganizationRole(
         organization=organization,
         user=user,
@@ -484,7 +493,12 @@ def _mail(
     who = invitation.inviter_email or "An administrator"
     lines: Sequence[str] = (
         f"{one_line(who)} invited you to join {one_line(organization.name)} on"
-        f" Portal as {names.a_role(invitation.role)}.",
+        f" Portal as {names.a_role(invitation.role)}"
+        + (
+            f", until {when(invitation.role_expires_at)}."
+            if invitation.role_expires_at is not None
+            else "."
+        ),
         "",
         "To accept (or decline), open this link:",
         link(token),

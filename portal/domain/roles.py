@@ -436,7 +436,7 @@ def check_change(
     expires, or giving that role an expiry, is refused (LastOwner).
     """
     _check_name(name)
-    _check_expiry(expires)
+    check_expiry(expires)
     role = user_role(session, organization, user)
     if role is None:
         raise NotAMember(user)
@@ -475,7 +475,7 @@ def check_assign(
     """Raise the RoleError that assign_role would raise; else the current role row
     (None: assigning adds one)."""
     _check_name(name)
-    _check_expiry(expires)
+    check_expiry(expires)
     if user_role(session, organization, user) is None:
         return None
     return check_change(session, organization, user, name, expires)
@@ -497,7 +497,7 @@ def add_user_role(
     they must not have one yet."""
     _lock(session, organization)
     check_add(session, organization, user, name)
-    _check_expiry(expires)
+    check_expiry(expires)
     return _add(session, organization, user, name, actor, expires)
 
 
@@ -547,7 +547,7 @@ def assign_role(
     return _reassign(session, organization, user, role, name, actor, expires)
 
 
-def _check_expiry(expires: Expires) -> None:
+def check_expiry(expires: Expires) -> None:
     """Refuse an expiry that has passed (BadExpiry)."""
     if isinstance(expires, Keep):
         return
