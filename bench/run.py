@@ -39,6 +39,8 @@ Budgets (exit status 1 if one is missed; each miss is named):
   a few, and with one that finds a second page: the search runs in SQL, so it
   must not slow down with the members behind it. The control's ratio for the
   same two pages is printed beside (what rendering more rows costs alone);
+- the roles page of an organization with many members and 100 pending
+  invitations <= 1.3x the same page without them (the same members and owner);
 - every page as JSON (Accept: application/json) <= 1.1x the same page as HTML,
   asking Oso no more than the page does: the JSON shape replaces the template,
   the authorization is the same;
@@ -68,6 +70,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +112,13 @@ from portal.domain.models import (
     REPOSITORY_ROLE_NAMES,
     ROLE_NAMES,
     AuditEntry,
+    Invitation,
     Organization,
     OrganizationRole,
     Repository,
     RepositoryRole,
     User,
+    hash_link_token,
 )
 from portal.domain.overview import overview_of
 from portal.forms import (
@@ -134,8 +139,8 @@ from portal.forms import (
     RepositorySettingsForm,
     SettingsForm,
 )
+from portal.infra import clock, migrate
 from portal.infra import db as portal_db
-from portal.infra import migrate
 from portal.web import refusals
 from portal.web.guards import public
 from portal.web.switcher import Switcher, switcher_of
@@ -198,6 +203,9 @@ class Fixtures:
     single_org: int = 0  # SINGLE is its OWNER, alone; it has one repository
     full_org: int = 0  # FULL is its OWNER; a page's worth of repositories and members
     many_members_org_size: int = 0  # members of many_members_org, HEAVY included
+    # The same members as many_members_org (HEAVY its OWNER), and INVITATIONS
+    # pending invitations.
+    invited_org: int = 0
 
 
 def build_database(path: Path, scale: Scale | None) -> tuple[str, Fixtures]:
@@ -259,9 +267,39 @@ def _scale_data(session: Session, scale: Scale) -> Fixtures:
         (user_id, fixtures.full_org, "MEMBER")
         for user_id in members[: paging.PER_PAGE - 1]
     ]
+    [fixtures.invited_org] = bulk_organizations(session, 1, name="Bench invited org")
+    roles.append((heavy, fixtures.invited_org, "OWNER"))
+    roles += [(user_id, fixtures.invited_org, "MEMBER") for user_id in members]
     bulk_roles(session, roles)
+    _invitations(session, fixtures.invited_org, heavy)
     _grants(session, scale, fixtures, orgs[0], members)
     return fixtures
+
+
+#: Pending invitations of Fixtures.invited_org (the issue's 100).
+INVITATIONS = 100
+
+
+def _invitations(session: Session, org_id: int, inviter: int) -> None:
+    """INVITATIONS pending invitations to org_id, sent by inviter, each with a
+    link that works for a week."""
+    now = clock.now()
+    session.execute(
+        insert(Invitation),
+        [
+            {
+                "organization_id": org_id,
+                "email": f"invited-{i:04}@bench.example",
+                "role": "MEMBER",
+                "token_hash": hash_link_token(f"bench-invitation-{i}"),
+                "inviter_id": inviter,
+                "inviter_email": HEAVY,
+                "created_at": now,
+                "expires_at": now + timedelta(days=7),
+            }
+            for i in range(INVITATIONS)
+        ],
+    )
 
 
 def _grants(
@@ -1225,6 +1263,36 @@ def bench_roles_search(
         )
 
 
+def bench_pending_invitations(
+    app: Flask, fixtures: Fixtures, runs: int, report: Report, budgets: bool
+) -> None:
+    """The roles page of an organization with many members and INVITATIONS
+    pending invitations against the same page without them (the same members,
+    the same owner): listing them must cost a page of rows, not the list."""
+    heavy = logged_in_client(app, HEAVY)
+    invited = f"/orgs/{fixtures.invited_org}/roles"
+    plain = f"/orgs/{fixtures.many_members_org}/roles"
+    for _ in range(10):
+        cpu(heavy, invited), cpu(heavy, plain)
+    invited_s, plain_s = side_by_side(
+        functools.partial(cpu, heavy, invited),
+        functools.partial(cpu, heavy, plain),
+        runs,
+    )
+    ratio = invited_s / plain_s
+    verdict = report.check(
+        not budgets or ratio <= MAX_MANY_ROWS_PAGE,
+        f"roles {invited}: {ratio:.2f}x the same page without {INVITATIONS}"
+        f" invitations > {MAX_MANY_ROWS_PAGE}x",
+    )
+    print(
+        f"\n## Roles page with {INVITATIONS} pending invitations vs without"
+        f" ({fixtures.many_members_org_size:,} members each)\n"
+        f"{'with ms':>9}{'without ms':>12}{'ratio':>7}  budget\n"
+        f"{invited_s * 1000:>9.2f}{plain_s * 1000:>12.2f}{ratio:>7.2f}  {verdict}"
+    )
+
+
 # --- gunicorn + wrk -------------------------------------------------------------
 
 
@@ -1408,6 +1476,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_many_rows(app, fixtures, runs, report, budgets, args.match)
         if "roles-search" in sections:
             bench_roles_search(app, fixtures, runs, report, budgets)
+            bench_pending_invitations(app, fixtures, runs, report, budgets)
         if "http" in sections:
             bench_http(scale_url, app, 1 if args.quick else 5)
         app.extensions["portal.engine"].dispose()
