@@ -451,9 +451,11 @@ class _Smtp:
     def open(cls, settings: Settings) -> _Smtp:
         """Connect (and log in, if a username is set); Failure (retried) if not."""
         assert settings.server is not None
-        context = ssl.create_default_context(cafile=settings.ca_file)
         client: smtplib.SMTP | None = None
         try:
+            # Inside the try: a missing or broken MAIL_CA_FILE is an OSError
+            # too, recorded on the message like any other failure to connect.
+            context = ssl.create_default_context(cafile=settings.ca_file)
             if settings.security == "tls":
                 client = smtplib.SMTP_SSL(
                     settings.server,

@@ -212,6 +212,19 @@ def test_send_due_refuses_a_certificate_it_cannot_trust(
     assert smtp_tls_server.messages == []
 
 
+def test_send_due_records_a_missing_ca_file_on_the_message(
+    app: Flask, smtp_tls_server: SmtpServer, tmp_path: Path
+) -> None:
+    # why: the CA file was read outside the connection's error handling, so
+    # the message was retried for ever with no error to show (review finding)
+    missing = str(tmp_path / "no-such-ca.pem")
+    app.config.update(smtp_tls_server.mail_settings(), MAIL_CA_FILE=missing)
+    message_id = queue(app)
+    assert mail.send_due(app) == mail.Batch(retrying=1)
+    assert "FileNotFoundError" in (row(app, message_id).last_error or "")
+    assert smtp_tls_server.messages == []
+
+
 # --- failures ---------------------------------------------------------------
 
 

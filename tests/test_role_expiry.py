@@ -279,6 +279,9 @@ def test_role_expiry_set_changed_and_cleared_on_the_member_page_audited(
         ("2026-12-08T09:00", "has passed"),
         ("next tuesday", "is not a date"),
         ("2026-13-01", "is not a date"),
+        # Offsets that carry the moment outside what UTC can say (was a 500).
+        ("9999-12-31T23:59-01:00", "is out of range"),
+        ("0001-01-01T00:00+01:00", "is out of range"),
     ],
 )
 def test_role_expiry_in_the_past_or_unparseable_is_422(

@@ -39,9 +39,18 @@ def parse_expiry(text: str | None) -> datetime | None:
         raise ExpiryError(
             f"{value!r} is not a date. Enter the expiry as {FORMATS}."
         ) from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        # An offset that moves the moment past year 1 or 9999 cannot be said
+        # in UTC (OverflowError): no usable expiry either.
+        return (
+            moment.replace(tzinfo=UTC)
+            if moment.tzinfo is None
+            else moment.astimezone(UTC)
+        )
+    except OverflowError:
+        raise ExpiryError(
+            f"{value!r} is out of range. Enter the expiry as {FORMATS}."
+        ) from None
 
 
 def check_future(expires_at: datetime | None) -> None:

@@ -257,13 +257,17 @@ def retire_if_expired(session: Session, token: str) -> bool:
     has expired (the first to see it does). Whether it had."""
     if not _TOKEN.fullmatch(token):
         return False
-    found = session.scalar(
-        select(Invitation).where(Invitation.token_hash == hash_link_token(token))
-    )
+    by_token = select(Invitation).where(Invitation.token_hash == hash_link_token(token))
+    found = session.scalar(by_token)
     if found is None or not _expired(found):
         return False
     roles.lock_organization(session, found.organization_id)
-    session.refresh(found)
+    # Read again under the lock: another request may have retired, revoked,
+    # answered or resent it meanwhile (then there is nothing to retire).
+    session.expunge(found)
+    found = session.scalar(by_token)
+    if found is None or not _expired(found):
+        return False
     _expire(session, found)
     return True
 

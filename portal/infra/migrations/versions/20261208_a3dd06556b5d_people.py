@@ -177,10 +177,44 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert: the old schema has no expiry, so a role that has expired is
     removed (kept, it would grant again) and one that has not yet becomes
-    permanent (each logged); invitations, resets, the outbox (sent or not) and
-    the audit entries the old schema cannot say are dropped."""
+    permanent (each logged), and the repository grants of an expired
+    organization role go with it; invitations, resets, the outbox (sent or not)
+    and the audit entries the old schema cannot say are dropped (an accepted
+    invitation stays, as the role it added)."""
     connection = op.get_bind()
     now = clock.now()
+    # The grants of a holder whose organization role has expired go with it:
+    # the foreign key's cascade does that on PostgreSQL, not on SQLite, whose
+    # foreign keys are off while migrating (and checked after).
+    grant = sa.table(
+        "repository_role",
+        sa.column("user_id", sa.Integer()),
+        sa.column("organization_id", sa.Integer()),
+    )
+    membership = sa.table(
+        "organization_role",
+        sa.column("user_id", sa.Integer()),
+        sa.column("organization_id", sa.Integer()),
+        sa.column("expires_at", sa.DateTime(timezone=True)),
+    )
+    connection.execute(
+        sa.delete(grant).where(
+            sa.exists().where(
+                membership.c.user_id == grant.c.user_id,
+                membership.c.organization_id == grant.c.organization_id,
+                membership.c.expires_at <= now,
+            )
+        )
+    )
+    # The old schema says an accepted invitation as what it made: a role added.
+    audit = sa.table(
+        "audit_entry", sa.column("action", sa.String()), sa.column("old_role")
+    )
+    connection.execute(
+        sa.update(audit)
+        .where(audit.c.action == "accept_invitation")
+        .values(action="add", old_role=None)
+    )
     for table in ("repository_role", "organization_role"):
         rows = sa.table(
             table,
@@ -205,7 +239,6 @@ def downgrade() -> None:
     for index, table, columns in COVERING_INDEXES:
         op.drop_index(index, table)
         op.create_index(index, table, columns)
-    audit = sa.table("audit_entry", sa.column("action", sa.String()))
     connection.execute(sa.delete(audit).where(audit.c.action.in_(ADDED_ACTIONS)))
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_audit_entry_action"), type_="check")
