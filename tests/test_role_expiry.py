@@ -76,6 +76,10 @@ def _expire_grant(db: Session, email: str, at: datetime | None) -> None:
     db.commit()
 
 
+def _user_id(db: Session, email: str) -> int:
+    return db.scalars(select(User.id).where(User.email == email)).one()
+
+
 def _repo_id(db: Session, name: str) -> int:
     return db.scalars(select(Repository.id).where(Repository.name == name)).one()
 
@@ -491,3 +495,72 @@ def test_role_expiry_words_for_a_page(app: Flask, clock: MovingClock) -> None:
         assert expiry.parse_expiry("2026-12-31T10:00+01:00") == datetime(
             2026, 12, 31, 9, 0, tzinfo=UTC
         )
+
+
+# --- a time-limited owner or admin cannot outlast their own role ----------------
+
+
+def test_role_expiry_a_time_limited_owner_cannot_outlast_their_own_role(
+    app: Flask, db: Session, clock: MovingClock
+) -> None:
+    # why: (review) Paul, an Owner until tomorrow, made his own role permanent
+    # and then demoted John: "time-limited" meant nothing; nor may he give
+    # anyone a role, or invite anyone, that ends later than his own
+    john = api_for(app, demo.JOHN)
+    response = _change(john, app, demo.PAUL, name="OWNER", expires="2026-12-09")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    paul = api_for(app, demo.PAUL)
+    refusals = [
+        _change(paul, app, demo.PAUL, name="OWNER", expires=""),  # permanent
+        _change(paul, app, demo.PAUL, name="OWNER", expires="2027-01-01"),
+        _change(paul, app, demo.RINGO, name="OWNER"),  # Ringo's role: permanent
+    ]
+    # John, the last Owner whose role does not expire, stays one (the
+    # last-owner rule answers first).
+    assert (
+        _change(paul, app, demo.JOHN, name="MEMBER", confirm="yes").status_code == 409
+    )
+    for refused in refusals:
+        assert refused.status_code == 403, refused.get_data(as_text=True)
+        assert "Your own role here ends on" in refused.get_data(as_text=True)
+    invite = paul.post(
+        "/orgs/1/roles", {"user_email": "alt@example.com", "name": "OWNER"}
+    )
+    assert invite.status_code == 403, invite.get_data(as_text=True)
+    # Within his own time, he may.
+    shorter = _change(paul, app, demo.RINGO, name="BILLING", expires="2026-12-08 18:00")
+    assert shorter.status_code == 200, shorter.get_data(as_text=True)
+    roles = {
+        email: committed_scalar(
+            db,
+            select(OrganizationRole.expires_at)
+            .join(User)
+            .where(User.email == email, OrganizationRole.organization_id == 1),
+        )
+        for email in (demo.JOHN, demo.PAUL)
+    }
+    assert roles[demo.JOHN] is None  # still a permanent Owner
+    assert roles[demo.PAUL] is not None
+
+
+def test_role_expiry_a_time_limited_admin_cannot_make_a_grant_permanent(
+    app: Flask, db: Session, clock: MovingClock
+) -> None:
+    repo_id = _repo_id(db, "Abbey Road")
+    john = api_for(app, demo.JOHN)
+    made = john.post(
+        f"/orgs/1/repos/{repo_id}/roles",
+        {"user_email": demo.RINGO, "name": "ADMIN", "expires": "2026-12-09"},
+    )
+    assert made.status_code == 200, made.get_data(as_text=True)
+    ringo = api_for(app, demo.RINGO)
+    own = ringo.post(
+        f"/orgs/1/repos/{repo_id}/roles/{_user_id(db, demo.RINGO)}",
+        {"name": "ADMIN", "current": "ADMIN", "expires": ""},
+    )
+    assert own.status_code == 403, own.get_data(as_text=True)
+    friend = ringo.post(
+        f"/orgs/1/repos/{repo_id}/roles",
+        {"user_email": demo.PAUL, "name": "ADMIN"},
+    )
+    assert friend.status_code == 403, friend.get_data(as_text=True)

@@ -171,6 +171,9 @@ def invite(
     if role not in ROLE_NAMES:
         raise roles.UnknownRoleName(role)
     roles.check_expiry(role_expires)
+    if actor is not None:
+        own = roles.user_role(session, organization, actor)
+        roles.check_within_actor(own.expires_at if own else None, role_expires)
     email = normalize_email(email)
     held = session.scalar(
         select(OrganizationRole.name)

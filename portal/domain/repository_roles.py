@@ -38,6 +38,7 @@ from portal.domain.roles import (
     Keep,
     RoleError,
     RoleNames,
+    check_within_actor,
     lock_organization,
     same_moment,
 )
@@ -286,7 +287,8 @@ def grant(
     _check_expiry(expires)
     organization = _lock(session, repository)
     member = member_by_email(session, organization, email)
-    return _set(session, repository, member, name, actor, expires)
+    limit = _actors_limit(session, repository, actor)
+    return _set(session, repository, member, name, actor, expires, limit)
 
 
 def grant_to_member(
@@ -358,7 +360,37 @@ def _existing(
         raise NoGrant(who, repository.name)
     if shown is not None and shown != current.name:
         raise StaleGrant(member.user.email, current.name)
-    return _set(session, repository, member, name, actor, expires)
+    limit = _actors_limit(session, repository, actor)
+    return _set(session, repository, member, name, actor, expires, limit)
+
+
+def _actors_limit(
+    session: Session, repository: Repository, actor: User | None
+) -> datetime | None:
+    """The latest a grant the actor gives or changes on repository may last:
+    the earlier end of the actor's own organization role and of their own
+    direct grant here (None: neither ends, or the command line). Both count,
+    whichever of them lets the actor manage roles here: a bound that is too
+    early only asks for a shorter expiry, one too late would let a time-limited
+    admin make their access permanent."""
+    if actor is None:
+        return None
+    ends = [
+        session.scalar(
+            select(OrganizationRole.expires_at).where(
+                OrganizationRole.organization_id == repository.organization_id,
+                OrganizationRole.user_id == actor.id,
+            )
+        ),
+        session.scalar(
+            select(RepositoryRole.expires_at).where(
+                RepositoryRole.repository_id == repository.id,
+                RepositoryRole.user_id == actor.id,
+            )
+        ),
+    ]
+    known = [clock.as_utc(end) for end in ends if end is not None]
+    return min(known) if known else None
 
 
 def _set(
@@ -368,16 +400,20 @@ def _set(
     name: str | None,
     actor: User | None,
     expires: Expires = KEEP,
+    limit: datetime | None = None,
 ) -> GrantChange:
     """Make member's direct grant name (None: none) until expires (KEEP: a new
     grant never expires, an existing one keeps its expiry); record it (lock
-    held): the grant's change, and its expiry's (repository_role_expiry)."""
+    held): the grant's change, and its expiry's (repository_role_expiry).
+    limit: the latest the grant may end (roles.OutlastsActor if later)."""
     current = direct_grant(session, repository, member.user_id)
     old = current.name if current is not None else None
     old_expires = current.expires_at if current is not None else None
     new_expires = old_expires if isinstance(expires, Keep) else expires
     if name is None:
         new_expires = None
+    else:
+        check_within_actor(limit, new_expires)
     if name is None and current is not None:
         session.delete(current)
     elif current is None and name is not None:

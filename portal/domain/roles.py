@@ -173,6 +173,49 @@ class LastOwner(RoleError):
         )
 
 
+class OutlastsActor(RoleError):
+    """A person whose own role here expires gave or changed a role so that it
+    would end later than theirs (or never): a time-limited owner could
+    otherwise make their own role permanent, or a second account's."""
+
+    status = 403
+
+    def __init__(self, until: datetime) -> None:
+        """The error saying when the actor's own role ends."""
+        self.until = until
+        super().__init__()
+
+    def say(self, names: RoleNames) -> str:
+        """The actor's own end, and what a role they give may do."""
+        return (
+            f"Your own role here ends on {expiry.long_form(self.until)}: a role"
+            " you give or change must end by then too. Set an expiry no later"
+            " than that, or ask someone whose role does not expire."
+        )
+
+
+def check_within_actor(
+    own_expires: datetime | None, resulting: datetime | None
+) -> None:
+    """Refuse (OutlastsActor) a role or grant that would end after its giver's
+    own (own_expires; None: the giver's role never ends, anything goes)."""
+    if own_expires is None:
+        return
+    if resulting is None or clock.as_utc(resulting) > clock.as_utc(own_expires):
+        raise OutlastsActor(own_expires)
+
+
+def _actors_own_expiry(
+    session: Session, organization: Organization, actor: User | None
+) -> datetime | None:
+    """When the actor's own role in organization ends (None: never, or the
+    command line, which answers to nobody's expiry)."""
+    if actor is None:
+        return None
+    own = user_role(session, organization, actor)
+    return own.expires_at if own is not None else None
+
+
 class LastPermanentOwner(LastOwner):
     """The change would leave the organization no owner whose role never
     expires: it would lose its last owner by the clock."""
@@ -584,6 +627,7 @@ def _add(
     expires: datetime | None = None,
 ) -> RoleChange:
     """Add the role row (lock held, checks passed); an expiry is recorded too."""
+    check_within_actor(_actors_own_expiry(session, organization, actor), expires)
     session.add(
         OrganizationRole(
             organization=organization, user=user, name=name, expires_at=expires
@@ -607,6 +651,8 @@ def _reassign(
 ) -> RoleChange:
     """Change the role row to name and expires (lock held, checks passed): an
     audit entry for each of the two that changed."""
+    resulting = role.expires_at if isinstance(expires, Keep) else expires
+    check_within_actor(_actors_own_expiry(session, organization, actor), resulting)
     old, role.name = role.name, name
     old_expires = role.expires_at
     if isinstance(expires, Keep) or same_moment(old_expires, expires):
