@@ -782,16 +782,12 @@ def control_repository_show(org_id: int, repo_id: int) -> ResponseReturnValue:
         paging.page_number(request.args.getlist("page")),
         rows=True,
     )
+    # Each row as the page words it (its roles, their ends, what is active).
     rows = [
-        repository_access_view.PersonRow(
-            user_id,
-            email,
-            org_role,
-            direct,
-            explain.person(org_role, base, direct, organization.name),
-            user_id == viewer.user_id,
+        repository_access_view.person_row(
+            explain, base, organization, viewer.user_id, *item
         )
-        for user_id, email, org_role, direct in found.items
+        for item in found.items
     ]
     people = paging.Page(
         items=rows, number=found.number, per_page=found.per_page, total=found.total
@@ -810,6 +806,9 @@ def control_repository_show(org_id: int, repo_id: int) -> ResponseReturnValue:
         may_manage="MANAGE_ROLES" in my_permissions,
         role_names=REPOSITORY_ROLE_NAMES,
         error=None,
+        my_expiry=repository_access_view.my_expiry_sentences(
+            repository, organization, viewer.user_id
+        ),
     )
 
 

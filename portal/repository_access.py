@@ -368,7 +368,7 @@ def _log(what: str, org_id: int, repo_id: int, detail: object) -> None:
     )
 
 
-def _person_row(
+def person_row(
     explain: RepositoryAccess,
     base: str | None,
     organization: Organization,
@@ -432,14 +432,14 @@ def _render(
         )
         found = page_of(statement, rows=True)
         rows = [
-            _person_row(explain, base, organization, viewer.user_id, *item)
+            person_row(explain, base, organization, viewer.user_id, *item)
             for item in found.items
         ]
         people = Page(
             items=rows, number=found.number, per_page=found.per_page, total=found.total
         )
     may_manage = "MANAGE_ROLES" in my_permissions
-    my_expiry = _my_expiry(repository, organization, viewer.user_id)
+    my_expiry = my_expiry_sentences(repository, organization, viewer.user_id)
     page = RepositoryPage(
         repository,
         organization,
@@ -457,7 +457,7 @@ def _render(
     return render(page, status)
 
 
-def _my_expiry(
+def my_expiry_sentences(
     repository: Repository, organization: Organization, user_id: int | None
 ) -> list[str]:
     """When the viewer's organization role and direct grant here end, as the
