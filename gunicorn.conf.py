@@ -77,8 +77,11 @@ logconfig_dict: dict[str, Any] = {
             "class": "logging.StreamHandler",
             "formatter": "portal",
             "stream": "ext://sys.stdout",
+            # Invitation and reset links' tokens never reach the log.
+            "filters": ["redact"],
         }
     },
+    "filters": {"redact": {"()": "portal.infra.logs.RedactLinkTokens"}},
     "formatters": {"portal": {"format": FORMAT, "datefmt": DATE_FORMAT}},
 }
 

@@ -135,3 +135,23 @@ def test_configure_logging_writes_to_stdout_when_nothing_else_listens(
     )
     assert "[INFO] portal: role changed: org=1" in done.stdout
     assert "role changed" not in done.stderr
+
+
+def test_logs_never_hold_a_link_token(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    # why: (review) an invitation or reset link read from a log works for its
+    # whole life; the app's lines (a 500's "Exception on <path>") and the dev
+    # server's request lines are redacted (gunicorn's: tests/test_serve.py)
+    token = "A1b2C3d4" * 5 + "xyz"
+    with caplog.at_level(logging.INFO):
+        app.logger.error("Exception on /invitations/%s [GET]", token)
+        logging.getLogger("werkzeug").info(
+            '"GET /login?next=%%2Finvitations%%2F%s HTTP/1.1" 302', token
+        )
+        logging.getLogger("werkzeug").info('"POST /password/reset/%s" 302', token)
+    said = "\n".join(record.getMessage() for record in caplog.records)
+    assert token not in said
+    assert "/invitations/[token] [GET]" in said
+    assert "%2Finvitations%2F[token]" in said
+    assert "/password/reset/[token]" in said

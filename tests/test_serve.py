@@ -210,10 +210,18 @@ def test_serve_answers_health_and_logs_to_stdout(server: Server) -> None:
     assert get(server.url + "/healthz") == (200, '{"database":"ok","status":"ok"}\n')
     browser = Browser(server.url, demo.JOHN)
     assert browser.post(RINGO_PAGE, RINGO_TO_BILLING) == 302
+    # A link's single-use token never reaches the log (the request line, or a
+    # login redirect's next=): whoever reads the log could use it.
+    token = "t0ken" * 9
+    assert get(f"{server.url}/invitations/{token}")[0] == 404
+    assert get(f"{server.url}/password/reset/{token}")[0] == 404
     stop_server(server)
     output = server.output()
     assert "[INFO] gunicorn.error: Using worker: gthread" in output
     assert '"GET /healthz HTTP/1.1" 200' in output  # the access log
+    assert '"GET /invitations/[token] HTTP/1.1" 404' in output
+    assert '"GET /password/reset/[token] HTTP/1.1" 404' in output
+    assert token not in output
     assert re.search(r"\[INFO\] portal: role changed: org=1 user=\d+ actor=", output)
     assert demo.PASSWORD not in output
 
