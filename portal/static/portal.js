@@ -153,6 +153,10 @@ document.addEventListener("click", (event) => {
     window.clearTimeout(timer);
     timer = window.setTimeout(() => find(input.value.trim()), 200);
   });
+  // This script is deferred: a name typed before it ran had no listener to hear it.
+  if (input.value.trim()) {
+    find(input.value.trim());
+  }
 })();
 
 // A form that changes a role (data-change-control: the member page's radio

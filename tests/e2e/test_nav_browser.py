@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Locator, Page, Route, ViewportSize, expect
 from sqlalchemy.orm import Session
 
 from portal.domain import demo
@@ -273,6 +273,33 @@ def test_nav_switcher_finder_narrows_the_list_as_one_types(
     expect(
         page.locator("details.switcher").get_by_role("list").get_by_role("link")
     ).to_have_count(10)
+
+
+def test_nav_switcher_finder_searches_a_name_typed_before_the_script_ran(
+    page: Page, live_server: LiveServer
+) -> None:
+    # why: portal.js is deferred; a name typed while it loads (a slow network, or
+    # a test that types as soon as the header shows) fired no listener and was
+    # never searched (a CI failure). The script is held here until it is typed.
+    with Session(live_server.app.extensions["portal.engine"]) as session:
+        user = make_user(session)
+        email = user.email
+        org_ids = bulk_organizations(session, 30, name="Band {i:02}")
+        org_ids += bulk_organizations(session, 12, name="Choir {i:02}")
+        bulk_roles(session, [(user.id, org_id, "MEMBER") for org_id in org_ids])
+        session.commit()
+    login(page, live_server, email)
+    held: list[Route] = []
+    page.route("**/static/portal.js", lambda route: held.append(route))
+    page.goto(f"{live_server.url}/orgs", wait_until="commit")
+    switcher = _switcher(page)
+    switcher.locator("summary").click()
+    switcher.get_by_label("Find an organization").fill("choir 1")
+    assert len(held) == 1, "portal.js was not asked for while the name was typed"
+    held[0].continue_()
+    menu = switcher.get_by_role("list", name="Organizations to switch to")
+    expect(menu.get_by_role("link")).to_have_text(["Choir 10", "Choir 11"])
+    expect(switcher.get_by_role("status")).to_have_text("2 found")
 
 
 def test_nav_open_menus_pass_axe(browser: Browser, live_server: LiveServer) -> None:
