@@ -11,7 +11,7 @@ from enum import Enum
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, session
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
@@ -21,7 +21,10 @@ from portal import create_app
 from portal.domain import demo
 from portal.domain.models import Organization, OrganizationRole, User
 from portal.infra import migrate
+from portal.infra.db import get_session
 from portal.infra.passwords import ASVS, FAST, HashCost
+from portal.web.sessions import start_session
+from tests.apps import SharedApp, own_app
 from tests.database import (
     PostgresSchemas,
     backends,
@@ -244,10 +247,9 @@ def empty_db_url(
     yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
 
 
-@pytest.fixture
-def app(db_url: str, hash_cost: HashCost) -> Iterator[Flask]:
-    """The app on the test's own database, CSRF on as in production."""
-    app = create_app(
+def _test_app(db_url: str, hash_cost: HashCost) -> Flask:
+    """A new app on db_url, CSRF on as in production."""
+    return create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test-secret-key",
@@ -256,8 +258,38 @@ def app(db_url: str, hash_cost: HashCost) -> Iterator[Flask]:
             **app_settings(hash_cost),
         }
     )
-    yield app
-    app.extensions["portal.engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_apps() -> Iterator[dict[HashCost, SharedApp]]:
+    """This process's apps, one per hash cost (see tests/apps.py)."""
+    apps: dict[HashCost, SharedApp] = {}
+    yield apps
+    for shared in apps.values():
+        shared.dispose()
+
+
+@pytest.fixture
+def app(
+    request: pytest.FixtureRequest,
+    db_url: str,
+    hash_cost: HashCost,
+    shared_apps: dict[HashCost, SharedApp],
+) -> Iterator[Flask]:
+    """The app on the test's own database, CSRF on as in production: this
+    process's app, reset (tests/apps.py), or a new one for a test marked own_app."""
+    if request.node.get_closest_marker("own_app"):
+        yield from own_app(lambda: _test_app(db_url, hash_cost))
+        return
+    shared = shared_apps.get(hash_cost)
+    if shared is None:
+        shared = shared_apps[hash_cost] = SharedApp(
+            lambda: _test_app(db_url, hash_cost)
+        )
+    # PostgreSQL's working schema outlives the test (pg_url resets it); each
+    # SQLite test has a file of its own.
+    with shared.on(db_url, keep_engine=not db_url.startswith("sqlite")) as made:
+        yield made
 
 
 @pytest.fixture
@@ -366,13 +398,28 @@ def roles(client: FlaskClient) -> RoleActions:
     return RoleActions(client)
 
 
+def signed_in(client: FlaskClient, email: str) -> FlaskClient:
+    """client, logged in as email without the form: the session the login view
+    starts once the password checks out (portal.web.sessions.start_session, the
+    same code), put in client's cookie. A successful login leaves no row
+    changed, so neither does this; tests of logging in use AuthActions.login."""
+    app = client.application
+    with app.test_request_context(environ_base=client.environ_base):
+        user = get_session().scalar(select(User).where(User.email == email))
+        assert user is not None, f"no user {email}"
+        start_session(user)
+        started = dict(session)
+    with client.session_transaction() as cookie:
+        cookie.clear()
+        cookie.update(started)
+    return client
+
+
 def client_for(app: Flask, actor: str) -> FlaskClient:
-    """A new client logged in as actor of tests/routes.py (through the form)."""
+    """A new client logged in as actor of tests/routes.py (see signed_in)."""
     client = app.test_client()
     email = ACTORS[actor]
-    if email is not None:
-        assert AuthActions(client).login(email).status_code == 302
-    return client
+    return client if email is None else signed_in(client, email)
 
 
 def role_of(session: Session, email: str, org_id: int) -> str | None:

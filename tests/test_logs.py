@@ -99,6 +99,7 @@ def test_logs_throttled_login(
     )
 
 
+@pytest.mark.own_app  # adds a route
 def test_logs_server_error_with_its_traceback(
     app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:

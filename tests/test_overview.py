@@ -296,6 +296,7 @@ def test_overview_shows_a_change_to_a_role_the_policy_no_longer_has(
     assert "changed old-0@example.com from ADMIN to Billing manager" in response.text
 
 
+@pytest.mark.own_app  # adds a route
 def test_forbidden_page_names_an_action_without_words_by_its_code(
     app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:

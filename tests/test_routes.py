@@ -169,6 +169,7 @@ def test_routes_head_and_options_are_answered_cleanly(
             assert response.status_code == (302 if spec.path in got else 405)
 
 
+@pytest.mark.own_app  # adds a route
 def test_routes_tripwire_catches_a_view_without_a_check(app: Flask) -> None:
     @app.route("/forgotten")
     def forgotten() -> str:

@@ -674,6 +674,7 @@ def test_headers_on_error_responses(
         assert response.headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.own_app  # adds a route
 def test_headers_on_a_server_error(
     app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:

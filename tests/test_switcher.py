@@ -183,6 +183,7 @@ def test_switcher_lists_at_most_its_size_then_links_to_all(
     assert (shown.see_all == "/orgs") is see_all
 
 
+@pytest.mark.own_app  # adds a route
 def test_switcher_does_not_silence_the_tripwire(app: Flask) -> None:
     # why: the switcher's list must not count as the page's authorization, or a
     # view that forgot its check would pass for any signed-in user

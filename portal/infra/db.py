@@ -10,7 +10,7 @@ slip into, which is what keeps "every organization has an owner" true under race
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -122,14 +122,19 @@ def _postgres_options(
 
 def init_app(app: Flask) -> None:
     """Create the app's engine and close the request session after each request."""
-    app.extensions["portal.engine"] = make_engine(
-        app.config["DATABASE_URL"],
-        pool_size=app.config["DATABASE_POOL_SIZE"],
-        max_overflow=app.config["DATABASE_MAX_OVERFLOW"],
-        lock_timeout=app.config["DATABASE_LOCK_TIMEOUT"],
-        statement_timeout=app.config["DATABASE_STATEMENT_TIMEOUT"],
-    )
+    app.extensions["portal.engine"] = configured_engine(app.config)
     app.teardown_appcontext(_close_session)
+
+
+def configured_engine(config: Mapping[str, Any]) -> Engine:
+    """An engine for config's DATABASE_URL, with its pool and timeout settings."""
+    return make_engine(
+        config["DATABASE_URL"],
+        pool_size=config["DATABASE_POOL_SIZE"],
+        max_overflow=config["DATABASE_MAX_OVERFLOW"],
+        lock_timeout=config["DATABASE_LOCK_TIMEOUT"],
+        statement_timeout=config["DATABASE_STATEMENT_TIMEOUT"],
+    )
 
 
 def engine(app: Flask | None = None) -> Engine:
