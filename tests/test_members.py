@@ -27,7 +27,7 @@ from tests.conftest import (
     roles_snapshot,
     user_by_email,
 )
-from tests.races import RACES, race_owners_through_the_pages
+from tests.races import PAGE_RACE_ROUNDS, RACES, race_owners_through_the_pages
 from tests.routes import TARGET, TARGET_ID, TARGET_ROLE_ID
 from tests.test_json import guard_of
 
@@ -1175,5 +1175,5 @@ def test_member_owners_racing_keep_an_owner(app: Flask, race: str) -> None:
     # why: every write path (assign, change, remove, leave, and two additions of
     # one person) must serialize on the organization: on SQLite, taking away
     # BEGIN IMMEDIATE turned round 0 of each into a 503 ("database is locked")
-    outcomes = race_owners_through_the_pages(app, race, rounds=100)
-    assert outcomes == {RACES[race].statuses: 100}
+    outcomes = race_owners_through_the_pages(app, race, rounds=PAGE_RACE_ROUNDS)
+    assert outcomes == {RACES[race].statuses: PAGE_RACE_ROUNDS}

@@ -24,6 +24,7 @@ from portal.infra.db import make_engine
 from tests.conftest import AuthActions, RoleActions, organization, role_of
 from tests.database import PostgresSchemas, seed_demo
 from tests.races import (
+    PAGE_RACE_ROUNDS,
     RACES,
     race_owners_demoting_each_other,
     race_owners_through_the_pages,
@@ -75,8 +76,8 @@ def test_postgres_owners_racing_through_the_pages_keep_an_owner(
     # taken before authorizing serializes them. Without it: (302, 302) and zero
     # owners, 409 where the loser should have lost its rights, and a 500 on the
     # unique constraint when both add the same person
-    outcomes = race_owners_through_the_pages(pg_app, race, rounds=100)
-    assert outcomes == {RACES[race].statuses: 100}
+    outcomes = race_owners_through_the_pages(pg_app, race, rounds=PAGE_RACE_ROUNDS)
+    assert outcomes == {RACES[race].statuses: PAGE_RACE_ROUNDS}
 
 
 @pytest.fixture
