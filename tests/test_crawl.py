@@ -42,7 +42,8 @@ from portal.domain.models import ROLE_NAMES, Organization, OrganizationRole, Rep
 from portal.domain.roles import OWNER
 from portal.infra import db as portal_db
 from portal.infra import migrate
-from tests.conftest import AuthActions, user_by_email
+from tests.apps import SharedApp
+from tests.conftest import AuthActions, signed_in, user_by_email
 from tests.database import PostgresSchemas, snapshot
 from tests.routes import ACTORS, MATRIX, MOVED, OK, Outcome
 from tests.settings import app_settings
@@ -477,18 +478,31 @@ def app_on(url: str) -> Flask:
 Sandbox = Callable[[], AbstractContextManager[Flask]]
 
 
+@pytest.fixture(scope="session")
+def sandbox_app() -> Iterator[SharedApp]:
+    """The app of this process's sandboxes, a second one beside the crawled
+    app's, reset for each sandbox as conftest's app fixture is (tests/apps.py)."""
+    shared = SharedApp(lambda: app_on("sqlite://"))
+    yield shared
+    shared.dispose()
+
+
 @pytest.fixture
 def sandbox(
-    request: pytest.FixtureRequest, tmp_path: Path, database_backend: str
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    database_backend: str,
+    sandbox_app: SharedApp,
 ) -> Sandbox:
-    """Make fresh apps, each on a fresh copy of the seeded database (SQLite: a
-    file copy; PostgreSQL: the process's sandbox schema, reset to the seeded
-    rows: one sandbox at a time, as the crawl uses them)."""
+    """Make sandboxes: the sandbox app, reset, each time on a fresh copy of the
+    seeded database (SQLite: a file copy; PostgreSQL: the process's sandbox
+    schema, reset to the seeded rows: one sandbox at a time, as the crawl uses
+    them)."""
     numbers = count()
 
     @contextmanager
     def new() -> Iterator[Flask]:
-        """A fresh app on a fresh copy of the seeded database."""
+        """The sandbox app, as new, on a fresh copy of the seeded database."""
         if database_backend == "postgresql":
             schemas: PostgresSchemas = request.getfixturevalue("postgres")
             url = request.getfixturevalue("postgres_sandbox_schema")
@@ -497,11 +511,8 @@ def sandbox(
             path = tmp_path / f"sandbox-{next(numbers)}.sqlite"
             shutil.copy(request.getfixturevalue("seeded_db_file"), path)
             url = f"sqlite:///{path}"
-        app = app_on(url)
-        try:
+        with sandbox_app.on(url, keep_engine=database_backend == "postgresql") as app:
             yield app
-        finally:
-            app.extensions["portal.engine"].dispose()
 
     return new
 
@@ -565,7 +576,8 @@ def submit_in_sandboxes(
                     # (its page is gone after leaving, say): a fresh sandbox.
                     stack.close()
                     sandboxed = stack.enter_context(sandbox())
-                    current = (sandboxed, logged_in(sandboxed, email))
+                    # The crawl logged in through the form: the session it started.
+                    current = (sandboxed, signed_in(sandboxed.test_client(), email))
                     again = shown_again(current[1], form)
                     assert again is not None, f"a fresh copy does not show {form}"
                 problems += submit(*current, email, again)
