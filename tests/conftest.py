@@ -9,10 +9,12 @@ import shutil
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 import pytest
 from flask import Flask, session
 from flask.testing import FlaskClient, FlaskCliRunner
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
@@ -398,16 +400,21 @@ def roles(client: FlaskClient) -> RoleActions:
     return RoleActions(client)
 
 
-def signed_in(client: FlaskClient, email: str) -> FlaskClient:
-    """client, logged in as email without the form: the session the login view
-    starts once the password checks out (portal.web.sessions.start_session, the
-    same code), put in client's cookie. A successful login leaves no row
-    changed, so neither does this; tests of logging in use AuthActions.login."""
+# The form token (CSRF) minted with each session below, by client.
+_FORM_TOKENS: WeakKeyDictionary[FlaskClient, str] = WeakKeyDictionary()
+
+
+def _start_session(client: FlaskClient, email: str | None) -> FlaskClient:
+    """Put in client's cookie the session the login view starts once email's
+    password checks out (portal.web.sessions.start_session, the same code; None:
+    nobody's), with the CSRF token a page's form would carry (form_token)."""
     app = client.application
     with app.test_request_context(environ_base=client.environ_base):
-        user = get_session().scalar(select(User).where(User.email == email))
-        assert user is not None, f"no user {email}"
-        start_session(user)
+        if email is not None:
+            user = get_session().scalar(select(User).where(User.email == email))
+            assert user is not None, f"no user {email}"
+            start_session(user)
+        _FORM_TOKENS[client] = generate_csrf()  # what a form's hidden field holds
         started = dict(session)
     with client.session_transaction() as cookie:
         cookie.clear()
@@ -415,11 +422,23 @@ def signed_in(client: FlaskClient, email: str) -> FlaskClient:
     return client
 
 
+def signed_in(client: FlaskClient, email: str) -> FlaskClient:
+    """client, logged in as email without the form (see _start_session). A
+    successful login leaves no row changed, so neither does this; tests of
+    logging in use AuthActions.login."""
+    return _start_session(client, email)
+
+
+def form_token(client: FlaskClient) -> str:
+    """The CSRF token of a client made by signed_in or client_for, as a page's
+    form would carry it (no page fetched)."""
+    return _FORM_TOKENS[client]
+
+
 def client_for(app: Flask, actor: str) -> FlaskClient:
-    """A new client logged in as actor of tests/routes.py (see signed_in)."""
-    client = app.test_client()
-    email = ACTORS[actor]
-    return client if email is None else signed_in(client, email)
+    """A new client logged in as actor of tests/routes.py (see signed_in; an
+    anonymous one has a session holding its form token only)."""
+    return _start_session(app.test_client(), ACTORS[actor])
 
 
 def role_of(session: Session, email: str, org_id: int) -> str | None:
