@@ -902,7 +902,9 @@ class HttpUser:
 def http_user(app: Flask) -> Iterator[HttpUser]:
     """A browser talking to app served by Werkzeug on a free localhost port."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield HttpUser(f"http://127.0.0.1:{server.server_port}")
     server.shutdown()

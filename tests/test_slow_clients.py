@@ -41,7 +41,9 @@ def url(app: Flask) -> Iterator[str]:
     """app on Werkzeug's threaded server, with a short body read timeout."""
     app.config["BODY_READ_TIMEOUT"] = STALL
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, session
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.domain import demo
-from portal.domain.models import OutboxMessage
+from portal.domain.models import OutboxMessage, User
+from portal.infra.db import get_session
+from portal.web.sessions import start_session
 from tests.settings import app_settings
 
 DEBIAN_CHROMIUM = "/usr/lib/chromium/chromium"  # /usr/bin/chromium is a wrapper
@@ -77,7 +79,10 @@ def serving(db_url: str, **config: Any) -> Iterator[LiveServer]:
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the loop's next poll: 0.5 s by default, per test
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
@@ -95,6 +100,38 @@ def login(
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+    expect(account_toggle(page)).to_be_visible()
+
+
+def sign_in(page: Page, server: LiveServer, email: str) -> None:
+    """Be logged in as email without the form, then open the organizations, where
+    the form leads: the session the login view starts once the password checks
+    out (portal.web.sessions.start_session, the same code) is put in the
+    browser's cookie. The tests about logging in use login()."""
+    app = server.app
+    agent = page.evaluate("navigator.userAgent")  # what the browser will send
+    environ = {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": agent}
+    with app.test_request_context(environ_base=environ):
+        user = get_session().scalar(select(User).where(User.email == email))
+        assert user is not None, f"no user {email}"
+        start_session(user)
+        cookie = app.session_interface.get_signing_serializer(app).dumps(dict(session))  # type: ignore[attr-defined]
+    page.context.add_cookies(
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": cookie,
+                # as the app sets it: __Host- demands Secure and Path=/ (Chromium
+                # keeps Secure cookies of http://127.0.0.1, a secure context)
+                "domain": "127.0.0.1",
+                "path": "/",
+                "secure": app.config["SESSION_COOKIE_SECURE"],
+                "httpOnly": True,
+                "sameSite": "Lax",
+            }
+        ]
+    )
+    page.goto(f"{server.url}/orgs")
     expect(account_toggle(page)).to_be_visible()
 
 

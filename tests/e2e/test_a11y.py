@@ -27,10 +27,10 @@ from portal.domain.models import OrganizationRole, User
 from portal.web.switcher import SWITCHER_SIZE
 from tests.e2e.conftest import (
     LiveServer,
-    login,
     mailed_invitation,
     screenshot,
     serving,
+    sign_in,
 )
 from tests.factories import bulk_organizations, bulk_roles
 from tests.routes import ACTORS, NO, OK, pages
@@ -149,7 +149,7 @@ def test_a11y_axe_finds_nothing_serious_on_any_page(
     results: dict[str, list[dict[str, Any]]] = {}
     page.goto(f"{demo_server.url}/login")
     results["/login (demo accounts listed)"] = run_axe(page)
-    login(page, demo_server, email)
+    sign_in(page, demo_server, email)
     for path, status in pages_for(actor):
         response = page.goto(demo_server.url + path)
         assert response is not None and response.status == status, path
@@ -233,7 +233,7 @@ def test_a11y_phone_width_never_scrolls_sideways(
     page.goto(f"{demo_server.url}/login")
     _no_sideways_scroll(page)
     screenshot(page, "login-demo-accounts-phone")
-    login(page, demo_server, demo.JOHN)
+    sign_in(page, demo_server, demo.JOHN)
     for path in [*MAIN_PAGES, f"/orgs/{MISSING}"]:
         page.goto(demo_server.url + path)
         _no_sideways_scroll(page)
@@ -313,7 +313,7 @@ def test_a11y_every_control_is_reachable_with_tab_and_shows_its_focus(
     page.goto(f"{live_server.url}/login")
     controls, reached = tab_through(page)
     assert reached == {str(i) for i in range(len(controls))}
-    login(page, live_server, email)
+    sign_in(page, live_server, email)
     for path in [p.path for p in pages() if p.route.expected[actor] == OK]:
         page.goto(live_server.url + path)
         open_switcher(page)  # its links must be reachable too
@@ -325,7 +325,7 @@ def test_a11y_every_control_is_reachable_with_tab_and_shows_its_focus(
 def test_a11y_switcher_works_by_keyboard_alone(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     switcher = page.locator("details.switcher")
     toggle = switcher.locator("summary")
     menu = switcher.get_by_role("list", name="Organizations to switch to")
@@ -385,7 +385,7 @@ def test_a11y_login_errors_are_tied_to_their_fields(
 def test_a11y_assign_role_errors_are_tied_to_their_fields(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     page.locator("summary", has_text="Add people").click()
     page.get_by_role("button", name="Send invitation").click()
@@ -398,7 +398,7 @@ def test_a11y_assign_role_errors_are_tied_to_their_fields(
 def test_a11y_password_errors_are_tied_to_their_fields(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.RINGO)
+    sign_in(page, live_server, demo.RINGO)
     page.goto(f"{live_server.url}/account/password")
     page.get_by_label("Current password").fill("not my password")
     page.get_by_label("New password", exact=True).fill("a long new passphrase")
@@ -416,7 +416,7 @@ def test_a11y_error_summaries_pass_axe(page: Page, live_server: LiveServer) -> N
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert", name="There is a problem")).to_be_visible()
     found = {"/login": run_axe(page)}
-    login(page, live_server, demo.RINGO)
+    sign_in(page, live_server, demo.RINGO)
     page.goto(f"{live_server.url}/account/password")
     page.get_by_label("Current password").fill("not my password")
     page.get_by_role("button", name="Change password").click()
@@ -439,7 +439,7 @@ def test_a11y_invitation_pages_have_no_violations(
 ) -> None:
     # why: the link's page is reached from a mail, not from pages(): axe runs on
     # it here, with the People page's pending invitations and its refused link
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     page.locator("summary", has_text="Add people").click()
     page.get_by_label("Email address", exact=True).fill("stuart@beatles.com")

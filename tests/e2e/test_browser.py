@@ -16,6 +16,7 @@ from tests.e2e.conftest import (
     login,
     open_account_menu,
     screenshot,
+    sign_in,
 )
 from tests.factories import (
     bulk_organizations,
@@ -55,7 +56,7 @@ def test_e2e_wrong_password_shows_one_generic_message(
 def test_e2e_member_sees_repositories_but_not_billing_or_role_form(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     page.get_by_role("link", name="The Beatles").click()
     expect(page.get_by_role("heading", name="The Beatles", exact=True)).to_be_visible()
     screenshot(page, "overview-member")
@@ -81,7 +82,7 @@ def test_e2e_owner_assigns_a_role_with_the_form(
     with Session(live_server.app.extensions["portal.engine"]) as session:
         email = make_user(session).email  # a unique one
         session.commit()
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     page.locator("summary", has_text="Add people").click()
     page.get_by_label("Email address", exact=True).fill(email)
@@ -104,7 +105,7 @@ def test_e2e_owner_reads_the_change_in_the_audit_log_on_a_phone(
         email = make_user(session).email  # a unique one
         session.commit()
     page.set_viewport_size({"width": 390, "height": 844})
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     page.locator("summary", has_text="Add people").click()
     page.get_by_label("Email address", exact=True).fill(email)
@@ -125,7 +126,7 @@ def test_e2e_owner_sees_a_clear_error_for_an_unknown_email(
 ) -> None:
     # An unknown email is invited like any other (issue 19); what is refused
     # is what is not an email address.
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     page.locator("summary", has_text="Add people").click()
     page.get_by_label("Email address", exact=True).fill("nobody@")
@@ -143,7 +144,7 @@ def test_e2e_owner_sees_a_clear_error_for_an_unknown_email(
 def test_e2e_forbidden_page_renders_in_the_layout(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     response = page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/billing")
     assert response is not None and response.status == 403
     expect(
@@ -159,7 +160,7 @@ def test_e2e_forbidden_page_renders_in_the_layout(
 
 
 def test_e2e_forbidden_screenshot(page: Page, live_server: LiveServer) -> None:
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/billing")
     screenshot(page, "forbidden")
     page.goto(f"{live_server.url}/orgs/{demo.MONSTERS_ID}")
@@ -168,7 +169,7 @@ def test_e2e_forbidden_screenshot(page: Page, live_server: LiveServer) -> None:
 
 
 def test_e2e_logout_returns_to_login(page: Page, live_server: LiveServer) -> None:
-    login(page, live_server, demo.GEORGE)
+    sign_in(page, live_server, demo.GEORGE)
     log_out(page)
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     page.goto(f"{live_server.url}/orgs")
@@ -178,7 +179,7 @@ def test_e2e_logout_returns_to_login(page: Page, live_server: LiveServer) -> Non
 def test_e2e_password_change_from_the_account_link(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.RINGO)
+    sign_in(page, live_server, demo.RINGO)
     open_account_menu(page).get_by_role("link", name="Change your password").click()
     expect(page.get_by_role("heading", name="Change password")).to_be_visible()
     page.get_by_label("Current password").fill(demo.PASSWORD)
@@ -207,7 +208,7 @@ def test_e2e_password_change_from_the_account_link(
 
 def test_e2e_phone_width_roles_page(page: Page, live_server: LiveServer) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     page.locator("summary", has_text="Add people").click()
     expect(page.get_by_role("button", name="Send invitation")).to_be_visible()
@@ -227,7 +228,7 @@ def test_e2e_pager_walks_the_repositories_of_an_organization(
         email = member.email
         bulk_roles(session, [(member.id, org_id, "MEMBER")])
         session.commit()
-    login(page, live_server, email)
+    sign_in(page, live_server, email)
     page.goto(f"{live_server.url}/orgs/{org_id}/repos")
     pager = page.get_by_role("navigation", name="Pages of repositories")
     expect(page.get_by_text("Showing 1–50 of 120 repositories")).to_be_visible()
@@ -266,7 +267,7 @@ def test_e2e_last_owner_reason_is_a_neutral_note(
 ) -> None:
     # why: on the overview the last owner gets no disabled button, but the reason
     # in a quiet sentence and a link to the way out
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}")
     expect(page.get_by_role("button", name=re.compile("Leave"))).to_have_count(0)
     leaving = page.locator(".overview-leave")
@@ -282,7 +283,7 @@ def test_e2e_last_owner_reason_is_a_neutral_note(
 def test_e2e_leave_is_a_quiet_link_until_the_confirmation(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}")
     leave = page.get_by_role("link", name="Leave The Beatles")
     assert leave.evaluate("e => getComputedStyle(e).color") == ERROR_INK
@@ -298,7 +299,7 @@ def test_e2e_member_page_role_choice_fits_and_describes_each_role(
     page: Page, live_server: LiveServer, width: int
 ) -> None:
     page.set_viewport_size({"width": width, "height": 900})
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     page.get_by_role("table", name="People").get_by_role(
         "link", name=demo.RINGO, exact=True
@@ -315,7 +316,7 @@ def test_e2e_roles_table_gives_the_email_the_room(
     page: Page, live_server: LiveServer
 ) -> None:
     page.set_viewport_size({"width": 1100, "height": 900})
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles")
     members = page.get_by_role("table", name="People")
     email = members.get_by_role("columnheader", name="Email").bounding_box()

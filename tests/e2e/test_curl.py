@@ -63,7 +63,9 @@ def server(db_url: str) -> Iterator[tuple[Flask, int]]:
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield app, server.server_port
     server.shutdown()

@@ -14,7 +14,7 @@ from portal.domain import demo
 from portal.domain.models import OrganizationRole, User
 from portal.infra import clock
 from tests.database import committed_scalar
-from tests.e2e.conftest import LiveServer, login
+from tests.e2e.conftest import LiveServer, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ def test_e2e_member_page_sets_an_expiry_alone(
 ) -> None:
     engine: Engine = live_server.app.extensions["portal.engine"]
     ringo = committed_scalar(engine, select(User.id).where(User.email == demo.RINGO))
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/roles/{ringo}")
     button = page.get_by_role("button", name="Change role")
     # why: the button stays disabled while the form asks for no change; an

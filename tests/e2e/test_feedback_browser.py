@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import demo
 from portal.domain.models import OrganizationRole, User
-from tests.e2e.conftest import LiveServer, log_out, login, screenshot
+from tests.e2e.conftest import LiveServer, log_out, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,7 @@ def _set_role(server: LiveServer, email: str, name: str) -> None:
 def test_e2e_refused_password_focuses_the_summary_then_its_field(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     page.goto(f"{live_server.url}/account/password")
     page.get_by_label("Current password").fill("not-the-password")
     page.get_by_label("New password", exact=True).fill("a-long-new-password")
@@ -80,7 +80,7 @@ def test_e2e_logged_out_login_page_keeps_the_focus_on_the_email(
     page: Page, live_server: LiveServer
 ) -> None:
     # why: the logout note is a status; the person came to log in again
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     log_out(page)
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     expect(page.get_by_label("Email")).to_be_focused()
@@ -92,7 +92,7 @@ def test_e2e_last_owner_leaving_is_refused_with_the_way_out(
     # John opens his leave confirmation while Paul is an owner too; Paul is made
     # a member meanwhile, so John is the last owner when he confirms.
     _set_role(live_server, demo.PAUL, "OWNER")
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{BEATLES}")
     page.get_by_role("link", name="Leave The Beatles").click()
     _set_role(live_server, demo.PAUL, "MEMBER")
@@ -108,7 +108,7 @@ def test_e2e_last_owner_leaving_is_refused_with_the_way_out(
 def test_e2e_message_of_a_change_takes_the_focus(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
     page.locator("summary", has_text="Add people").click()
     # An invitation (issue 19): someone without a role here.
@@ -123,7 +123,7 @@ def test_e2e_message_of_a_change_takes_the_focus(
 def test_e2e_password_changed_message_takes_the_focus(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     page.goto(f"{live_server.url}/account/password")
     page.get_by_label("Current password").fill(demo.PASSWORD)
     page.get_by_label("New password", exact=True).fill("a-long-new-password")

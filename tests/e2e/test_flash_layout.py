@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from portal.domain import demo
-from tests.e2e.conftest import LiveServer, log_out, login, screenshot
+from tests.e2e.conftest import LiveServer, log_out, screenshot, sign_in
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -15,7 +15,7 @@ def test_logout_flash_lines_up_with_the_login_card(
     page: Page, live_server: LiveServer, width: int
 ) -> None:
     page.set_viewport_size({"width": width, "height": 900})
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     log_out(page)
     flash = page.get_by_role("status").filter(has_text="You are logged out.")
     expect(flash).to_be_visible()

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from portal.domain import demo
-from tests.e2e.conftest import LiveServer, login, mailed_invitation, screenshot
+from tests.e2e.conftest import LiveServer, mailed_invitation, screenshot, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ def _invite(page: Page, server: LiveServer, email: str, role: str) -> None:
 def test_invitation_new_person_sets_a_password_and_sees_the_organization(
     page: Page, browser: Browser, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _invite(page, live_server, NEWCOMER, "MEMBER")
     pending = page.get_by_role("table", name="Pending invitations")
     row = pending.get_by_role("row").filter(has_text=NEWCOMER)
@@ -71,7 +71,7 @@ def test_invitation_pages_fit_a_phone(
     page: Page, browser: Browser, live_server: LiveServer
 ) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _invite(page, live_server, NEWCOMER, "BILLING")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "invitations-pending-phone")

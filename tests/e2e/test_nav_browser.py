@@ -13,9 +13,9 @@ from portal.domain import demo
 from tests.e2e.conftest import (
     LiveServer,
     account_toggle,
-    login,
     open_account_menu,
     screenshot,
+    sign_in,
 )
 from tests.e2e.test_a11y import run_axe
 from tests.factories import (
@@ -48,7 +48,7 @@ def test_nav_account_menu_reaches_the_password_page_and_logs_out(
     page: Page, live_server: LiveServer, size: ViewportSize
 ) -> None:
     page.set_viewport_size(size)
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     toggle = account_toggle(page)
     expect(toggle).to_be_visible()
     expect(page.get_by_role("button", name="Log out")).to_be_hidden()  # in the menu
@@ -70,7 +70,7 @@ def test_nav_account_menu_shows_the_email_on_a_desktop_and_account_on_a_phone(
     page: Page, live_server: LiveServer
 ) -> None:
     page.set_viewport_size(DESKTOP)
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     expect(account_toggle(page)).to_have_text(f"AccountSigned in as {demo.JOHN}")
     expect(account_toggle(page).get_by_text(demo.JOHN)).to_be_visible()
     expect(account_toggle(page).get_by_text("Account", exact=True)).to_be_hidden()
@@ -82,7 +82,7 @@ def test_nav_account_menu_shows_the_email_on_a_desktop_and_account_on_a_phone(
 def test_nav_account_menu_closes_on_escape_and_outside_click(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     panel = open_account_menu(page)
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
@@ -98,7 +98,7 @@ def test_nav_account_menu_closes_on_escape_and_outside_click(
 def test_nav_switcher_is_labelled_with_the_current_organization(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     toggle = _switcher(page).locator("summary")
     expect(toggle).to_have_text("Switch organization")
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}/repos")
@@ -112,7 +112,7 @@ def test_nav_switcher_closes_on_escape_and_on_a_click_outside(
     page: Page, live_server: LiveServer, size: ViewportSize
 ) -> None:
     page.set_viewport_size(size)
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{demo.BEATLES_ID}")
     switcher = _switcher(page)
     menu = switcher.get_by_role("list", name="Organizations to switch to")
@@ -143,7 +143,7 @@ def test_nav_switcher_finds_an_organization_past_the_first_ten(
         org_ids = bulk_organizations(session, 30, name="Band {i:02}")
         bulk_roles(session, [(user.id, org_id, "MEMBER") for org_id in org_ids])
         session.commit()
-    login(page, live_server, email)
+    sign_in(page, live_server, email)
     switcher = _switcher(page)
     switcher.locator("summary").click()
     finder = switcher.get_by_label("Find an organization")
@@ -181,7 +181,7 @@ def test_nav_organization_list_search_and_roles(
         )
         session.commit()
     page.set_viewport_size(size)
-    login(page, live_server, email)
+    sign_in(page, live_server, email)
     main = page.locator("main")
     expect(main.get_by_role("link", name="Capitol Records")).to_contain_text(
         "Billing manager"
@@ -214,7 +214,7 @@ def test_nav_numbered_pager_jumps_to_a_page_and_keeps_the_search(
         bulk_roles(session, [(member.id, org_id, "MEMBER")])
         session.commit()
     page.set_viewport_size(size)
-    login(page, live_server, email)
+    sign_in(page, live_server, email)
     page.goto(f"{live_server.url}/orgs/{org_id}/repos")
     pager = page.get_by_role("navigation", name="Pages of repositories")
     pager.get_by_role("link", name="Page 100").click()  # the last, in one click
@@ -247,7 +247,7 @@ def test_nav_switcher_finder_narrows_the_list_as_one_types(
         org_ids += bulk_organizations(session, 12, name="Choir {i:02}")
         bulk_roles(session, [(user.id, org_id, "MEMBER") for org_id in org_ids])
         session.commit()
-    login(page, live_server, email)
+    sign_in(page, live_server, email)
     switcher = _switcher(page)
     switcher.locator("summary").click()
     menu = switcher.get_by_role("list", name="Organizations to switch to")
@@ -288,7 +288,7 @@ def test_nav_switcher_finder_searches_a_name_typed_before_the_script_ran(
         org_ids += bulk_organizations(session, 12, name="Choir {i:02}")
         bulk_roles(session, [(user.id, org_id, "MEMBER") for org_id in org_ids])
         session.commit()
-    login(page, live_server, email)
+    sign_in(page, live_server, email)
     held: list[Route] = []
     page.route("**/static/portal.js", lambda route: held.append(route))
     page.goto(f"{live_server.url}/orgs", wait_until="commit")
@@ -313,7 +313,7 @@ def test_nav_open_menus_pass_axe(browser: Browser, live_server: LiveServer) -> N
         bulk_roles(session, [(user.id, org_id, "OWNER") for org_id in org_ids])
         bulk_repositories(session, org_ids[0], 120, name="axe {i:03}")
         session.commit()
-    login(page, live_server, email)
+    sign_in(page, live_server, email)
     page.goto(f"{live_server.url}/orgs/{org_ids[0]}/repos?q=axe&page=2")
     open_account_menu(page)
     assert run_axe(page) == []

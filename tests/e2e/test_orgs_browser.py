@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from portal.domain import demo
 from portal.domain.models import AuditEntry, Organization, OrganizationRole
 from tests.database import committed
-from tests.e2e.conftest import LiveServer, login
+from tests.e2e.conftest import LiveServer, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ def _organization(server: LiveServer, org_id: int) -> tuple[str, str] | None:
 def test_browser_create_rename_readdress_and_delete_an_organization(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.ADMIN)  # no role anywhere yet
+    sign_in(page, live_server, demo.ADMIN)  # no role anywhere yet
     page.goto(f"{live_server.url}/orgs")
     page.get_by_role("link", name="Create an organization").click()
     expect(page.get_by_role("heading", name="Create an organization")).to_be_visible()

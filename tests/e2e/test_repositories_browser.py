@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from portal.domain import demo
 from portal.domain.models import Organization, Repository, RepositoryRole, User
 from tests.database import committed
-from tests.e2e.conftest import LiveServer, login, mailed_invitation
+from tests.e2e.conftest import LiveServer, mailed_invitation, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +50,7 @@ def test_browser_repository_roles_from_creation_to_deletion(
     page: Page, live_server: LiveServer
 ) -> None:
     server = live_server
-    login(page, server, demo.ADMIN)  # no role anywhere yet
+    sign_in(page, server, demo.ADMIN)  # no role anywhere yet
     page.goto(f"{server.url}/orgs")
     page.get_by_role("link", name="Create an organization").click()
     page.get_by_label("Name").fill("Wings")
@@ -69,7 +69,7 @@ def test_browser_repository_roles_from_creation_to_deletion(
     assert page.context.browser is not None
     with page.context.browser.new_context() as his:
         paul_page = his.new_page()
-        login(paul_page, server, demo.PAUL)
+        sign_in(paul_page, server, demo.PAUL)
         paul_page.goto(server.url + mailed_invitation(server, demo.PAUL))
         paul_page.get_by_role("button", name="Accept").click()
         expect(paul_page.get_by_role("status")).to_contain_text("Welcome to Wings")

@@ -22,7 +22,7 @@ from portal.domain import demo
 from portal.domain.models import AuditEntry, OrganizationRole, User
 from tests.database import committed
 from tests.database import committed_scalar as _scalar
-from tests.e2e.conftest import LiveServer, login, screenshot
+from tests.e2e.conftest import LiveServer, screenshot, sign_in
 from tests.factories import (
     bulk_organizations,
     bulk_roles,
@@ -150,7 +150,7 @@ def _rows(page: Page, table: str) -> Locator:
 def test_member_page_shows_the_role_and_what_it_lets_them_do(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _open_member(page, live_server, demo.RINGO)
     expect(page.get_by_role("heading", name=demo.RINGO, level=2)).to_be_visible()
     expect(page.get_by_text("Role in The Beatles: Member", exact=True)).to_be_visible()
@@ -184,7 +184,7 @@ def test_member_page_shows_the_role_and_what_it_lets_them_do(
 def test_member_page_change_flashes_what_was_gained_and_lost(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _change_role(page, live_server, demo.RINGO, "BILLING")
     expect(_flash(page)).to_have_text(
         f"{demo.RINGO} is now a Billing manager. They can now see the billing details,"
@@ -200,7 +200,7 @@ def test_member_page_change_flashes_what_was_gained_and_lost(
 def test_member_page_change_flashes_only_what_was_gained_on_a_promotion(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _change_role(page, live_server, demo.GEORGE, "OWNER")
     # BILLING -> OWNER takes nothing away: the flash has no "no longer" part.
     expect(_flash(page)).to_have_text(
@@ -215,7 +215,7 @@ def test_member_page_change_flashes_only_what_was_gained_on_a_promotion(
 def test_member_page_change_form_works_with_the_keyboard_alone(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _open_member(page, live_server, demo.PAUL)
     current = page.get_by_role("radio", name="Member (current)")
     # Tab from the top of the page until the chosen radio button has the focus,
@@ -250,7 +250,7 @@ def test_member_page_self_demotion_asks_for_confirmation_first(
     page: Page, live_server: LiveServer
 ) -> None:
     _make_beatles_owner(live_server, demo.PAUL)  # so john is not the last owner
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _change_role(page, live_server, demo.JOHN, "MEMBER")
     expect(
         page.get_by_role("heading", name="Change your own role to Member?")
@@ -281,7 +281,7 @@ def test_member_page_self_demotion_confirmed_makes_the_owner_a_member(
     page: Page, live_server: LiveServer
 ) -> None:
     _make_beatles_owner(live_server, demo.PAUL)
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _change_role(page, live_server, demo.JOHN, "MEMBER")
     page.get_by_role("button", name="Yes, make me a Member").click()
     expect(_flash(page)).to_have_text(
@@ -300,7 +300,7 @@ def test_member_page_self_demotion_cancelled_changes_nothing(
     page: Page, live_server: LiveServer
 ) -> None:
     _make_beatles_owner(live_server, demo.PAUL)
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _change_role(page, live_server, demo.JOHN, "MEMBER")
     page.get_by_role("link", name="Cancel").click()
     expect(page.get_by_text("You are an Owner in The Beatles.")).to_be_visible()
@@ -313,7 +313,7 @@ def test_member_page_self_demotion_cancelled_changes_nothing(
 def test_member_remove_confirmation_lists_what_they_lose(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _open_member(page, live_server, demo.RINGO)
     page.get_by_role("link", name=f"Remove {demo.RINGO}").click()
     expect(
@@ -335,7 +335,7 @@ def test_member_remove_confirmation_lists_what_they_lose(
 def test_member_remove_confirmed_takes_the_role_away(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _open_member(page, live_server, demo.RINGO)
     page.get_by_role("link", name=f"Remove {demo.RINGO}").click()
     page.get_by_role("button", name=f"Remove {demo.RINGO}").click()
@@ -352,7 +352,7 @@ def test_member_remove_confirmed_takes_the_role_away(
 def test_member_leave_confirmation_lists_what_they_lose(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.RINGO)
+    sign_in(page, live_server, demo.RINGO)
     page.get_by_role("link", name="The Beatles").click()
     page.get_by_role("link", name="Leave The Beatles").click()
     expect(page.get_by_role("heading", name="Leave The Beatles?")).to_be_visible()
@@ -372,7 +372,7 @@ def test_member_leave_confirmation_lists_what_they_lose(
 def test_member_leave_confirmed_goes_back_to_the_organizations(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.RINGO)
+    sign_in(page, live_server, demo.RINGO)
     page.get_by_role("link", name="The Beatles").click()
     page.get_by_role("link", name="Leave The Beatles").click()
     page.get_by_role("button", name="Leave The Beatles").click()
@@ -388,7 +388,7 @@ def test_member_leave_confirmed_goes_back_to_the_organizations(
 def test_member_last_owner_leave_control_is_disabled_with_the_reason(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _open_member(page, live_server, demo.JOHN)
     leave = page.get_by_role("button", name="Leave organization")
     expect(leave).to_be_disabled()
@@ -403,7 +403,7 @@ def test_member_last_owner_leave_control_is_disabled_with_the_reason(
 def test_member_last_owner_change_control_is_disabled_with_the_reason(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _open_member(page, live_server, demo.JOHN)
     expect(page.get_by_role("radio", name="Owner (current)")).to_be_disabled()
     change = page.get_by_role("button", name="Change role")
@@ -421,7 +421,7 @@ def test_audit_page_lists_the_changes_made_newest_first(
     with Session(_engine(live_server)) as session:
         newcomer = make_user(session).email  # a unique one
         session.commit()
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     _change_role(page, live_server, demo.RINGO, "BILLING")
     _open_member(page, live_server, demo.PAUL)
     page.get_by_role("link", name=f"Remove {demo.PAUL}").click()
@@ -483,7 +483,7 @@ def test_roles_search_finds_members_by_email_fragment(
     page: Page, live_server: LiveServer
 ) -> None:
     org_id, owner, tag = _searchable_org(live_server)
-    login(page, live_server, owner)
+    sign_in(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     page.get_by_label("Email contains").fill("drummer")
     page.get_by_role("button", name="Search", exact=True).click()
@@ -498,7 +498,7 @@ def test_roles_filter_by_role_lists_only_that_role(
     page: Page, live_server: LiveServer
 ) -> None:
     org_id, owner, tag = _searchable_org(live_server)
-    login(page, live_server, owner)
+    sign_in(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     page.get_by_label("Has role").select_option("BILLING")
     page.get_by_role("button", name="Search", exact=True).click()
@@ -514,7 +514,7 @@ def test_roles_filter_by_role_lists_only_that_role(
 
 def test_roles_search_and_filter_combine(page: Page, live_server: LiveServer) -> None:
     org_id, owner, tag = _searchable_org(live_server)
-    login(page, live_server, owner)
+    sign_in(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     page.get_by_label("Email contains").fill("drummer")
     page.get_by_label("Has role").select_option("MEMBER")
@@ -532,7 +532,7 @@ def test_roles_counts_show_each_role_and_filter_on_click(
     page: Page, live_server: LiveServer
 ) -> None:
     org_id, owner, _tag = _searchable_org(live_server)
-    login(page, live_server, owner)
+    sign_in(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     filters = page.get_by_role("navigation", name="People by role")
     expect(filters.get_by_role("link")).to_have_text(
@@ -547,7 +547,7 @@ def test_roles_search_without_a_match_says_so(
     page: Page, live_server: LiveServer
 ) -> None:
     org_id, owner, _tag = _searchable_org(live_server)
-    login(page, live_server, owner)
+    sign_in(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     page.get_by_label("Email contains").fill("bassist")
     page.get_by_role("button", name="Search", exact=True).click()
@@ -575,7 +575,7 @@ def test_roles_pager_walks_a_120_member_organization(
     page: Page, live_server: LiveServer
 ) -> None:
     org_id, owner = _paged_org(live_server)
-    login(page, live_server, owner)
+    sign_in(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     pager = page.get_by_role("navigation", name="Pages of members")
     rows = _rows(page, "People")
@@ -599,7 +599,7 @@ def test_roles_pager_walks_a_120_member_organization(
 
 def test_roles_pager_keeps_the_search(page: Page, live_server: LiveServer) -> None:
     org_id, owner = _paged_org(live_server)
-    login(page, live_server, owner)
+    sign_in(page, live_server, owner)
     page.goto(f"{live_server.url}/orgs/{org_id}/roles")
     page.get_by_label("Email contains").fill("member-")
     page.get_by_label("Has role").select_option("MEMBER")
@@ -622,7 +622,7 @@ def test_roles_pager_keeps_the_search(page: Page, live_server: LiveServer) -> No
 def test_roles_row_changes_a_role_and_stays_on_the_list(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{BEATLES}/roles?q=r")
     row = _row(page, demo.RINGO)
     select = row.get_by_label(f"Role of {demo.RINGO}")
@@ -646,7 +646,7 @@ def test_roles_row_changes_a_role_and_stays_on_the_list(
 def test_roles_row_removes_someone_after_the_confirmation(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
     _row(page, demo.RINGO).get_by_role("link", name=f"Remove {demo.RINGO}").click()
     expect(
@@ -665,7 +665,7 @@ def test_roles_row_own_demotion_asks_for_confirmation_first(
     page: Page, live_server: LiveServer
 ) -> None:
     _make_beatles_owner(live_server, demo.PAUL)  # so john is not the last owner
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
     row = _row(page, demo.JOHN)
     row.get_by_label(f"Role of {demo.JOHN}").select_option(label="Member")
@@ -683,7 +683,7 @@ def test_roles_row_own_demotion_asks_for_confirmation_first(
 def test_roles_row_of_the_last_owner_says_why_it_has_no_controls(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
     row = _row(page, demo.JOHN)
     expect(row.get_by_role("combobox")).to_have_count(0)
@@ -699,7 +699,7 @@ def test_roles_row_of_the_last_owner_says_why_it_has_no_controls(
 def test_roles_rows_of_a_member_are_badges_and_their_own_leave(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.PAUL)
+    sign_in(page, live_server, demo.PAUL)
     page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
     table = page.get_by_role("table", name="People")
     expect(table.get_by_role("combobox")).to_have_count(0)
@@ -715,7 +715,7 @@ def test_roles_row_controls_fit_and_work_on_a_phone(
     page: Page, live_server: LiveServer, width: int
 ) -> None:
     page.set_viewport_size({"width": width, "height": 844})
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     row = _row(page, demo.GEORGE)
@@ -735,7 +735,7 @@ def test_roles_row_controls_fit_and_work_on_a_phone(
 def test_roles_add_people_opens_and_a_refusal_takes_the_focus(
     page: Page, live_server: LiveServer
 ) -> None:
-    login(page, live_server, demo.JOHN)
+    sign_in(page, live_server, demo.JOHN)
     page.goto(f"{live_server.url}/orgs/{BEATLES}/roles")
     # At the top, above the list, closed until asked for.
     expect(page.get_by_label("Email address", exact=True)).to_be_hidden()

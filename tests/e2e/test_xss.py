@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import demo
 from tests.conftest import organization
-from tests.e2e.conftest import LiveServer, log_out, login, screenshot
+from tests.e2e.conftest import LiveServer, log_out, screenshot, sign_in
 from tests.factories import (
     bulk_audit_entries,
     make_repository,
@@ -42,7 +42,7 @@ def _every_page(page: Page, server: LiveServer) -> Iterator[str]:
         page.context.clear_cookies()
         email = ACTORS[actor]
         if email is not None:
-            login(page, server, email)
+            sign_in(page, server, email)
         for path in paths:
             page.goto(f"{server.url}{path}")
             yield path
@@ -50,7 +50,7 @@ def _every_page(page: Page, server: LiveServer) -> Iterator[str]:
 
 def _login_afresh(page: Page, server: LiveServer, email: str) -> None:
     page.context.clear_cookies()
-    login(page, server, email)
+    sign_in(page, server, email)
 
 
 def _plant(server: LiveServer) -> None:
