@@ -155,8 +155,14 @@ def log_out(page: Page) -> None:
     open_account_menu(page).get_by_role("button", name="Log out").click()
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot for a person to look at."""
+def screenshot(page: Page, name: str) -> Path | None:
+    """Save a full-page screenshot for a person to look at, when
+    PORTAL_TEST_SCREENSHOTS=1; its path, else None.
+
+    No test reads them, and each costs Chromium about 0.75 s: make test takes
+    none unless asked (README, "Tests")."""
+    if os.environ.get("PORTAL_TEST_SCREENSHOTS") != "1":
+        return None
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
