@@ -3,7 +3,7 @@
 # each (see tests/database.py).
 #
 # 1. Everything but the serial tests, on $PORTAL_TEST_WORKERS processes
-#    (pytest-xdist; default: one per CPU).
+#    (pytest-xdist; default: one per CPU; work-stealing).
 # 2. The serial tests (gunicorn servers, races, timing: marked `serial`) alone,
 #    so that they neither slow the parallel part nor are slowed by it.
 #
@@ -43,6 +43,8 @@ else
 fi
 export PORTAL_TEST_DATABASES="$BACKENDS" PORTAL_TEST_POSTGRES_URL="$URL"
 echo "=== Parallel part ($PORTAL_TEST_DATABASES) ==="
-"$PY" -m pytest -n "${PORTAL_TEST_WORKERS:-auto}" -m "not serial" "$@"
+# worksteal: a worker that runs out takes tests queued on the other, so a few
+# long tests near the end do not leave a CPU idle.
+"$PY" -m pytest -n "${PORTAL_TEST_WORKERS:-auto}" --dist worksteal -m "not serial" "$@"
 echo "=== Serial part ($PORTAL_TEST_DATABASES) ==="
 "$PY" -m pytest -m serial "$@"
