@@ -4,7 +4,8 @@
   login cost ~110 ms of hashing). The tests about the real cost opt back in with
   the ``asvs_hashing`` marker (see conftest.py).
 - ``TEMPLATE_BYTECODE_CACHE``: one Jinja bytecode cache per test process, so the
-  ~1,500 apps of a run compile each template once instead of once each.
+  apps of a run (each test process's shared one, and the apps tests make of
+  their own) compile each template once instead of once each.
 
 Imports nothing from pytest, so bench/ and scripts can use it too.
 """
